@@ -1,0 +1,14 @@
+using System.Runtime.CompilerServices;
+
+namespace Quantization.Formats;
+
+#pragma warning disable CS0169, IDE0044, IDE0051 // element fields of inline arrays are never accessed by name
+
+[InlineArray(12)] internal struct Bytes12 { private byte _e0; }
+[InlineArray(16)] internal struct Bytes16 { private byte _e0; }
+[InlineArray(32)] internal struct Bytes32 { private byte _e0; }
+[InlineArray(32)] internal struct SBytes32 { private sbyte _e0; }
+[InlineArray(256)] internal struct SBytes256 { private sbyte _e0; }
+[InlineArray(16)] internal struct Int16s16 { private short _e0; }
+
+#pragma warning restore CS0169, IDE0044, IDE0051

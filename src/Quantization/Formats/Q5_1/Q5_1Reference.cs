@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>Scalar reference of Q5_1: <c>quantize_row_q5_1_ref</c>, <c>quantize_row_q5_1_impl</c>, <c>dequantize_row_q5_1</c>.</summary>
+internal static class Q5_1Reference
+{
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (!importance.IsEmpty)
+        {
+            QuantizeRowImportance(x, destination, importance);
+            return;
+        }
+
+        Span<BlockQ5_1> y = MemoryMarshal.Cast<byte, BlockQ5_1>(destination);
+        const int qk = 32;
+        for (int i = 0; i < x.Length / qk; i++)
+        {
+            ReadOnlySpan<float> xb = x.Slice(i * qk, qk);
+            float min = float.MaxValue;
+            float max = -float.MaxValue;
+            for (int j = 0; j < qk; j++)
+            {
+                float v = xb[j];
+                if (v < min)
+                {
+                    min = v;
+                }
+
+                if (v > max)
+                {
+                    max = v;
+                }
+            }
+
+            float d = (max - min) / ((1 << 5) - 1);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            y[i].D = Fp16.FromSingle(d);
+            y[i].M = Fp16.FromSingle(min);
+            uint qh = 0;
+            for (int j = 0; j < qk / 2; ++j)
+            {
+                float x0 = (xb[j] - min) * id;
+                float x1 = (xb[qk / 2 + j] - min) * id;
+                uint xi0 = (byte)(x0 + 0.5f);
+                uint xi1 = (byte)(x1 + 0.5f);
+                y[i].Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                qh |= ((xi0 & 0x10u) >> 4) << j;
+                qh |= ((xi1 & 0x10u) >> 4) << (j + qk / 2);
+            }
+
+            y[i].Qh = qh;
+        }
+    }
+
+    private static void QuantizeRowImportance(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        Span<BlockQ5_1> y = MemoryMarshal.Cast<byte, BlockQ5_1>(destination);
+        Span<float> weight = stackalloc float[32];
+        Span<byte> L = stackalloc byte[32];
+        Span<byte> Laux = stackalloc byte[32];
+        float sigma2 = QuantSearch.RowSigma2(x);
+        for (int ib = 0; ib < x.Length / 32; ++ib)
+        {
+            ReadOnlySpan<float> xb = x.Slice(32 * ib, 32);
+            QuantSearch.ImportanceWeights(xb, importance.Slice(32 * ib, 32), sigma2, weight);
+            float d = QuantSearch.MakeQkx3Quants(32, 31, xb, weight, L, out float min, Laux, -0.9f, 0.05f, 36, false);
+            y[ib].D = Fp16.FromSingle(d);
+            y[ib].M = Fp16.FromSingle(-min);
+            uint qh = 0;
+            for (int j = 0; j < 16; ++j)
+            {
+                uint xi0 = L[j], xi1 = L[j + 16];
+                y[ib].Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                qh |= ((xi0 & 0x10u) >> 4) << j;
+                qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
+            }
+
+            y[ib].Qh = qh;
+        }
+    }
+
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> y)
+    {
+        ReadOnlySpan<BlockQ5_1> x = MemoryMarshal.Cast<byte, BlockQ5_1>(source);
+        for (int i = 0; i < x.Length; i++)
+        {
+            float d = Fp16.ToSingle(x[i].D);
+            float m = Fp16.ToSingle(x[i].M);
+            uint qh = x[i].Qh;
+            for (int j = 0; j < 16; ++j)
+            {
+                int xh0 = (int)(((qh >> j) << 4) & 0x10);
+                int xh1 = (int)((qh >> (j + 12)) & 0x10);
+                int x0 = (x[i].Qs[j] & 0x0F) | xh0;
+                int x1 = (x[i].Qs[j] >> 4) | xh1;
+                y[i * 32 + j] = x0 * d + m;
+                y[i * 32 + j + 16] = x1 * d + m;
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>Q8_1 kernels: vector paths over <see cref="Block32"/>, identical in bytes to <see cref="Q8_1Reference"/>.</summary>
+internal sealed class Q8_1Kernel : IQuantKernel
+{
+    public static QuantType Type => QuantType.Q8_1;
+
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            Q8_1Reference.QuantizeRow(x, destination);
+            return;
+        }
+
+        Span<BlockQ8_1> y = MemoryMarshal.Cast<byte, BlockQ8_1>(destination);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        for (int i = 0; i < x.Length / 32; i++)
+        {
+            ref float xb = ref Unsafe.Add(ref xr, i * 32);
+            float d = Block32.MaxAbs(ref xb) / ((1 << 7) - 1);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            y[i].D = Fp16.FromSingle(d);
+            Block32.Codes(ref xb, new RoundAwayCodeOp(id), out Vector128<byte> lo, out Vector128<byte> hi);
+            ref sbyte qs = ref y[i].Qs[0];
+            lo.AsSByte().StoreUnsafe(ref qs);
+            hi.AsSByte().StoreUnsafe(ref qs, 16);
+            int sum = Vector128.Sum(Vector128.WidenLower(lo.AsSByte()) + Vector128.WidenUpper(lo.AsSByte())
+                                    + Vector128.WidenLower(hi.AsSByte()) + Vector128.WidenUpper(hi.AsSByte()));
+            y[i].S = Fp16.FromSingle(sum * d);
+        }
+    }
+
+    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q8_1Reference.QuantizeRow(x, destination);
+
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            Q8_1Reference.Dequantize(source, destination);
+            return;
+        }
+
+        ReadOnlySpan<BlockQ8_1> x = MemoryMarshal.Cast<byte, BlockQ8_1>(source);
+        ref float yr = ref MemoryMarshal.GetReference(destination);
+        for (int i = 0; i < x.Length; i++)
+        {
+            var op = new ScaleValueOp(0, Fp16.ToSingle(x[i].D));
+            ref readonly sbyte qs = ref x[i].Qs[0];
+            Block32.Values16(Vector128.LoadUnsafe(in qs), op, ref Unsafe.Add(ref yr, i * 32));
+            Block32.Values16(Vector128.LoadUnsafe(in qs, 16), op, ref Unsafe.Add(ref yr, i * 32 + 16));
+        }
+    }
+
+    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+        Q8_1Reference.Dequantize(source, destination);
+}

@@ -1,0 +1,23 @@
+namespace Quantization.Kernels;
+
+/// <summary>
+/// The kernels of one format. Every format has a scalar reference (a plain port of ggml's C, the test oracle)
+/// and a fast path that must produce the same bytes and floats on every instruction-set tier.
+/// Row loops, validation and dispatch are written once in <see cref="KernelRegistry"/> and <see cref="Quantizer"/>.
+/// </summary>
+internal interface IQuantKernel
+{
+    static abstract QuantType Type { get; }
+
+    /// <summary>Quantizes one row (a whole number of blocks); <paramref name="importance"/> is empty or one weight per value of the row.</summary>
+    static abstract void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance);
+
+    /// <summary>The scalar reference of <see cref="QuantizeRow"/>.</summary>
+    static abstract void QuantizeRowReference(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance);
+
+    /// <summary>Dequantizes whole blocks; <paramref name="destination"/> holds exactly their values.</summary>
+    static abstract void Dequantize(ReadOnlySpan<byte> source, Span<float> destination);
+
+    /// <summary>The scalar reference of <see cref="Dequantize"/>.</summary>
+    static abstract void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination);
+}

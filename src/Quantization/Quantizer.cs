@@ -1,0 +1,119 @@
+using Quantization.Kernels;
+
+namespace Quantization;
+
+/// <summary>
+/// Quantizes float rows into block formats and back. Quantized bytes equal ggml's
+/// <c>ggml_quantize_chunk(type, source, destination, 0, rows, rowLength, importance)</c> and dequantized floats
+/// equal ggml's <c>dequantize_row_*</c>, bit for bit, on every instruction-set tier.
+/// </summary>
+/// <remarks>
+/// Input policy: NaN and ±Infinity in <c>source</c> (or in <c>importance</c>) are rejected with an
+/// <see cref="ArgumentException"/> that names the first offending index; nothing is written in that case.
+/// Every length is checked before anything is written.
+/// </remarks>
+public static class Quantizer
+{
+    /// <summary>Gets the number of bytes <paramref name="elementCount"/> values take in <paramref name="type"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="type"/> is not defined, or <paramref name="elementCount"/> is negative.</exception>
+    /// <exception cref="ArgumentException"><paramref name="elementCount"/> is not a multiple of the type's block size.</exception>
+    public static long GetByteCount(QuantType type, long elementCount)
+    {
+        QuantFormat format = QuantFormat.Get(type);
+        ArgumentOutOfRangeException.ThrowIfNegative(elementCount);
+        if (elementCount % format.BlockSize != 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(elementCount), $"{elementCount} is not a multiple of the {format.Name} block size {format.BlockSize}.");
+        }
+
+        return checked(elementCount / format.BlockSize * format.BytesPerBlock);
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="source"/>, whole rows of <paramref name="rowLength"/> values, into <paramref name="destination"/>.
+    /// </summary>
+    /// <param name="type">The target format.</param>
+    /// <param name="source">Whole rows of <paramref name="rowLength"/> values; every value must be finite.</param>
+    /// <param name="destination">At least <see cref="GetByteCount"/>(<paramref name="type"/>, <c>source.Length</c>) bytes.</param>
+    /// <param name="rowLength">Values per row; a positive multiple of the type's block size.</param>
+    /// <param name="importance">Empty, or one non-negative finite weight per column (<paramref name="rowLength"/> values), as llama.cpp's imatrix.
+    /// Formats whose ggml quantizer ignores importance (Q8_0, F16, ...) ignore it too.</param>
+    /// <exception cref="ArgumentException">A length is wrong, or a value is NaN or infinite.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be quantized by this version.</exception>
+    public static void Quantize(QuantType type, ReadOnlySpan<float> source, Span<byte> destination, int rowLength,
+                                ReadOnlySpan<float> importance = default)
+    {
+        KernelEntry kernel = GetKernel(type, quantize: true);
+        QuantFormat format = kernel.Format;
+        if (rowLength <= 0 || rowLength % format.BlockSize != 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(rowLength), $"Row length {rowLength} is not a positive multiple of the {format.Name} block size {format.BlockSize}.");
+        }
+
+        if (source.Length % rowLength != 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(source), $"Source length {source.Length} is not a whole number of rows of {rowLength} values.");
+        }
+
+        if (!importance.IsEmpty && importance.Length != rowLength)
+        {
+            ThrowHelper.ThrowArgument(nameof(importance), $"Importance has {importance.Length} values; it must be empty or have one per column ({rowLength}).");
+        }
+
+        long rowBytes = rowLength / format.BlockSize * (long)format.BytesPerBlock;
+        int rows = source.Length / rowLength;
+        if (destination.Length < rows * rowBytes)
+        {
+            ThrowHelper.ThrowArgument(nameof(destination), $"Destination has {destination.Length} bytes; {rows * rowBytes} are needed.");
+        }
+
+        FiniteCheck.ThrowIfNotFinite(source, nameof(source));
+        if (!importance.IsEmpty)
+        {
+            FiniteCheck.ThrowIfNotFinite(importance, nameof(importance));
+            FiniteCheck.ThrowIfNegative(importance, nameof(importance));
+        }
+
+        int rb = (int)rowBytes;
+        for (int r = 0; r < rows; r++)
+        {
+            kernel.Quantize!(source.Slice(r * rowLength, rowLength), destination.Slice(r * rb, rb), importance);
+        }
+    }
+
+    /// <summary>Dequantizes whole blocks of <paramref name="type"/> from <paramref name="source"/> into <paramref name="destination"/>.</summary>
+    /// <param name="type">The source format.</param>
+    /// <param name="source">A whole number of blocks.</param>
+    /// <param name="destination">At least one float per value the blocks hold.</param>
+    /// <exception cref="ArgumentException"><paramref name="source"/> is not a whole number of blocks, or <paramref name="destination"/> is too small.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be dequantized by this version.</exception>
+    public static void Dequantize(QuantType type, ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        KernelEntry kernel = GetKernel(type, quantize: false);
+        QuantFormat format = kernel.Format;
+        if (source.Length % format.BytesPerBlock != 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(source), $"Source length {source.Length} is not a whole number of {format.Name} blocks of {format.BytesPerBlock} bytes.");
+        }
+
+        long values = (long)(source.Length / format.BytesPerBlock) * format.BlockSize;
+        if (destination.Length < values)
+        {
+            ThrowHelper.ThrowArgument(nameof(destination), $"Destination has room for {destination.Length} values; {values} are needed.");
+        }
+
+        kernel.Dequantize!(source, destination[..(int)values]);
+    }
+
+    private static KernelEntry GetKernel(QuantType type, bool quantize)
+    {
+        QuantFormat.Get(type); // undefined ids → ArgumentOutOfRangeException
+        KernelEntry? kernel = KernelRegistry.TryGet(type);
+        if (kernel is null || (quantize ? !kernel.CanQuantize : !kernel.CanDequantize))
+        {
+            ThrowHelper.ThrowNotSupported(type, quantize ? "Quantization" : "Dequantization");
+        }
+
+        return kernel;
+    }
+}
