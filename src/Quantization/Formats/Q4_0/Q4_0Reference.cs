@@ -38,8 +38,8 @@ internal static class Q4_0Reference
             {
                 float x0 = xb[j] * id;
                 float x1 = xb[qk / 2 + j] * id;
-                int xi0 = Math.Min(15, (int)(sbyte)(x0 + 8.5f));
-                int xi1 = Math.Min(15, (int)(sbyte)(x1 + 8.5f));
+                int xi0 = Math.Min(15, (int)(sbyte)Rounding.CTruncate(x0 + 8.5f));
+                int xi1 = Math.Min(15, (int)(sbyte)Rounding.CTruncate(x1 + 8.5f));
                 y[i].Qs[j] = (byte)(xi0 | (xi1 << 4));
             }
         }

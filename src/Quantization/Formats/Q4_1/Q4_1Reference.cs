@@ -43,8 +43,8 @@ internal static class Q4_1Reference
             {
                 float x0 = (xb[j] - min) * id;
                 float x1 = (xb[qk / 2 + j] - min) * id;
-                int xi0 = Math.Min(15, (int)(sbyte)(x0 + 0.5f));
-                int xi1 = Math.Min(15, (int)(sbyte)(x1 + 0.5f));
+                int xi0 = Math.Min(15, (int)(sbyte)Rounding.CTruncate(x0 + 0.5f));
+                int xi1 = Math.Min(15, (int)(sbyte)Rounding.CTruncate(x1 + 0.5f));
                 y[i].Qs[j] = (byte)(xi0 | (xi1 << 4));
             }
         }

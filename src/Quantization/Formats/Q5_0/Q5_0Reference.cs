@@ -39,8 +39,8 @@ internal static class Q5_0Reference
             {
                 float x0 = xb[j] * id;
                 float x1 = xb[qk / 2 + j] * id;
-                int xi0 = Math.Min(31, (int)(sbyte)(x0 + 16.5f));
-                int xi1 = Math.Min(31, (int)(sbyte)(x1 + 16.5f));
+                int xi0 = Math.Min(31, (int)(sbyte)Rounding.CTruncate(x0 + 16.5f));
+                int xi1 = Math.Min(31, (int)(sbyte)Rounding.CTruncate(x1 + 16.5f));
                 y[i].Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
                 qh |= (((uint)xi0 & 0x10u) >> 4) << j;
                 qh |= (((uint)xi1 & 0x10u) >> 4) << (j + qk / 2);

@@ -44,8 +44,8 @@ internal static class Q5_1Reference
             {
                 float x0 = (xb[j] - min) * id;
                 float x1 = (xb[qk / 2 + j] - min) * id;
-                uint xi0 = (byte)(x0 + 0.5f);
-                uint xi1 = (byte)(x1 + 0.5f);
+                uint xi0 = (byte)Rounding.CTruncate(x0 + 0.5f);
+                uint xi1 = (byte)Rounding.CTruncate(x1 + 0.5f);
                 y[i].Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
                 qh |= ((xi0 & 0x10u) >> 4) << j;
                 qh |= ((xi1 & 0x10u) >> 4) << (j + qk / 2);

@@ -23,7 +23,7 @@ internal static class Q8_0Reference
             y[i].D = Fp16.FromSingle(d);
             for (int j = 0; j < 32; ++j)
             {
-                y[i].Qs[j] = (sbyte)Rounding.RoundAwayFromZero(xb[j] * id);
+                y[i].Qs[j] = (sbyte)Rounding.CTruncate(Rounding.RoundAwayFromZero(xb[j] * id));
             }
         }
     }

@@ -27,7 +27,7 @@ internal static class Q8_1Reference
             int sum = 0;
             for (int j = 0; j < 32; ++j)
             {
-                sbyte q = (sbyte)Rounding.RoundAwayFromZero(xb[j] * id);
+                sbyte q = (sbyte)Rounding.CTruncate(Rounding.RoundAwayFromZero(xb[j] * id));
                 y[i].Qs[j] = q;
                 sum += q;
             }

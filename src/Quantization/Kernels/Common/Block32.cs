@@ -245,52 +245,82 @@ internal static class Block32
     }
 }
 
-/// <summary>min(max, (int)((x − sub)·mul + add)): the truncating rule of the legacy quantizers (Q4_0, Q4_1, Q5_0, Q5_1).</summary>
-internal readonly struct TruncateCodeOp(float sub, float mul, float add, int max) : ICodeOp
+/// <summary>
+/// C casts as x86-64 executes them (see <see cref="Rounding.CTruncate"/>): truncate, 0x80000000 out of range,
+/// then keep the low byte sign-extended, as a cast to int8_t does.
+/// </summary>
+internal static class CCast
 {
-    public int Invoke(float x) => Math.Min(max, (int)((x - sub) * mul + add));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> ToInt8(Vector128<float> v) =>
+        Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(Vector128.ConditionalSelect(
+            Vector128.LessThan(Vector128.Abs(v), Vector128.Create(2147483648f)).AsInt32(),
+            Vector128.ConvertToInt32(v), Vector128.Create(int.MinValue)), 24), 24);
 
-    public Vector128<int> Invoke(Vector128<float> x) =>
-        Vector128.Min(Vector128.Create(max), Vector128.ConvertToInt32((x - Vector128.Create(sub)) * Vector128.Create(mul) + Vector128.Create(add)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> ToInt8(Vector256<float> v) =>
+        Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(Vector256.ConditionalSelect(
+            Vector256.LessThan(Vector256.Abs(v), Vector256.Create(2147483648f)).AsInt32(),
+            Vector256.ConvertToInt32(v), Vector256.Create(int.MinValue)), 24), 24);
 
-    public Vector256<int> Invoke(Vector256<float> x) =>
-        Vector256.Min(Vector256.Create(max), Vector256.ConvertToInt32((x - Vector256.Create(sub)) * Vector256.Create(mul) + Vector256.Create(add)));
-
-    public Vector512<int> Invoke(Vector512<float> x) =>
-        Vector512.Min(Vector512.Create(max), Vector512.ConvertToInt32((x - Vector512.Create(sub)) * Vector512.Create(mul) + Vector512.Create(add)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> ToInt8(Vector512<float> v) =>
+        Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(Vector512.ConditionalSelect(
+            Vector512.LessThan(Vector512.Abs(v), Vector512.Create(2147483648f)).AsInt32(),
+            Vector512.ConvertToInt32(v), Vector512.Create(int.MinValue)), 24), 24);
 }
 
-/// <summary>roundf(x·mul), half away from zero: the rule of Q8_0 / Q8_1.</summary>
+/// <summary>min(max, (int8)((x − sub)·mul + add)): the truncating rule of the legacy quantizers (Q4_0, Q4_1, Q5_0, Q5_1).</summary>
+internal readonly struct TruncateCodeOp(float sub, float mul, float add, int max) : ICodeOp
+{
+    public int Invoke(float x) => Math.Min(max, (int)(sbyte)Rounding.CTruncate((x - sub) * mul + add));
+
+    public Vector128<int> Invoke(Vector128<float> x) =>
+        Vector128.Min(Vector128.Create(max), CCast.ToInt8((x - Vector128.Create(sub)) * Vector128.Create(mul) + Vector128.Create(add)));
+
+    public Vector256<int> Invoke(Vector256<float> x) =>
+        Vector256.Min(Vector256.Create(max), CCast.ToInt8((x - Vector256.Create(sub)) * Vector256.Create(mul) + Vector256.Create(add)));
+
+    public Vector512<int> Invoke(Vector512<float> x) =>
+        Vector512.Min(Vector512.Create(max), CCast.ToInt8((x - Vector512.Create(sub)) * Vector512.Create(mul) + Vector512.Create(add)));
+}
+
+/// <summary>(int8)roundf(x·mul), half away from zero: the rule of Q8_0 / Q8_1.</summary>
 internal readonly struct RoundAwayCodeOp(float mul) : ICodeOp
 {
-    public int Invoke(float x) => (int)MathF.Round(x * mul, MidpointRounding.AwayFromZero);
+    public int Invoke(float x) => (sbyte)Rounding.CTruncate(Rounding.RoundAwayFromZero(x * mul));
 
-    // trunc(v) then ±1 where the exact remainder v − trunc(v) reaches ±0.5.
+    // roundf(v) = trunc(v) ± 1 where the exact remainder v − trunc(v) reaches ±0.5; then the x86 cast.
     public Vector128<int> Invoke(Vector128<float> x)
     {
         Vector128<float> v = x * Vector128.Create(mul);
-        Vector128<int> t = Vector128.ConvertToInt32(v);
-        Vector128<float> r = v - Vector128.ConvertToSingle(t);
-        return t - Vector128.GreaterThanOrEqual(r, Vector128.Create(0.5f)).AsInt32() + Vector128.LessThanOrEqual(r, Vector128.Create(-0.5f)).AsInt32();
+        Vector128<float> t = Vector128.Truncate(v);
+        Vector128<float> r = v - t;
+        t += (Vector128.GreaterThanOrEqual(r, Vector128.Create(0.5f)) & Vector128<float>.One)
+             - (Vector128.LessThanOrEqual(r, Vector128.Create(-0.5f)) & Vector128<float>.One);
+        return CCast.ToInt8(t);
     }
 
     public Vector256<int> Invoke(Vector256<float> x)
     {
         Vector256<float> v = x * Vector256.Create(mul);
-        Vector256<int> t = Vector256.ConvertToInt32(v);
-        Vector256<float> r = v - Vector256.ConvertToSingle(t);
-        return t - Vector256.GreaterThanOrEqual(r, Vector256.Create(0.5f)).AsInt32() + Vector256.LessThanOrEqual(r, Vector256.Create(-0.5f)).AsInt32();
+        Vector256<float> t = Vector256.Truncate(v);
+        Vector256<float> r = v - t;
+        t += (Vector256.GreaterThanOrEqual(r, Vector256.Create(0.5f)) & Vector256<float>.One)
+             - (Vector256.LessThanOrEqual(r, Vector256.Create(-0.5f)) & Vector256<float>.One);
+        return CCast.ToInt8(t);
     }
 
     public Vector512<int> Invoke(Vector512<float> x)
     {
         Vector512<float> v = x * Vector512.Create(mul);
-        Vector512<int> t = Vector512.ConvertToInt32(v);
-        Vector512<float> r = v - Vector512.ConvertToSingle(t);
-        return t - Vector512.GreaterThanOrEqual(r, Vector512.Create(0.5f)).AsInt32() + Vector512.LessThanOrEqual(r, Vector512.Create(-0.5f)).AsInt32();
+        Vector512<float> t = Vector512.Truncate(v);
+        Vector512<float> r = v - t;
+        t += (Vector512.GreaterThanOrEqual(r, Vector512.Create(0.5f)) & Vector512<float>.One)
+             - (Vector512.LessThanOrEqual(r, Vector512.Create(-0.5f)) & Vector512<float>.One);
+        return CCast.ToInt8(t);
     }
 }
-
 /// <summary>(q − offset)·d: type-0 dequantization (Q4_0, Q5_0, Q8_0 with offset 0).</summary>
 internal readonly struct ScaleValueOp(int offset, float d) : IValueOp
 {
@@ -311,17 +341,20 @@ internal readonly struct AffineValueOp(float d, float m) : IValueOp
     public Vector512<float> Invoke(Vector512<int> q) => Vector512.ConvertToSingle(q) * Vector512.Create(d) + Vector512.Create(m);
 }
 
-/// <summary>min(max, nearest_int(x·mul)), round half to even: the rule of Q8_K and the K-quants.</summary>
+/// <summary>min(max, nearest_int(x·mul)): ggml's add-1.5·2^23 bit trick, replayed in every lane (exact for every input).</summary>
 internal readonly struct NearestCodeOp(float mul, int max) : ICodeOp
 {
     public int Invoke(float x) => Math.Min(max, Rounding.NearestInt(x * mul));
 
     public Vector128<int> Invoke(Vector128<float> x) =>
-        Vector128.Min(Vector128.Create(max), Vector128.ConvertToInt32(Vector128.Round(x * Vector128.Create(mul))));
+        Vector128.Min(Vector128.Create(max),
+            ((x * Vector128.Create(mul) + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000));
 
     public Vector256<int> Invoke(Vector256<float> x) =>
-        Vector256.Min(Vector256.Create(max), Vector256.ConvertToInt32(Vector256.Round(x * Vector256.Create(mul))));
+        Vector256.Min(Vector256.Create(max),
+            ((x * Vector256.Create(mul) + Vector256.Create(12582912f)).AsInt32() & Vector256.Create(0x007FFFFF)) - Vector256.Create(0x00400000));
 
     public Vector512<int> Invoke(Vector512<float> x) =>
-        Vector512.Min(Vector512.Create(max), Vector512.ConvertToInt32(Vector512.Round(x * Vector512.Create(mul))));
+        Vector512.Min(Vector512.Create(max),
+            ((x * Vector512.Create(mul) + Vector512.Create(12582912f)).AsInt32() & Vector512.Create(0x007FFFFF)) - Vector512.Create(0x00400000));
 }

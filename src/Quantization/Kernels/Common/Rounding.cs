@@ -20,7 +20,11 @@ internal static class Rounding
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float RoundAwayFromZero(float x) => MathF.Round(x, MidpointRounding.AwayFromZero);
 
-    /// <summary>C's <c>(int8_t)f</c> for the non-negative operands the legacy quantizers produce: truncation toward zero.</summary>
+    /// <summary>
+    /// A C float-to-integer cast as x86-64 executes it (<c>cvttss2si</c>): truncation toward zero, and
+    /// 0x80000000 for NaN and out-of-range values. It matters when a block of float subnormals makes the inverse
+    /// scale infinite: ggml's x86 bytes (the reference) then hold the low byte of 0x80000000. .NET's own cast saturates.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Truncate(float x) => (int)x;
+    public static int CTruncate(float x) => x >= -2147483648f && x < 2147483648f ? (int)x : int.MinValue;
 }

@@ -1,0 +1,69 @@
+using Quantization.Tests.Support;
+
+namespace Quantization.Tests.Conformance;
+
+/// <summary>One conformance input: a format, a data set, a shape and an importance kind.</summary>
+public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, int RowLength, string Importance)
+{
+    public string Key => $"{Type}\t{Dataset}\t{Rows}\t{RowLength}\t{Importance}";
+
+    public override string ToString() => $"{Type} {Dataset} {Rows}x{RowLength} imp={Importance}";
+
+    public float[] Source()
+    {
+        int n = Rows * RowLength;
+        ulong seed = (ulong)Fnv.Hash(System.Text.Encoding.UTF8.GetBytes(Key));
+        return Dataset switch
+        {
+            "gaussian" => TestData.Gaussian(seed, n, 1.0),
+            "weights" => TestData.Gaussian(seed, n, 0.02),
+            "heavy" => TestData.HeavyTailed(seed, n),
+            "transformer" => TestData.TransformerLike(seed, n),
+            "positive" => TestData.Uniform(seed, n, 0.5, 3.0),
+            "adversarial" => TestData.Adversarial(seed, n),
+            "adversarial2" => TestData.Adversarial(seed + 5, n),
+            _ => throw new ArgumentException(Dataset),
+        };
+    }
+
+    public float[] ImportanceWeights() => Importance switch
+    {
+        "none" => [],
+        "imatrix" => TestData.Importance(7 + (ulong)RowLength, RowLength, withZeros: false),
+        "zeros" => TestData.Importance(11 + (ulong)RowLength, RowLength, withZeros: true),
+        _ => throw new ArgumentException(Importance),
+    };
+
+    /// <summary>Formats whose ggml quantizer takes importance into account.</summary>
+    public static bool UsesImportance(QuantType type) =>
+        type is QuantType.Q4_0 or QuantType.Q4_1 or QuantType.Q5_0 or QuantType.Q5_1;
+
+    public static readonly QuantType[] Types =
+    [
+        QuantType.F16, QuantType.BF16, QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1,
+        QuantType.Q8_0, QuantType.Q8_1, QuantType.Q8_K,
+    ];
+
+    public static readonly string[] Datasets = ["gaussian", "weights", "heavy", "transformer", "positive", "adversarial", "adversarial2"];
+
+    public static IEnumerable<ConformanceCase> All()
+    {
+        foreach (QuantType type in Types)
+        {
+            int block = QuantFormat.Get(type).BlockSize;
+            (int Rows, int RowLength)[] shapes = block == 256 ? [(1, 256), (3, 512), (2, 4096)] : [(1, 32), (4, 96), (3, 512), (2, 4096)];
+            foreach (string dataset in Datasets)
+            {
+                foreach ((int rows, int rowLength) in shapes)
+                {
+                    yield return new ConformanceCase(type, dataset, rows, rowLength, "none");
+                    if (UsesImportance(type))
+                    {
+                        yield return new ConformanceCase(type, dataset, rows, rowLength, "imatrix");
+                        yield return new ConformanceCase(type, dataset, rows, rowLength, "zeros");
+                    }
+                }
+            }
+        }
+    }
+}
