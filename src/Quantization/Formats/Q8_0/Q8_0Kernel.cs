@@ -22,14 +22,7 @@ internal sealed class Q8_0Kernel : IQuantKernel
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < x.Length / 32; i++)
         {
-            ref float xb = ref Unsafe.Add(ref xr, i * 32);
-            float d = Block32.MaxAbs(ref xb) / ((1 << 7) - 1);
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            y[i].D = Fp16.FromSingle(d);
-            Block32.Codes(ref xb, new RoundAwayCodeOp(id), out Vector128<byte> lo, out Vector128<byte> hi);
-            ref sbyte qs = ref y[i].Qs[0];
-            lo.AsSByte().StoreUnsafe(ref qs);
-            hi.AsSByte().StoreUnsafe(ref qs, 16);
+            y[i].D = Fp16.FromSingle(Block32.QuantizeQ8(ref Unsafe.Add(ref xr, i * 32), ref y[i].Qs[0], out _, out _));
         }
     }
 
@@ -48,10 +41,7 @@ internal sealed class Q8_0Kernel : IQuantKernel
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)
         {
-            var op = new ScaleValueOp(0, Fp16.ToSingle(x[i].D));
-            ref readonly sbyte qs = ref x[i].Qs[0];
-            Block32.Values16(Vector128.LoadUnsafe(in qs), op, ref Unsafe.Add(ref yr, i * 32));
-            Block32.Values16(Vector128.LoadUnsafe(in qs, 16), op, ref Unsafe.Add(ref yr, i * 32 + 16));
+            Block32.DequantizeQ8(in x[i].Qs[0], Fp16.ToSingle(x[i].D), ref Unsafe.Add(ref yr, i * 32));
         }
     }
 

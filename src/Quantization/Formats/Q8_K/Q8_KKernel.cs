@@ -50,8 +50,8 @@ internal sealed class Q8_KKernel : IQuantKernel
                 Block32.Codes(ref Unsafe.Add(ref xb, g * 32), op, out Vector128<byte> lo, out Vector128<byte> hi);
                 lo.AsSByte().StoreUnsafe(ref block.Qs[g * 32]);
                 hi.AsSByte().StoreUnsafe(ref block.Qs[g * 32 + 16]);
-                block.Bsums[2 * g] = (short)Vector128.Sum(Vector128.WidenLower(lo.AsSByte()) + Vector128.WidenUpper(lo.AsSByte()));
-                block.Bsums[2 * g + 1] = (short)Vector128.Sum(Vector128.WidenLower(hi.AsSByte()) + Vector128.WidenUpper(hi.AsSByte()));
+                block.Bsums[2 * g] = (short)Block32.Sum(lo);
+                block.Bsums[2 * g + 1] = (short)Block32.Sum(hi);
             }
 
             block.D = 1 / iscale;

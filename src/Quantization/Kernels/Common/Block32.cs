@@ -191,6 +191,35 @@ internal static class Block32
         op.Invoke(Vector128.WidenUpper(s1)).StoreUnsafe(ref y, 12);
     }
 
+    /// <summary>
+    /// The Q8_0 / Q8_1 block step: d = amax/127 and roundf(x/d) into <paramref name="qs"/>; returns the unrounded d
+    /// (the caller stores FP16(d)) and leaves the codes in <paramref name="lo"/> / <paramref name="hi"/> for sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float QuantizeQ8(ref float x, ref sbyte qs, out Vector128<byte> lo, out Vector128<byte> hi)
+    {
+        float d = MaxAbs(ref x) / ((1 << 7) - 1);
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        Codes(ref x, new RoundAwayCodeOp(id), out lo, out hi);
+        lo.AsSByte().StoreUnsafe(ref qs);
+        hi.AsSByte().StoreUnsafe(ref qs, 16);
+        return d;
+    }
+
+    /// <summary>y = q·d for 32 signed 8-bit codes (Q8_0, Q8_1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void DequantizeQ8(ref readonly sbyte qs, float d, ref float y)
+    {
+        var op = new ScaleValueOp(0, d);
+        Values16(Vector128.LoadUnsafe(in qs), op, ref y);
+        Values16(Vector128.LoadUnsafe(in qs, 16), op, ref Unsafe.Add(ref y, 16));
+    }
+
+    /// <summary>The sum of 16 signed 8-bit codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Sum(Vector128<byte> codes) =>
+        Vector128.Sum(Vector128.WidenLower(codes.AsSByte()) + Vector128.WidenUpper(codes.AsSByte()));
+
     /// <summary>Low and high nibbles of 16 bytes: the 32 codes of a Q4_0-style block (elements 0..15, 16..31).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void SplitNibbles(Vector128<byte> packed, out Vector128<byte> lo, out Vector128<byte> hi)
