@@ -1,0 +1,102 @@
+namespace Quantization.Cli.Report;
+
+/// <summary>What the report measures: the shape and seed of the synthetic matrix.</summary>
+/// <param name="Rows">Rows of the matrix.</param>
+/// <param name="Columns">Values per row; a multiple of <see cref="QualityReport.ColumnMultiple"/>.</param>
+/// <param name="Seed">Seed of the pseudo-random stream.</param>
+internal sealed record ReportOptions(int Rows, int Columns, ulong Seed)
+{
+    /// <summary>256 × 4096: a quarter of a 4096-wide projection, about a second for every format.</summary>
+    public static ReportOptions Default { get; } = new(QualityReport.DefaultRows, QualityReport.DefaultColumns, QualityReport.DefaultSeed);
+}
+
+/// <summary>One format's line of the report.</summary>
+/// <param name="Type">The format.</param>
+/// <param name="Name">ggml's name of the format.</param>
+/// <param name="BitsPerWeight">Storage cost in bits per weight, scales included.</param>
+/// <param name="Model7BGigabytes">Size of 7·10⁹ weights in the format, in GB (10⁹ bytes).</param>
+/// <param name="Error">Round-trip error on the synthetic matrix.</param>
+internal sealed record ReportRow(QuantType Type, string Name, double BitsPerWeight, double Model7BGigabytes, QuantizationError Error);
+
+/// <summary>
+/// The computation behind <c>quant report</c>: quantizes a deterministic synthetic weight matrix into every weight
+/// format this version implements and measures each round trip.
+/// </summary>
+internal static class QualityReport
+{
+    /// <summary>Default number of rows.</summary>
+    public const int DefaultRows = 256;
+
+    /// <summary>Default number of columns.</summary>
+    public const int DefaultColumns = 4096;
+
+    /// <summary>Default seed.</summary>
+    public const ulong DefaultSeed = 42;
+
+    /// <summary>Columns must be a multiple of this: the largest block size (K-quant super-blocks of 256).</summary>
+    public const int ColumnMultiple = 256;
+
+    /// <summary>Largest matrix the report accepts (2^28 values, 1 GiB of floats).</summary>
+    public const long MaxValues = 1L << 28;
+
+    /// <summary>Parameter count of the "7B" model whose size the report shows.</summary>
+    public const double ModelParameters = 7e9;
+
+    /// <summary>Formats that only exist to hold activations for integer dot products, never stored weights.</summary>
+    private static readonly QuantType[] s_activationOnly = [QuantType.Q8_1, QuantType.Q8_K];
+
+    /// <summary>
+    /// Every format the report covers: those this version can quantize and dequantize, minus the activation-only ones,
+    /// from the most bits per weight to the fewest (F32, F16 and BF16 first, as baselines).
+    /// </summary>
+    public static IReadOnlyList<QuantFormat> WeightFormats() =>
+        [.. QuantFormat.All
+            .Where(f => f.CanQuantize && f.CanDequantize && !s_activationOnly.Contains(f.Type))
+            .OrderByDescending(f => f.BitsPerWeight)
+            .ThenBy(f => (int)f.Type)];
+
+    /// <summary>Size in GB (10⁹ bytes) of <see cref="ModelParameters"/> weights at <paramref name="bitsPerWeight"/>.</summary>
+    public static double Model7BGigabytes(double bitsPerWeight) => ModelParameters * bitsPerWeight / 8 / 1e9;
+
+    /// <summary>Why <paramref name="options"/> cannot be reported, or <see langword="null"/> when they can.</summary>
+    public static string? Validate(ReportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Rows <= 0)
+        {
+            return $"--rows must be positive (got {options.Rows}).";
+        }
+
+        if (options.Columns <= 0 || options.Columns % ColumnMultiple != 0)
+        {
+            return $"--columns must be a positive multiple of {ColumnMultiple} (got {options.Columns}).";
+        }
+
+        if ((long)options.Rows * options.Columns > MaxValues)
+        {
+            return $"--rows x --columns must be at most {MaxValues} values (got {(long)options.Rows * options.Columns}).";
+        }
+
+        return null;
+    }
+
+    /// <summary>Builds the matrix <paramref name="options"/> describe and measures every weight format on it.</summary>
+    /// <exception cref="ArgumentException"><see cref="Validate"/> rejects <paramref name="options"/>.</exception>
+    public static IReadOnlyList<ReportRow> Compute(ReportOptions options)
+    {
+        if (Validate(options) is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+
+        float[] weights = SyntheticWeights.TransformerLike(options.Seed, options.Rows * options.Columns);
+        var rows = new List<ReportRow>();
+        foreach (QuantFormat format in WeightFormats())
+        {
+            QuantizationError error = QuantizationError.Measure(format.Type, weights, options.Columns);
+            rows.Add(new ReportRow(format.Type, format.Name, format.BitsPerWeight, Model7BGigabytes(format.BitsPerWeight), error));
+        }
+
+        return rows;
+    }
+}

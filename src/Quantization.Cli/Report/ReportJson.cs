@@ -1,0 +1,44 @@
+using System.Text.Json.Serialization;
+
+namespace Quantization.Cli.Report;
+
+/// <summary>The JSON document <c>quant report --format json</c> writes.</summary>
+/// <param name="Matrix">The synthetic matrix measured.</param>
+/// <param name="Formats">One entry per weight format, most bits per weight first.</param>
+internal sealed record ReportDocument(MatrixDescription Matrix, IReadOnlyList<FormatEntry> Formats)
+{
+    /// <summary>Converts computed rows into the document.</summary>
+    public static ReportDocument Create(ReportOptions options, IReadOnlyList<ReportRow> rows) => new(
+        new MatrixDescription(options.Rows, options.Columns, options.Seed, SyntheticWeights.Description),
+        [.. rows.Select(r => new FormatEntry(
+            r.Name, r.Type.ToString(), r.BitsPerWeight, r.Model7BGigabytes,
+            r.Error.Rmse, r.Error.SnrDecibels, r.Error.MaxAbsoluteError, r.Error.CosineSimilarity))]);
+}
+
+/// <summary>The measured matrix.</summary>
+/// <param name="Rows">Rows.</param>
+/// <param name="Columns">Values per row.</param>
+/// <param name="Seed">Seed of the pseudo-random stream.</param>
+/// <param name="Distribution">What the values are drawn from.</param>
+internal sealed record MatrixDescription(int Rows, int Columns, ulong Seed, string Distribution);
+
+/// <summary>One format's measurements.</summary>
+/// <param name="Format">ggml's name (e.g. <c>q4_0</c>).</param>
+/// <param name="Type">The <see cref="QuantType"/> member name (e.g. <c>Q4_0</c>).</param>
+/// <param name="BitsPerWeight">Bits per weight, scales included.</param>
+/// <param name="Model7BGigabytes">Size of 7·10⁹ weights, in GB (10⁹ bytes).</param>
+/// <param name="Rmse">Root-mean-square round-trip error.</param>
+/// <param name="SnrDecibels">Signal-to-noise ratio in dB; the string "Infinity" for an exact round trip.</param>
+/// <param name="MaxAbsoluteError">Largest absolute round-trip error.</param>
+/// <param name="CosineSimilarity">Cosine similarity of the round trip with the original.</param>
+internal sealed record FormatEntry(
+    string Format, string Type, double BitsPerWeight, double Model7BGigabytes,
+    double Rmse, double SnrDecibels, double MaxAbsoluteError, double CosineSimilarity);
+
+/// <summary>Source-generated (reflection-free, trim- and AOT-safe) serializer for the report.</summary>
+[JsonSourceGenerationOptions(
+    WriteIndented = true,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(ReportDocument))]
+internal sealed partial class ReportJsonContext : JsonSerializerContext;
