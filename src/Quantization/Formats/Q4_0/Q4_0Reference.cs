@@ -56,10 +56,24 @@ internal static class Q4_0Reference
             ReadOnlySpan<float> xb = x.Slice(32 * ib, 32);
             QuantSearch.ImportanceWeights(xb, importance.Slice(32 * ib, 32), sigma2, weight);
             float d = QuantSearch.MakeQxQuants(32, 8, xb, L, 1, weight);
-            y[ib].D = Fp16.FromSingle(d);
+            ImportanceFormat.Pack(MemoryMarshal.AsBytes(y.Slice(ib, 1)), d, 0, MemoryMarshal.AsBytes(L));
+        }
+    }
+
+    /// <summary>The importance path's search parameters and block packing, shared with the lane-parallel kernel.</summary>
+    public readonly struct ImportanceFormat : ILegacyImportanceFormat
+    {
+        public static int BlockBytes => BlockQ4_0.Size;
+        public static int Nmax => 8;
+        public static bool Affine => false;
+
+        public static void Pack(Span<byte> block, float d, float theMin, ReadOnlySpan<byte> L)
+        {
+            ref BlockQ4_0 y = ref MemoryMarshal.AsRef<BlockQ4_0>(block);
+            y.D = Fp16.FromSingle(d);
             for (int j = 0; j < 16; ++j)
             {
-                y[ib].Qs[j] = (byte)((byte)L[j] | ((byte)L[j + 16] << 4));
+                y.Qs[j] = (byte)(L[j] | (L[j + 16] << 4));
             }
         }
     }

@@ -12,7 +12,17 @@ internal sealed class Q4_1Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!importance.IsEmpty || !Vector128.IsHardwareAccelerated)
+        if (!importance.IsEmpty)
+        {
+            if (!LegacyImportance.TryQuantizeRow<Q4_1Reference.ImportanceFormat>(x, destination, importance))
+            {
+                Q4_1Reference.QuantizeRow(x, destination, importance);
+            }
+
+            return;
+        }
+
+        if (!Vector128.IsHardwareAccelerated)
         {
             Q4_1Reference.QuantizeRow(x, destination, importance);
             return;

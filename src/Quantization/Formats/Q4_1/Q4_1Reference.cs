@@ -62,11 +62,25 @@ internal static class Q4_1Reference
             ReadOnlySpan<float> xb = x.Slice(32 * ib, 32);
             QuantSearch.ImportanceWeights(xb, importance.Slice(32 * ib, 32), sigma2, weight);
             float d = QuantSearch.MakeQkx3Quants(32, 15, xb, weight, L, out float min, Laux, -0.9f, 0.05f, 36, false);
-            y[ib].D = Fp16.FromSingle(d);
-            y[ib].M = Fp16.FromSingle(-min);
+            ImportanceFormat.Pack(MemoryMarshal.AsBytes(y.Slice(ib, 1)), d, min, L);
+        }
+    }
+
+    /// <summary>The importance path's search parameters and block packing, shared with the lane-parallel kernel.</summary>
+    public readonly struct ImportanceFormat : ILegacyImportanceFormat
+    {
+        public static int BlockBytes => BlockQ4_1.Size;
+        public static int Nmax => 15;
+        public static bool Affine => true;
+
+        public static void Pack(Span<byte> block, float d, float theMin, ReadOnlySpan<byte> L)
+        {
+            ref BlockQ4_1 y = ref MemoryMarshal.AsRef<BlockQ4_1>(block);
+            y.D = Fp16.FromSingle(d);
+            y.M = Fp16.FromSingle(-theMin);
             for (int j = 0; j < 16; ++j)
             {
-                y[ib].Qs[j] = (byte)(L[j] | (L[j + 16] << 4));
+                y.Qs[j] = (byte)(L[j] | (L[j + 16] << 4));
             }
         }
     }

@@ -12,7 +12,17 @@ internal sealed class Q5_0Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!importance.IsEmpty || !Vector128.IsHardwareAccelerated)
+        if (!importance.IsEmpty)
+        {
+            if (!LegacyImportance.TryQuantizeRow<Q5_0Reference.ImportanceFormat>(x, destination, importance))
+            {
+                Q5_0Reference.QuantizeRow(x, destination, importance);
+            }
+
+            return;
+        }
+
+        if (!Vector128.IsHardwareAccelerated)
         {
             Q5_0Reference.QuantizeRow(x, destination, importance);
             return;

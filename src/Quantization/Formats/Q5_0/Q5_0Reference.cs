@@ -61,17 +61,31 @@ internal static class Q5_0Reference
             ReadOnlySpan<float> xb = x.Slice(32 * ib, 32);
             QuantSearch.ImportanceWeights(xb, importance.Slice(32 * ib, 32), sigma2, weight);
             float d = QuantSearch.MakeQxQuants(32, 16, xb, L, 1, weight);
-            y[ib].D = Fp16.FromSingle(d);
+            ImportanceFormat.Pack(MemoryMarshal.AsBytes(y.Slice(ib, 1)), d, 0, MemoryMarshal.AsBytes(L));
+        }
+    }
+
+    /// <summary>The importance path's search parameters and block packing, shared with the lane-parallel kernel.</summary>
+    public readonly struct ImportanceFormat : ILegacyImportanceFormat
+    {
+        public static int BlockBytes => BlockQ5_0.Size;
+        public static int Nmax => 16;
+        public static bool Affine => false;
+
+        public static void Pack(Span<byte> block, float d, float theMin, ReadOnlySpan<byte> L)
+        {
+            ref BlockQ5_0 y = ref MemoryMarshal.AsRef<BlockQ5_0>(block);
+            y.D = Fp16.FromSingle(d);
             uint qh = 0;
             for (int j = 0; j < 16; ++j)
             {
-                uint xi0 = (uint)L[j], xi1 = (uint)L[j + 16];
-                y[ib].Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                uint xi0 = L[j], xi1 = L[j + 16];
+                y.Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
                 qh |= ((xi0 & 0x10u) >> 4) << j;
                 qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
             }
 
-            y[ib].Qh = qh;
+            y.Qh = qh;
         }
     }
 

@@ -67,18 +67,32 @@ internal static class Q5_1Reference
             ReadOnlySpan<float> xb = x.Slice(32 * ib, 32);
             QuantSearch.ImportanceWeights(xb, importance.Slice(32 * ib, 32), sigma2, weight);
             float d = QuantSearch.MakeQkx3Quants(32, 31, xb, weight, L, out float min, Laux, -0.9f, 0.05f, 36, false);
-            y[ib].D = Fp16.FromSingle(d);
-            y[ib].M = Fp16.FromSingle(-min);
+            ImportanceFormat.Pack(MemoryMarshal.AsBytes(y.Slice(ib, 1)), d, min, L);
+        }
+    }
+
+    /// <summary>The importance path's search parameters and block packing, shared with the lane-parallel kernel.</summary>
+    public readonly struct ImportanceFormat : ILegacyImportanceFormat
+    {
+        public static int BlockBytes => BlockQ5_1.Size;
+        public static int Nmax => 31;
+        public static bool Affine => true;
+
+        public static void Pack(Span<byte> block, float d, float theMin, ReadOnlySpan<byte> L)
+        {
+            ref BlockQ5_1 y = ref MemoryMarshal.AsRef<BlockQ5_1>(block);
+            y.D = Fp16.FromSingle(d);
+            y.M = Fp16.FromSingle(-theMin);
             uint qh = 0;
             for (int j = 0; j < 16; ++j)
             {
                 uint xi0 = L[j], xi1 = L[j + 16];
-                y[ib].Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                y.Qs[j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
                 qh |= ((xi0 & 0x10u) >> 4) << j;
                 qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
             }
 
-            y[ib].Qh = qh;
+            y.Qh = qh;
         }
     }
 
