@@ -4,9 +4,9 @@ using Quantization.Tests.Support;
 namespace Quantization.Tests.Conformance;
 
 /// <summary>
-/// FNV-1a hashes of the x64 ggml oracle's output for every conformance case (golden-x64.tsv, copied beside the
-/// tests). Regenerate on x64 with <c>QUANT_WRITE_GOLDEN=1 dotnet test</c> (the x64 run also asserts every entry
-/// against live ggml, so a stale file cannot pass).
+/// FNV-1a hashes of the x64 ggml oracle's output for every conformance case (Conformance/golden-x64/&lt;type&gt;.tsv,
+/// one file per type, copied beside the tests). Regenerate on x64 with <c>QUANT_WRITE_GOLDEN=1 dotnet test</c> (the
+/// x64 run also asserts every entry against live ggml, so a stale file cannot pass).
 /// </summary>
 public static class GoldenHashes
 {
@@ -16,7 +16,7 @@ public static class GoldenHashes
 
     public static string Format(ulong hash) => hash.ToString("x16");
 
-    public static string FilePath => Path.Combine(AppContext.BaseDirectory, "Conformance", "golden-x64.tsv");
+    public static string Folder => Path.Combine(AppContext.BaseDirectory, "Conformance", "golden-x64");
 
     public static Entry Get(string key)
     {
@@ -32,7 +32,7 @@ public static class GoldenHashes
         }
 
         var map = new Dictionary<string, Entry>();
-        foreach (string line in File.ReadLines(FilePath))
+        foreach (string line in Directory.EnumerateFiles(Folder, "*.tsv").SelectMany(File.ReadLines))
         {
             if (line.StartsWith('#') || line.Length == 0)
             {
@@ -49,9 +49,14 @@ public static class GoldenHashes
     /// <summary>Writes the file from live ggml into the source tree (found by walking up from the test binaries).</summary>
     private static void Write()
     {
-        var lines = new List<string> { "# type\tdataset\trows\trowLength\timportance\tquantized FNV\tdequantized FNV (x64 ggml)" };
+        var files = new Dictionary<QuantType, List<string>>();
         foreach (ConformanceCase c in ConformanceCase.All())
         {
+            if (!files.TryGetValue(c.Type, out List<string>? lines))
+            {
+                files[c.Type] = lines = ["# type\tdataset\trows\trowLength\timportance\tquantized FNV\tdequantized FNV (x64 ggml)"];
+            }
+
             float[] source = c.Source();
             float[] importance = c.ImportanceWeights();
             byte[] bytes = GgmlConformanceTests.Theirs(c, source, importance);
@@ -69,8 +74,13 @@ public static class GoldenHashes
             }
         }
 
-        File.WriteAllLines(Path.Combine(dir, "Conformance", "golden-x64.tsv"), lines);
-        File.WriteAllLines(FilePath, lines);
+        foreach ((QuantType type, List<string> lines) in files)
+        {
+            Directory.CreateDirectory(Folder);
+            Directory.CreateDirectory(Path.Combine(dir, "Conformance", "golden-x64"));
+            File.WriteAllLines(Path.Combine(dir, "Conformance", "golden-x64", $"{type}.tsv"), lines);
+            File.WriteAllLines(Path.Combine(Folder, $"{type}.tsv"), lines);
+        }
     }
 
     private static float[] Q8_1Dequantize(byte[] bytes)
