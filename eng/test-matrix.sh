@@ -139,8 +139,9 @@ record() {
     if [ "$status" = FAIL ]; then
         local p
         for p in "${problems[@]}"; do log "  $run: $p"; done
-        # Failed tests with the first line of their message (full output in the log file).
-        awk '/^failed / { print "    " $0; getline; print "      " $0; n++ } n >= 40 { exit }' "$logf"
+        # Failed tests with the first line of their message (all of it in the log file).
+        awk '/^failed / { n++; if (n <= 30) { print "    " $0; getline; print "      " $0 } }
+             END { if (n > 30) print "    ... and " n - 30 " more" }' "$logf"
         log "  full output: $logf"
     fi
 }
