@@ -85,7 +85,9 @@ finish() {
 # attr NAME XMLTAG -> value of NAME="..." in the given tag text
 attr() { printf '%s' "$2" | grep -o " $1=\"[^\"]*\"" | head -n1 | cut -d'"' -f2; }
 # last "  NAME: N" of the console summary
-summary_value() { grep -E "^[[:space:]]*$1: [0-9]+" "$2" | tail -n1 | grep -oE '[0-9]+' | tail -n1; }
+summary_value() { plain "$2" | grep -E "^[[:space:]]*$1: [0-9]+" | tail -n1 | grep -oE '[0-9]+' | tail -n1; }
+# a log without ANSI colour codes (Microsoft.Testing.Platform colours its output when CI=true)
+plain() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1"; }
 
 # record RUN LOG XML RC SECONDS
 record() {
@@ -140,8 +142,8 @@ record() {
         local p
         for p in "${problems[@]}"; do log "  $run: $p"; done
         # Failed tests with the first line of their message (all of it in the log file).
-        awk '/^failed / { n++; if (n <= 30) { print "    " $0; getline; print "      " $0 } }
-             END { if (n > 30) print "    ... and " n - 30 " more" }' "$logf"
+        plain "$logf" | awk '/^failed / { n++; if (n <= 30) { print "    " $0; getline; print "      " $0 } }
+                             END { if (n > 30) print "    ... and " n - 30 " more" }'
         log "  full output: $logf"
     fi
 }
@@ -184,7 +186,7 @@ run_arm64() {
     # reflection invoke stubs that made xunit drop a whole theory's results). Emulators need W^X off.
     # shellcheck disable=SC2046
     env QEMU_LD_PREFIX="$SYSROOT" DOTNET_EnableWriteXorExecute=0 QUANT_EXPECTED_TIER="$tier" \
-        timeout -k 30 "$ARM64_TIMEOUT" qemu-aarch64-static "$@" "$ARM64_DIR/Quantization.Tests" $(report_args "$run") \
+        timeout -k 30 "$ARM64_TIMEOUT" qemu-aarch64-static "$@" "$ARM64_DIR/Quantization.Tests" --no-ansi $(report_args "$run") \
         </dev/null >"$logf" 2>&1
     rc=$?
     record "$run" "$logf" "$xml" "$rc" "$(elapsed "$t0")"
