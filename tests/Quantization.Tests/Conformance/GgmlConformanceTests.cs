@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Quantization.Oracle;
 using Quantization.Tests.Support;
 
@@ -94,6 +95,29 @@ public sealed class GgmlConformanceTests
             AssertBytes.Equal(theirs, ours, c.Type);
         }
 
-        Assert.Equal(GoldenHashes.Get(c.Key).Dequantized, GoldenHashes.Format(Fnv.Hash(ours)));
+        // The golden hashes are of x86 floats. A NaN that an operation creates (0·∞ or ∞−∞ when a block's fp16 scale is
+        // infinite) is the "default NaN" of the hardware: 0xFFC00000 on x86, 0x7FC00000 on arm64, and the arm64 ggml
+        // dequantizers produce 0x7FC00000 too (compared bit for bit just above). So on arm64 that one pattern is hashed
+        // as x86 writes it; every other bit pattern, other NaNs included, is hashed as is.
+        float[] hashed = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? WithX86DefaultNaN(ours) : ours;
+        Assert.Equal(GoldenHashes.Get(c.Key).Dequantized, GoldenHashes.Format(Fnv.Hash(hashed)));
+    }
+
+    private const int Arm64DefaultNaN = 0x7FC00000;
+    private const int X86DefaultNaN = unchecked((int)0xFFC00000);
+
+    private static float[] WithX86DefaultNaN(float[] values)
+    {
+        var copy = (float[])values.Clone();
+        Span<int> bits = MemoryMarshal.Cast<float, int>(copy.AsSpan());
+        for (int i = 0; i < bits.Length; i++)
+        {
+            if (bits[i] == Arm64DefaultNaN)
+            {
+                bits[i] = X86DefaultNaN;
+            }
+        }
+
+        return copy;
     }
 }
