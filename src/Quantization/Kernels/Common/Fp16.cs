@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Quantization.Kernels;
 
@@ -9,8 +10,21 @@ namespace Quantization.Kernels;
 /// </summary>
 internal static class Fp16
 {
+    /// <remarks>
+    /// A NaN reaching a stored scale was created by the quantizer's own arithmetic (∞·0, ∞ − ∞ on overflowing
+    /// blocks). x86 creates its default NaN with the sign set (0xFFC00000, FP16 0xFE00) and ggml's reference bytes carry
+    /// it; other processors create it with the sign clear, so there the sign is set to write the same bytes.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort FromSingle(float value) => BitConverter.HalfToUInt16Bits((Half)value);
+    public static ushort FromSingle(float value)
+    {
+        if (!X86Base.IsSupported && float.IsNaN(value))
+        {
+            value = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(value) | int.MinValue);
+        }
+
+        return BitConverter.HalfToUInt16Bits((Half)value);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
