@@ -34,15 +34,14 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
         _ => throw new ArgumentException(Importance),
     };
 
-    /// <summary>Formats whose ggml quantizer takes importance into account.</summary>
+    /// <summary>Formats whose ggml quantizer takes importance into account (all block formats but the 8-bit ones).</summary>
     public static bool UsesImportance(QuantType type) =>
-        type is QuantType.Q4_0 or QuantType.Q4_1 or QuantType.Q5_0 or QuantType.Q5_1;
+        type is not (QuantType.F32 or QuantType.F16 or QuantType.BF16 or QuantType.Q8_0 or QuantType.Q8_1 or QuantType.Q8_K
+                     or QuantType.TQ1_0 or QuantType.TQ2_0);
 
+    /// <summary>Every type the library quantizes (F32, a plain copy, aside): a newly registered format is covered at once.</summary>
     public static readonly QuantType[] Types =
-    [
-        QuantType.F16, QuantType.BF16, QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1,
-        QuantType.Q8_0, QuantType.Q8_1, QuantType.Q8_K,
-    ];
+        [.. Kernels.KernelRegistry.All.Where(e => e.CanQuantize && e.Type != QuantType.F32).Select(e => e.Type)];
 
     public static readonly string[] Datasets = ["gaussian", "weights", "heavy", "transformer", "positive", "adversarial", "adversarial2"];
 

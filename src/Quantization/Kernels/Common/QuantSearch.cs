@@ -223,6 +223,307 @@ internal static class QuantSearch
         return scale;
     }
 
+    /// <summary>
+    /// <c>make_qkx2_quants</c>: affine codes L in [0, nmax] with explicit weights; the scale is returned and the min
+    /// (positive, subtracted) set in <paramref name="theMin"/>. The running min is updated inside the search.
+    /// </summary>
+    public static float MakeQkx2Quants(int n, int nmax, ReadOnlySpan<float> x, ReadOnlySpan<float> weights, Span<byte> L,
+                                       out float theMin, Span<byte> Laux, float rmin, float rdelta, int nstep, bool useMad)
+    {
+        float min = x[0];
+        float max = x[0];
+        float sumW = weights[0];
+        float sumX = sumW * x[0];
+        for (int i = 1; i < n; ++i)
+        {
+            if (x[i] < min)
+            {
+                min = x[i];
+            }
+
+            if (x[i] > max)
+            {
+                max = x[i];
+            }
+
+            float w = weights[i];
+            sumW += w;
+            sumX += w * x[i];
+        }
+
+        if (min > 0)
+        {
+            min = 0;
+        }
+
+        if (max == min)
+        {
+            L[..n].Clear();
+            theMin = -min;
+            return 0f;
+        }
+
+        float iscale = nmax / (max - min);
+        float scale = 1 / iscale;
+        float bestError = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            int l = Rounding.NearestInt(iscale * (x[i] - min));
+            L[i] = (byte)Math.Max(0, Math.Min(nmax, l));
+            float diff = scale * L[i] + min - x[i];
+            diff = useMad ? MathF.Abs(diff) : diff * diff;
+            bestError += weights[i] * diff;
+        }
+
+        if (nstep < 1)
+        {
+            theMin = -min;
+            return scale;
+        }
+
+        for (int step = 0; step <= nstep; ++step)
+        {
+            iscale = (rmin + rdelta * step + nmax) / (max - min);
+            float sumL = 0, sumL2 = 0, sumXL = 0;
+            for (int i = 0; i < n; ++i)
+            {
+                int l = Rounding.NearestInt(iscale * (x[i] - min));
+                l = Math.Max(0, Math.Min(nmax, l));
+                Laux[i] = (byte)l;
+                float w = weights[i];
+                sumL += w * l;
+                sumL2 += w * l * l;
+                sumXL += w * l * x[i];
+            }
+
+            float D = sumW * sumL2 - sumL * sumL;
+            if (D > 0)
+            {
+                float thisScale = (sumW * sumXL - sumX * sumL) / D;
+                float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
+                if (thisMin > 0)
+                {
+                    thisMin = 0;
+                    thisScale = sumXL / sumL2;
+                }
+
+                float curError = 0;
+                for (int i = 0; i < n; ++i)
+                {
+                    float diff = thisScale * Laux[i] + thisMin - x[i];
+                    diff = useMad ? MathF.Abs(diff) : diff * diff;
+                    curError += weights[i] * diff;
+                }
+
+                if (curError < bestError)
+                {
+                    Laux[..n].CopyTo(L);
+                    bestError = curError;
+                    scale = thisScale;
+                    min = thisMin;
+                }
+            }
+        }
+
+        theMin = -min;
+        return scale;
+    }
+
+    /// <summary>
+    /// <c>make_q3_quants</c>: symmetric codes in [0, 2·nmax) with a signed scale; with <paramref name="doRmse"/> up to
+    /// five sweeps of coordinate descent on x²-weighted error.
+    /// </summary>
+    public static float MakeQ3Quants(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, bool doRmse)
+    {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            float ax = MathF.Abs(x[i]);
+            if (ax > amax)
+            {
+                amax = ax;
+                max = x[i];
+            }
+        }
+
+        if (amax < GroupMaxEps)
+        {
+            L[..n].Clear();
+            return 0f;
+        }
+
+        float iscale = -nmax / max;
+        if (doRmse)
+        {
+            float sumlx = 0;
+            float suml2 = 0;
+            for (int i = 0; i < n; ++i)
+            {
+                int l = Rounding.NearestInt(iscale * x[i]);
+                l = Math.Max(-nmax, Math.Min(nmax - 1, l));
+                L[i] = (sbyte)l;
+                float w = x[i] * x[i];
+                sumlx += w * x[i] * l;
+                suml2 += w * l * l;
+            }
+
+            for (int itry = 0; itry < 5; ++itry)
+            {
+                int changed = 0;
+                for (int i = 0; i < n; ++i)
+                {
+                    float w = x[i] * x[i];
+                    float slx = sumlx - w * x[i] * L[i];
+                    if (slx > 0)
+                    {
+                        float sl2 = suml2 - w * L[i] * L[i];
+                        int newL = Rounding.NearestInt(x[i] * sl2 / slx);
+                        newL = Math.Max(-nmax, Math.Min(nmax - 1, newL));
+                        if (newL != L[i])
+                        {
+                            slx += w * x[i] * newL;
+                            sl2 += w * newL * newL;
+                            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2)
+                            {
+                                L[i] = (sbyte)newL;
+                                sumlx = slx;
+                                suml2 = sl2;
+                                ++changed;
+                            }
+                        }
+                    }
+                }
+
+                if (changed == 0)
+                {
+                    break;
+                }
+            }
+
+            for (int i = 0; i < n; ++i)
+            {
+                L[i] += (sbyte)nmax;
+            }
+
+            return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+        }
+
+        for (int i = 0; i < n; ++i)
+        {
+            int l = Rounding.NearestInt(iscale * x[i]);
+            l = Math.Max(-nmax, Math.Min(nmax - 1, l));
+            L[i] = (sbyte)(l + nmax);
+        }
+
+        return 1 / iscale;
+    }
+
+    /// <summary>
+    /// <c>make_qp_quants</c>: non-negative values (sub-block scales or mins) to codes in [0, nmax] under
+    /// <paramref name="weights"/>: a scale sweep, then up to five sweeps of coordinate descent.
+    /// </summary>
+    public static float MakeQpQuants(int n, int nmax, ReadOnlySpan<float> x, Span<byte> L, ReadOnlySpan<float> weights)
+    {
+        float max = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            max = max > x[i] ? max : x[i]; // C's MAX macro, literally
+        }
+
+        if (max < GroupMaxEps)
+        {
+            L[..n].Clear();
+            return 0f;
+        }
+
+        float iscale = nmax / max;
+        for (int i = 0; i < n; ++i)
+        {
+            L[i] = (byte)Rounding.NearestInt(iscale * x[i]);
+        }
+
+        float scale = 1 / iscale;
+        float bestMse = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            float diff = x[i] - scale * L[i];
+            bestMse += weights[i] * diff * diff;
+        }
+
+        for (int step = -4; step <= 4; ++step)
+        {
+            if (step == 0)
+            {
+                continue;
+            }
+
+            float iscaleIs = (0.1f * step + nmax) / max;
+            float scaleIs = 1 / iscaleIs;
+            float mse = 0;
+            for (int i = 0; i < n; ++i)
+            {
+                int l = Rounding.NearestInt(iscaleIs * x[i]);
+                l = Math.Min(nmax, l);
+                float diff = x[i] - scaleIs * l;
+                mse += weights[i] * diff * diff;
+            }
+
+            if (mse < bestMse)
+            {
+                bestMse = mse;
+                iscale = iscaleIs;
+            }
+        }
+
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            int l = Rounding.NearestInt(iscale * x[i]);
+            l = Math.Min(nmax, l);
+            L[i] = (byte)l;
+            float w = weights[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+
+        for (int itry = 0; itry < 5; ++itry)
+        {
+            int changed = 0;
+            for (int i = 0; i < n; ++i)
+            {
+                float w = weights[i];
+                float slx = sumlx - w * x[i] * L[i];
+                float sl2 = suml2 - w * L[i] * L[i];
+                if (slx > 0 && sl2 > 0)
+                {
+                    int newL = Rounding.NearestInt(x[i] * sl2 / slx);
+                    newL = Math.Min(nmax, newL);
+                    if (newL != L[i])
+                    {
+                        slx += w * x[i] * newL;
+                        sl2 += w * newL * newL;
+                        if (slx * slx * suml2 > sumlx * sumlx * sl2)
+                        {
+                            L[i] = (byte)newL;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            ++changed;
+                        }
+                    }
+                }
+            }
+
+            if (changed == 0)
+            {
+                break;
+            }
+        }
+
+        return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    }
+
     /// <summary>σ² of the importance paths: Σx² over the row accumulated in order, divided by the row length.</summary>
     public static float RowSigma2(ReadOnlySpan<float> row)
     {
