@@ -31,6 +31,25 @@ public static class AssertBytes
         }
     }
 
+    /// <summary>
+    /// Bit-exact float comparison in which any NaN matches any NaN. For blocks whose stored scales are themselves NaN,
+    /// which NaN comes out (its sign and payload) depends on which operand the processor propagates, and the JIT may
+    /// commute an addition's operands: NaN payloads are not part of the contract.
+    /// </summary>
+    public static void EqualOrBothNaN(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, QuantType type)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool same = BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i])
+                        || (float.IsNaN(expected[i]) && float.IsNaN(actual[i]));
+            if (!same)
+            {
+                Assert.Fail($"{type}: value {i} differs: expected {expected[i]:R} (0x{BitConverter.SingleToInt32Bits(expected[i]):x8}), got {actual[i]:R} (0x{BitConverter.SingleToInt32Bits(actual[i]):x8}).");
+            }
+        }
+    }
+
     private static int FirstDifference(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {
         for (int i = 0; i < a.Length; i++)
