@@ -1,0 +1,21 @@
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>Q5_K kernels.</summary>
+internal sealed class Q5_KKernel : IQuantKernel
+{
+    public static QuantType Type => QuantType.Q5_K;
+
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q5_KReference.QuantizeRow(x, destination, importance);
+
+    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q5_KReference.QuantizeRow(x, destination, importance);
+
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
+        Q5_KReference.Dequantize(source, destination);
+
+    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+        Q5_KReference.Dequantize(source, destination);
+}
