@@ -40,6 +40,8 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q5_1Kernel>());
         Add(KernelEntry.Create<Formats.Q8_0Kernel>());
         Add(KernelEntry.Create<Formats.Q8_1Kernel>());
+        Add(KernelEntry.Create<Formats.Q4_KKernel>());
+        Add(KernelEntry.Create<Formats.Q5_KKernel>());
         Add(KernelEntry.Create<Formats.Q8_KKernel>());
         return entries;
     }

@@ -21,6 +21,8 @@ public sealed class PublishedHashTests
     [InlineData(QuantType.Q5_1, "7cfe8fe3328b96a7", "94a1fcbcc381d5b4", "a1b46a09dd2b5ffc")]
     [InlineData(QuantType.Q8_0, "bb90e4b547141063", "bb90e4b547141063", "5400e80929d3b11b")]
     [InlineData(QuantType.Q8_1, "081921c5185a9f04", null, null)]
+    [InlineData(QuantType.Q4_K, "db0399b3eba7e05f", "8ee9a64cbaa7c225", "ffd376ae9aecbc17")]
+    [InlineData(QuantType.Q5_K, "e4bc9578f48792bb", "9eff6d448a73382f", "1bcf9dd4107b6bbf")]
     public void HashesEqualPublishedReference(QuantType type, string refHash, string? imatHash, string? deqHash)
     {
         var bytes = new byte[Quantizer.GetByteCount(type, s_data.Length)];

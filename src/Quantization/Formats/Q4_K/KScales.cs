@@ -1,0 +1,46 @@
+using System.Runtime.CompilerServices;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// The 12-byte packing of eight 6-bit scales and eight 6-bit mins shared by Q4_K and Q5_K (<c>get_scale_min_k4</c>):
+/// bytes 0–3 hold sc0..3 and bytes 4–7 m0..3 in bits 0–5, their bits 6–7 the high two bits of sc4..7 / m4..7;
+/// bytes 8–11 hold the low four bits of sc4..7 (low nibble) and m4..7 (high nibble).
+/// </summary>
+internal static class KScales
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Get(int j, ReadOnlySpan<byte> q, out int sc, out int m)
+    {
+        if (j < 4)
+        {
+            sc = q[j] & 63;
+            m = q[j + 4] & 63;
+        }
+        else
+        {
+            sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+            m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+        }
+    }
+
+    /// <summary>
+    /// Stores sub-block j's codes; call for j = 0..7 in order (j ≥ 4 ORs into the bytes j &lt; 4 wrote). As in ggml,
+    /// j &lt; 4 writes ls and lm whole: a code above 63 spills into bits 6–7.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Set(int j, Span<byte> q, byte ls, byte lm)
+    {
+        if (j < 4)
+        {
+            q[j] = ls;
+            q[j + 4] = lm;
+        }
+        else
+        {
+            q[j + 4] = (byte)((ls & 0xF) | ((lm & 0xF) << 4));
+            q[j - 4] |= (byte)((ls >> 4) << 6);
+            q[j] |= (byte)((lm >> 4) << 6);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using System.Runtime.Intrinsics;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>Q4_K kernels: the scalar reference quantizer, a vector dequantizer identical to <see cref="Q4_KReference"/>.</summary>
+internal sealed class Q4_KKernel : IQuantKernel
+{
+    public static QuantType Type => QuantType.Q4_K;
+
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q4_KReference.QuantizeRow(x, destination, importance);
+
+    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q4_KReference.QuantizeRow(x, destination, importance);
+
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            Q4_KReference.Dequantize(source, destination);
+            return;
+        }
+
+        KDequantize.Q4_K(source, destination);
+    }
+
+    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+        Q4_KReference.Dequantize(source, destination);
+}

@@ -1,0 +1,30 @@
+using System.Runtime.Intrinsics;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>Q5_K kernels: the scalar reference quantizer, a vector dequantizer identical to <see cref="Q5_KReference"/>.</summary>
+internal sealed class Q5_KKernel : IQuantKernel
+{
+    public static QuantType Type => QuantType.Q5_K;
+
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q5_KReference.QuantizeRow(x, destination, importance);
+
+    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q5_KReference.QuantizeRow(x, destination, importance);
+
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            Q5_KReference.Dequantize(source, destination);
+            return;
+        }
+
+        KDequantize.Q5_K(source, destination);
+    }
+
+    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+        Q5_KReference.Dequantize(source, destination);
+}
