@@ -41,6 +41,9 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q8_0Kernel>());
         Add(KernelEntry.Create<Formats.Q8_1Kernel>());
         Add(KernelEntry.Create<Formats.Q8_KKernel>());
+        Add(KernelEntry.Create<Formats.Q2_KKernel>());
+        Add(KernelEntry.Create<Formats.Q3_KKernel>());
+        Add(KernelEntry.Create<Formats.Q6_KKernel>());
         return entries;
     }
 

@@ -21,6 +21,9 @@ public sealed class PublishedHashTests
     [InlineData(QuantType.Q5_1, "7cfe8fe3328b96a7", "94a1fcbcc381d5b4", "a1b46a09dd2b5ffc")]
     [InlineData(QuantType.Q8_0, "bb90e4b547141063", "bb90e4b547141063", "5400e80929d3b11b")]
     [InlineData(QuantType.Q8_1, "081921c5185a9f04", null, null)]
+    [InlineData(QuantType.Q2_K, "a0fdea3b57983a7f", "beafbb51e2edc9f4", "b92ae80e7ebc3343")]
+    [InlineData(QuantType.Q3_K, "f88969a7a4e54739", "3305522752af704c", "0545f84866deeb08")]
+    [InlineData(QuantType.Q6_K, "e6900f8b360bcbf5", "7e08cccd20e18df5", "df1f4dcab3475474")]
     public void HashesEqualPublishedReference(QuantType type, string refHash, string? imatHash, string? deqHash)
     {
         var bytes = new byte[Quantizer.GetByteCount(type, s_data.Length)];
