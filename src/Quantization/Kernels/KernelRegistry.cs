@@ -41,6 +41,8 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q8_0Kernel>());
         Add(KernelEntry.Create<Formats.Q8_1Kernel>());
         Add(KernelEntry.Create<Formats.Q8_KKernel>());
+        Add(KernelEntry.Create<Formats.IQ4_NLKernel>());
+        Add(KernelEntry.Create<Formats.IQ4_XSKernel>());
         return entries;
     }
 

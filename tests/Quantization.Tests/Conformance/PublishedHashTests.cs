@@ -21,6 +21,10 @@ public sealed class PublishedHashTests
     [InlineData(QuantType.Q5_1, "7cfe8fe3328b96a7", "94a1fcbcc381d5b4", "a1b46a09dd2b5ffc")]
     [InlineData(QuantType.Q8_0, "bb90e4b547141063", "bb90e4b547141063", "5400e80929d3b11b")]
     [InlineData(QuantType.Q8_1, "081921c5185a9f04", null, null)]
+    // IQ4_NL: Quantize is ggml_quantize_chunk (ntry = 7), whose hash §6.3 gives apart from the ref's; the ref
+    // (ntry = −1) and its dequantized hash are checked in IQ4ReferenceTests.
+    [InlineData(QuantType.IQ4_NL, "908a3b96b4063901", "1802bee05574e7d1", null)]
+    [InlineData(QuantType.IQ4_XS, "7f7e48378467da97", "bd57c1cecba58798", "3295c5923eca89aa")]
     public void HashesEqualPublishedReference(QuantType type, string refHash, string? imatHash, string? deqHash)
     {
         var bytes = new byte[Quantizer.GetByteCount(type, s_data.Length)];
