@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Quantization.Kernels;
 
 namespace Quantization.Formats;
@@ -11,6 +14,38 @@ internal static class Iq4Search
 {
     /// <summary>ggml's <c>kvalues_iq4nl</c>: the 16 levels, sorted.</summary>
     public static ReadOnlySpan<sbyte> Values => [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+    /// <summary>
+    /// kvalues_iq4nl[code] for 16 codes (each 0..15) at once: one byte shuffle (pshufb on x86, TBL on arm64),
+    /// the portable shuffle elsewhere.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<sbyte> Lookup(Vector128<byte> codes)
+    {
+        Vector128<sbyte> table = Vector128.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+        if (Ssse3.IsSupported)
+        {
+            return Ssse3.Shuffle(table, codes.AsSByte());
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return AdvSimd.Arm64.VectorTableLookup(table.AsByte(), codes).AsSByte();
+        }
+
+        return Vector128.Shuffle(table, codes.AsSByte());
+    }
+
+    /// <summary>Dequantizes one 32-value sub-block: y = scale·kvalues_iq4nl[code], nibbles in Q4_0 order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Dequantize32(ref readonly byte qs, float scale, ref float y)
+    {
+        // scale·(float)value, as ggml's d·kvalues[q] (a single product, commutative to the bit).
+        var op = new ScaleValueOp(0, scale);
+        Block32.SplitNibbles(Vector128.LoadUnsafe(in qs), out Vector128<byte> lo, out Vector128<byte> hi);
+        Block32.Values16(Lookup(lo), op, ref y);
+        Block32.Values16(Lookup(hi), op, ref Unsafe.Add(ref y, 16));
+    }
 
     /// <summary>The 32 values of one sub-block.</summary>
     public const int BlockSize = 32;
