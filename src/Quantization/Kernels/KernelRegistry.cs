@@ -46,6 +46,8 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q2_KKernel>());
         Add(KernelEntry.Create<Formats.Q3_KKernel>());
         Add(KernelEntry.Create<Formats.Q6_KKernel>());
+        Add(KernelEntry.Create<Formats.IQ4_NLKernel>());
+        Add(KernelEntry.Create<Formats.IQ4_XSKernel>());
         return entries;
     }
 

@@ -1,0 +1,37 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>IQ4_NL kernels, identical in bytes and floats to <see cref="IQ4_NLReference"/>.</summary>
+internal sealed class IQ4_NLKernel : IQuantKernel
+{
+    public static QuantType Type => QuantType.IQ4_NL;
+
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        IQ4_NLReference.QuantizeRow(x, destination, importance);
+
+    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+        IQ4_NLReference.QuantizeRow(x, destination, importance);
+
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            IQ4_NLReference.Dequantize(source, destination);
+            return;
+        }
+
+        ReadOnlySpan<BlockIQ4_NL> x = MemoryMarshal.Cast<byte, BlockIQ4_NL>(source);
+        ref float yr = ref MemoryMarshal.GetReference(destination);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Iq4Search.Dequantize32(in x[i].Qs[0], Fp16.ToSingle(x[i].D), ref Unsafe.Add(ref yr, i * 32));
+        }
+    }
+
+    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+        IQ4_NLReference.Dequantize(source, destination);
+}
