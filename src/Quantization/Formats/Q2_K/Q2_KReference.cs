@@ -95,8 +95,6 @@ internal static class Q2_KReference
         Span<float> mins = stackalloc float[16];
         Span<float> scales = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
-        Span<byte> Ls = stackalloc byte[16];
-        Span<byte> Lm = stackalloc byte[16];
 
         for (int i = 0; i < x.Length / Qk; i++)
         {
@@ -122,19 +120,30 @@ internal static class Q2_KReference
                 scales[j] = QuantSearch.MakeQkx3Quants(16, 3, xs, weight, L.Slice(16 * j, 16), out mins[j], Laux, -0.9f, 0.05f, 36, false);
             }
 
-            float dm = QuantSearch.MakeQpQuants(16, 15, scales, Ls, sw);
-            float mm = QuantSearch.MakeQpQuants(16, 15, mins, Lm, sw);
-            ref BlockQ2_K b = ref y[i];
-            b.D = Fp16.FromSingle(dm);
-            b.Dmin = Fp16.FromSingle(mm);
-            for (int j = 0; j < 16; ++j)
-            {
-                b.Scales[j] = (byte)(Ls[j] | (Lm[j] << 4));
-            }
-
-            Requantize(xb, ref b, L);
-            BlockQ2_K.PackLow2(L, b.Qs);
+            FinishImportanceBlock(xb, scales, mins, sw, L, ref y[i]);
         }
+    }
+
+    /// <summary>
+    /// The importance path after the sub-block searches: scales and mins quantized to 4 bits by make_qp_quants under
+    /// the sub-block weight sums (their scales are d and dmin), then requantize and pack.
+    /// </summary>
+    public static void FinishImportanceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ReadOnlySpan<float> sw,
+                                             Span<byte> L, ref BlockQ2_K b)
+    {
+        Span<byte> Ls = stackalloc byte[16];
+        Span<byte> Lm = stackalloc byte[16];
+        float dm = QuantSearch.MakeQpQuants(16, 15, scales, Ls, sw);
+        float mm = QuantSearch.MakeQpQuants(16, 15, mins, Lm, sw);
+        b.D = Fp16.FromSingle(dm);
+        b.Dmin = Fp16.FromSingle(mm);
+        for (int j = 0; j < 16; ++j)
+        {
+            b.Scales[j] = (byte)(Ls[j] | (Lm[j] << 4));
+        }
+
+        Requantize(xb, ref b, L);
+        BlockQ2_K.PackLow2(L, b.Qs);
     }
 
     /// <summary>
