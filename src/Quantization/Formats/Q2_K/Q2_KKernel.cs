@@ -12,11 +12,7 @@ internal sealed class Q2_KKernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (importance.IsEmpty)
-        {
-            Q2_KReference.QuantizeRow(x, destination, importance); // make_qkx2_quants (MAD) has no lane version yet
-        }
-        else if (SimdFloat512.IsSupported)
+        if (SimdFloat512.IsSupported)
         {
             QuantizeRowLanes<SimdFloat512>(x, destination, importance);
         }
@@ -35,8 +31,8 @@ internal sealed class Q2_KKernel : IQuantKernel
     }
 
     /// <summary>
-    /// The importance path with its 16 make_qkx3_quants searches lane-parallel (each lane replays the scalar sequence
-    /// exactly); the per-block tail is the reference's own code.
+    /// The 16 sub-block searches run lane-parallel (make_qkx2_quants with |x| weights without importance,
+    /// make_qkx3_quants with it; each lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
     /// </summary>
     private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
@@ -55,6 +51,27 @@ internal sealed class Q2_KKernel : IQuantKernel
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
+            if (importance.IsEmpty)
+            {
+                for (int j = 0; j < 256; ++j)
+                {
+                    w[j] = MathF.Abs(xb[j]);
+                }
+
+                for (int g = 0; g < 16; g += c)
+                {
+                    LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                    TVec s = LaneSearch.MakeQkx2MadQuants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.5f, 0.1f, 15, out TVec theMin);
+                    TVec.Store(s, ref scales[g]);
+                    TVec.Store(theMin, ref mins[g]);
+                    LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
+                }
+
+                Q2_KReference.FinishReferenceBlock(xb, scales, mins, L, ref y[i]);
+                continue;
+            }
+
             float sumx2 = 0;
             for (int j = 0; j < 256; ++j)
             {
