@@ -154,11 +154,10 @@ internal static class Q3_KReference
         Span<byte> low = MemoryMarshal.AsBytes(L);
         for (int j = 0; j < Qk; ++j)
         {
-            if (L[j] > 3)
-            {
-                hmask[j % 32] |= (byte)(1 << (j / 32));
-                L[j] -= 4;
-            }
+            // Codes above 3 set their hmask bit and lose 4 (branch-free: the codes are 0..7).
+            int high = L[j] >> 2;
+            hmask[j % 32] |= (byte)(high << (j / 32));
+            L[j] -= (sbyte)(high << 2);
         }
 
         BlockQ2_K.PackLow2(low, b.Qs);
