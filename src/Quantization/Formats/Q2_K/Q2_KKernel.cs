@@ -10,8 +10,100 @@ internal sealed class Q2_KKernel : IQuantKernel
 {
     public static QuantType Type => QuantType.Q2_K;
 
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q2_KReference.QuantizeRow(x, destination, importance);
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (SimdFloat512.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat512>(x, destination, importance);
+        }
+        else if (SimdFloat256.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat256>(x, destination, importance);
+        }
+        else if (SimdFloat128.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat128>(x, destination, importance);
+        }
+        else
+        {
+            Q2_KReference.QuantizeRow(x, destination, importance);
+        }
+    }
+
+    /// <summary>
+    /// The 16 sub-block searches run lane-parallel (make_qkx2_quants with |x| weights without importance,
+    /// make_qkx3_quants with it; each lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
+    /// </summary>
+    private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        Span<BlockQ2_K> y = MemoryMarshal.Cast<byte, BlockQ2_K>(destination);
+        Span<float> xt = stackalloc float[256];
+        Span<float> wt = stackalloc float[256];
+        Span<float> lt = stackalloc float[256];
+        Span<float> laux = stackalloc float[256];
+        Span<float> w = stackalloc float[256];
+        Span<float> scales = stackalloc float[16];
+        Span<float> mins = stackalloc float[16];
+        Span<float> sw = stackalloc float[16];
+        Span<byte> L = stackalloc byte[256];
+        for (int i = 0; i < x.Length / 256; i++)
+        {
+            ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
+            if (importance.IsEmpty)
+            {
+                for (int j = 0; j < 256; ++j)
+                {
+                    w[j] = MathF.Abs(xb[j]);
+                }
+
+                for (int g = 0; g < 16; g += c)
+                {
+                    LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                    TVec s = LaneSearch.MakeQkx2MadQuants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.5f, 0.1f, 15, out TVec theMin);
+                    TVec.Store(s, ref scales[g]);
+                    TVec.Store(theMin, ref mins[g]);
+                    LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
+                }
+
+                Q2_KReference.FinishReferenceBlock(xb, scales, mins, L, ref y[i]);
+                continue;
+            }
+
+            float sumx2 = 0;
+            for (int j = 0; j < 256; ++j)
+            {
+                sumx2 += xb[j] * xb[j];
+            }
+
+            QuantSearch.ImportanceWeights(xb, importance.Slice(256 * i, 256), sumx2 / 256, w);
+            for (int j = 0; j < 16; ++j)
+            {
+                float sumw = 0;
+                for (int l = 0; l < 16; ++l)
+                {
+                    sumw += w[16 * j + l];
+                }
+
+                sw[j] = sumw;
+            }
+
+            for (int g = 0; g < 16; g += c)
+            {
+                LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                TVec s = LaneSearch.MakeQkx3Quants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.9f, 0.05f, 36, out TVec theMin);
+                TVec.Store(s, ref scales[g]);
+                TVec.Store(theMin, ref mins[g]);
+                LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
+            }
+
+            Q2_KReference.FinishImportanceBlock(xb, scales, mins, sw, L, ref y[i]);
+        }
+    }
+
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         Q2_KReference.QuantizeRow(x, destination, importance);

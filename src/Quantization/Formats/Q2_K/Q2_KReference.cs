@@ -22,13 +22,10 @@ internal static class Q2_KReference
         Span<float> weights = stackalloc float[16];
         Span<float> mins = stackalloc float[16];
         Span<float> scales = stackalloc float[16];
-        const float q4scale = 15f;
 
         for (int i = 0; i < x.Length / Qk; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * Qk, Qk);
-            float maxScale = 0; // the min is subtracted, so scales are never negative
-            float maxMin = 0;
             for (int j = 0; j < 16; ++j)
             {
                 ReadOnlySpan<float> xs = xb.Slice(16 * j, 16);
@@ -38,52 +35,67 @@ internal static class Q2_KReference
                 }
 
                 scales[j] = QuantSearch.MakeQkx2Quants(16, 3, xs, weights, L.Slice(16 * j, 16), out mins[j], Laux, -0.5f, 0.1f, 15, true);
-                if (scales[j] > maxScale)
-                {
-                    maxScale = scales[j];
-                }
-
-                if (mins[j] > maxMin)
-                {
-                    maxMin = mins[j];
-                }
             }
 
-            ref BlockQ2_K b = ref y[i];
-            if (maxScale > 0)
-            {
-                float iscale = q4scale / maxScale;
-                for (int j = 0; j < 16; ++j)
-                {
-                    b.Scales[j] = (byte)Rounding.NearestInt(iscale * scales[j]);
-                }
-
-                b.D = Fp16.FromSingle(maxScale / q4scale);
-            }
-            else
-            {
-                ((Span<byte>)b.Scales).Clear();
-                b.D = Fp16.FromSingle(0f);
-            }
-
-            if (maxMin > 0)
-            {
-                float iscale = q4scale / maxMin;
-                for (int j = 0; j < 16; ++j)
-                {
-                    b.Scales[j] |= (byte)(Rounding.NearestInt(iscale * mins[j]) << 4);
-                }
-
-                b.Dmin = Fp16.FromSingle(maxMin / q4scale);
-            }
-            else
-            {
-                b.Dmin = Fp16.FromSingle(0f);
-            }
-
-            Requantize(xb, ref b, L);
-            BlockQ2_K.PackLow2(L, b.Qs);
+            FinishReferenceBlock(xb, scales, mins, L, ref y[i]);
         }
+    }
+
+    /// <summary>
+    /// The reference path after the sub-block searches: 4-bit scales against max_scale/15 and mins against max_min/15
+    /// (all zero when the maximum is not positive), then requantize with the FP16-rounded d/dmin and pack.
+    /// </summary>
+    public static void FinishReferenceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, Span<byte> L, ref BlockQ2_K b)
+    {
+        const float q4scale = 15f;
+        float maxScale = 0; // the min is subtracted, so scales are never negative
+        float maxMin = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            if (scales[j] > maxScale)
+            {
+                maxScale = scales[j];
+            }
+
+            if (mins[j] > maxMin)
+            {
+                maxMin = mins[j];
+            }
+        }
+
+        if (maxScale > 0)
+        {
+            float iscale = q4scale / maxScale;
+            for (int j = 0; j < 16; ++j)
+            {
+                b.Scales[j] = (byte)Rounding.NearestInt(iscale * scales[j]);
+            }
+
+            b.D = Fp16.FromSingle(maxScale / q4scale);
+        }
+        else
+        {
+            ((Span<byte>)b.Scales).Clear();
+            b.D = Fp16.FromSingle(0f);
+        }
+
+        if (maxMin > 0)
+        {
+            float iscale = q4scale / maxMin;
+            for (int j = 0; j < 16; ++j)
+            {
+                b.Scales[j] |= (byte)(Rounding.NearestInt(iscale * mins[j]) << 4);
+            }
+
+            b.Dmin = Fp16.FromSingle(maxMin / q4scale);
+        }
+        else
+        {
+            b.Dmin = Fp16.FromSingle(0f);
+        }
+
+        Requantize(xb, ref b, L);
+        BlockQ2_K.PackLow2(L, b.Qs);
     }
 
     private static void QuantizeRowImportance(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
@@ -95,8 +107,6 @@ internal static class Q2_KReference
         Span<float> mins = stackalloc float[16];
         Span<float> scales = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
-        Span<byte> Ls = stackalloc byte[16];
-        Span<byte> Lm = stackalloc byte[16];
 
         for (int i = 0; i < x.Length / Qk; i++)
         {
@@ -122,19 +132,30 @@ internal static class Q2_KReference
                 scales[j] = QuantSearch.MakeQkx3Quants(16, 3, xs, weight, L.Slice(16 * j, 16), out mins[j], Laux, -0.9f, 0.05f, 36, false);
             }
 
-            float dm = QuantSearch.MakeQpQuants(16, 15, scales, Ls, sw);
-            float mm = QuantSearch.MakeQpQuants(16, 15, mins, Lm, sw);
-            ref BlockQ2_K b = ref y[i];
-            b.D = Fp16.FromSingle(dm);
-            b.Dmin = Fp16.FromSingle(mm);
-            for (int j = 0; j < 16; ++j)
-            {
-                b.Scales[j] = (byte)(Ls[j] | (Lm[j] << 4));
-            }
-
-            Requantize(xb, ref b, L);
-            BlockQ2_K.PackLow2(L, b.Qs);
+            FinishImportanceBlock(xb, scales, mins, sw, L, ref y[i]);
         }
+    }
+
+    /// <summary>
+    /// The importance path after the sub-block searches: scales and mins quantized to 4 bits by make_qp_quants under
+    /// the sub-block weight sums (their scales are d and dmin), then requantize and pack.
+    /// </summary>
+    public static void FinishImportanceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ReadOnlySpan<float> sw,
+                                             Span<byte> L, ref BlockQ2_K b)
+    {
+        Span<byte> Ls = stackalloc byte[16];
+        Span<byte> Lm = stackalloc byte[16];
+        float dm = QuantSearch.MakeQpQuants(16, 15, scales, Ls, sw);
+        float mm = QuantSearch.MakeQpQuants(16, 15, mins, Lm, sw);
+        b.D = Fp16.FromSingle(dm);
+        b.Dmin = Fp16.FromSingle(mm);
+        for (int j = 0; j < 16; ++j)
+        {
+            b.Scales[j] = (byte)(Ls[j] | (Lm[j] << 4));
+        }
+
+        Requantize(xb, ref b, L);
+        BlockQ2_K.PackLow2(L, b.Qs);
     }
 
     /// <summary>

@@ -10,8 +10,95 @@ internal sealed class Q3_KKernel : IQuantKernel
 {
     public static QuantType Type => QuantType.Q3_K;
 
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q3_KReference.QuantizeRow(x, destination, importance);
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (SimdFloat512.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat512>(x, destination, importance);
+        }
+        else if (SimdFloat256.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat256>(x, destination, importance);
+        }
+        else if (SimdFloat128.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat128>(x, destination, importance);
+        }
+        else
+        {
+            Q3_KReference.QuantizeRow(x, destination, importance);
+        }
+    }
+
+    /// <summary>
+    /// The 16 sub-block searches run lane-parallel (make_q3_quants without importance, make_qx_quants with it; each
+    /// lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
+    /// </summary>
+    private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
+        Span<float> xt = stackalloc float[256];
+        Span<float> wt = stackalloc float[256];
+        Span<float> lt = stackalloc float[256];
+        Span<float> w = stackalloc float[256];
+        Span<float> scales = stackalloc float[16];
+        Span<float> sw = stackalloc float[16];
+        Span<sbyte> L = stackalloc sbyte[256];
+        for (int i = 0; i < x.Length / 256; i++)
+        {
+            ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
+            if (!importance.IsEmpty)
+            {
+                float sumx2 = 0;
+                for (int j = 0; j < 256; ++j)
+                {
+                    sumx2 += xb[j] * xb[j];
+                }
+
+                QuantSearch.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
+                for (int j = 0; j < 16; ++j)
+                {
+                    float sumw = 0;
+                    for (int l = 0; l < 16; ++l)
+                    {
+                        sumw += w[16 * j + l];
+                    }
+
+                    sw[j] = sumw;
+                }
+            }
+
+            for (int g = 0; g < 16; g += c)
+            {
+                LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                TVec s;
+                if (importance.IsEmpty)
+                {
+                    s = LaneSearch.MakeQ3Quants<TVec>(16, 4, in xt[0], ref lt[0]);
+                }
+                else
+                {
+                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                    s = LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref lt[0]);
+                }
+
+                TVec.Store(s, ref scales[g]);
+                LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
+            }
+
+            if (importance.IsEmpty)
+            {
+                Q3_KReference.FinishReferenceBlock(xb, scales, L, ref y[i]);
+            }
+            else
+            {
+                Q3_KReference.FinishImportanceBlock(xb, scales, sw, L, ref y[i]);
+            }
+        }
+    }
+
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         Q3_KReference.QuantizeRow(x, destination, importance);

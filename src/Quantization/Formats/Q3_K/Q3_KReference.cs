@@ -23,41 +23,53 @@ internal static class Q3_KReference
         for (int i = 0; i < x.Length / Qk; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * Qk, Qk);
-            float maxScale = 0;
-            float amax = 0;
             for (int j = 0; j < 16; ++j)
             {
                 scales[j] = QuantSearch.MakeQ3Quants(16, 4, xb.Slice(16 * j, 16), L.Slice(16 * j, 16), true);
-                float scale = MathF.Abs(scales[j]);
-                if (scale > amax) // strict: the first sub-block of largest |scale| gives the sign
-                {
-                    amax = scale;
-                    maxScale = scales[j];
-                }
             }
 
-            ref BlockQ3_K b = ref y[i];
-            Span<byte> packed = b.Scales;
-            packed.Clear();
-            if (maxScale != 0)
-            {
-                float iscale = -32f / maxScale;
-                for (int j = 0; j < 16; ++j)
-                {
-                    int l = (sbyte)Rounding.NearestInt(iscale * scales[j]); // ggml keeps it in an int8_t
-                    l = Math.Max(-32, Math.Min(31, l)) + 32;
-                    BlockQ3_K.SetScale(packed, j, l);
-                }
-
-                b.D = Fp16.FromSingle(1 / iscale);
-            }
-            else
-            {
-                b.D = Fp16.FromSingle(0f);
-            }
-
-            Finish(xb, ref b, L);
+            FinishReferenceBlock(xb, scales, L, ref y[i]);
         }
+    }
+
+    /// <summary>
+    /// The reference path after the sub-block searches: the signed scale of largest magnitude (strict &gt;, first wins)
+    /// gives iscale = −32/max, the 6-bit scales and d = FP16(1/iscale), then requantize and pack.
+    /// </summary>
+    public static void FinishReferenceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ3_K b)
+    {
+        float maxScale = 0;
+        float amax = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            float scale = MathF.Abs(scales[j]);
+            if (scale > amax)
+            {
+                amax = scale;
+                maxScale = scales[j];
+            }
+        }
+
+        Span<byte> packed = b.Scales;
+        packed.Clear();
+        if (maxScale != 0)
+        {
+            float iscale = -32f / maxScale;
+            for (int j = 0; j < 16; ++j)
+            {
+                int l = (sbyte)Rounding.NearestInt(iscale * scales[j]); // ggml keeps it in an int8_t
+                l = Math.Max(-32, Math.Min(31, l)) + 32;
+                BlockQ3_K.SetScale(packed, j, l);
+            }
+
+            b.D = Fp16.FromSingle(1 / iscale);
+        }
+        else
+        {
+            b.D = Fp16.FromSingle(0f);
+        }
+
+        Finish(xb, ref b, L);
     }
 
     private static void QuantizeRowImportance(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
@@ -67,7 +79,6 @@ internal static class Q3_KReference
         Span<float> scales = stackalloc float[16];
         Span<float> weight = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
-        Span<sbyte> Ls = stackalloc sbyte[16];
 
         for (int i = 0; i < x.Length / Qk; i++)
         {
@@ -93,18 +104,27 @@ internal static class Q3_KReference
                 scales[j] = QuantSearch.MakeQxQuants(16, 4, xs, L.Slice(16 * j, 16), 1, weight);
             }
 
-            ref BlockQ3_K b = ref y[i];
-            Span<byte> packed = b.Scales;
-            packed.Clear();
-            float dBlock = QuantSearch.MakeQxQuants(16, 32, scales, Ls, 1, sw);
-            for (int j = 0; j < 16; ++j)
-            {
-                BlockQ3_K.SetScale(packed, j, Ls[j]);
-            }
-
-            b.D = Fp16.FromSingle(dBlock);
-            Finish(xb, ref b, L);
+            FinishImportanceBlock(xb, scales, sw, L, ref y[i]);
         }
+    }
+
+    /// <summary>
+    /// The importance path after the sub-block searches: the scales themselves quantized by make_qx_quants(16, 32)
+    /// under the sub-block weight sums (its L are the stored 6-bit values, its scale is d), then requantize and pack.
+    /// </summary>
+    public static void FinishImportanceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, ReadOnlySpan<float> sw, Span<sbyte> L, ref BlockQ3_K b)
+    {
+        Span<sbyte> Ls = stackalloc sbyte[16];
+        Span<byte> packed = b.Scales;
+        packed.Clear();
+        float dBlock = QuantSearch.MakeQxQuants(16, 32, scales, Ls, 1, sw);
+        for (int j = 0; j < 16; ++j)
+        {
+            BlockQ3_K.SetScale(packed, j, Ls[j]);
+        }
+
+        b.D = Fp16.FromSingle(dBlock);
+        Finish(xb, ref b, L);
     }
 
     /// <summary>
@@ -134,11 +154,10 @@ internal static class Q3_KReference
         Span<byte> low = MemoryMarshal.AsBytes(L);
         for (int j = 0; j < Qk; ++j)
         {
-            if (L[j] > 3)
-            {
-                hmask[j % 32] |= (byte)(1 << (j / 32));
-                L[j] -= 4;
-            }
+            // Codes above 3 set their hmask bit and lose 4 (branch-free: the codes are 0..7).
+            int high = L[j] >> 2;
+            hmask[j % 32] |= (byte)(high << (j / 32));
+            L[j] -= (sbyte)(high << 2);
         }
 
         BlockQ2_K.PackLow2(low, b.Qs);

@@ -10,8 +10,72 @@ internal sealed class Q6_KKernel : IQuantKernel
 {
     public static QuantType Type => QuantType.Q6_K;
 
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q6_KReference.QuantizeRow(x, destination, importance);
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (SimdFloat512.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat512>(x, destination, importance);
+        }
+        else if (SimdFloat256.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat256>(x, destination, importance);
+        }
+        else if (SimdFloat128.IsSupported)
+        {
+            QuantizeRowLanes<SimdFloat128>(x, destination, importance);
+        }
+        else
+        {
+            Q6_KReference.QuantizeRow(x, destination, importance);
+        }
+    }
+
+    /// <summary>
+    /// The 16 sub-block searches run lane-parallel (Count sub-blocks per vector, each lane replaying make_qx_quants
+    /// exactly); the per-block tail is the reference's own code.
+    /// </summary>
+    private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        Span<BlockQ6_K> y = MemoryMarshal.Cast<byte, BlockQ6_K>(destination);
+        Span<float> xt = stackalloc float[256];
+        Span<float> wt = stackalloc float[256];
+        Span<float> lt = stackalloc float[256];
+        Span<float> w = stackalloc float[256];
+        Span<float> scales = stackalloc float[16];
+        Span<sbyte> L = stackalloc sbyte[256];
+        for (int i = 0; i < x.Length / 256; i++)
+        {
+            ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
+            scoped ReadOnlySpan<float> wb;
+            if (importance.IsEmpty)
+            {
+                for (int j = 0; j < 256; j++)
+                {
+                    w[j] = xb[j] * xb[j]; // rmse_type 1's default weight
+                }
+
+                wb = w;
+            }
+            else
+            {
+                wb = importance.Slice(i * 256, 256); // the raw imatrix, no sigma2 term
+            }
+
+            for (int g = 0; g < 16; g += c)
+            {
+                LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                LaneSearch.Transpose16(wb.Slice(16 * g, 16 * c), c, wt);
+                TVec s = LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref lt[0]);
+                TVec.Store(s, ref scales[g]);
+                LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
+            }
+
+            Q6_KReference.FinishBlock(xb, scales, L, ref y[i]);
+        }
+    }
+
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         Q6_KReference.QuantizeRow(x, destination, importance);

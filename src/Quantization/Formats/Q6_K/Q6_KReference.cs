@@ -21,53 +21,65 @@ internal static class Q6_KReference
         for (int i = 0; i < x.Length / Qk; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * Qk, Qk);
-            float maxScale = 0;
-            float maxAbsScale = 0;
             for (int ib = 0; ib < 16; ++ib)
             {
                 ReadOnlySpan<float> qw = importance.IsEmpty ? default : importance.Slice(Qk * i + 16 * ib, 16);
-                float scale = QuantSearch.MakeQxQuants(16, 32, xb.Slice(16 * ib, 16), L.Slice(16 * ib, 16), 1, qw);
-                scales[ib] = scale;
-                float absScale = MathF.Abs(scale);
-                if (absScale > maxAbsScale)
-                {
-                    maxAbsScale = absScale;
-                    maxScale = scale;
-                }
+                scales[ib] = QuantSearch.MakeQxQuants(16, 32, xb.Slice(16 * ib, 16), L.Slice(16 * ib, 16), 1, qw);
             }
 
-            if (maxAbsScale < QuantSearch.GroupMaxEps)
-            {
-                y[i] = default;
-                continue;
-            }
-
-            ref BlockQ6_K b = ref y[i];
-            float iscale = -128f / maxScale;
-            b.D = Fp16.FromSingle(1 / iscale);
-            for (int ib = 0; ib < 16; ++ib)
-            {
-                b.Scales[ib] = (sbyte)Math.Min(127, Rounding.NearestInt(iscale * scales[ib]));
-            }
-
-            float dAll = Fp16.ToSingle(b.D);
-            for (int j = 0; j < 16; ++j)
-            {
-                float d = dAll * b.Scales[j];
-                if (d == 0)
-                {
-                    continue; // keeps the first-pass codes
-                }
-
-                for (int ii = 0; ii < 16; ++ii)
-                {
-                    int l = Rounding.NearestInt(xb[16 * j + ii] / d);
-                    L[16 * j + ii] = (sbyte)(Math.Max(-32, Math.Min(31, l)) + 32);
-                }
-            }
-
-            Pack(MemoryMarshal.AsBytes(L), ref b);
+            FinishBlock(xb, scales, L, ref y[i]);
         }
+    }
+
+    /// <summary>
+    /// Everything after the sub-block searches: the signed scale of largest magnitude (strict &gt;, first wins) sets
+    /// d = −max/128, the 8-bit scales, requantization with the FP16-rounded d (a sub-block whose scale rounds to zero
+    /// keeps its first-pass codes), packing. Shared with the lane-parallel kernel.
+    /// </summary>
+    public static void FinishBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ6_K b)
+    {
+        float maxScale = 0;
+        float maxAbsScale = 0;
+        for (int ib = 0; ib < 16; ++ib)
+        {
+            float absScale = MathF.Abs(scales[ib]);
+            if (absScale > maxAbsScale)
+            {
+                maxAbsScale = absScale;
+                maxScale = scales[ib];
+            }
+        }
+
+        if (maxAbsScale < QuantSearch.GroupMaxEps)
+        {
+            b = default;
+            return;
+        }
+
+        float iscale = -128f / maxScale;
+        b.D = Fp16.FromSingle(1 / iscale);
+        for (int ib = 0; ib < 16; ++ib)
+        {
+            b.Scales[ib] = (sbyte)Math.Min(127, Rounding.NearestInt(iscale * scales[ib]));
+        }
+
+        float dAll = Fp16.ToSingle(b.D);
+        for (int j = 0; j < 16; ++j)
+        {
+            float d = dAll * b.Scales[j];
+            if (d == 0)
+            {
+                continue; // keeps the first-pass codes
+            }
+
+            for (int ii = 0; ii < 16; ++ii)
+            {
+                int l = Rounding.NearestInt(xb[16 * j + ii] / d);
+                L[16 * j + ii] = (sbyte)(Math.Max(-32, Math.Min(31, l)) + 32);
+            }
+        }
+
+        Pack(MemoryMarshal.AsBytes(L), ref b);
     }
 
     /// <summary>Packs 256 six-bit codes into Ql (low nibbles) and Qh (bit pairs).</summary>
