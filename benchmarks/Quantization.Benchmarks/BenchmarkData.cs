@@ -1,0 +1,103 @@
+using System.Runtime.InteropServices;
+using Quantization.Oracle;
+using Quantization.Tests.Support;
+
+namespace Quantization.Benchmarks;
+
+/// <summary>The matrix every benchmark works on, and the native buffers it lives in.</summary>
+internal static unsafe class BenchmarkData
+{
+    /// <summary>Rows of the benchmark matrix.</summary>
+    public const int Rows = 64;
+
+    /// <summary>Values per row (a typical hidden size; a multiple of every block size, 256 included).</summary>
+    public const int Columns = 4096;
+
+    /// <summary>Values per benchmark invocation: <c>OperationsPerInvoke</c>, so the reported time is per value.</summary>
+    public const int Values = Rows * Columns;
+
+    /// <summary>Transformer-like weights: N(0, 0.02²) with about 0.1% outliers ×20 (the conformance tests' generator).</summary>
+    public static float[] Matrix() => TestData.TransformerLike(0x5EED_BE4C, Values);
+
+    /// <summary>An imatrix-like importance vector, one positive weight per column.</summary>
+    public static float[] Importance() => TestData.Importance(0x1A7B1C, Columns, withZeros: false);
+
+    /// <summary>A 64-byte aligned native buffer, zeroed; both sides of a comparison get buffers of the same kind.</summary>
+    public static T* Alloc<T>(long count) where T : unmanaged
+    {
+        nuint bytes = checked((nuint)(count * sizeof(T)));
+        void* p = NativeMemory.AlignedAlloc(Math.Max(bytes, 64), 64);
+        NativeMemory.Clear(p, bytes);
+        return (T*)p;
+    }
+
+    public static T* Copy<T>(ReadOnlySpan<T> source) where T : unmanaged
+    {
+        T* p = Alloc<T>(source.Length);
+        source.CopyTo(new Span<T>(p, source.Length));
+        return p;
+    }
+
+    public static void Free(void* p)
+    {
+        if (p != null)
+        {
+            NativeMemory.AlignedFree(p);
+        }
+    }
+
+    /// <summary>Loads native ggml (the avx512 or avx2 build, matching the tier the runtime allows) or throws.</summary>
+    public static void RequireGgml()
+    {
+        if (!GgmlNative.IsAvailable)
+        {
+            throw new InvalidOperationException("Native ggml is not available: " + GgmlNative.LoadError);
+        }
+
+        Console.WriteLine($"// ggml variant loaded: {GgmlNative.Variant}");
+    }
+
+    /// <summary>ggml's short name of a type ("q4_0", "f16", "q8_K").</summary>
+    public static string GgmlName(QuantType type) => GgmlNative.TypeName((int)type);
+
+    /// <summary>Throws unless both sides produced exactly the same bytes, so a benchmark never compares different work.</summary>
+    public static void RequireIdentical(ReadOnlySpan<byte> ggml, ReadOnlySpan<byte> ours, string what)
+    {
+        if (ggml.Length != ours.Length)
+        {
+            throw new InvalidOperationException($"{what}: ggml produced {ggml.Length} bytes, ours {ours.Length}.");
+        }
+
+        int i = ggml.SequenceEqual(ours) ? -1 : FirstDifference(ggml, ours);
+        if (i >= 0)
+        {
+            throw new InvalidOperationException($"{what}: ours differs from ggml at byte {i} (ggml 0x{ggml[i]:X2}, ours 0x{ours[i]:X2}); the benchmark would compare different work.");
+        }
+
+        Console.WriteLine($"// sanity: {what}: {ours.Length} bytes identical to ggml");
+    }
+
+    public static int CountDifferences(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        int n = 0;
+        for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+        {
+            n += a[i] != b[i] ? 1 : 0;
+        }
+
+        return n + Math.Abs(a.Length - b.Length);
+    }
+
+    private static int FirstDifference(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (a[i] != b[i])
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}
