@@ -16,10 +16,10 @@ namespace Quantization.Benchmarks;
 public static class Program
 {
     /// <summary>The job id of the runtime's default instruction-set tier (AVX-512 on the reference machine).</summary>
-    public const string DefaultJobId = "Default";
+    public const string DefaultJobId = "DefaultTier";
 
     /// <summary>The job id of the AVX2-only tier (DOTNET_EnableAVX512=0; GgmlNative then loads ggml's avx2 build).</summary>
-    public const string Avx2JobId = "AVX2";
+    public const string Avx2JobId = "Avx2Tier";
 
     public static int Main(string[] args)
     {
