@@ -44,6 +44,7 @@ public unsafe class ActivationQuantizeBenchmarks
         GgmlCpu();
         Ours();
         RequireIdentical(new ReadOnlySpan<byte>(_ggml, _bytes), new ReadOnlySpan<byte>(_ours, _bytes), $"quantize_row_{name}_ref vs ours");
+        RequireNoAllocation(Ours, $"quantize {Type}");
         int diff = CountDifferences(new ReadOnlySpan<byte>(_ggmlCpu, _bytes), new ReadOnlySpan<byte>(_ours, _bytes));
         Console.WriteLine($"// note: ggml CPU backend quantize_row_{name} differs from the reference bytes in {diff} of {_bytes} bytes");
     }

@@ -77,6 +77,29 @@ internal static unsafe class BenchmarkData
         Console.WriteLine($"// sanity: {what}: {ours.Length} bytes identical to ggml");
     }
 
+    /// <summary>Throws if <paramref name="ours"/> allocates managed memory once warm (the kernels must not allocate).</summary>
+    public static void RequireNoAllocation(Action ours, string what)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            ours();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            ours();
+        }
+
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (bytes != 0)
+        {
+            throw new InvalidOperationException($"{what}: ours allocated {bytes} bytes in 5 calls; the kernels must not allocate.");
+        }
+
+        Console.WriteLine($"// sanity: {what}: ours allocates 0 B per call");
+    }
+
     public static int CountDifferences(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {
         int n = 0;

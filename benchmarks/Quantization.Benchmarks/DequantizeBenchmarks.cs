@@ -45,6 +45,7 @@ public unsafe class DequantizeBenchmarks
         Ours();
         RequireIdentical(new ReadOnlySpan<byte>(_ggml, Values * sizeof(float)), new ReadOnlySpan<byte>(_ours, Values * sizeof(float)),
                          $"dequantize {Type} ({symbol})");
+        RequireNoAllocation(Ours, $"dequantize {Type}");
     }
 
     [GlobalCleanup]

@@ -23,13 +23,43 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length >= 2 && args[0] == PairedRunner.ChildFlag)
+        {
+            return PairedRunner.RunChild(args[1], args.Length > 2 ? args[2] : null);
+        }
+
         var rest = new List<string>(args);
         bool isShort = rest.Remove("--short");
+        bool paired = rest.Remove("--paired");
         string tiers = TakeOption(rest, "--tiers") ?? "both";
         if (tiers is not ("default" or "avx2" or "both"))
         {
             Console.Error.WriteLine("--tiers must be default, avx2 or both");
             return 2;
+        }
+
+        string command = "dotnet run -c Release --project benchmarks/Quantization.Benchmarks -- " + string.Join(' ', args);
+        string[] jobIds = tiers switch
+        {
+            "default" => [DefaultJobId],
+            "avx2" => [Avx2JobId],
+            _ => [DefaultJobId, Avx2JobId],
+        };
+
+        if (paired)
+        {
+            // In-process alternating measurement (PairedRunner); --filter takes one substring of "Class.Type" here.
+            Measurements m = PairedRunner.Run(jobIds, TakeOption(rest, "--filter"));
+            string pairedTable = ResultsTable.Build(m, command, "paired in-process run (41 alternating rounds of ~10 ms batches per pair)",
+                                                    "M values/s = 1000 / median ns per value; speed-up = median over rounds of ggml time / our time");
+            string dir = Path.Combine(Directory.GetCurrentDirectory(), "BenchmarkDotNet.Artifacts", "results");
+            Directory.CreateDirectory(dir);
+            string file = Path.Combine(dir, "compact-results-paired.md");
+            File.WriteAllText(file, pairedTable);
+            Console.WriteLine();
+            Console.WriteLine(pairedTable);
+            Console.WriteLine($"// compact table written to {file}");
+            return 0;
         }
 
         Job job = Job.Default;
@@ -43,14 +73,9 @@ public static class Program
             .AddColumn(ThroughputColumn.Instance)
             .AddColumn(StatisticColumn.Median)
             .WithSummaryStyle(SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend));
-        if (tiers is "default" or "both")
+        foreach (string id in jobIds)
         {
-            config = config.AddJob(job.WithId(DefaultJobId));
-        }
-
-        if (tiers is "avx2" or "both")
-        {
-            config = config.AddJob(job.WithEnvironmentVariable("DOTNET_EnableAVX512", "0").WithId(Avx2JobId));
+            config = config.AddJob(id == Avx2JobId ? job.WithEnvironmentVariable("DOTNET_EnableAVX512", "0").WithId(id) : job.WithId(id));
         }
 
         Summary[] summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config).ToArray();
@@ -59,8 +84,9 @@ public static class Program
             return 0;
         }
 
-        string command = "dotnet run -c Release --project benchmarks/Quantization.Benchmarks -- " + string.Join(' ', args);
-        string table = ResultsTable.Build(summaries, command, isShort);
+        string table = ResultsTable.Build(ResultsTable.FromSummaries(summaries), command,
+                                          "BenchmarkDotNet " + (isShort ? "--short job (1 launch, 3 warm-ups, 5 iterations of 200 ms)" : "default job"),
+                                          "M values/s = 1000 / median ns per value; speed-up = ggml median time / our median time");
         string path = Path.Combine(summaries[0].ResultsDirectoryPath, "compact-results.md");
         File.WriteAllText(path, table);
         Console.WriteLine();

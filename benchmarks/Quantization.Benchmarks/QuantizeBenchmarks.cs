@@ -43,6 +43,7 @@ public abstract unsafe class QuantizeBenchmarkBase
         Ours();
         RequireIdentical(new ReadOnlySpan<byte>(_ggml, _bytes), new ReadOnlySpan<byte>(_ours, _bytes),
                          $"quantize {Type}{(WithImportance ? " with importance" : "")}");
+        RequireNoAllocation(Ours, $"quantize {Type}");
     }
 
     [GlobalCleanup]

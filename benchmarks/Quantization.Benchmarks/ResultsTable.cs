@@ -11,29 +11,32 @@ namespace Quantization.Benchmarks;
 /// </summary>
 internal static class ResultsTable
 {
-    private record struct Key(string Class, string Method, QuantType Type, string Job);
-
-    public static string Build(IReadOnlyList<Summary> summaries, string command, bool isShort)
+    public static Measurements FromSummaries(IEnumerable<Summary> summaries)
     {
-        var medians = new Dictionary<Key, double>();
-        string host = CpuName();
+        var m = new Measurements();
         foreach (Summary summary in summaries)
         {
             foreach (BenchmarkCase bc in summary.BenchmarksCases)
             {
                 if (summary[bc]?.ResultStatistics is { } stats && bc.Parameters["Type"] is QuantType type)
                 {
-                    medians[new Key(bc.Descriptor.Type.Name, bc.Descriptor.WorkloadMethod.Name, type, bc.Job.Id)] = stats.Median;
+                    m.NsPerValue[new MeasurementKey(bc.Descriptor.Type.Name, bc.Descriptor.WorkloadMethod.Name, type, bc.Job.Id)] = stats.Median;
                 }
             }
         }
 
-        string[] jobs = [.. new[] { Program.DefaultJobId, Program.Avx2JobId }.Where(j => medians.Keys.Any(k => k.Job == j))];
+        return m;
+    }
+
+    public static string Build(Measurements medians, string command, string method, string speedupRule)
+    {
+        string host = CpuName();
+        string[] jobs = [.. new[] { Program.DefaultJobId, Program.Avx2JobId }.Where(j => medians.NsPerValue.Keys.Any(k => k.Job == j))];
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {host}, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, BenchmarkDotNet {(isShort ? "--short job" : "default job")}.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {host}, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {method}.");
         sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
         sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Cells are {string.Join(" / ", jobs.Select(Describe))}. M values/s = 1000 / median ns per value; speed-up = ggml median time / our median time (> 1: ours faster). Single thread, 64 × 4096 transformer-like matrix.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Cells are {string.Join(" / ", jobs.Select(Describe))}. M values/s = 1000 / median ns per value; {speedupRule} (> 1: ours faster). Single thread, 64 × 4096 transformer-like matrix.");
         sb.AppendLine();
         sb.AppendLine("| Type | Quantize: ours M/s | ggml M/s | speed-up | Dequantize: ours M/s | ggml M/s | speed-up |");
         sb.AppendLine("|---|--:|--:|--:|--:|--:|--:|");
@@ -98,19 +101,42 @@ internal static class ResultsTable
         ? "AVX2 tier (DOTNET_EnableAVX512=0, ggml's avx2 build)"
         : "default tier (AVX-512 here, ggml's avx512 build)";
 
-    private static string Cells(Dictionary<Key, double> m, string[] jobs, string cls, string baseline, QuantType type) =>
+    private static string Cells(Measurements m, string[] jobs, string cls, string baseline, QuantType type) =>
         $"{Join(jobs, j => Rate(m, cls, "Ours", type, j))} | {Join(jobs, j => Rate(m, cls, baseline, type, j))} | {Join(jobs, j => Speedup(m, cls, baseline, type, j))}";
 
     private static string Join(string[] jobs, Func<string, string> cell) => string.Join(" / ", jobs.Select(cell));
 
-    private static string Rate(Dictionary<Key, double> m, string cls, string method, QuantType type, string job) =>
-        m.TryGetValue(new Key(cls, method, type, job), out double ns) ? Format(1000.0 / ns) : "?";
+    private static string Rate(Measurements m, string cls, string method, QuantType type, string job) =>
+        m.NsPerValue.TryGetValue(new MeasurementKey(cls, method, type, job), out double ns) ? Format(1000.0 / ns) : "?";
 
-    private static string Speedup(Dictionary<Key, double> m, string cls, string baseline, QuantType type, string job) =>
-        m.TryGetValue(new Key(cls, baseline, type, job), out double theirs) && m.TryGetValue(new Key(cls, "Ours", type, job), out double ours)
-            ? (theirs / ours).ToString(theirs / ours >= 10 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + "×"
-            : "?";
+    private static string Speedup(Measurements m, string cls, string baseline, QuantType type, string job) =>
+        m.Speedup(cls, baseline, type, job) is { } x ? x.ToString(x >= 10 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + "×" : "?";
 
     private static string Format(double mValuesPerSecond) =>
         mValuesPerSecond.ToString(mValuesPerSecond >= 100 ? "N0" : "0.0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>One benchmark: class, method, type parameter and job (tier) id.</summary>
+internal readonly record struct MeasurementKey(string Class, string Method, QuantType Type, string Job);
+
+/// <summary>Median nanoseconds per value per benchmark, and (paired runs) speed-ups measured round by round.</summary>
+internal sealed class Measurements
+{
+    public Dictionary<MeasurementKey, double> NsPerValue { get; } = [];
+
+    /// <summary>Keyed by the baseline's benchmark: baseline time / our time, when measured directly (paired runs).</summary>
+    public Dictionary<MeasurementKey, double> MeasuredSpeedup { get; } = [];
+
+    public double? Speedup(string cls, string baseline, QuantType type, string job)
+    {
+        var key = new MeasurementKey(cls, baseline, type, job);
+        if (MeasuredSpeedup.TryGetValue(key, out double x))
+        {
+            return x;
+        }
+
+        return NsPerValue.TryGetValue(key, out double theirs) && NsPerValue.TryGetValue(key with { Method = "Ours" }, out double ours)
+            ? theirs / ours
+            : null;
+    }
 }
