@@ -36,7 +36,7 @@ internal static class ResultsTable
         sb.AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {host}, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {method}.");
         sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
         sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Cells are {string.Join(" / ", jobs.Select(Describe))}. M values/s = 1000 / median ns per value; {speedupRule} (> 1: ours faster). Single thread, 64 × 4096 transformer-like matrix.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Cells are {string.Join(" / ", jobs.Select(Describe))}. {speedupRule} (> 1: ours faster). Single thread, 64 × 4096 transformer-like matrix.");
         sb.AppendLine();
         sb.AppendLine("| Type | Quantize: ours M/s | ggml M/s | speed-up | Dequantize: ours M/s | ggml M/s | speed-up |");
         sb.AppendLine("|---|--:|--:|--:|--:|--:|--:|");
