@@ -11,7 +11,8 @@ namespace Quantization.Benchmarks;
 /// <summary>
 /// Entry point. Own options (removed before BenchmarkDotNet sees the rest):
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
-/// <c>--tiers default|avx2|both</c> (default: both). Everything else is BenchmarkDotNet's (<c>--filter</c>, ...).
+/// <c>--tiers default|avx2|both</c> (default: both), <c>--paired</c> (the in-process cross-check of <see cref="PairedRunner"/>).
+/// Everything else is BenchmarkDotNet's (<c>--filter</c>, default <c>*</c>; <c>--anyCategories</c>, ...).
 /// </summary>
 public static class Program
 {
@@ -60,6 +61,11 @@ public static class Program
             Console.WriteLine(pairedTable);
             Console.WriteLine($"// compact table written to {file}");
             return 0;
+        }
+
+        if (!rest.Any(a => a is "--filter" or "-f" or "--list" or "--help" or "-h" or "--info" or "--version"))
+        {
+            rest.AddRange(["--filter", "*"]); // everything, instead of BenchmarkDotNet's interactive menu
         }
 
         Job job = Job.Default;
