@@ -33,9 +33,9 @@ public unsafe class ActivationQuantizeBenchmarks
         RequireGgml();
         _bytes = checked((int)Quantizer.GetByteCount(Type, Values));
         _source = Copy<float>(Matrix());
-        _ggml = Alloc<byte>(_bytes);
-        _ggmlCpu = Alloc<byte>(_bytes);
-        _ours = Alloc<byte>(_bytes);
+        _ggml = Alloc<byte>(_bytes, OutputOffset);
+        _ggmlCpu = Alloc<byte>(_bytes, OutputOffset);
+        _ours = Alloc<byte>(_bytes, OutputOffset);
         string name = GgmlName(Type);
         _ref = (delegate* unmanaged<float*, void*, long, void>)GgmlNative.BaseExport("quantize_row_" + name + "_ref");
         _cpu = (delegate* unmanaged<float*, void*, long, void>)GgmlNative.CpuExport("quantize_row_" + name);

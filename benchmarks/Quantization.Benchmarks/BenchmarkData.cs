@@ -22,14 +22,22 @@ internal static unsafe class BenchmarkData
     /// <summary>An imatrix-like importance vector, one positive weight per column.</summary>
     public static float[] Importance() => TestData.Importance(0x1A7B1C, Columns, withZeros: false);
 
-    /// <summary>A 64-byte aligned native buffer, zeroed; both sides of a comparison get buffers of the same kind.</summary>
-    public static T* Alloc<T>(long count) where T : unmanaged
+    /// <summary>
+    /// A zeroed native buffer at a fixed offset from a page boundary. Every process gets the same address layout modulo
+    /// 4 KiB, so 4K-aliasing between a kernel's input and output streams is the same in every run and for both sides
+    /// (inputs start on a page, outputs <see cref="OutputOffset"/> bytes past one).
+    /// </summary>
+    public static T* Alloc<T>(long count, int offset = 0) where T : unmanaged
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)offset, 4095u);
         nuint bytes = checked((nuint)(count * sizeof(T)));
-        void* p = NativeMemory.AlignedAlloc(Math.Max(bytes, 64), 64);
-        NativeMemory.Clear(p, bytes);
-        return (T*)p;
+        byte* p = (byte*)NativeMemory.AlignedAlloc(bytes + 4096, 4096);
+        NativeMemory.Clear(p, bytes + 4096);
+        return (T*)(p + offset); // Free rounds down to the page to find the allocation again
     }
+
+    /// <summary>Where output buffers start within their page: half a page from the inputs.</summary>
+    public const int OutputOffset = 2048;
 
     public static T* Copy<T>(ReadOnlySpan<T> source) where T : unmanaged
     {
@@ -42,7 +50,7 @@ internal static unsafe class BenchmarkData
     {
         if (p != null)
         {
-            NativeMemory.AlignedFree(p);
+            NativeMemory.AlignedFree((void*)((nint)p & ~(nint)4095));
         }
     }
 

@@ -31,8 +31,8 @@ public unsafe class DequantizeBenchmarks
         _bytes = checked((int)Quantizer.GetByteCount(Type, Values));
         _blocks = Alloc<byte>(_bytes);
         Quantizer.Quantize(Type, Matrix(), new Span<byte>(_blocks, _bytes), Columns);
-        _ggml = Alloc<float>(Values);
-        _ours = Alloc<float>(Values);
+        _ggml = Alloc<float>(Values, OutputOffset);
+        _ours = Alloc<float>(Values, OutputOffset);
         string symbol = Type switch
         {
             QuantType.F16 => "ggml_fp16_to_fp32_row",

@@ -34,8 +34,8 @@ public abstract unsafe class QuantizeBenchmarkBase
         _bytes = checked((int)Quantizer.GetByteCount(Type, Values));
         _source = Copy<float>(Matrix());
         _importance = WithImportance ? Copy<float>(Importance()) : null;
-        _ggml = Alloc<byte>(_bytes);
-        _ours = Alloc<byte>(_bytes);
+        _ggml = Alloc<byte>(_bytes, OutputOffset);
+        _ours = Alloc<byte>(_bytes, OutputOffset);
         ((delegate* unmanaged<int, void>)GgmlNative.BaseExport("ggml_quantize_init"))((int)Type);
         _quantizeChunk = (delegate* unmanaged<int, float*, void*, long, long, long, float*, nuint>)GgmlNative.BaseExport("ggml_quantize_chunk");
 
