@@ -26,6 +26,8 @@ internal interface IValueOp
 /// Vector building blocks for 32-value blocks, one method per step and one branch per width
 /// (Vector512 → Vector256 → Vector128, the widest the JIT accelerates). Every operation is element-wise
 /// or an exact reduction, so each lane computes exactly what the scalar reference computes.
+/// Reductions use the native min/max instructions: the inputs are finite (the façade rejects NaN), and the only
+/// case where native and IEEE semantics differ, the sign of a zero, is settled after the reduction.
 /// </summary>
 internal static class Block32
 {
@@ -37,25 +39,25 @@ internal static class Block32
     {
         if (Vector512.IsHardwareAccelerated)
         {
-            Vector512<float> m = Vector512.Max(Vector512.Abs(Vector512.LoadUnsafe(ref x)), Vector512.Abs(Vector512.LoadUnsafe(ref x, 16)));
-            return Max(Vector256.Max(m.GetLower(), m.GetUpper()));
+            Vector512<float> m = Vector512.MaxNative(Vector512.Abs(Vector512.LoadUnsafe(ref x)), Vector512.Abs(Vector512.LoadUnsafe(ref x, 16)));
+            return Max(Vector256.MaxNative(m.GetLower(), m.GetUpper()));
         }
 
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<float> m = Vector256.Max(
-                Vector256.Max(Vector256.Abs(Vector256.LoadUnsafe(ref x)), Vector256.Abs(Vector256.LoadUnsafe(ref x, 8))),
-                Vector256.Max(Vector256.Abs(Vector256.LoadUnsafe(ref x, 16)), Vector256.Abs(Vector256.LoadUnsafe(ref x, 24))));
+            Vector256<float> m = Vector256.MaxNative(
+                Vector256.MaxNative(Vector256.Abs(Vector256.LoadUnsafe(ref x)), Vector256.Abs(Vector256.LoadUnsafe(ref x, 8))),
+                Vector256.MaxNative(Vector256.Abs(Vector256.LoadUnsafe(ref x, 16)), Vector256.Abs(Vector256.LoadUnsafe(ref x, 24))));
             return Max(m);
         }
 
-        Vector128<float> a = Vector128.Max(
-            Vector128.Max(Vector128.Abs(Vector128.LoadUnsafe(ref x)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 4))),
-            Vector128.Max(Vector128.Abs(Vector128.LoadUnsafe(ref x, 8)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 12))));
-        Vector128<float> b = Vector128.Max(
-            Vector128.Max(Vector128.Abs(Vector128.LoadUnsafe(ref x, 16)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 20))),
-            Vector128.Max(Vector128.Abs(Vector128.LoadUnsafe(ref x, 24)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 28))));
-        return Max(Vector128.Max(a, b));
+        Vector128<float> a = Vector128.MaxNative(
+            Vector128.MaxNative(Vector128.Abs(Vector128.LoadUnsafe(ref x)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 4))),
+            Vector128.MaxNative(Vector128.Abs(Vector128.LoadUnsafe(ref x, 8)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 12))));
+        Vector128<float> b = Vector128.MaxNative(
+            Vector128.MaxNative(Vector128.Abs(Vector128.LoadUnsafe(ref x, 16)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 20))),
+            Vector128.MaxNative(Vector128.Abs(Vector128.LoadUnsafe(ref x, 24)), Vector128.Abs(Vector128.LoadUnsafe(ref x, 28))));
+        return Max(Vector128.MaxNative(a, b));
     }
 
     /// <summary>
@@ -86,8 +88,8 @@ internal static class Block32
         {
             Vector256<float> a = Vector256.LoadUnsafe(ref x), b = Vector256.LoadUnsafe(ref x, 8);
             Vector256<float> c = Vector256.LoadUnsafe(ref x, 16), d = Vector256.LoadUnsafe(ref x, 24);
-            mn = Min(Vector256.Min(Vector256.Min(a, b), Vector256.Min(c, d)));
-            mx = Max(Vector256.Max(Vector256.Max(a, b), Vector256.Max(c, d)));
+            mn = Min(Vector256.MinNative(Vector256.MinNative(a, b), Vector256.MinNative(c, d)));
+            mx = Max(Vector256.MaxNative(Vector256.MaxNative(a, b), Vector256.MaxNative(c, d)));
         }
         else
         {
@@ -95,8 +97,8 @@ internal static class Block32
             for (int i = 4; i < Size; i += 4)
             {
                 Vector128<float> v = Vector128.LoadUnsafe(ref x, (nuint)i);
-                lo = Vector128.Min(lo, v);
-                hi = Vector128.Max(hi, v);
+                lo = Vector128.MinNative(lo, v);
+                hi = Vector128.MaxNative(hi, v);
             }
 
             mn = Min(lo);
@@ -252,24 +254,24 @@ internal static class Block32
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Max(Vector256<float> v) => Max(Vector128.Max(v.GetLower(), v.GetUpper()));
+    private static float Max(Vector256<float> v) => Max(Vector128.MaxNative(v.GetLower(), v.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Min(Vector256<float> v) => Min(Vector128.Min(v.GetLower(), v.GetUpper()));
+    private static float Min(Vector256<float> v) => Min(Vector128.MinNative(v.GetLower(), v.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Max(Vector128<float> v)
     {
-        v = Vector128.Max(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
-        v = Vector128.Max(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)));
+        v = Vector128.MaxNative(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        v = Vector128.MaxNative(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)));
         return v.ToScalar();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Min(Vector128<float> v)
     {
-        v = Vector128.Min(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
-        v = Vector128.Min(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)));
+        v = Vector128.MinNative(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        v = Vector128.MinNative(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)));
         return v.ToScalar();
     }
 }
