@@ -10,8 +10,26 @@ internal sealed class IQ4_NLKernel : IQuantKernel
 {
     public static QuantType Type => QuantType.IQ4_NL;
 
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ4_NLReference.QuantizeRow(x, destination, importance);
+    /// <remarks>One vector lane per 32-value block, each replaying the scalar search (<see cref="Iq4Lanes"/>).</remarks>
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (SimdFloat512.IsSupported)
+        {
+            Iq4Lanes.QuantizeRowNL<SimdFloat512>(x, destination, importance);
+        }
+        else if (SimdFloat256.IsSupported)
+        {
+            Iq4Lanes.QuantizeRowNL<SimdFloat256>(x, destination, importance);
+        }
+        else if (SimdFloat128.IsSupported)
+        {
+            Iq4Lanes.QuantizeRowNL<SimdFloat128>(x, destination, importance);
+        }
+        else
+        {
+            IQ4_NLReference.QuantizeRow(x, destination, importance);
+        }
+    }
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ4_NLReference.QuantizeRow(x, destination, importance);
