@@ -6,30 +6,22 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ4_XS kernels, identical in bytes and floats to <see cref="IQ4_XSReference"/>.</summary>
-internal sealed class IQ4_XSKernel : IQuantKernel
+internal sealed class IQ4_XSKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.IQ4_XS;
 
     /// <remarks>One vector lane per 32-value block, each replaying the scalar search (<see cref="Iq4Lanes"/>).</remarks>
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (SimdFloat512.IsSupported)
-        {
-            Iq4Lanes.QuantizeRowXS<SimdFloat512>(x, destination, importance);
-        }
-        else if (SimdFloat256.IsSupported)
-        {
-            Iq4Lanes.QuantizeRowXS<SimdFloat256>(x, destination, importance);
-        }
-        else if (SimdFloat128.IsSupported)
-        {
-            Iq4Lanes.QuantizeRowXS<SimdFloat128>(x, destination, importance);
-        }
-        else
+        if (!LaneDispatch.TryQuantizeRow<IQ4_XSKernel>(x, destination, importance))
         {
             IQ4_XSReference.QuantizeRow(x, destination, importance);
         }
     }
+
+    public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec> =>
+        Iq4Lanes.QuantizeRowXS<TVec>(x, destination, importance);
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ4_XSReference.QuantizeRow(x, destination, importance);

@@ -6,25 +6,13 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q2_K kernels, identical in bytes and floats to <see cref="Q2_KReference"/>.</summary>
-internal sealed class Q2_KKernel : IQuantKernel
+internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q2_K;
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (SimdFloat512.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat512>(x, destination, importance);
-        }
-        else if (SimdFloat256.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat256>(x, destination, importance);
-        }
-        else if (SimdFloat128.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat128>(x, destination, importance);
-        }
-        else
+        if (!LaneDispatch.TryQuantizeRow<Q2_KKernel>(x, destination, importance))
         {
             Q2_KReference.QuantizeRow(x, destination, importance);
         }
@@ -34,7 +22,7 @@ internal sealed class Q2_KKernel : IQuantKernel
     /// The 16 sub-block searches run lane-parallel (make_qkx2_quants with |x| weights without importance,
     /// make_qkx3_quants with it; each lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
     /// </summary>
-    private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;

@@ -6,25 +6,13 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q3_K kernels, identical in bytes and floats to <see cref="Q3_KReference"/>.</summary>
-internal sealed class Q3_KKernel : IQuantKernel
+internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q3_K;
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (SimdFloat512.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat512>(x, destination, importance);
-        }
-        else if (SimdFloat256.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat256>(x, destination, importance);
-        }
-        else if (SimdFloat128.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat128>(x, destination, importance);
-        }
-        else
+        if (!LaneDispatch.TryQuantizeRow<Q3_KKernel>(x, destination, importance))
         {
             Q3_KReference.QuantizeRow(x, destination, importance);
         }
@@ -34,7 +22,7 @@ internal sealed class Q3_KKernel : IQuantKernel
     /// The 16 sub-block searches run lane-parallel (make_q3_quants without importance, make_qx_quants with it; each
     /// lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
     /// </summary>
-    private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;

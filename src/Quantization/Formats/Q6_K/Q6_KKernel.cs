@@ -6,25 +6,13 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q6_K kernels, identical in bytes and floats to <see cref="Q6_KReference"/>.</summary>
-internal sealed class Q6_KKernel : IQuantKernel
+internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q6_K;
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (SimdFloat512.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat512>(x, destination, importance);
-        }
-        else if (SimdFloat256.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat256>(x, destination, importance);
-        }
-        else if (SimdFloat128.IsSupported)
-        {
-            QuantizeRowLanes<SimdFloat128>(x, destination, importance);
-        }
-        else
+        if (!LaneDispatch.TryQuantizeRow<Q6_KKernel>(x, destination, importance))
         {
             Q6_KReference.QuantizeRow(x, destination, importance);
         }
@@ -34,7 +22,7 @@ internal sealed class Q6_KKernel : IQuantKernel
     /// The 16 sub-block searches run lane-parallel (Count sub-blocks per vector, each lane replaying make_qx_quants
     /// exactly); the per-block tail is the reference's own code.
     /// </summary>
-    private static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;
