@@ -7,7 +7,7 @@ namespace Quantization.Kernels;
 /// exactly (same operations, same order, no FMA), so a vector of blocks gives the bytes the scalar reference gives.
 /// Inputs are transposed: element i of lane k sits at <c>[i·Count + k]</c>.
 /// </summary>
-internal static class LaneSearch
+internal static partial class LaneSearch
 {
     /// <summary>
     /// <c>make_qx_quants(n, nmax, x, L, rmse_type = 1, weights)</c> with explicit weights, for every lane.
