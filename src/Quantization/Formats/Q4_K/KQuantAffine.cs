@@ -43,15 +43,15 @@ internal static class KQuantAffine
             scales[j] = QuantSearch.MakeQkx2Quants(32, nmax, xs, weights, L.Slice(32 * j, 32), out mins[j], laux, rmin, rdelta, nstep, false);
         }
 
-        FinishBlock(x, nmax, scales, mins, L, packedScales, out d, out dmin);
+        EncodeScales(scales, mins, packedScales, out d, out dmin);
+        Requantize(x, nmax, d, dmin, packedScales, L);
     }
 
     /// <summary>
     /// The reference path after the sub-block searches: 6-bit codes against the largest scale and the largest min
-    /// (both start at 0), d = FP16(max_scale/63), dmin = FP16(max_min/63), then requantization.
+    /// (both start at 0), d = FP16(max_scale/63), dmin = FP16(max_min/63).
     /// </summary>
-    public static void FinishBlock(ReadOnlySpan<float> x, int nmax, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins,
-                                   Span<byte> L, Span<byte> packedScales, out ushort d, out ushort dmin)
+    public static void EncodeScales(ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, Span<byte> packedScales, out ushort d, out ushort dmin)
     {
         float maxScale = 0; // the min is subtracted, so the scales are positive
         float maxMin = 0;
@@ -80,7 +80,6 @@ internal static class KQuantAffine
 
         d = Fp16.FromSingle(maxScale / 63f);
         dmin = Fp16.FromSingle(maxMin / 63f);
-        Requantize(x, nmax, d, dmin, packedScales, L);
     }
 
     /// <summary>
@@ -113,16 +112,16 @@ internal static class KQuantAffine
             scales[j] = QuantSearch.MakeQkx3Quants(32, nmax, xs, weights, L.Slice(32 * j, 32), out mins[j], laux, -0.9f, 0.05f, 36, false);
         }
 
-        FinishBlockImportance(x, nmax, clampCodes, scales, mins, sw, L, packedScales, out d, out dmin);
+        EncodeScalesImportance(clampCodes, scales, mins, sw, packedScales, out d, out dmin);
+        Requantize(x, nmax, d, dmin, packedScales, L);
     }
 
     /// <summary>
     /// The importance path after the sub-block searches: <c>make_qp_quants(8, 63, ·, Σw)</c> for the scales and for the
-    /// mins (their results are d and dmin), the codes packed (clamped to 63 for Q5_K only), then requantization.
+    /// mins (their results are d and dmin), the codes packed (clamped to 63 for Q5_K only).
     /// </summary>
-    public static void FinishBlockImportance(ReadOnlySpan<float> x, int nmax, bool clampCodes, ReadOnlySpan<float> scales,
-                                             ReadOnlySpan<float> mins, ReadOnlySpan<float> sw, Span<byte> L, Span<byte> packedScales,
-                                             out ushort d, out ushort dmin)
+    public static void EncodeScalesImportance(bool clampCodes, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ReadOnlySpan<float> sw,
+                                              Span<byte> packedScales, out ushort d, out ushort dmin)
     {
         Span<byte> ls = stackalloc byte[SubBlocks];
         Span<byte> lm = stackalloc byte[SubBlocks];
@@ -137,7 +136,6 @@ internal static class KQuantAffine
 
         d = Fp16.FromSingle(dBlock);
         dmin = Fp16.FromSingle(mBlock);
-        Requantize(x, nmax, d, dmin, packedScales, L);
     }
 
     /// <summary>σ² of the importance path: 2·Σx²/256 over the super-block, summed in order.</summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Quantization.Kernels;
 
 namespace Quantization.Formats;
@@ -169,16 +170,57 @@ internal static class KQuantAffineLanes
                 ushort d, dmin;
                 if (weighted)
                 {
-                    KQuantAffine.FinishBlockImportance(xb, TFormat.Nmax, TFormat.ClampImportanceCodes, scales.Slice(j0, 8), mins.Slice(j0, 8),
-                                                       sw.Slice(j0, 8), Lb, packed, out d, out dmin);
+                    KQuantAffine.EncodeScalesImportance(TFormat.ClampImportanceCodes, scales.Slice(j0, 8), mins.Slice(j0, 8), sw.Slice(j0, 8),
+                                                        packed, out d, out dmin);
                 }
                 else
                 {
-                    KQuantAffine.FinishBlock(xb, TFormat.Nmax, scales.Slice(j0, 8), mins.Slice(j0, 8), Lb, packed, out d, out dmin);
+                    KQuantAffine.EncodeScales(scales.Slice(j0, 8), mins.Slice(j0, 8), packed, out d, out dmin);
                 }
 
+                Requantize(xb, TFormat.Nmax, d, dmin, packed, Lb);
                 TFormat.Pack(destination.Slice((ib0 + b) * TFormat.BlockBytes, TFormat.BlockBytes), d, dmin, packed, Lb);
             }
         }
     }
+
+    /// <summary><see cref="KQuantAffine.Requantize"/> with 32 codes per sub-block computed in vector lanes.</summary>
+    private static void Requantize(ReadOnlySpan<float> x, int nmax, ushort d, ushort dmin, ReadOnlySpan<byte> packedScales, Span<byte> L)
+    {
+        float df = Fp16.ToSingle(d);
+        float dminf = Fp16.ToSingle(dmin);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref byte lr = ref MemoryMarshal.GetReference(L);
+        for (int j = 0; j < KQuantAffine.SubBlocks; ++j)
+        {
+            KScales.Get(j, packedScales, out int sc, out int m);
+            float dj = df * sc;
+            if (dj == 0)
+            {
+                continue; // the first-pass codes stay
+            }
+
+            Block32.Codes(ref Unsafe.Add(ref xr, SubBlock * j), new RequantizeCodeOp(dminf * m, dj, nmax), out Vector128<byte> lo, out Vector128<byte> hi);
+            lo.StoreUnsafe(ref lr, (nuint)(SubBlock * j));
+            hi.StoreUnsafe(ref lr, (nuint)(SubBlock * j + 16));
+        }
+    }
+}
+
+/// <summary>clamp(nearest_int((x + dm)/d), 0, nmax): the K-quant requantization step, ggml's bit trick in every lane.</summary>
+internal readonly struct RequantizeCodeOp(float dm, float d, int nmax) : ICodeOp
+{
+    public int Invoke(float x) => Math.Max(0, Math.Min(nmax, Rounding.NearestInt((x + dm) / d)));
+
+    public Vector128<int> Invoke(Vector128<float> x) =>
+        Vector128.Max(Vector128<int>.Zero, Vector128.Min(Vector128.Create(nmax),
+            (((x + Vector128.Create(dm)) / Vector128.Create(d) + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000)));
+
+    public Vector256<int> Invoke(Vector256<float> x) =>
+        Vector256.Max(Vector256<int>.Zero, Vector256.Min(Vector256.Create(nmax),
+            (((x + Vector256.Create(dm)) / Vector256.Create(d) + Vector256.Create(12582912f)).AsInt32() & Vector256.Create(0x007FFFFF)) - Vector256.Create(0x00400000)));
+
+    public Vector512<int> Invoke(Vector512<float> x) =>
+        Vector512.Max(Vector512<int>.Zero, Vector512.Min(Vector512.Create(nmax),
+            (((x + Vector512.Create(dm)) / Vector512.Create(d) + Vector512.Create(12582912f)).AsInt32() & Vector512.Create(0x007FFFFF)) - Vector512.Create(0x00400000)));
 }
