@@ -77,4 +77,84 @@ public sealed class KQuant45LaneTests
 
         return x;
     }
+
+    /// <summary>
+    /// LaneSearch.MakeQpQuants against the scalar make_qp_quants, lane by lane: typical scales, zero and tiny groups,
+    /// and negative values whose codes wrap as uint8_t does.
+    /// </summary>
+    [Fact]
+    public void LaneQpQuantsEqualScalar()
+    {
+        if (SimdFloat512.IsSupported)
+        {
+            QpLanesEqualScalar<SimdFloat512>();
+        }
+
+        if (SimdFloat256.IsSupported)
+        {
+            QpLanesEqualScalar<SimdFloat256>();
+        }
+
+        if (SimdFloat128.IsSupported)
+        {
+            QpLanesEqualScalar<SimdFloat128>();
+        }
+    }
+
+    private static void QpLanesEqualScalar<TVec>() where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        var rng = new TestRng(77);
+        var xt = new float[8 * c];
+        var wt = new float[8 * c];
+        var lt = new float[8 * c];
+        var result = new float[c];
+        var x = new float[8];
+        var w = new float[8];
+        var L = new byte[8];
+        bool sawWrapped = false;
+        for (int trial = 0; trial < 400; ++trial)
+        {
+            for (int k = 0; k < c; ++k)
+            {
+                int kind = rng.NextInt(6);
+                for (int j = 0; j < 8; ++j)
+                {
+                    double g = rng.NextGaussian();
+                    xt[j * c + k] = kind switch
+                    {
+                        0 => 0f,
+                        1 => (float)(Math.Abs(g) * 1e-17),
+                        2 => (float)(g * 0.3),                  // some negative: wrapped codes
+                        3 => j == 3 ? 1f : 0f,
+                        4 => (float)Math.Abs(g * 100),
+                        _ => (float)(Math.Abs(g) * 0.05 + 0.01),
+                    };
+                    wt[j * c + k] = rng.NextInt(4) == 0 ? 0f : (float)(rng.NextDouble() * 50);
+                }
+            }
+
+            TVec scale = LaneSearch.MakeQpQuants<TVec>(8, 63, in xt[0], in wt[0], ref lt[0]);
+            TVec.Store(scale, ref result[0]);
+            for (int k = 0; k < c; ++k)
+            {
+                for (int j = 0; j < 8; ++j)
+                {
+                    x[j] = xt[j * c + k];
+                    w[j] = wt[j * c + k];
+                }
+
+                float expected = QuantSearch.MakeQpQuants(8, 63, x, L, w);
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(result[k]));
+                for (int j = 0; j < 8; ++j)
+                {
+                    Assert.Equal(L[j], (byte)lt[j * c + k]);
+                    Assert.Equal(L[j], lt[j * c + k]);
+                    sawWrapped |= L[j] > 63;
+                }
+            }
+        }
+
+        Assert.True(sawWrapped);
+    }
 }

@@ -127,15 +127,20 @@ internal static class KQuantAffine
         Span<byte> lm = stackalloc byte[SubBlocks];
         float dBlock = QuantSearch.MakeQpQuants(SubBlocks, 63, scales, ls, sw);
         float mBlock = QuantSearch.MakeQpQuants(SubBlocks, 63, mins, lm, sw);
+        PackCodes(clampCodes, ls, lm, packedScales);
+        d = Fp16.FromSingle(dBlock);
+        dmin = Fp16.FromSingle(mBlock);
+    }
+
+    /// <summary>The importance path's code packing: clamped to 63 for Q5_K only, as ggml does.</summary>
+    public static void PackCodes(bool clampCodes, ReadOnlySpan<byte> ls, ReadOnlySpan<byte> lm, Span<byte> packedScales)
+    {
         for (int j = 0; j < SubBlocks; ++j)
         {
             byte s = clampCodes ? Math.Min((byte)63, ls[j]) : ls[j];
             byte m = clampCodes ? Math.Min((byte)63, lm[j]) : lm[j];
             KScales.Set(j, packedScales, s, m);
         }
-
-        d = Fp16.FromSingle(dBlock);
-        dmin = Fp16.FromSingle(mBlock);
     }
 
     /// <summary>σ² of the importance path: 2·Σx²/256 over the super-block, summed in order.</summary>

@@ -6,16 +6,18 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>
-/// Q4_K / Q5_K quantization with the sub-block searches lane-parallel: each vector lane is one 32-value sub-block
-/// and replays <see cref="QuantSearch.MakeQkx2Quants"/> (reference path) or <see cref="QuantSearch.MakeQkx3Quants"/>
-/// (importance path) exactly; the per-super-block steps after the searches are <see cref="KQuantAffine"/>'s own.
-/// The bytes are those of <see cref="KQuantAffine.QuantizeRow{TFormat}"/>.
+/// Q4_K / Q5_K quantization with the searches lane-parallel. A chunk of Count super-blocks runs
+/// <see cref="LaneSearch.MakeQkx2Quants"/> (reference path) or <see cref="LaneSearch.MakeQkx3Quants"/> (importance path)
+/// with one 32-value sub-block per lane, then, on the importance path, <see cref="LaneSearch.MakeQpQuants"/> with one
+/// super-block per lane for the scales and again for the mins. Every lane replays the scalar sequence exactly, so the
+/// bytes are those of <see cref="KQuantAffine.QuantizeRow{TFormat}"/>.
 /// </summary>
 internal static class KQuantAffineLanes
 {
     private const int SubBlock = 32;
-    private const int ChunkBlocks = 2;
-    private const int MaxLanes = ChunkBlocks * KQuantAffine.SubBlocks; // 16, one Vector512 of sub-blocks
+    private const int SubBlocks = KQuantAffine.SubBlocks;
+    private const int MaxLanes = 16; // Vector512 of floats
+    private const int MaxSubBlocks = MaxLanes * SubBlocks;
 
     /// <summary>Quantizes one row with the widest accelerated vector; false when none is (the caller runs the reference).</summary>
     public static bool TryQuantizeRow<TFormat>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
@@ -52,24 +54,27 @@ internal static class KQuantAffineLanes
         Span<float> wt = stackalloc float[SubBlock * MaxLanes];
         Span<float> lt = stackalloc float[SubBlock * MaxLanes];
         Span<float> laux = stackalloc float[SubBlock * MaxLanes];
-        Span<float> sigma2 = stackalloc float[MaxLanes];
-        Span<float> laneScale = stackalloc float[MaxLanes];
-        Span<float> laneMin = stackalloc float[MaxLanes];
-        Span<float> laneSw = stackalloc float[MaxLanes];
-        Span<float> scales = stackalloc float[MaxLanes];
-        Span<float> mins = stackalloc float[MaxLanes];
-        Span<float> sw = stackalloc float[MaxLanes];
-        Span<byte> L = stackalloc byte[ChunkBlocks * KQuantAffine.BlockSize];
+        Span<float> sigma2 = stackalloc float[MaxSubBlocks];
+        Span<float> scales = stackalloc float[MaxSubBlocks];
+        Span<float> mins = stackalloc float[MaxSubBlocks];
+        Span<float> sw = stackalloc float[MaxSubBlocks];
+        Span<float> dBlock = stackalloc float[MaxLanes];
+        Span<float> mBlock = stackalloc float[MaxLanes];
+        Span<float> lsT = stackalloc float[MaxSubBlocks];
+        Span<float> lmT = stackalloc float[MaxSubBlocks];
+        Span<byte> ls = stackalloc byte[SubBlocks];
+        Span<byte> lm = stackalloc byte[SubBlocks];
+        Span<byte> L = stackalloc byte[MaxLanes * KQuantAffine.BlockSize];
         Span<byte> packed = stackalloc byte[12];
         ref float xr = ref MemoryMarshal.GetReference(xt);
         ref float wr = ref MemoryMarshal.GetReference(wt);
         ref float lr = ref MemoryMarshal.GetReference(lt);
         ref float ar = ref MemoryMarshal.GetReference(laux);
 
-        for (int ib0 = 0; ib0 < nb; ib0 += ChunkBlocks)
+        for (int ib0 = 0; ib0 < nb; ib0 += c)
         {
-            int blocks = Math.Min(ChunkBlocks, nb - ib0);
-            int subBlocks = KQuantAffine.SubBlocks * blocks;
+            int blocks = Math.Min(c, nb - ib0);
+            int subBlocks = SubBlocks * blocks;
             ReadOnlySpan<float> xc = x.Slice(ib0 * KQuantAffine.BlockSize, blocks * KQuantAffine.BlockSize);
             ReadOnlySpan<float> qc = weighted ? importance.Slice(ib0 * KQuantAffine.BlockSize, blocks * KQuantAffine.BlockSize) : default;
             if (weighted)
@@ -77,10 +82,11 @@ internal static class KQuantAffineLanes
                 for (int b = 0; b < blocks; ++b)
                 {
                     float s2 = KQuantAffine.Sigma2(xc.Slice(b * KQuantAffine.BlockSize, KQuantAffine.BlockSize));
-                    sigma2.Slice(b * KQuantAffine.SubBlocks, KQuantAffine.SubBlocks).Fill(s2);
+                    sigma2.Slice(b * SubBlocks, SubBlocks).Fill(s2);
                 }
             }
 
+            // The sub-block searches, Count sub-blocks at a time.
             for (int s0 = 0; s0 < subBlocks; s0 += c)
             {
                 int lanes = Math.Min(c, subBlocks - s0);
@@ -124,7 +130,7 @@ internal static class KQuantAffineLanes
                         sumW += w;
                     }
 
-                    TVec.Store(sumW, ref laneSw[0]);
+                    TVec.Store(sumW, ref sw[s0]);
                     scale = LaneSearch.MakeQkx3Quants(SubBlock, TFormat.Nmax, in xr, in wr, ref lr, ref ar, -0.9f, 0.05f, 36, out theMin);
                 }
                 else
@@ -146,15 +152,11 @@ internal static class KQuantAffineLanes
                     scale = LaneSearch.MakeQkx2Quants(SubBlock, TFormat.Nmax, in xr, in wr, ref lr, ref ar, TFormat.Rmin, 0.1f, TFormat.Nstep, out theMin);
                 }
 
-                TVec.Store(scale, ref laneScale[0]);
-                TVec.Store(theMin, ref laneMin[0]);
+                TVec.Store(scale, ref scales[s0]);
+                TVec.Store(theMin, ref mins[s0]);
                 for (int k = 0; k < lanes; ++k)
                 {
-                    int sub = s0 + k;
-                    scales[sub] = laneScale[k];
-                    mins[sub] = laneMin[k];
-                    sw[sub] = laneSw[k];
-                    Span<byte> Ls = L.Slice(sub * SubBlock, SubBlock);
+                    Span<byte> Ls = L.Slice((s0 + k) * SubBlock, SubBlock);
                     for (int i = 0; i < SubBlock; ++i)
                     {
                         Ls[i] = (byte)lt[i * c + k];
@@ -162,26 +164,65 @@ internal static class KQuantAffineLanes
                 }
             }
 
+            if (weighted)
+            {
+                // make_qp_quants(8, 63, ·, Σw) with one super-block per lane, for the scales and then the mins
+                QpLanes<TVec>(scales, sw, blocks, xt, wt, lsT, dBlock);
+                QpLanes<TVec>(mins, sw, blocks, xt, wt, lmT, mBlock);
+            }
+
             for (int b = 0; b < blocks; ++b)
             {
                 ReadOnlySpan<float> xb = xc.Slice(b * KQuantAffine.BlockSize, KQuantAffine.BlockSize);
                 Span<byte> Lb = L.Slice(b * KQuantAffine.BlockSize, KQuantAffine.BlockSize);
-                int j0 = b * KQuantAffine.SubBlocks;
                 ushort d, dmin;
                 if (weighted)
                 {
-                    KQuantAffine.EncodeScalesImportance(TFormat.ClampImportanceCodes, scales.Slice(j0, 8), mins.Slice(j0, 8), sw.Slice(j0, 8),
-                                                        packed, out d, out dmin);
+                    for (int j = 0; j < SubBlocks; ++j)
+                    {
+                        ls[j] = (byte)lsT[j * c + b];
+                        lm[j] = (byte)lmT[j * c + b];
+                    }
+
+                    KQuantAffine.PackCodes(TFormat.ClampImportanceCodes, ls, lm, packed);
+                    d = Fp16.FromSingle(dBlock[b]);
+                    dmin = Fp16.FromSingle(mBlock[b]);
                 }
                 else
                 {
-                    KQuantAffine.EncodeScales(scales.Slice(j0, 8), mins.Slice(j0, 8), packed, out d, out dmin);
+                    KQuantAffine.EncodeScales(scales.Slice(b * SubBlocks, SubBlocks), mins.Slice(b * SubBlocks, SubBlocks), packed, out d, out dmin);
                 }
 
                 Requantize(xb, TFormat.Nmax, d, dmin, packed, Lb);
                 TFormat.Pack(destination.Slice((ib0 + b) * TFormat.BlockBytes, TFormat.BlockBytes), d, dmin, packed, Lb);
             }
         }
+    }
+
+    /// <summary>
+    /// make_qp_quants over <paramref name="blocks"/> super-blocks, lane b taking values [8b, 8b + 8) of
+    /// <paramref name="values"/> and <paramref name="sw"/>; codes land transposed in <paramref name="codes"/>
+    /// (code j of lane b at [j·Count + b]) and the scales in <paramref name="result"/>.
+    /// </summary>
+    private static void QpLanes<TVec>(ReadOnlySpan<float> values, ReadOnlySpan<float> sw, int blocks, Span<float> vt, Span<float> wt,
+                                      Span<float> codes, Span<float> result)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        vt[..(SubBlocks * c)].Clear();
+        wt[..(SubBlocks * c)].Clear();
+        for (int b = 0; b < blocks; ++b)
+        {
+            for (int j = 0; j < SubBlocks; ++j)
+            {
+                vt[j * c + b] = values[b * SubBlocks + j];
+                wt[j * c + b] = sw[b * SubBlocks + j];
+            }
+        }
+
+        TVec scale = LaneSearch.MakeQpQuants<TVec>(SubBlocks, 63, in MemoryMarshal.GetReference(vt), in MemoryMarshal.GetReference(wt),
+                                                   ref MemoryMarshal.GetReference(codes));
+        TVec.Store(scale, ref MemoryMarshal.GetReference(result));
     }
 
     /// <summary><see cref="KQuantAffine.Requantize"/> with 32 codes per sub-block computed in vector lanes.</summary>
