@@ -5,19 +5,38 @@ using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
-/// <summary>y = (d·sc)·q − (dmin·m) per lane, the operands in <c>dequantize_row_q4_K</c>'s order (a true subtraction, so NaN scales propagate as in the scalar code).</summary>
+/// <summary>y = (d·sc)·q − (dmin·m) per lane, NaNs as <see cref="KDequantize.Value"/> gives them.</summary>
 internal readonly struct ScaledMinusMinValueOp(float d, float m) : IValueOp
 {
-    public Vector128<float> Invoke(Vector128<int> q) => Vector128.Create(d) * Vector128.ConvertToSingle(q) - Vector128.Create(m);
+    public Vector128<float> Invoke(Vector128<int> q) => KDequantize.NegatedAddend && float.IsNaN(m)
+        ? Vector128.Create(-m)
+        : Vector128.Create(d) * Vector128.ConvertToSingle(q) - Vector128.Create(m);
 
-    public Vector256<float> Invoke(Vector256<int> q) => Vector256.Create(d) * Vector256.ConvertToSingle(q) - Vector256.Create(m);
+    public Vector256<float> Invoke(Vector256<int> q) => KDequantize.NegatedAddend && float.IsNaN(m)
+        ? Vector256.Create(-m)
+        : Vector256.Create(d) * Vector256.ConvertToSingle(q) - Vector256.Create(m);
 
-    public Vector512<float> Invoke(Vector512<int> q) => Vector512.Create(d) * Vector512.ConvertToSingle(q) - Vector512.Create(m);
+    public Vector512<float> Invoke(Vector512<int> q) => KDequantize.NegatedAddend && float.IsNaN(m)
+        ? Vector512.Create(-m)
+        : Vector512.Create(d) * Vector512.ConvertToSingle(q) - Vector512.Create(m);
 }
 
 /// <summary>Vector dequantization of Q4_K and Q5_K: per 64-value chunk two sub-blocks, 16 values per widening step.</summary>
 internal static class KDequantize
 {
+    /// <summary>
+    /// ggml's arm64 build contracts <c>d1 * q - m1</c> to one fused multiply-subtract (FNMSUB), which negates m1 and
+    /// returns it, sign flipped, whenever it is a NaN, whatever the product; x86 ggml subtracts, so a NaN m1 passes
+    /// unchanged there and a NaN product wins over it. Every other value is the same either way (d1·q is exact: an
+    /// FP16 times a 6-bit code times a 5-bit code, so fusing changes no rounding). The NaN case is chosen explicitly
+    /// because the JIT may swap the operands of an addition.
+    /// </summary>
+    public static readonly bool NegatedAddend = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+
+    /// <summary>One dequantized value, (d·sc)·q − (dmin·m), NaNs as the platform's ggml gives them (<see cref="NegatedAddend"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Value(float d1, int q, float m1) => NegatedAddend && float.IsNaN(m1) ? -m1 : d1 * q - m1;
+
     public static void Q4_K(ReadOnlySpan<byte> source, Span<float> destination)
     {
         ReadOnlySpan<BlockQ4_K> x = MemoryMarshal.Cast<byte, BlockQ4_K>(source);

@@ -25,8 +25,6 @@ internal static class KQuantAffine
         Span<byte> laux = stackalloc byte[32];
         Span<float> scales = stackalloc float[SubBlocks];
         Span<float> mins = stackalloc float[SubBlocks];
-        float maxScale = 0; // the min is subtracted, so the scales are positive
-        float maxMin = 0;
         for (int j = 0; j < SubBlocks; ++j)
         {
             ReadOnlySpan<float> xs = x.Slice(32 * j, 32);
@@ -43,6 +41,22 @@ internal static class KQuantAffine
             }
 
             scales[j] = QuantSearch.MakeQkx2Quants(32, nmax, xs, weights, L.Slice(32 * j, 32), out mins[j], laux, rmin, rdelta, nstep, false);
+        }
+
+        EncodeScales(scales, mins, packedScales, out d, out dmin);
+        Requantize(x, nmax, d, dmin, packedScales, L);
+    }
+
+    /// <summary>
+    /// The reference path after the sub-block searches: 6-bit codes against the largest scale and the largest min
+    /// (both start at 0), d = FP16(max_scale/63), dmin = FP16(max_min/63).
+    /// </summary>
+    public static void EncodeScales(ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, Span<byte> packedScales, out ushort d, out ushort dmin)
+    {
+        float maxScale = 0; // the min is subtracted, so the scales are positive
+        float maxMin = 0;
+        for (int j = 0; j < SubBlocks; ++j)
+        {
             if (scales[j] > maxScale)
             {
                 maxScale = scales[j];
@@ -66,7 +80,6 @@ internal static class KQuantAffine
 
         d = Fp16.FromSingle(maxScale / 63f);
         dmin = Fp16.FromSingle(maxMin / 63f);
-        Requantize(x, nmax, d, dmin, packedScales, L);
     }
 
     /// <summary>
@@ -83,16 +96,8 @@ internal static class KQuantAffine
         Span<float> scales = stackalloc float[SubBlocks];
         Span<float> mins = stackalloc float[SubBlocks];
         Span<float> sw = stackalloc float[SubBlocks];
-        Span<byte> ls = stackalloc byte[SubBlocks];
-        Span<byte> lm = stackalloc byte[SubBlocks];
 
-        float sumX2 = 0;
-        for (int l = 0; l < BlockSize; ++l)
-        {
-            sumX2 += x[l] * x[l];
-        }
-
-        float sigma2 = 2 * sumX2 / BlockSize;
+        float sigma2 = Sigma2(x);
         for (int j = 0; j < SubBlocks; ++j)
         {
             ReadOnlySpan<float> xs = x.Slice(32 * j, 32);
@@ -107,18 +112,47 @@ internal static class KQuantAffine
             scales[j] = QuantSearch.MakeQkx3Quants(32, nmax, xs, weights, L.Slice(32 * j, 32), out mins[j], laux, -0.9f, 0.05f, 36, false);
         }
 
+        EncodeScalesImportance(clampCodes, scales, mins, sw, packedScales, out d, out dmin);
+        Requantize(x, nmax, d, dmin, packedScales, L);
+    }
+
+    /// <summary>
+    /// The importance path after the sub-block searches: <c>make_qp_quants(8, 63, ·, Σw)</c> for the scales and for the
+    /// mins (their results are d and dmin), the codes packed (clamped to 63 for Q5_K only).
+    /// </summary>
+    public static void EncodeScalesImportance(bool clampCodes, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ReadOnlySpan<float> sw,
+                                              Span<byte> packedScales, out ushort d, out ushort dmin)
+    {
+        Span<byte> ls = stackalloc byte[SubBlocks];
+        Span<byte> lm = stackalloc byte[SubBlocks];
         float dBlock = QuantSearch.MakeQpQuants(SubBlocks, 63, scales, ls, sw);
         float mBlock = QuantSearch.MakeQpQuants(SubBlocks, 63, mins, lm, sw);
+        PackCodes(clampCodes, ls, lm, packedScales);
+        d = Fp16.FromSingle(dBlock);
+        dmin = Fp16.FromSingle(mBlock);
+    }
+
+    /// <summary>The importance path's code packing: clamped to 63 for Q5_K only, as ggml does.</summary>
+    public static void PackCodes(bool clampCodes, ReadOnlySpan<byte> ls, ReadOnlySpan<byte> lm, Span<byte> packedScales)
+    {
         for (int j = 0; j < SubBlocks; ++j)
         {
             byte s = clampCodes ? Math.Min((byte)63, ls[j]) : ls[j];
             byte m = clampCodes ? Math.Min((byte)63, lm[j]) : lm[j];
             KScales.Set(j, packedScales, s, m);
         }
+    }
 
-        d = Fp16.FromSingle(dBlock);
-        dmin = Fp16.FromSingle(mBlock);
-        Requantize(x, nmax, d, dmin, packedScales, L);
+    /// <summary>σ² of the importance path: 2·Σx²/256 over the super-block, summed in order.</summary>
+    public static float Sigma2(ReadOnlySpan<float> x)
+    {
+        float sumX2 = 0;
+        for (int l = 0; l < BlockSize; ++l)
+        {
+            sumX2 += x[l] * x[l];
+        }
+
+        return 2 * sumX2 / BlockSize;
     }
 
     /// <summary>

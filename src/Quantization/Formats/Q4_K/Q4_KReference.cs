@@ -54,12 +54,12 @@ internal static class Q4_KReference
                 Span<float> yc = y.Slice(256 * i + 64 * c, 64);
                 for (int l = 0; l < 32; ++l)
                 {
-                    yc[l] = d1 * (qs[32 * c + l] & 0xF) - m1;
+                    yc[l] = KDequantize.Value(d1, qs[32 * c + l] & 0xF, m1);
                 }
 
                 for (int l = 0; l < 32; ++l)
                 {
-                    yc[32 + l] = d2 * (qs[32 * c + l] >> 4) - m2;
+                    yc[32 + l] = KDequantize.Value(d2, qs[32 * c + l] >> 4, m2);
                 }
             }
         }

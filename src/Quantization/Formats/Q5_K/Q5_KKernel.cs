@@ -3,13 +3,18 @@ using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
-/// <summary>Q5_K kernels: the scalar reference quantizer, a vector dequantizer identical to <see cref="Q5_KReference"/>.</summary>
+/// <summary>Q5_K kernels: lane-parallel sub-block searches and a vector dequantizer, each identical to <see cref="Q5_KReference"/>.</summary>
 internal sealed class Q5_KKernel : IQuantKernel
 {
     public static QuantType Type => QuantType.Q5_K;
 
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q5_KReference.QuantizeRow(x, destination, importance);
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (!KQuantAffineLanes.TryQuantizeRow<Q5_KReference.Format>(x, destination, importance))
+        {
+            Q5_KReference.QuantizeRow(x, destination, importance);
+        }
+    }
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         Q5_KReference.QuantizeRow(x, destination, importance);

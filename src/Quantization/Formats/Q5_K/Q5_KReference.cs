@@ -75,12 +75,12 @@ internal static class Q5_KReference
                 Span<float> yc = y.Slice(256 * i + 64 * c, 64);
                 for (int l = 0; l < 32; ++l)
                 {
-                    yc[l] = d1 * ((ql[32 * c + l] & 0xF) + ((qh[l] & u1) != 0 ? 16 : 0)) - m1;
+                    yc[l] = KDequantize.Value(d1, (ql[32 * c + l] & 0xF) + ((qh[l] & u1) != 0 ? 16 : 0), m1);
                 }
 
                 for (int l = 0; l < 32; ++l)
                 {
-                    yc[32 + l] = d2 * ((ql[32 * c + l] >> 4) + ((qh[l] & u2) != 0 ? 16 : 0)) - m2;
+                    yc[32 + l] = KDequantize.Value(d2, (ql[32 * c + l] >> 4) + ((qh[l] & u2) != 0 ? 16 : 0), m2);
                 }
             }
         }

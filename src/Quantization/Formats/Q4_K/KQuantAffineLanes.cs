@@ -1,0 +1,267 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Q4_K / Q5_K quantization with the searches lane-parallel. A chunk of Count super-blocks runs
+/// <see cref="LaneSearch.MakeQkx2Quants"/> (reference path) or <see cref="LaneSearch.MakeQkx3Quants"/> (importance path)
+/// with one 32-value sub-block per lane, then, on the importance path, <see cref="LaneSearch.MakeQpQuants"/> with one
+/// super-block per lane for the scales and again for the mins. Every lane replays the scalar sequence exactly, so the
+/// bytes are those of <see cref="KQuantAffine.QuantizeRow{TFormat}"/>.
+/// </summary>
+internal static class KQuantAffineLanes
+{
+    private const int SubBlock = 32;
+    private const int SubBlocks = KQuantAffine.SubBlocks;
+    private const int MaxLanes = 16; // Vector512 of floats
+    private const int MaxSubBlocks = MaxLanes * SubBlocks;
+
+    /// <summary>Quantizes one row with the widest accelerated vector; false when none is (the caller runs the reference).</summary>
+    public static bool TryQuantizeRow<TFormat>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TFormat : IKQuantAffineFormat
+    {
+        if (SimdFloat512.IsSupported)
+        {
+            QuantizeRow<SimdFloat512, TFormat>(x, destination, importance);
+        }
+        else if (SimdFloat256.IsSupported)
+        {
+            QuantizeRow<SimdFloat256, TFormat>(x, destination, importance);
+        }
+        else if (SimdFloat128.IsSupported)
+        {
+            QuantizeRow<SimdFloat128, TFormat>(x, destination, importance);
+        }
+        else
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    private static void QuantizeRow<TVec, TFormat>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+        where TFormat : IKQuantAffineFormat
+    {
+        int c = TVec.Count;
+        bool weighted = !importance.IsEmpty;
+        int nb = x.Length / KQuantAffine.BlockSize;
+        Span<float> xt = stackalloc float[SubBlock * MaxLanes];
+        Span<float> wt = stackalloc float[SubBlock * MaxLanes];
+        Span<float> lt = stackalloc float[SubBlock * MaxLanes];
+        Span<float> laux = stackalloc float[SubBlock * MaxLanes];
+        Span<float> sigma2 = stackalloc float[MaxSubBlocks];
+        Span<float> scales = stackalloc float[MaxSubBlocks];
+        Span<float> mins = stackalloc float[MaxSubBlocks];
+        Span<float> sw = stackalloc float[MaxSubBlocks];
+        Span<float> dBlock = stackalloc float[MaxLanes];
+        Span<float> mBlock = stackalloc float[MaxLanes];
+        Span<float> lsT = stackalloc float[MaxSubBlocks];
+        Span<float> lmT = stackalloc float[MaxSubBlocks];
+        Span<byte> ls = stackalloc byte[SubBlocks];
+        Span<byte> lm = stackalloc byte[SubBlocks];
+        Span<byte> L = stackalloc byte[MaxLanes * KQuantAffine.BlockSize];
+        Span<byte> packed = stackalloc byte[12];
+        ref float xr = ref MemoryMarshal.GetReference(xt);
+        ref float wr = ref MemoryMarshal.GetReference(wt);
+        ref float lr = ref MemoryMarshal.GetReference(lt);
+        ref float ar = ref MemoryMarshal.GetReference(laux);
+
+        for (int ib0 = 0; ib0 < nb; ib0 += c)
+        {
+            int blocks = Math.Min(c, nb - ib0);
+            int subBlocks = SubBlocks * blocks;
+            ReadOnlySpan<float> xc = x.Slice(ib0 * KQuantAffine.BlockSize, blocks * KQuantAffine.BlockSize);
+            ReadOnlySpan<float> qc = weighted ? importance.Slice(ib0 * KQuantAffine.BlockSize, blocks * KQuantAffine.BlockSize) : default;
+            if (weighted)
+            {
+                for (int b = 0; b < blocks; ++b)
+                {
+                    float s2 = KQuantAffine.Sigma2(xc.Slice(b * KQuantAffine.BlockSize, KQuantAffine.BlockSize));
+                    sigma2.Slice(b * SubBlocks, SubBlocks).Fill(s2);
+                }
+            }
+
+            // The sub-block searches, Count sub-blocks at a time.
+            for (int s0 = 0; s0 < subBlocks; s0 += c)
+            {
+                int lanes = Math.Min(c, subBlocks - s0);
+                if (lanes < c)
+                {
+                    xt.Clear();
+                    wt.Clear();
+                }
+
+                for (int k = 0; k < lanes; ++k)
+                {
+                    ReadOnlySpan<float> xs = xc.Slice((s0 + k) * SubBlock, SubBlock);
+                    for (int i = 0; i < SubBlock; ++i)
+                    {
+                        xt[i * c + k] = xs[i];
+                    }
+
+                    if (weighted)
+                    {
+                        ReadOnlySpan<float> qs = qc.Slice((s0 + k) * SubBlock, SubBlock);
+                        for (int i = 0; i < SubBlock; ++i)
+                        {
+                            wt[i * c + k] = qs[i];
+                        }
+                    }
+                }
+
+                TVec theMin;
+                TVec scale;
+                if (weighted)
+                {
+                    // w = qw·sqrt(σ² + x²) and Σw, in the reference's order
+                    TVec s2 = TVec.Load(in sigma2[s0]);
+                    TVec sumW = TVec.Create(0);
+                    for (int i = 0; i < SubBlock; ++i)
+                    {
+                        TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
+                        ref float wi = ref Unsafe.Add(ref wr, i * c);
+                        TVec w = TVec.Load(in wi) * TVec.Sqrt(s2 + xi * xi);
+                        TVec.Store(w, ref wi);
+                        sumW += w;
+                    }
+
+                    TVec.Store(sumW, ref sw[s0]);
+                    scale = LaneSearch.MakeQkx3Quants(SubBlock, TFormat.Nmax, in xr, in wr, ref lr, ref ar, -0.9f, 0.05f, 36, out theMin);
+                }
+                else
+                {
+                    // w = av_x + |x| with av_x = sqrt(Σx²/32)
+                    TVec sumX2 = TVec.Create(0);
+                    for (int i = 0; i < SubBlock; ++i)
+                    {
+                        TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
+                        sumX2 += xi * xi;
+                    }
+
+                    TVec avX = TVec.Sqrt(sumX2 / TVec.Create(SubBlock));
+                    for (int i = 0; i < SubBlock; ++i)
+                    {
+                        TVec.Store(avX + TVec.Abs(TVec.Load(in Unsafe.Add(ref xr, i * c))), ref Unsafe.Add(ref wr, i * c));
+                    }
+
+                    scale = LaneSearch.MakeQkx2Quants(SubBlock, TFormat.Nmax, in xr, in wr, ref lr, ref ar, TFormat.Rmin, 0.1f, TFormat.Nstep, out theMin);
+                }
+
+                TVec.Store(scale, ref scales[s0]);
+                TVec.Store(theMin, ref mins[s0]);
+                for (int k = 0; k < lanes; ++k)
+                {
+                    Span<byte> Ls = L.Slice((s0 + k) * SubBlock, SubBlock);
+                    for (int i = 0; i < SubBlock; ++i)
+                    {
+                        Ls[i] = (byte)lt[i * c + k];
+                    }
+                }
+            }
+
+            if (weighted)
+            {
+                // make_qp_quants(8, 63, ·, Σw) with one super-block per lane, for the scales and then the mins
+                QpLanes<TVec>(scales, sw, blocks, xt, wt, lsT, dBlock);
+                QpLanes<TVec>(mins, sw, blocks, xt, wt, lmT, mBlock);
+            }
+
+            for (int b = 0; b < blocks; ++b)
+            {
+                ReadOnlySpan<float> xb = xc.Slice(b * KQuantAffine.BlockSize, KQuantAffine.BlockSize);
+                Span<byte> Lb = L.Slice(b * KQuantAffine.BlockSize, KQuantAffine.BlockSize);
+                ushort d, dmin;
+                if (weighted)
+                {
+                    for (int j = 0; j < SubBlocks; ++j)
+                    {
+                        ls[j] = (byte)lsT[j * c + b];
+                        lm[j] = (byte)lmT[j * c + b];
+                    }
+
+                    KQuantAffine.PackCodes(TFormat.ClampImportanceCodes, ls, lm, packed);
+                    d = Fp16.FromSingle(dBlock[b]);
+                    dmin = Fp16.FromSingle(mBlock[b]);
+                }
+                else
+                {
+                    KQuantAffine.EncodeScales(scales.Slice(b * SubBlocks, SubBlocks), mins.Slice(b * SubBlocks, SubBlocks), packed, out d, out dmin);
+                }
+
+                Requantize(xb, TFormat.Nmax, d, dmin, packed, Lb);
+                TFormat.Pack(destination.Slice((ib0 + b) * TFormat.BlockBytes, TFormat.BlockBytes), d, dmin, packed, Lb);
+            }
+        }
+    }
+
+    /// <summary>
+    /// make_qp_quants over <paramref name="blocks"/> super-blocks, lane b taking values [8b, 8b + 8) of
+    /// <paramref name="values"/> and <paramref name="sw"/>; codes land transposed in <paramref name="codes"/>
+    /// (code j of lane b at [j·Count + b]) and the scales in <paramref name="result"/>.
+    /// </summary>
+    private static void QpLanes<TVec>(ReadOnlySpan<float> values, ReadOnlySpan<float> sw, int blocks, Span<float> vt, Span<float> wt,
+                                      Span<float> codes, Span<float> result)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        vt[..(SubBlocks * c)].Clear();
+        wt[..(SubBlocks * c)].Clear();
+        for (int b = 0; b < blocks; ++b)
+        {
+            for (int j = 0; j < SubBlocks; ++j)
+            {
+                vt[j * c + b] = values[b * SubBlocks + j];
+                wt[j * c + b] = sw[b * SubBlocks + j];
+            }
+        }
+
+        TVec scale = LaneSearch.MakeQpQuants<TVec>(SubBlocks, 63, in MemoryMarshal.GetReference(vt), in MemoryMarshal.GetReference(wt),
+                                                   ref MemoryMarshal.GetReference(codes));
+        TVec.Store(scale, ref MemoryMarshal.GetReference(result));
+    }
+
+    /// <summary><see cref="KQuantAffine.Requantize"/> with 32 codes per sub-block computed in vector lanes.</summary>
+    private static void Requantize(ReadOnlySpan<float> x, int nmax, ushort d, ushort dmin, ReadOnlySpan<byte> packedScales, Span<byte> L)
+    {
+        float df = Fp16.ToSingle(d);
+        float dminf = Fp16.ToSingle(dmin);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref byte lr = ref MemoryMarshal.GetReference(L);
+        for (int j = 0; j < KQuantAffine.SubBlocks; ++j)
+        {
+            KScales.Get(j, packedScales, out int sc, out int m);
+            float dj = df * sc;
+            if (dj == 0)
+            {
+                continue; // the first-pass codes stay
+            }
+
+            Block32.Codes(ref Unsafe.Add(ref xr, SubBlock * j), new RequantizeCodeOp(dminf * m, dj, nmax), out Vector128<byte> lo, out Vector128<byte> hi);
+            lo.StoreUnsafe(ref lr, (nuint)(SubBlock * j));
+            hi.StoreUnsafe(ref lr, (nuint)(SubBlock * j + 16));
+        }
+    }
+}
+
+/// <summary>clamp(nearest_int((x + dm)/d), 0, nmax): the K-quant requantization step, ggml's bit trick in every lane.</summary>
+internal readonly struct RequantizeCodeOp(float dm, float d, int nmax) : ICodeOp
+{
+    public int Invoke(float x) => Math.Max(0, Math.Min(nmax, Rounding.NearestInt((x + dm) / d)));
+
+    public Vector128<int> Invoke(Vector128<float> x) =>
+        Vector128.Max(Vector128<int>.Zero, Vector128.Min(Vector128.Create(nmax),
+            (((x + Vector128.Create(dm)) / Vector128.Create(d) + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000)));
+
+    public Vector256<int> Invoke(Vector256<float> x) =>
+        Vector256.Max(Vector256<int>.Zero, Vector256.Min(Vector256.Create(nmax),
+            (((x + Vector256.Create(dm)) / Vector256.Create(d) + Vector256.Create(12582912f)).AsInt32() & Vector256.Create(0x007FFFFF)) - Vector256.Create(0x00400000)));
+
+    public Vector512<int> Invoke(Vector512<float> x) =>
+        Vector512.Max(Vector512<int>.Zero, Vector512.Min(Vector512.Create(nmax),
+            (((x + Vector512.Create(dm)) / Vector512.Create(d) + Vector512.Create(12582912f)).AsInt32() & Vector512.Create(0x007FFFFF)) - Vector512.Create(0x00400000)));
+}
