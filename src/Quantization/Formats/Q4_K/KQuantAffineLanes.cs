@@ -21,26 +21,14 @@ internal static class KQuantAffineLanes
 
     /// <summary>Quantizes one row with the widest accelerated vector; false when none is (the caller runs the reference).</summary>
     public static bool TryQuantizeRow<TFormat>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
-        where TFormat : IKQuantAffineFormat
-    {
-        if (SimdFloat512.IsSupported)
-        {
-            QuantizeRow<SimdFloat512, TFormat>(x, destination, importance);
-        }
-        else if (SimdFloat256.IsSupported)
-        {
-            QuantizeRow<SimdFloat256, TFormat>(x, destination, importance);
-        }
-        else if (SimdFloat128.IsSupported)
-        {
-            QuantizeRow<SimdFloat128, TFormat>(x, destination, importance);
-        }
-        else
-        {
-            return false;
-        }
+        where TFormat : IKQuantAffineFormat =>
+        LaneDispatch.TryQuantizeRow<Lanes<TFormat>>(x, destination, importance);
 
-        return true;
+    private readonly struct Lanes<TFormat> : ILaneQuantizer where TFormat : IKQuantAffineFormat
+    {
+        public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+            where TVec : struct, ISimdFloat<TVec> =>
+            QuantizeRow<TVec, TFormat>(x, destination, importance);
     }
 
     private static void QuantizeRow<TVec, TFormat>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
