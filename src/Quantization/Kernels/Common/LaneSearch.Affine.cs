@@ -12,7 +12,61 @@ internal static partial class LaneSearch
     /// </summary>
     public static TVec MakeQkx2Quants<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref float L, ref float laux,
                                             float rmin, float rdelta, int nstep, out TVec theMin)
+        where TVec : struct, ISimdFloat<TVec> =>
+        AffineSearch<TVec, Qkx2Squared>(n, nmax, in x, in w, ref L, ref laux, rmin, rdelta, nstep, out theMin);
+
+    /// <summary>
+    /// <c>make_qkx2_quants(..., use_mad = true)</c> for every lane: Q2_K's search, weighted absolute error.
+    /// </summary>
+    public static TVec MakeQkx2MadQuants<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref float L, ref float laux,
+                                               float rmin, float rdelta, int nstep, out TVec theMin)
+        where TVec : struct, ISimdFloat<TVec> =>
+        AffineSearch<TVec, Qkx2Absolute>(n, nmax, in x, in w, ref L, ref laux, rmin, rdelta, nstep, out theMin);
+
+    /// <summary>
+    /// <c>make_qkx3_quants(n, nmax, x, weights, L, &amp;the_min, Laux, rmin, rdelta, nstep, use_mad = false)</c> with
+    /// explicit weights, for every lane: as make_qkx2_quants, but each step guards the value before rounding
+    /// (<c>v &gt; 0 ? nearest_int(min(v, nmax)) : 0</c>), as ggml does.
+    /// </summary>
+    public static TVec MakeQkx3Quants<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref float L, ref float laux,
+                                            float rmin, float rdelta, int nstep, out TVec theMin)
+        where TVec : struct, ISimdFloat<TVec> =>
+        AffineSearch<TVec, Qkx3Squared>(n, nmax, in x, in w, ref L, ref laux, rmin, rdelta, nstep, out theMin);
+
+    /// <summary>How a make_qkx*_quants variant measures error and rounds inside its steps (constants the JIT folds).</summary>
+    private interface IAffineSearchKind
+    {
+        static abstract bool AbsoluteError { get; }
+        static abstract bool GuardedSteps { get; }
+    }
+
+    private readonly struct Qkx2Squared : IAffineSearchKind
+    {
+        public static bool AbsoluteError => false;
+        public static bool GuardedSteps => false;
+    }
+
+    private readonly struct Qkx2Absolute : IAffineSearchKind
+    {
+        public static bool AbsoluteError => true;
+        public static bool GuardedSteps => false;
+    }
+
+    private readonly struct Qkx3Squared : IAffineSearchKind
+    {
+        public static bool AbsoluteError => false;
+        public static bool GuardedSteps => true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Error<TVec, TKind>(TVec diff) where TVec : struct, ISimdFloat<TVec> where TKind : IAffineSearchKind =>
+        TKind.AbsoluteError ? TVec.Abs(diff) : diff * diff;
+
+    /// <summary>The one lane-parallel make_qkx2 / make_qkx3 search; the kinds differ only where <typeparamref name="TKind"/> says.</summary>
+    private static TVec AffineSearch<TVec, TKind>(int n, int nmax, ref readonly float x, ref readonly float w, ref float L, ref float laux,
+                                                  float rmin, float rdelta, int nstep, out TVec theMin)
         where TVec : struct, ISimdFloat<TVec>
+        where TKind : IAffineSearchKind
     {
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
@@ -42,8 +96,7 @@ internal static partial class LaneSearch
             TVec wi = TVec.Load(in Unsafe.Add(ref wr, i * c));
             TVec l = SimdFloat.Clamp(TVec.NearestInt(iscale * (xi - min)), 0, nmax);
             TVec.Store(l, ref Unsafe.Add(ref L, i * c));
-            TVec diff = scale * l + min - xi;
-            bestError += wi * (diff * diff);
+            bestError += wi * Error<TVec, TKind>(scale * l + min - xi);
         }
 
         for (int step = 0; step <= nstep; ++step)
@@ -54,7 +107,11 @@ internal static partial class LaneSearch
             {
                 TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
                 TVec wi = TVec.Load(in Unsafe.Add(ref wr, i * c));
-                TVec l = SimdFloat.Clamp(TVec.NearestInt(iscale * (xi - min)), 0, nmax);
+                TVec v = iscale * (xi - min);
+                // make_qkx3_quants guards v (min can sit at or near max); make_qkx2_quants clamps the rounded value.
+                TVec l = TKind.GuardedSteps
+                    ? TVec.Select(TVec.GreaterThan(v, zero), TVec.NearestInt(TVec.Min(v, TVec.Create(nmax))), zero)
+                    : SimdFloat.Clamp(TVec.NearestInt(v), 0, nmax);
                 TVec.Store(l, ref Unsafe.Add(ref laux, i * c));
                 sumL += wi * l;
                 sumL2 += wi * l * l;
@@ -78,8 +135,7 @@ internal static partial class LaneSearch
             {
                 TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
                 TVec wi = TVec.Load(in Unsafe.Add(ref wr, i * c));
-                TVec diff = thisScale * TVec.Load(in Unsafe.Add(ref laux, i * c)) + thisMin - xi;
-                error += wi * (diff * diff);
+                error += wi * Error<TVec, TKind>(thisScale * TVec.Load(in Unsafe.Add(ref laux, i * c)) + thisMin - xi);
             }
 
             TVec accept = positive & TVec.LessThan(error, bestError);
