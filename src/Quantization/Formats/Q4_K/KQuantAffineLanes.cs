@@ -182,7 +182,19 @@ internal static class KQuantAffineLanes
                 }
 
                 Requantize(xb, TFormat.Nmax, d, dmin, packed, Lb);
-                TFormat.Pack(destination.Slice((ib0 + b) * TFormat.BlockBytes, TFormat.BlockBytes), d, dmin, packed, Lb);
+                Span<byte> block = destination.Slice((ib0 + b) * TFormat.BlockBytes, TFormat.BlockBytes);
+                if (typeof(TFormat) == typeof(Q5_KReference.Format))
+                {
+                    PackQ5_K(block, d, dmin, packed, Lb);
+                }
+                else if (typeof(TFormat) == typeof(Q4_KReference.Format))
+                {
+                    PackQ4_K(block, d, dmin, packed, Lb);
+                }
+                else
+                {
+                    TFormat.Pack(block, d, dmin, packed, Lb);
+                }
             }
         }
     }
@@ -211,6 +223,57 @@ internal static class KQuantAffineLanes
         TVec scale = LaneSearch.MakeQpQuants<TVec>(SubBlocks, 63, in MemoryMarshal.GetReference(vt), in MemoryMarshal.GetReference(wt),
                                                    ref MemoryMarshal.GetReference(codes));
         TVec.Store(scale, ref MemoryMarshal.GetReference(result));
+    }
+
+    /// <summary>Q4_K's packing (codes 0 .. 15) with 16 nibble pairs per vector: byte 32c + l holds codes 64c + l and 64c + 32 + l.</summary>
+    private static void PackQ4_K(Span<byte> block, ushort d, ushort dmin, ReadOnlySpan<byte> packedScales, ReadOnlySpan<byte> L)
+    {
+        ref BlockQ4_K y = ref MemoryMarshal.AsRef<BlockQ4_K>(block);
+        y.D = d;
+        y.DMin = dmin;
+        packedScales.CopyTo(y.Scales);
+        ref byte lr = ref MemoryMarshal.GetReference(L);
+        ref byte qs = ref MemoryMarshal.GetReference((Span<byte>)y.Qs);
+        for (int c = 0; c < 4; ++c)
+        {
+            for (int h = 0; h < 32; h += 16)
+            {
+                Vector128<byte> a = Vector128.LoadUnsafe(ref lr, (nuint)(64 * c + h));
+                Vector128<byte> b = Vector128.LoadUnsafe(ref lr, (nuint)(64 * c + 32 + h));
+                (a | Vector128.ShiftLeft(b, 4)).StoreUnsafe(ref qs, (nuint)(32 * c + h));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Q5_K's packing (codes 0 .. 31) with 16 values per vector: the low nibbles as in Q4_K, bit 4 of code 64c + l
+    /// in bit 2c of qh[l] and bit 4 of code 64c + 32 + l in bit 2c + 1.
+    /// </summary>
+    private static void PackQ5_K(Span<byte> block, ushort d, ushort dmin, ReadOnlySpan<byte> packedScales, ReadOnlySpan<byte> L)
+    {
+        ref BlockQ5_K y = ref MemoryMarshal.AsRef<BlockQ5_K>(block);
+        y.D = d;
+        y.DMin = dmin;
+        packedScales.CopyTo(y.Scales);
+        ref byte lr = ref MemoryMarshal.GetReference(L);
+        ref byte qs = ref MemoryMarshal.GetReference((Span<byte>)y.Qs);
+        ref byte qhr = ref MemoryMarshal.GetReference((Span<byte>)y.Qh);
+        Vector128<byte> low = Vector128.Create((byte)0x0F);
+        Vector128<byte> one = Vector128.Create((byte)1);
+        for (int h = 0; h < 32; h += 16)
+        {
+            Vector128<byte> qh = Vector128<byte>.Zero;
+            for (int c = 0; c < 4; ++c)
+            {
+                Vector128<byte> a = Vector128.LoadUnsafe(ref lr, (nuint)(64 * c + h));
+                Vector128<byte> b = Vector128.LoadUnsafe(ref lr, (nuint)(64 * c + 32 + h));
+                ((a & low) | Vector128.ShiftLeft(b & low, 4)).StoreUnsafe(ref qs, (nuint)(32 * c + h));
+                qh |= Vector128.ShiftLeft(Vector128.ShiftRightLogical(a, 4) & one, 2 * c)
+                    | Vector128.ShiftLeft(Vector128.ShiftRightLogical(b, 4) & one, 2 * c + 1);
+            }
+
+            qh.StoreUnsafe(ref qhr, (nuint)h);
+        }
     }
 
     /// <summary><see cref="KQuantAffine.Requantize"/> with 32 codes per sub-block computed in vector lanes.</summary>

@@ -113,9 +113,10 @@ internal static partial class LaneSearch
                     ? TVec.Select(TVec.GreaterThan(v, zero), TVec.NearestInt(TVec.Min(v, TVec.Create(nmax))), zero)
                     : SimdFloat.Clamp(TVec.NearestInt(v), 0, nmax);
                 TVec.Store(l, ref Unsafe.Add(ref laux, i * c));
-                sumL += wi * l;
-                sumL2 += wi * l * l;
-                sumXL += wi * l * xi;
+                TVec wl = wi * l; // (wi·l)·l and (wi·l)·xi: the C expressions' own association
+                sumL += wl;
+                sumL2 += wl * l;
+                sumXL += wl * xi;
             }
 
             TVec D = sumW * sumL2 - sumL * sumL;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Quantization.Kernels;
 
@@ -26,7 +27,10 @@ internal interface ISimdFloat<TSelf> where TSelf : struct, ISimdFloat<TSelf>
     static abstract TSelf Negate(TSelf a);
     static abstract TSelf Sqrt(TSelf a);
     static abstract TSelf Abs(TSelf a);
-    /// <summary>a &lt; b ? a : b per lane (for the ordered, NaN-free values the searches use).</summary>
+    /// <summary>
+    /// a &lt; b ? a : b per lane (for the ordered, NaN-free values the searches use). On x86 one MINPS / MAXPS, which is
+    /// defined as exactly that select (the second operand on equality or NaN).
+    /// </summary>
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Max(TSelf a, TSelf b);
     static abstract TSelf GreaterThan(TSelf a, TSelf b);
@@ -65,8 +69,10 @@ internal readonly struct SimdFloat128(Vector128<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat128 Negate(SimdFloat128 a) => new(-a._v);
     public static SimdFloat128 Sqrt(SimdFloat128 a) => new(Vector128.Sqrt(a._v));
     public static SimdFloat128 Abs(SimdFloat128 a) => new(Vector128.Abs(a._v));
-    public static SimdFloat128 Min(SimdFloat128 a, SimdFloat128 b) => new(Vector128.ConditionalSelect(Vector128.LessThan(a._v, b._v), a._v, b._v));
-    public static SimdFloat128 Max(SimdFloat128 a, SimdFloat128 b) => new(Vector128.ConditionalSelect(Vector128.GreaterThan(a._v, b._v), a._v, b._v));
+    public static SimdFloat128 Min(SimdFloat128 a, SimdFloat128 b) =>
+        new(Sse.IsSupported ? Sse.Min(a._v, b._v) : Vector128.ConditionalSelect(Vector128.LessThan(a._v, b._v), a._v, b._v));
+    public static SimdFloat128 Max(SimdFloat128 a, SimdFloat128 b) =>
+        new(Sse.IsSupported ? Sse.Max(a._v, b._v) : Vector128.ConditionalSelect(Vector128.GreaterThan(a._v, b._v), a._v, b._v));
     public static SimdFloat128 GreaterThan(SimdFloat128 a, SimdFloat128 b) => new(Vector128.GreaterThan(a._v, b._v));
     public static SimdFloat128 LessThan(SimdFloat128 a, SimdFloat128 b) => new(Vector128.LessThan(a._v, b._v));
     public static SimdFloat128 NotEquals(SimdFloat128 a, SimdFloat128 b) => new(~Vector128.Equals(a._v, b._v));
@@ -94,8 +100,10 @@ internal readonly struct SimdFloat256(Vector256<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat256 Negate(SimdFloat256 a) => new(-a._v);
     public static SimdFloat256 Sqrt(SimdFloat256 a) => new(Vector256.Sqrt(a._v));
     public static SimdFloat256 Abs(SimdFloat256 a) => new(Vector256.Abs(a._v));
-    public static SimdFloat256 Min(SimdFloat256 a, SimdFloat256 b) => new(Vector256.ConditionalSelect(Vector256.LessThan(a._v, b._v), a._v, b._v));
-    public static SimdFloat256 Max(SimdFloat256 a, SimdFloat256 b) => new(Vector256.ConditionalSelect(Vector256.GreaterThan(a._v, b._v), a._v, b._v));
+    public static SimdFloat256 Min(SimdFloat256 a, SimdFloat256 b) =>
+        new(Avx.IsSupported ? Avx.Min(a._v, b._v) : Vector256.ConditionalSelect(Vector256.LessThan(a._v, b._v), a._v, b._v));
+    public static SimdFloat256 Max(SimdFloat256 a, SimdFloat256 b) =>
+        new(Avx.IsSupported ? Avx.Max(a._v, b._v) : Vector256.ConditionalSelect(Vector256.GreaterThan(a._v, b._v), a._v, b._v));
     public static SimdFloat256 GreaterThan(SimdFloat256 a, SimdFloat256 b) => new(Vector256.GreaterThan(a._v, b._v));
     public static SimdFloat256 LessThan(SimdFloat256 a, SimdFloat256 b) => new(Vector256.LessThan(a._v, b._v));
     public static SimdFloat256 NotEquals(SimdFloat256 a, SimdFloat256 b) => new(~Vector256.Equals(a._v, b._v));
@@ -123,8 +131,10 @@ internal readonly struct SimdFloat512(Vector512<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat512 Negate(SimdFloat512 a) => new(-a._v);
     public static SimdFloat512 Sqrt(SimdFloat512 a) => new(Vector512.Sqrt(a._v));
     public static SimdFloat512 Abs(SimdFloat512 a) => new(Vector512.Abs(a._v));
-    public static SimdFloat512 Min(SimdFloat512 a, SimdFloat512 b) => new(Vector512.ConditionalSelect(Vector512.LessThan(a._v, b._v), a._v, b._v));
-    public static SimdFloat512 Max(SimdFloat512 a, SimdFloat512 b) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(a._v, b._v), a._v, b._v));
+    public static SimdFloat512 Min(SimdFloat512 a, SimdFloat512 b) =>
+        new(Avx512F.IsSupported ? Avx512F.Min(a._v, b._v) : Vector512.ConditionalSelect(Vector512.LessThan(a._v, b._v), a._v, b._v));
+    public static SimdFloat512 Max(SimdFloat512 a, SimdFloat512 b) =>
+        new(Avx512F.IsSupported ? Avx512F.Max(a._v, b._v) : Vector512.ConditionalSelect(Vector512.GreaterThan(a._v, b._v), a._v, b._v));
     public static SimdFloat512 GreaterThan(SimdFloat512 a, SimdFloat512 b) => new(Vector512.GreaterThan(a._v, b._v));
     public static SimdFloat512 LessThan(SimdFloat512 a, SimdFloat512 b) => new(Vector512.LessThan(a._v, b._v));
     public static SimdFloat512 NotEquals(SimdFloat512 a, SimdFloat512 b) => new(~Vector512.Equals(a._v, b._v));
