@@ -43,10 +43,7 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
             if (importance.IsEmpty)
             {
-                for (int j = 0; j < 256; ++j)
-                {
-                    w[j] = MathF.Abs(xb[j]);
-                }
+                ElementWise.Abs(xb, w);
 
                 for (int g = 0; g < 16; g += c)
                 {
@@ -69,7 +66,7 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
                 sumx2 += xb[j] * xb[j];
             }
 
-            QuantSearch.ImportanceWeights(xb, importance.Slice(256 * i, 256), sumx2 / 256, w);
+            ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), sumx2 / 256, w);
             for (int j = 0; j < 16; ++j)
             {
                 float sumw = 0;

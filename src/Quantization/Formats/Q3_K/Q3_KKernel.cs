@@ -46,7 +46,7 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
                     sumx2 += xb[j] * xb[j];
                 }
 
-                QuantSearch.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
+                ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
                 for (int j = 0; j < 16; ++j)
                 {
                     float sumw = 0;

@@ -39,10 +39,7 @@ internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
             scoped ReadOnlySpan<float> wb;
             if (importance.IsEmpty)
             {
-                for (int j = 0; j < 256; j++)
-                {
-                    w[j] = xb[j] * xb[j]; // rmse_type 1's default weight
-                }
+                ElementWise.Squares(xb, w); // rmse_type 1's default weight
 
                 wb = w;
             }
