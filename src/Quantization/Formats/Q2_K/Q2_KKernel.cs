@@ -36,15 +36,14 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> mins = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
         Span<byte> L = stackalloc byte[256];
+        Span<byte> ls = stackalloc byte[16];
+        Span<byte> lm = stackalloc byte[16];
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
             if (importance.IsEmpty)
             {
-                for (int j = 0; j < 256; ++j)
-                {
-                    w[j] = MathF.Abs(xb[j]);
-                }
+                ElementWise.Abs(xb, w);
 
                 for (int g = 0; g < 16; g += c)
                 {
@@ -56,7 +55,8 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
                     LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
                 }
 
-                Q2_KReference.FinishReferenceBlock(xb, scales, mins, L, ref y[i]);
+                FinishReferenceBlock(scales, mins, ref y[i]);
+                RequantizeAndPack(xb, ref y[i], L);
                 continue;
             }
 
@@ -66,7 +66,7 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
                 sumx2 += xb[j] * xb[j];
             }
 
-            QuantSearch.ImportanceWeights(xb, importance.Slice(256 * i, 256), sumx2 / 256, w);
+            ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), sumx2 / 256, w);
             for (int j = 0; j < 16; ++j)
             {
                 float sumw = 0;
@@ -88,7 +88,114 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
                 LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
             }
 
-            Q2_KReference.FinishImportanceBlock(xb, scales, mins, sw, L, ref y[i]);
+            // The reference's scale step (FinishImportanceBlock), verbatim.
+            float dm = QuantSearch.MakeQpQuants(16, 15, scales, ls, sw);
+            float mm = QuantSearch.MakeQpQuants(16, 15, mins, lm, sw);
+            ref BlockQ2_K b = ref y[i];
+            b.D = Fp16.FromSingle(dm);
+            b.Dmin = Fp16.FromSingle(mm);
+            for (int j = 0; j < 16; ++j)
+            {
+                b.Scales[j] = (byte)(ls[j] | (lm[j] << 4));
+            }
+
+            RequantizeAndPack(xb, ref b, L);
+        }
+    }
+
+    /// <summary>The reference's scale step of FinishReferenceBlock, verbatim.</summary>
+    private static void FinishReferenceBlock(ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ref BlockQ2_K b)
+    {
+        const float q4scale = 15f;
+        float maxScale = 0;
+        float maxMin = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            if (scales[j] > maxScale)
+            {
+                maxScale = scales[j];
+            }
+
+            if (mins[j] > maxMin)
+            {
+                maxMin = mins[j];
+            }
+        }
+
+        if (maxScale > 0)
+        {
+            float iscale = q4scale / maxScale;
+            for (int j = 0; j < 16; ++j)
+            {
+                b.Scales[j] = (byte)Rounding.NearestInt(iscale * scales[j]);
+            }
+
+            b.D = Fp16.FromSingle(maxScale / q4scale);
+        }
+        else
+        {
+            ((Span<byte>)b.Scales).Clear();
+            b.D = Fp16.FromSingle(0f);
+        }
+
+        if (maxMin > 0)
+        {
+            float iscale = q4scale / maxMin;
+            for (int j = 0; j < 16; ++j)
+            {
+                b.Scales[j] |= (byte)(Rounding.NearestInt(iscale * mins[j]) << 4);
+            }
+
+            b.Dmin = Fp16.FromSingle(maxMin / q4scale);
+        }
+        else
+        {
+            b.Dmin = Fp16.FromSingle(0f);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Q2_KReference.Requantize"/> 4 values per step ((x + m) / d exact, nearest_int by the same bit trick,
+    /// clamp 0..3; a sub-block with d == 0 keeps its first-pass codes), then <see cref="BlockQ2_K.PackLow2"/> 16 codes per step.
+    /// </summary>
+    private static void RequantizeAndPack(ReadOnlySpan<float> xb, ref BlockQ2_K b, Span<byte> L)
+    {
+        float dAll = Fp16.ToSingle(b.D);
+        float mAll = Fp16.ToSingle(b.Dmin);
+        ref float xr = ref MemoryMarshal.GetReference(xb);
+        ref byte lr = ref MemoryMarshal.GetReference(L);
+        Vector128<float> magic = Vector128.Create(12582912f);
+        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
+        Vector128<int> low = Vector128.Create(0x00400000);
+        Vector128<int> high = Vector128.Create(0x00400003);
+        for (int j = 0; j < 16; ++j)
+        {
+            float d = dAll * (b.Scales[j] & 0xF);
+            if (d == 0)
+            {
+                continue;
+            }
+
+            Vector128<float> mv = Vector128.Create(mAll * (b.Scales[j] >> 4));
+            Vector128<float> dv = Vector128.Create(d);
+            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
+            // nearest_int(v) = (bits(v + magic) & mantissa) − 0x400000; clamp to 0..3.
+            Vector128<int> q0 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
+            Vector128<int> q1 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 4) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
+            Vector128<int> q2 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 8) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
+            Vector128<int> q3 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 12) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
+            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+        }
+
+        for (int j = 0; j < 256; j += 128)
+        {
+            for (int l = 0; l < 32; l += 16)
+            {
+                (Vector128.LoadUnsafe(ref lr, (nuint)(j + l))
+                    | Vector128.ShiftLeft(Vector128.LoadUnsafe(ref lr, (nuint)(j + l + 32)), 2)
+                    | Vector128.ShiftLeft(Vector128.LoadUnsafe(ref lr, (nuint)(j + l + 64)), 4)
+                    | Vector128.ShiftLeft(Vector128.LoadUnsafe(ref lr, (nuint)(j + l + 96)), 6)).StoreUnsafe(ref b.Qs[j / 4 + l]);
+            }
         }
     }
 

@@ -34,6 +34,7 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> scales = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
+        Span<sbyte> ls = stackalloc sbyte[16];
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
@@ -45,7 +46,7 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
                     sumx2 += xb[j] * xb[j];
                 }
 
-                QuantSearch.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
+                ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
                 for (int j = 0; j < 16; ++j)
                 {
                     float sumw = 0;
@@ -76,14 +77,111 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
                 LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
             }
 
+            ref BlockQ3_K b = ref y[i];
+            Span<byte> packed = b.Scales;
+            packed.Clear();
             if (importance.IsEmpty)
             {
-                Q3_KReference.FinishReferenceBlock(xb, scales, L, ref y[i]);
+                // The reference's scale step (FinishReferenceBlock), verbatim.
+                float maxScale = 0;
+                float amax = 0;
+                for (int j = 0; j < 16; ++j)
+                {
+                    float scale = MathF.Abs(scales[j]);
+                    if (scale > amax)
+                    {
+                        amax = scale;
+                        maxScale = scales[j];
+                    }
+                }
+
+                if (maxScale != 0)
+                {
+                    float iscale = -32f / maxScale;
+                    for (int j = 0; j < 16; ++j)
+                    {
+                        int l = (sbyte)Rounding.NearestInt(iscale * scales[j]);
+                        l = Math.Max(-32, Math.Min(31, l)) + 32;
+                        BlockQ3_K.SetScale(packed, j, l);
+                    }
+
+                    b.D = Fp16.FromSingle(1 / iscale);
+                }
+                else
+                {
+                    b.D = Fp16.FromSingle(0f);
+                }
             }
             else
             {
-                Q3_KReference.FinishImportanceBlock(xb, scales, sw, L, ref y[i]);
+                // The reference's scale step (FinishImportanceBlock), verbatim.
+                float dBlock = QuantSearch.MakeQxQuants(16, 32, scales, ls, 1, sw);
+                for (int j = 0; j < 16; ++j)
+                {
+                    BlockQ3_K.SetScale(packed, j, ls[j]);
+                }
+
+                b.D = Fp16.FromSingle(dBlock);
             }
+
+            FinishVector(xb, ref b, L);
+        }
+    }
+
+    /// <summary>
+    /// The reference's Finish, 4 values per step: x / d (exact IEEE division), nearest_int by the same bit trick,
+    /// clamp to −4..3, + 4; a sub-block with d == 0 keeps its first-pass codes. Then hmask bits and low bit pairs
+    /// 16 codes per step.
+    /// </summary>
+    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L)
+    {
+        float dAll = Fp16.ToSingle(b.D);
+        ref float xr = ref MemoryMarshal.GetReference(xb);
+        ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
+        Vector128<float> magic = Vector128.Create(12582912f);
+        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
+        Vector128<int> bias = Vector128.Create(0x00400000 - 4);
+        Vector128<int> zero = Vector128<int>.Zero;
+        Vector128<int> seven = Vector128.Create(7);
+        ReadOnlySpan<byte> packed = b.Scales;
+        for (int j = 0; j < 16; ++j)
+        {
+            float d = dAll * BlockQ3_K.GetScale(packed, j);
+            if (d == 0)
+            {
+                continue;
+            }
+
+            Vector128<float> dv = Vector128.Create(d);
+            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
+            // nearest_int(v) + 4 = (bits(v + magic) & mantissa) − (0x400000 − 4); clamp to 0..7.
+            Vector128<int> q0 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
+            Vector128<int> q1 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 4) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
+            Vector128<int> q2 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 8) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
+            Vector128<int> q3 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 12) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
+            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+        }
+
+        Vector128<byte> one = Vector128.Create((byte)1);
+        Vector128<byte> three = Vector128.Create((byte)3);
+        for (int h = 0; h < 32; h += 16)
+        {
+            Vector128<byte> hm = Vector128<byte>.Zero;
+            for (int n = 0; n < 2; n++)
+            {
+                Vector128<byte> q = Vector128<byte>.Zero;
+                for (int s = 0; s < 4; s++)
+                {
+                    int k = 4 * n + s;
+                    Vector128<byte> c = Vector128.LoadUnsafe(ref lr, (nuint)(32 * k + h));
+                    hm |= Vector128.ShiftLeft(Vector128.ShiftRightLogical(c, 2) & one, k);
+                    q |= Vector128.ShiftLeft(c & three, 2 * s);
+                }
+
+                q.StoreUnsafe(ref b.Qs[32 * n + h]);
+            }
+
+            hm.StoreUnsafe(ref b.Hmask[h]);
         }
     }
 

@@ -39,10 +39,7 @@ internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
             scoped ReadOnlySpan<float> wb;
             if (importance.IsEmpty)
             {
-                for (int j = 0; j < 256; j++)
-                {
-                    w[j] = xb[j] * xb[j]; // rmse_type 1's default weight
-                }
+                ElementWise.Squares(xb, w); // rmse_type 1's default weight
 
                 wb = w;
             }
@@ -60,7 +57,82 @@ internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
                 LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
             }
 
-            Q6_KReference.FinishBlock(xb, scales, L, ref y[i]);
+            FinishBlockVector(xb, scales, L, ref y[i]);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Q6_KReference.FinishBlock"/> with the requantization 4 values per step (x / d exact, nearest_int by
+    /// the same bit trick, clamp −32..31, + 32; a sub-block with d == 0 keeps its first-pass codes) and the packing
+    /// 16 codes per step.
+    /// </summary>
+    private static void FinishBlockVector(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ6_K b)
+    {
+        float maxScale = 0;
+        float maxAbsScale = 0;
+        for (int ib = 0; ib < 16; ++ib)
+        {
+            float absScale = MathF.Abs(scales[ib]);
+            if (absScale > maxAbsScale)
+            {
+                maxAbsScale = absScale;
+                maxScale = scales[ib];
+            }
+        }
+
+        if (maxAbsScale < QuantSearch.GroupMaxEps)
+        {
+            b = default;
+            return;
+        }
+
+        float iscale = -128f / maxScale;
+        b.D = Fp16.FromSingle(1 / iscale);
+        for (int ib = 0; ib < 16; ++ib)
+        {
+            b.Scales[ib] = (sbyte)Math.Min(127, Rounding.NearestInt(iscale * scales[ib]));
+        }
+
+        float dAll = Fp16.ToSingle(b.D);
+        ref float xr = ref MemoryMarshal.GetReference(xb);
+        ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
+        Vector128<float> magic = Vector128.Create(12582912f);
+        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
+        Vector128<int> bias = Vector128.Create(0x00400000 - 32);
+        Vector128<int> top = Vector128.Create(63);
+        for (int j = 0; j < 16; ++j)
+        {
+            float d = dAll * b.Scales[j];
+            if (d == 0)
+            {
+                continue; // keeps the first-pass codes
+            }
+
+            Vector128<float> dv = Vector128.Create(d);
+            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
+            // nearest_int(v) + 32 = (bits(v + magic) & mantissa) − (0x400000 − 32); clamp to 0..63.
+            Vector128<int> q0 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
+            Vector128<int> q1 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 4) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
+            Vector128<int> q2 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 8) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
+            Vector128<int> q3 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 12) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
+            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+        }
+
+        Vector128<byte> nibble = Vector128.Create((byte)0x0F);
+        for (int j = 0; j < 256; j += 128)
+        {
+            for (int l = 0; l < 32; l += 16)
+            {
+                Vector128<byte> c1 = Vector128.LoadUnsafe(ref lr, (nuint)(j + l));
+                Vector128<byte> c2 = Vector128.LoadUnsafe(ref lr, (nuint)(j + l + 32));
+                Vector128<byte> c3 = Vector128.LoadUnsafe(ref lr, (nuint)(j + l + 64));
+                Vector128<byte> c4 = Vector128.LoadUnsafe(ref lr, (nuint)(j + l + 96));
+                ((c1 & nibble) | Vector128.ShiftLeft(c3 & nibble, 4)).StoreUnsafe(ref b.Ql[j / 2 + l]);
+                ((c2 & nibble) | Vector128.ShiftLeft(c4 & nibble, 4)).StoreUnsafe(ref b.Ql[j / 2 + l + 32]);
+                (Vector128.ShiftRightLogical(c1, 4) | Vector128.ShiftLeft(Vector128.ShiftRightLogical(c2, 4), 2)
+                    | Vector128.ShiftLeft(Vector128.ShiftRightLogical(c3, 4), 4) | Vector128.ShiftLeft(Vector128.ShiftRightLogical(c4, 4), 6))
+                    .StoreUnsafe(ref b.Qh[j / 4 + l]);
+            }
         }
     }
 
