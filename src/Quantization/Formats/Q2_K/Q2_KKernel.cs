@@ -55,7 +55,7 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
                     LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
                 }
 
-                FinishReferenceBlock(scales, mins, ref y[i]);
+                Q2_KReference.EncodeScales(scales, mins, ref y[i]);
                 RequantizeAndPack(xb, ref y[i], L);
                 continue;
             }
@@ -100,57 +100,6 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
             }
 
             RequantizeAndPack(xb, ref b, L);
-        }
-    }
-
-    /// <summary>The reference's scale step of FinishReferenceBlock, verbatim.</summary>
-    private static void FinishReferenceBlock(ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ref BlockQ2_K b)
-    {
-        const float q4scale = 15f;
-        float maxScale = 0;
-        float maxMin = 0;
-        for (int j = 0; j < 16; ++j)
-        {
-            if (scales[j] > maxScale)
-            {
-                maxScale = scales[j];
-            }
-
-            if (mins[j] > maxMin)
-            {
-                maxMin = mins[j];
-            }
-        }
-
-        if (maxScale > 0)
-        {
-            float iscale = q4scale / maxScale;
-            for (int j = 0; j < 16; ++j)
-            {
-                b.Scales[j] = (byte)Rounding.NearestInt(iscale * scales[j]);
-            }
-
-            b.D = Fp16.FromSingle(maxScale / q4scale);
-        }
-        else
-        {
-            ((Span<byte>)b.Scales).Clear();
-            b.D = Fp16.FromSingle(0f);
-        }
-
-        if (maxMin > 0)
-        {
-            float iscale = q4scale / maxMin;
-            for (int j = 0; j < 16; ++j)
-            {
-                b.Scales[j] |= (byte)(Rounding.NearestInt(iscale * mins[j]) << 4);
-            }
-
-            b.Dmin = Fp16.FromSingle(maxMin / q4scale);
-        }
-        else
-        {
-            b.Dmin = Fp16.FromSingle(0f);
         }
     }
 

@@ -47,6 +47,14 @@ internal static class Q2_KReference
     /// </summary>
     public static void FinishReferenceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, Span<byte> L, ref BlockQ2_K b)
     {
+        EncodeScales(scales, mins, ref b);
+        Requantize(xb, ref b, L);
+        BlockQ2_K.PackLow2(L, b.Qs);
+    }
+
+    /// <summary>The reference path's scale step: 4-bit scales and mins against max/15, d and dmin stored as FP16.</summary>
+    public static void EncodeScales(ReadOnlySpan<float> scales, ReadOnlySpan<float> mins, ref BlockQ2_K b)
+    {
         const float q4scale = 15f;
         float maxScale = 0; // the min is subtracted, so scales are never negative
         float maxMin = 0;
@@ -93,9 +101,6 @@ internal static class Q2_KReference
         {
             b.Dmin = Fp16.FromSingle(0f);
         }
-
-        Requantize(xb, ref b, L);
-        BlockQ2_K.PackLow2(L, b.Qs);
     }
 
     private static void QuantizeRowImportance(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)

@@ -68,29 +68,9 @@ internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
     /// </summary>
     private static void FinishBlockVector(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ6_K b)
     {
-        float maxScale = 0;
-        float maxAbsScale = 0;
-        for (int ib = 0; ib < 16; ++ib)
+        if (!Q6_KReference.EncodeScales(scales, ref b))
         {
-            float absScale = MathF.Abs(scales[ib]);
-            if (absScale > maxAbsScale)
-            {
-                maxAbsScale = absScale;
-                maxScale = scales[ib];
-            }
-        }
-
-        if (maxAbsScale < QuantSearch.GroupMaxEps)
-        {
-            b = default;
             return;
-        }
-
-        float iscale = -128f / maxScale;
-        b.D = Fp16.FromSingle(1 / iscale);
-        for (int ib = 0; ib < 16; ++ib)
-        {
-            b.Scales[ib] = (sbyte)Math.Min(127, Rounding.NearestInt(iscale * scales[ib]));
         }
 
         float dAll = Fp16.ToSingle(b.D);

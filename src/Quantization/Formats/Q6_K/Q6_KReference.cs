@@ -38,29 +38,9 @@ internal static class Q6_KReference
     /// </summary>
     public static void FinishBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ6_K b)
     {
-        float maxScale = 0;
-        float maxAbsScale = 0;
-        for (int ib = 0; ib < 16; ++ib)
+        if (!EncodeScales(scales, ref b))
         {
-            float absScale = MathF.Abs(scales[ib]);
-            if (absScale > maxAbsScale)
-            {
-                maxAbsScale = absScale;
-                maxScale = scales[ib];
-            }
-        }
-
-        if (maxAbsScale < QuantSearch.GroupMaxEps)
-        {
-            b = default;
             return;
-        }
-
-        float iscale = -128f / maxScale;
-        b.D = Fp16.FromSingle(1 / iscale);
-        for (int ib = 0; ib < 16; ++ib)
-        {
-            b.Scales[ib] = (sbyte)Math.Min(127, Rounding.NearestInt(iscale * scales[ib]));
         }
 
         float dAll = Fp16.ToSingle(b.D);
@@ -80,6 +60,40 @@ internal static class Q6_KReference
         }
 
         Pack(MemoryMarshal.AsBytes(L), ref b);
+    }
+
+    /// <summary>
+    /// The scale step: the signed scale of largest magnitude (strict &gt;, first wins) sets d = −max/128 and the 8-bit
+    /// scales. False (and a zeroed block) when every scale is negligible.
+    /// </summary>
+    public static bool EncodeScales(ReadOnlySpan<float> scales, ref BlockQ6_K b)
+    {
+        float maxScale = 0;
+        float maxAbsScale = 0;
+        for (int ib = 0; ib < 16; ++ib)
+        {
+            float absScale = MathF.Abs(scales[ib]);
+            if (absScale > maxAbsScale)
+            {
+                maxAbsScale = absScale;
+                maxScale = scales[ib];
+            }
+        }
+
+        if (maxAbsScale < QuantSearch.GroupMaxEps)
+        {
+            b = default;
+            return false;
+        }
+
+        float iscale = -128f / maxScale;
+        b.D = Fp16.FromSingle(1 / iscale);
+        for (int ib = 0; ib < 16; ++ib)
+        {
+            b.Scales[ib] = (sbyte)Math.Min(127, Rounding.NearestInt(iscale * scales[ib]));
+        }
+
+        return true;
     }
 
     /// <summary>Packs 256 six-bit codes into Ql (low nibbles) and Qh (bit pairs).</summary>
