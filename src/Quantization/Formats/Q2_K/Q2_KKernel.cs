@@ -20,7 +20,7 @@ internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
 
     /// <summary>
     /// The 16 sub-block searches run lane-parallel (make_qkx2_quants with |x| weights without importance,
-    /// make_qkx3_quants with it; each lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
+    /// make_qkx3_quants with it; each lane replays the scalar sequence exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>

@@ -20,7 +20,7 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
 
     /// <summary>
     /// The 16 sub-block searches run lane-parallel (make_q3_quants without importance, make_qx_quants with it; each
-    /// lane replays the scalar sequence exactly); the per-block tail is the reference's own code.
+    /// lane replays the scalar sequence exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
@@ -34,7 +34,6 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> scales = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
-        Span<sbyte> ls = stackalloc sbyte[16];
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
@@ -78,50 +77,13 @@ internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
             }
 
             ref BlockQ3_K b = ref y[i];
-            Span<byte> packed = b.Scales;
-            packed.Clear();
             if (importance.IsEmpty)
             {
-                // The reference's scale step (FinishReferenceBlock), verbatim.
-                float maxScale = 0;
-                float amax = 0;
-                for (int j = 0; j < 16; ++j)
-                {
-                    float scale = MathF.Abs(scales[j]);
-                    if (scale > amax)
-                    {
-                        amax = scale;
-                        maxScale = scales[j];
-                    }
-                }
-
-                if (maxScale != 0)
-                {
-                    float iscale = -32f / maxScale;
-                    for (int j = 0; j < 16; ++j)
-                    {
-                        int l = (sbyte)Rounding.NearestInt(iscale * scales[j]);
-                        l = Math.Max(-32, Math.Min(31, l)) + 32;
-                        BlockQ3_K.SetScale(packed, j, l);
-                    }
-
-                    b.D = Fp16.FromSingle(1 / iscale);
-                }
-                else
-                {
-                    b.D = Fp16.FromSingle(0f);
-                }
+                Q3_KReference.EncodeReferenceScales(scales, ref b);
             }
             else
             {
-                // The reference's scale step (FinishImportanceBlock), verbatim.
-                float dBlock = QuantSearch.MakeQxQuants(16, 32, scales, ls, 1, sw);
-                for (int j = 0; j < 16; ++j)
-                {
-                    BlockQ3_K.SetScale(packed, j, ls[j]);
-                }
-
-                b.D = Fp16.FromSingle(dBlock);
+                Q3_KReference.EncodeImportanceScales(scales, sw, ref b);
             }
 
             FinishVector(xb, ref b, L);

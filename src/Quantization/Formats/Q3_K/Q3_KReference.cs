@@ -38,6 +38,13 @@ internal static class Q3_KReference
     /// </summary>
     public static void FinishReferenceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ3_K b)
     {
+        EncodeReferenceScales(scales, ref b);
+        Finish(xb, ref b, L);
+    }
+
+    /// <summary>The reference path's scale step: 6-bit scales against the signed scale of largest magnitude (strict &gt;), d = 1/iscale.</summary>
+    public static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b)
+    {
         float maxScale = 0;
         float amax = 0;
         for (int j = 0; j < 16; ++j)
@@ -68,8 +75,6 @@ internal static class Q3_KReference
         {
             b.D = Fp16.FromSingle(0f);
         }
-
-        Finish(xb, ref b, L);
     }
 
     private static void QuantizeRowImportance(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
@@ -114,6 +119,13 @@ internal static class Q3_KReference
     /// </summary>
     public static void FinishImportanceBlock(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, ReadOnlySpan<float> sw, Span<sbyte> L, ref BlockQ3_K b)
     {
+        EncodeImportanceScales(scales, sw, ref b);
+        Finish(xb, ref b, L);
+    }
+
+    /// <summary>The importance path's scale step: make_qx_quants(16, 32) over the scales under the sub-block weight sums.</summary>
+    public static void EncodeImportanceScales(ReadOnlySpan<float> scales, ReadOnlySpan<float> sw, ref BlockQ3_K b)
+    {
         Span<sbyte> Ls = stackalloc sbyte[16];
         Span<byte> packed = b.Scales;
         packed.Clear();
@@ -124,7 +136,6 @@ internal static class Q3_KReference
         }
 
         b.D = Fp16.FromSingle(dBlock);
-        Finish(xb, ref b, L);
     }
 
     /// <summary>

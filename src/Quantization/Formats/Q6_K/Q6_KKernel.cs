@@ -20,7 +20,7 @@ internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
 
     /// <summary>
     /// The 16 sub-block searches run lane-parallel (Count sub-blocks per vector, each lane replaying make_qx_quants
-    /// exactly); the per-block tail is the reference's own code.
+    /// exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
