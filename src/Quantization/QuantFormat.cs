@@ -46,6 +46,8 @@ public sealed class QuantFormat
         new(QuantType.NVFP4, "nvfp4", 64, 36),
         new(QuantType.Q1_0, "q1_0", 128, 18),
         new(QuantType.Q2_0, "q2_0", 64, 18),
+        new(QuantType.NF4, "nf4", 64, 36),
+        new(QuantType.FP4, "fp4", 64, 36),
     }.ToFrozenDictionary(f => f.Type);
 
     private QuantFormat(QuantType type, string name, int blockSize, int bytesPerBlock)
@@ -70,6 +72,12 @@ public sealed class QuantFormat
 
     /// <summary>Storage cost in bits per value, scales included (e.g. 4.5 for <see cref="QuantType.Q4_0"/>).</summary>
     public double BitsPerWeight => 8.0 * BytesPerBlock / BlockSize;
+
+    /// <summary>
+    /// <see langword="true"/> when the id is a ggml type id (a GGUF file can hold it); <see langword="false"/> for the
+    /// formats this library adds (NF4, FP4, I2_S), whose ids start at 1000.
+    /// </summary>
+    public bool IsGgmlType => (int)Type < 1000;
 
     /// <summary>Whether <see cref="Quantizer.Quantize"/> accepts this type in this version of the library.</summary>
     public bool CanQuantize => Kernels.KernelRegistry.TryGet(Type) is { CanQuantize: true };

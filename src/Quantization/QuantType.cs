@@ -76,4 +76,13 @@ public enum QuantType
     Q1_0 = 41,
     /// <summary>Blocks of 64: 2-bit codes {−1, 0, 1, 2} with an FP16 scale.</summary>
     Q2_0 = 42,
+
+    // Formats outside ggml: ids from 1000 up, so they never collide with a ggml_type id.
+
+    /// <summary>bitsandbytes 4-bit NormalFloat (QLoRA): blocks of 64, float32 absmax then 32 bytes of codes (4.5 bits per weight).</summary>
+    NF4 = 1000,
+    /// <summary>bitsandbytes 4-bit float (1 sign, 2 exponent, 1 mantissa bits): blocks of 64, float32 absmax then 32 bytes of codes.</summary>
+    FP4 = 1001,
+    /// <summary>bitnet.cpp ternary I2_S: blocks of 128 two-bit codes {−1, 0, +1} and one float32 scale per tensor.</summary>
+    I2_S = 1002,
 }

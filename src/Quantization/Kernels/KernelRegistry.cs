@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace Quantization.Kernels;
 
 internal delegate void QuantizeRowFn(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance);
@@ -24,12 +26,12 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
 /// <summary>Which kernels exist for which type. A new format is one folder under Formats/ and one line here.</summary>
 internal static class KernelRegistry
 {
-    private static readonly KernelEntry?[] s_entries = Build();
+    private static readonly FrozenDictionary<QuantType, KernelEntry> s_entries = Build();
 
-    private static KernelEntry?[] Build()
+    private static FrozenDictionary<QuantType, KernelEntry> Build()
     {
-        var entries = new KernelEntry?[64];
-        void Add(KernelEntry entry) => entries[(int)entry.Type] = entry;
+        var entries = new Dictionary<QuantType, KernelEntry>();
+        void Add(KernelEntry entry) => entries.Add(entry.Type, entry);
 
         Add(KernelEntry.Create<Formats.F32Kernel>());
         Add(KernelEntry.Create<Formats.F16Kernel>());
@@ -48,12 +50,11 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q6_KKernel>());
         Add(KernelEntry.Create<Formats.IQ4_NLKernel>());
         Add(KernelEntry.Create<Formats.IQ4_XSKernel>());
-        return entries;
+        return entries.ToFrozenDictionary();
     }
 
-    public static KernelEntry? TryGet(QuantType type) =>
-        (uint)type < (uint)s_entries.Length ? s_entries[(int)type] : null;
+    public static KernelEntry? TryGet(QuantType type) => s_entries.GetValueOrDefault(type);
 
     /// <summary>Every registered type, in id order.</summary>
-    public static IEnumerable<KernelEntry> All => s_entries.OfType<KernelEntry>();
+    public static IEnumerable<KernelEntry> All => s_entries.Values.OrderBy(e => (int)e.Type);
 }
