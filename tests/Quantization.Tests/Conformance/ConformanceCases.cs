@@ -41,7 +41,7 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
 
     /// <summary>Every type the library quantizes (F32, a plain copy, aside): a newly registered format is covered at once.</summary>
     public static readonly QuantType[] Types =
-        [.. Kernels.KernelRegistry.All.Where(e => e.CanQuantize && e.Type != QuantType.F32).Select(e => e.Type)];
+        [.. Kernels.KernelRegistry.All.Where(e => e.CanQuantize && e.Type != QuantType.F32 && e.Format.IsGgmlType).Select(e => e.Type)];
 
     public static readonly string[] Datasets = ["gaussian", "weights", "heavy", "transformer", "positive", "adversarial", "adversarial2"];
 
