@@ -30,28 +30,23 @@ internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> xt = stackalloc float[256];
         Span<float> wt = stackalloc float[256];
         Span<float> lt = stackalloc float[256];
-        Span<float> w = stackalloc float[256];
         Span<float> scales = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
-            scoped ReadOnlySpan<float> wb;
-            if (importance.IsEmpty)
-            {
-                ElementWise.Squares(xb, w); // rmse_type 1's default weight
-
-                wb = w;
-            }
-            else
-            {
-                wb = importance.Slice(i * 256, 256); // the raw imatrix, no sigma2 term
-            }
-
             for (int g = 0; g < 16; g += c)
             {
                 LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
-                LaneSearch.Transpose16(wb.Slice(16 * g, 16 * c), c, wt);
+                if (importance.IsEmpty)
+                {
+                    ElementWise.Squares(xt[..(16 * c)], wt); // rmse_type 1's default weight, x·x in any layout
+                }
+                else
+                {
+                    LaneSearch.Transpose16(importance.Slice(i * 256 + 16 * g, 16 * c), c, wt); // the raw imatrix, no sigma2 term
+                }
+
                 TVec s = LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref lt[0]);
                 TVec.Store(s, ref scales[g]);
                 LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));

@@ -1,18 +1,40 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace Quantization.Kernels;
 
 /// <summary>Lane-parallel make_q3_quants, make_qkx2_quants with MAD error, and the 16-value sub-block transposition of the K-quant kernels.</summary>
 internal static partial class LaneSearch
 {
-    /// <summary>Lane k of <paramref name="dst"/> gets the k-th of <paramref name="lanes"/> consecutive 16-value groups: dst[e·lanes + k] = src[16k + e].</summary>
+    /// <summary>Lane k of <paramref name="dst"/> gets the k-th of <paramref name="lanes"/> (4, 8 or 16) consecutive 16-value groups: dst[e·lanes + k] = src[16k + e].</summary>
     public static void Transpose16(ReadOnlySpan<float> src, int lanes, Span<float> dst)
     {
-        for (int k = 0; k < lanes; k++)
+        if (src.Length < 16 * lanes || dst.Length < 16 * lanes || (lanes & 3) != 0)
         {
-            for (int e = 0; e < 16; e++)
+            ThrowHelper.ThrowArgument(nameof(lanes), "lanes must be 4, 8 or 16 and the spans hold 16 values per lane.");
+        }
+
+        ref float s = ref MemoryMarshal.GetReference(src);
+        ref float d = ref MemoryMarshal.GetReference(dst);
+        // 4×4 tiles: rows 4kb..4kb+3 (lanes) × columns 4eb..4eb+3 (elements).
+        for (int kb = 0; kb < lanes; kb += 4)
+        {
+            for (int eb = 0; eb < 16; eb += 4)
             {
-                dst[e * lanes + k] = src[16 * k + e];
+                ref float t = ref Unsafe.Add(ref s, 16 * kb + eb);
+                Vector128<float> r0 = Vector128.LoadUnsafe(ref t);
+                Vector128<float> r1 = Vector128.LoadUnsafe(ref t, 16);
+                Vector128<float> r2 = Vector128.LoadUnsafe(ref t, 32);
+                Vector128<float> r3 = Vector128.LoadUnsafe(ref t, 48);
+                Transpose4x4(ref r0, ref r1, ref r2, ref r3);
+                ref float o = ref Unsafe.Add(ref d, eb * lanes + kb);
+                r0.StoreUnsafe(ref o);
+                r1.StoreUnsafe(ref o, (nuint)lanes);
+                r2.StoreUnsafe(ref o, (nuint)(2 * lanes));
+                r3.StoreUnsafe(ref o, (nuint)(3 * lanes));
             }
         }
     }
@@ -20,12 +42,76 @@ internal static partial class LaneSearch
     /// <summary>The inverse of <see cref="Transpose16"/> for codes (small non-negative integral floats) into bytes.</summary>
     public static void Untranspose16(ReadOnlySpan<float> src, int lanes, Span<byte> dst)
     {
-        for (int k = 0; k < lanes; k++)
+        if (src.Length < 16 * lanes || dst.Length < 16 * lanes || (lanes & 3) != 0)
         {
-            for (int e = 0; e < 16; e++)
-            {
-                dst[16 * k + e] = (byte)src[e * lanes + k];
-            }
+            ThrowHelper.ThrowArgument(nameof(lanes), "lanes must be 4, 8 or 16 and the spans hold 16 values per lane.");
+        }
+
+        ref float s = ref MemoryMarshal.GetReference(src);
+        ref byte d = ref MemoryMarshal.GetReference(dst);
+        for (int kb = 0; kb < lanes; kb += 4)
+        {
+            // Lane 4kb + j's 16 codes end up in q[j] (4 elements per tile), then narrow to 16 bytes.
+            Vector128<int> a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3;
+            Tile(ref s, lanes, kb, 0, out a0, out a1, out a2, out a3);
+            Tile(ref s, lanes, kb, 4, out b0, out b1, out b2, out b3);
+            Tile(ref s, lanes, kb, 8, out c0, out c1, out c2, out c3);
+            Tile(ref s, lanes, kb, 12, out e0, out e1, out e2, out e3);
+            ref byte o = ref Unsafe.Add(ref d, 16 * kb);
+            Vector128.Narrow(Vector128.Narrow(a0, b0), Vector128.Narrow(c0, e0)).AsByte().StoreUnsafe(ref o);
+            Vector128.Narrow(Vector128.Narrow(a1, b1), Vector128.Narrow(c1, e1)).AsByte().StoreUnsafe(ref o, 16);
+            Vector128.Narrow(Vector128.Narrow(a2, b2), Vector128.Narrow(c2, e2)).AsByte().StoreUnsafe(ref o, 32);
+            Vector128.Narrow(Vector128.Narrow(a3, b3), Vector128.Narrow(c3, e3)).AsByte().StoreUnsafe(ref o, 48);
+        }
+
+        static void Tile(ref float s, int lanes, int kb, int eb, out Vector128<int> q0, out Vector128<int> q1, out Vector128<int> q2, out Vector128<int> q3)
+        {
+            ref float t = ref Unsafe.Add(ref s, eb * lanes + kb);
+            Vector128<float> r0 = Vector128.LoadUnsafe(ref t);
+            Vector128<float> r1 = Vector128.LoadUnsafe(ref t, (nuint)lanes);
+            Vector128<float> r2 = Vector128.LoadUnsafe(ref t, (nuint)(2 * lanes));
+            Vector128<float> r3 = Vector128.LoadUnsafe(ref t, (nuint)(3 * lanes));
+            Transpose4x4(ref r0, ref r1, ref r2, ref r3);
+            q0 = Vector128.ConvertToInt32(r0);
+            q1 = Vector128.ConvertToInt32(r1);
+            q2 = Vector128.ConvertToInt32(r2);
+            q3 = Vector128.ConvertToInt32(r3);
+        }
+    }
+
+    /// <summary>Transposes the 4×4 matrix whose rows are <paramref name="r0"/> .. <paramref name="r3"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4x4(ref Vector128<float> r0, ref Vector128<float> r1, ref Vector128<float> r2, ref Vector128<float> r3)
+    {
+        if (Sse.IsSupported)
+        {
+            Vector128<float> t0 = Sse.UnpackLow(r0, r1);  // a0 b0 a1 b1
+            Vector128<float> t1 = Sse.UnpackLow(r2, r3);  // c0 d0 c1 d1
+            Vector128<float> t2 = Sse.UnpackHigh(r0, r1); // a2 b2 a3 b3
+            Vector128<float> t3 = Sse.UnpackHigh(r2, r3); // c2 d2 c3 d3
+            r0 = Sse.MoveLowToHigh(t0, t1);
+            r1 = Sse.MoveHighToLow(t1, t0);
+            r2 = Sse.MoveLowToHigh(t2, t3);
+            r3 = Sse.MoveHighToLow(t3, t2);
+        }
+        else if (AdvSimd.Arm64.IsSupported)
+        {
+            Vector128<double> t0 = AdvSimd.Arm64.ZipLow(r0, r1).AsDouble();
+            Vector128<double> t1 = AdvSimd.Arm64.ZipLow(r2, r3).AsDouble();
+            Vector128<double> t2 = AdvSimd.Arm64.ZipHigh(r0, r1).AsDouble();
+            Vector128<double> t3 = AdvSimd.Arm64.ZipHigh(r2, r3).AsDouble();
+            r0 = AdvSimd.Arm64.ZipLow(t0, t1).AsSingle();
+            r1 = AdvSimd.Arm64.ZipHigh(t0, t1).AsSingle();
+            r2 = AdvSimd.Arm64.ZipLow(t2, t3).AsSingle();
+            r3 = AdvSimd.Arm64.ZipHigh(t2, t3).AsSingle();
+        }
+        else
+        {
+            Vector128<float> a = r0, b = r1, c = r2, d = r3;
+            r0 = Vector128.Create(a[0], b[0], c[0], d[0]);
+            r1 = Vector128.Create(a[1], b[1], c[1], d[1]);
+            r2 = Vector128.Create(a[2], b[2], c[2], d[2]);
+            r3 = Vector128.Create(a[3], b[3], c[3], d[3]);
         }
     }
 
