@@ -54,7 +54,7 @@ internal static partial class LaneSearch
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in x), i * c));
-            TVec l = SimdFloat.Clamp(TVec.NearestInt(bestIscale * xi), -nmax, nmax - 1) + TVec.Create(nmax);
+            TVec l = SimdFloat.Clamp(SimdFloat.NearestSmallInt(bestIscale * xi), -nmax, nmax - 1) + TVec.Create(nmax);
             TVec.Store(TVec.Select(allZero, TVec.Create(0), l), ref Unsafe.Add(ref L, i * c));
         }
 
@@ -72,7 +72,7 @@ internal static partial class LaneSearch
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in x), i * c));
             TVec wi = TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in w), i * c));
-            TVec l = SimdFloat.Clamp(TVec.NearestInt(iscale * xi), -nmax, nmax - 1);
+            TVec l = SimdFloat.Clamp(SimdFloat.NearestSmallInt(iscale * xi), -nmax, nmax - 1); // |iscale·x| ≤ nmax + 0.9
             sumlx += wi * xi * l;
             suml2 += wi * l * l;
         }
