@@ -1,3 +1,7 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Quantization.Kernels;
 
 namespace Quantization.Ternary;
@@ -47,26 +51,41 @@ public static partial class BitNetQuantizer
         FiniteCheck.ThrowIfNotFinite(activations, nameof(activations));
         for (int r = 0; r < rows; r++)
         {
-            ReadOnlySpan<float> x = activations.Slice(r * rowLength, rowLength);
-            Span<sbyte> q = codes.Slice(r * rowLength, rowLength);
-            double max = 0.00001;
-            foreach (float v in x)
-            {
-                double a = Math.Abs((double)v);
-                max = max > a ? max : a;
-            }
-
-            float s = (float)(127.0 / max);
-            int sum = 0;
-            for (int i = 0; i < x.Length; i++)
-            {
-                int v = Math.Clamp(Rounding.NearestInt(x[i] * s), -128, 127);
-                sum += v;
-                q[i] = (sbyte)v;
-            }
-
-            scales[r] = s;
-            sums[r] = sum;
+            scales[r] = QuantizeActivationRow(activations.Slice(r * rowLength, rowLength), codes.Slice(r * rowLength, rowLength), out sums[r]);
         }
+    }
+
+    private static float QuantizeActivationRow(ReadOnlySpan<float> x, Span<sbyte> q, out int sum)
+    {
+        // max(1e-5, max|x|) in double: the float maximum converts exactly, so it can be found in float lanes.
+        double max = Math.Max(0.00001, Math.Abs((double)TensorPrimitives.MaxMagnitude(x)));
+        float s = (float)(127.0 / max);
+
+        // |x·s| ≤ 127·(1 + 2⁻²³), so nearest_int never leaves [−127, 127]: the clamps of the C code never act, and
+        // NearestCodeOp's min with 127 is the only one kept (it changes nothing either).
+        var op = new NearestCodeOp(s, 127);
+        sum = 0;
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref sbyte qr = ref MemoryMarshal.GetReference(q);
+            for (; i <= x.Length - Block32.Size; i += Block32.Size)
+            {
+                Block32.Codes(ref Unsafe.Add(ref xr, i), op, out Vector128<byte> lo, out Vector128<byte> hi);
+                lo.AsSByte().StoreUnsafe(ref qr, (nuint)i);
+                hi.AsSByte().StoreUnsafe(ref qr, (nuint)(i + 16));
+                sum += Block32.Sum(lo) + Block32.Sum(hi);
+            }
+        }
+
+        for (; i < x.Length; i++)
+        {
+            int v = Math.Clamp(Rounding.NearestInt(x[i] * s), -128, 127);
+            sum += v;
+            q[i] = (sbyte)v;
+        }
+
+        return s;
     }
 }

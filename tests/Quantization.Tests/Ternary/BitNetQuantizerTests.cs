@@ -167,6 +167,31 @@ public sealed class BitNetQuantizerTests
     }
 
     [Fact]
+    public void ActivationTiesInFullVectorsRoundHalfToEven()
+    {
+        // 96 values (three 32-value vector steps): 127 sets s = 1, the others are k + 0.5 for k = −60..34, whose nearest
+        // even neighbour is k when k is even and k + 1 when k is odd.
+        var x = new float[96];
+        var expected = new sbyte[96];
+        x[0] = 127;
+        expected[0] = 127;
+        for (int i = 1; i < 96; i++)
+        {
+            int k = i - 61;
+            x[i] = k + 0.5f;
+            expected[i] = (sbyte)(k % 2 == 0 ? k : k + 1);
+        }
+
+        var codes = new sbyte[96];
+        var scales = new float[1];
+        var sums = new int[1];
+        BitNetQuantizer.QuantizeActivations(x, 96, codes, scales, sums);
+        Assert.Equal(1f, scales[0]);
+        Assert.Equal(expected, codes);
+        Assert.Equal(expected.Sum(c => c), sums[0]);
+    }
+
+    [Fact]
     public void ActivationsEqualThePlainRule()
     {
         Prop.ForAll(Gen.Choose(1, 300).ToArbitrary(), Gen.Choose(1, 5).ToArbitrary(), ArbMap.Default.ArbFor<ulong>(), (rowLength, rows, seed) =>
