@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Quantization.Formats;
 using Quantization.Kernels;
 
@@ -36,9 +39,23 @@ public static partial class BitNetQuantizer
 
         FiniteCheck.ThrowIfNotFinite(weights, nameof(weights));
         float s = AbsMeanMultiplier(weights);
-        for (int i = 0; i < weights.Length; i++)
+        var op = new AbsMeanCodeOp(s, 0);
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
         {
-            codes[i] = AbsMeanCode(weights[i], s);
+            ref float wr = ref MemoryMarshal.GetReference(weights);
+            ref sbyte cr = ref MemoryMarshal.GetReference(codes);
+            for (; i <= weights.Length - Block32.Size; i += Block32.Size)
+            {
+                Block32.Codes(ref Unsafe.Add(ref wr, i), op, out Vector128<byte> lo, out Vector128<byte> hi);
+                lo.AsSByte().StoreUnsafe(ref cr, (nuint)i);
+                hi.AsSByte().StoreUnsafe(ref cr, (nuint)(i + 16));
+            }
+        }
+
+        for (; i < weights.Length; i++)
+        {
+            codes[i] = (sbyte)op.Invoke(weights[i]);
         }
 
         return s;
@@ -68,15 +85,37 @@ public static partial class BitNetQuantizer
 
         FiniteCheck.ThrowIfNotFinite(weights, nameof(weights));
         float s = AbsMeanMultiplier(weights);
-        bool anyNonzero = false;
+
+        // I2_S codes are the absmean codes plus one, packed as bitnet.cpp packs them.
+        var op = new AbsMeanCodeOp(s, 1);
         Span<byte> blocks = destination[..(weights.Length / 4)];
-        blocks.Clear();
-        for (int i = 0; i < weights.Length; i++)
+        bool anyNonzero = false;
+        ref float wr = ref MemoryMarshal.GetReference(weights);
+        for (int b = 0; b < weights.Length / I2_SReference.BlockSize; b++)
         {
-            int code = AbsMeanCode(weights[i], s);
-            anyNonzero |= code != 0;
-            int block = i / I2_SReference.BlockSize, k = i % I2_SReference.BlockSize;
-            blocks[block * 32 + k % 32] |= (byte)((code + 1) << (6 - 2 * (k / 32)));
+            ref float xb = ref Unsafe.Add(ref wr, b * I2_SReference.BlockSize);
+            Span<byte> qs = blocks.Slice(b * BlockI2_S.Size, BlockI2_S.Size);
+            if (Vector128.IsHardwareAccelerated)
+            {
+                Block32.Codes(ref xb, op, out Vector128<byte> l0, out Vector128<byte> h0);
+                Block32.Codes(ref Unsafe.Add(ref xb, 32), op, out Vector128<byte> l1, out Vector128<byte> h1);
+                Block32.Codes(ref Unsafe.Add(ref xb, 64), op, out Vector128<byte> l2, out Vector128<byte> h2);
+                Block32.Codes(ref Unsafe.Add(ref xb, 96), op, out Vector128<byte> l3, out Vector128<byte> h3);
+                Vector128<byte> lo = TernaryBlocks.Pack2Bit(l3, l2, l1, l0), hi = TernaryBlocks.Pack2Bit(h3, h2, h1, h0);
+                lo.CopyTo(qs);
+                hi.CopyTo(qs[16..]);
+                anyNonzero |= lo != Vector128.Create((byte)0x55) || hi != Vector128.Create((byte)0x55); // 0x55: four zero codes
+            }
+            else
+            {
+                qs.Clear();
+                for (int k = 0; k < I2_SReference.BlockSize; k++)
+                {
+                    int code = op.Invoke(Unsafe.Add(ref xb, k));
+                    anyNonzero |= code != 1;
+                    qs[k % 32] |= (byte)(code << (6 - 2 * (k / 32)));
+                }
+            }
         }
 
         I2_SReference.WriteTrailer(anyNonzero ? 1f / s : 0f, destination.Slice(blocks.Length, I2_SReference.TrailerBytes));
@@ -95,5 +134,22 @@ public static partial class BitNetQuantizer
         return 1f / Math.Max(mean, MinimumMeanAbsolute);
     }
 
-    private static sbyte AbsMeanCode(float w, float s) => (sbyte)Math.Clamp(MathF.Round(w * s, MidpointRounding.ToEven), -1f, 1f);
+}
+
+/// <summary>
+/// clamp(round(w·s), −1, 1) + offset, rounding half to even (<c>torch.round</c>): a float32 product, then the vector
+/// round instruction in its default to-nearest-even mode, in every lane.
+/// </summary>
+internal readonly struct AbsMeanCodeOp(float s, int offset) : ICodeOp
+{
+    public int Invoke(float w) => (int)Math.Clamp(MathF.Round(w * s, MidpointRounding.ToEven), -1f, 1f) + offset;
+
+    public Vector128<int> Invoke(Vector128<float> w) =>
+        Vector128.ConvertToInt32(Vector128.Clamp(Vector128.Round(w * Vector128.Create(s)), Vector128.Create(-1f), Vector128<float>.One)) + Vector128.Create(offset);
+
+    public Vector256<int> Invoke(Vector256<float> w) =>
+        Vector256.ConvertToInt32(Vector256.Clamp(Vector256.Round(w * Vector256.Create(s)), Vector256.Create(-1f), Vector256<float>.One)) + Vector256.Create(offset);
+
+    public Vector512<int> Invoke(Vector512<float> w) =>
+        Vector512.ConvertToInt32(Vector512.Clamp(Vector512.Round(w * Vector512.Create(s)), Vector512.Create(-1f), Vector512<float>.One)) + Vector512.Create(offset);
 }

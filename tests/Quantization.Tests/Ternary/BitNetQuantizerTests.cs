@@ -51,6 +51,36 @@ public sealed class BitNetQuantizerTests
     }
 
     [Fact]
+    public void AbsMeanTiesInFullVectorsAndTheirI2SBytes()
+    {
+        // 128 values, mean |W| = 1 (s = 1): per 64, first ±0.5 alternating, then ±1.5 alternating.
+        var w = new float[128];
+        for (int i = 0; i < 128; i++)
+        {
+            w[i] = (i % 2 == 0 ? 1 : -1) * (i % 64 < 32 ? 0.5f : 1.5f);
+        }
+
+        var codes = new sbyte[128];
+        Assert.Equal(1f, BitNetQuantizer.QuantizeAbsMean(w, codes));
+        for (int i = 0; i < 128; i++)
+        {
+            Assert.Equal(i % 64 < 32 ? 0 : i % 2 == 0 ? 1 : -1, codes[i]);
+        }
+
+        // I2_S byte j: elements j (±0.5: code 1), j+32 (±1.5: code 2 / 0), j+64 (code 1), j+96 (code 2 / 0):
+        // 01 10 01 10 = 0x66 for even j, 01 00 01 00 = 0x44 for odd j; trailer 1f/s = 1.0 = 0x3F800000.
+        var i2s = new byte[64];
+        BitNetQuantizer.QuantizeAbsMeanToI2S(w, i2s);
+        for (int j = 0; j < 32; j++)
+        {
+            Assert.Equal(j % 2 == 0 ? 0x66 : 0x44, i2s[j]);
+        }
+
+        Assert.Equal(new byte[] { 0x00, 0x00, 0x80, 0x3F }, i2s[32..36]);
+        Assert.All(i2s[36..], b => Assert.Equal(0, b));
+    }
+
+    [Fact]
     public void AbsMeanFloorsTheMeanAt1e5()
     {
         var codes = new sbyte[4];
