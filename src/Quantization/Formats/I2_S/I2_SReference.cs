@@ -8,6 +8,8 @@ namespace Quantization.Formats;
 /// <c>dequantize_row_i2_s</c>. The quantizer expects weights that are already ternary (absmean-quantized values
 /// ±s and 0, as bitnet.cpp's converters write them): the tensor scale is max |x|, values with |x| &lt; 10⁻⁶ become 0 and
 /// every other value ±1 by its sign. For raw weights see <see cref="Quantization.Ternary.BitNetQuantizer.QuantizeAbsMeanToI2S"/>.
+/// bitnet.cpp's ARM build packs blocks of 64 values (byte j holds j, j + 16, j + 32, j + 48) instead; this is the x86 layout
+/// on every processor.
 /// </summary>
 internal static class I2_SReference
 {
