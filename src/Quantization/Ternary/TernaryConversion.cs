@@ -77,7 +77,12 @@ public static class TernaryConversion
         }
 
         int blocks = source.Length / BlockTQ2_0.Size;
-        int n = checked(blocks * TQ2_0BlockSize);
+        if (blocks > int.MaxValue / TQ2_0BlockSize)
+        {
+            ThrowHelper.ThrowArgument(nameof(source), $"{blocks} TQ2_0 blocks hold more than {int.MaxValue} values; convert the tensor in parts of whole rows.");
+        }
+
+        int n = blocks * TQ2_0BlockSize;
         CheckDestination(destination, Quantizer.GetByteCount(QuantType.I2_S, n));
 
         // The common scale: the first block with a nonzero code decides; all-zero blocks only need the same zeros.
@@ -141,7 +146,12 @@ public static class TernaryConversion
             ThrowHelper.ThrowArgument(paramName, $"Source length {source.Length} is not whole I2_S blocks of {BlockI2_S.Size} bytes followed by the {I2_SReference.TrailerBytes}-byte trailer.");
         }
 
-        return checked(codeBytes * 4);
+        if (codeBytes > int.MaxValue / 4)
+        {
+            ThrowHelper.ThrowArgument(paramName, $"The I2_S tensor holds more than {int.MaxValue} values.");
+        }
+
+        return codeBytes * 4;
     }
 
     private static void CheckDestination(Span<byte> destination, long needed)
