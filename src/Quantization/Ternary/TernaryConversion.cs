@@ -79,7 +79,7 @@ public static class TernaryConversion
         int blocks = source.Length / BlockTQ2_0.Size;
         if (blocks > int.MaxValue / TQ2_0BlockSize)
         {
-            ThrowHelper.ThrowArgument(nameof(source), $"{blocks} TQ2_0 blocks hold more than {int.MaxValue} values; convert the tensor in parts of whole rows.");
+            ThrowHelper.ThrowArgument(nameof(source), $"{blocks} TQ2_0 blocks hold more than {int.MaxValue} values.");
         }
 
         int n = blocks * TQ2_0BlockSize;
