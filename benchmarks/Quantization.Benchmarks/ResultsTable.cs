@@ -68,6 +68,8 @@ internal static class ResultsTable
             ("IQ4_NL + imatrix", QuantType.IQ4_NL, "QuantizeWithImportanceBenchmarks", "Ggml", null),
             ("IQ4_XS", QuantType.IQ4_XS, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
             ("IQ4_XS + imatrix", QuantType.IQ4_XS, "QuantizeWithImportanceBenchmarks", "Ggml", null),
+            ("TQ2_0", QuantType.TQ2_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
+            ("TQ1_0", QuantType.TQ1_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
             ("Q8_1 ¹", QuantType.Q8_1, "ActivationQuantizeBenchmarks", "GgmlRef", null),
             ("Q8_K ¹", QuantType.Q8_K, "ActivationQuantizeBenchmarks", "GgmlRef", "DequantizeBenchmarks"),
         ];

@@ -48,14 +48,16 @@ public sealed class QuantFormat
         new(QuantType.Q2_0, "q2_0", 64, 18),
         new(QuantType.NF4, "nf4", 64, 36),
         new(QuantType.FP4, "fp4", 64, 36),
+        new(QuantType.I2_S, "i2_s", 128, 32, trailerBytes: 32),
     }.ToFrozenDictionary(f => f.Type);
 
-    private QuantFormat(QuantType type, string name, int blockSize, int bytesPerBlock)
+    private QuantFormat(QuantType type, string name, int blockSize, int bytesPerBlock, int trailerBytes = 0)
     {
         Type = type;
         Name = name;
         BlockSize = blockSize;
         BytesPerBlock = bytesPerBlock;
+        TrailerBytes = trailerBytes;
     }
 
     /// <summary>The type this descriptor describes.</summary>
@@ -70,7 +72,14 @@ public sealed class QuantFormat
     /// <summary>Number of bytes one block occupies.</summary>
     public int BytesPerBlock { get; }
 
-    /// <summary>Storage cost in bits per value, scales included (e.g. 4.5 for <see cref="QuantType.Q4_0"/>).</summary>
+    /// <summary>
+    /// Bytes stored once per tensor after its last block: 0 for every block format; 32 for <see cref="QuantType.I2_S"/>
+    /// (one float32 scale of the whole tensor, padded to 32 bytes as bitnet.cpp writes it). A tensor of n values takes
+    /// <c>n / BlockSize · BytesPerBlock + TrailerBytes</c> bytes (<see cref="Quantizer.GetByteCount"/>).
+    /// </summary>
+    public int TrailerBytes { get; }
+
+    /// <summary>Storage cost in bits per value, block scales included and a per-tensor trailer not (e.g. 4.5 for <see cref="QuantType.Q4_0"/>).</summary>
     public double BitsPerWeight => 8.0 * BytesPerBlock / BlockSize;
 
     /// <summary>

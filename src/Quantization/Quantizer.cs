@@ -14,7 +14,10 @@ namespace Quantization;
 /// </remarks>
 public static class Quantizer
 {
-    /// <summary>Gets the number of bytes <paramref name="elementCount"/> values take in <paramref name="type"/>.</summary>
+    /// <summary>
+    /// Gets the number of bytes <paramref name="elementCount"/> values take in <paramref name="type"/>: whole blocks, plus
+    /// the per-tensor trailer of a format that has one (<see cref="QuantFormat.TrailerBytes"/>, e.g. I2_S's scale).
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="type"/> is not defined, or <paramref name="elementCount"/> is negative.</exception>
     /// <exception cref="ArgumentException"><paramref name="elementCount"/> is not a multiple of the type's block size.</exception>
     public static long GetByteCount(QuantType type, long elementCount)
@@ -26,12 +29,16 @@ public static class Quantizer
             ThrowHelper.ThrowArgument(nameof(elementCount), $"{elementCount} is not a multiple of the {format.Name} block size {format.BlockSize}.");
         }
 
-        return checked(elementCount / format.BlockSize * format.BytesPerBlock);
+        return checked(elementCount / format.BlockSize * format.BytesPerBlock + format.TrailerBytes);
     }
 
     /// <summary>
     /// Quantizes <paramref name="source"/>, whole rows of <paramref name="rowLength"/> values, into <paramref name="destination"/>.
     /// </summary>
+    /// <remarks>
+    /// For a format with a per-tensor trailer (<see cref="QuantFormat.TrailerBytes"/>: I2_S) <paramref name="source"/> is the
+    /// whole tensor: its shared scale is computed from every value and written after the last row.
+    /// </remarks>
     /// <param name="type">The target format.</param>
     /// <param name="source">Whole rows of <paramref name="rowLength"/> values; every value must be finite.</param>
     /// <param name="destination">At least <see cref="GetByteCount"/>(<paramref name="type"/>, <c>source.Length</c>) bytes.</param>
@@ -44,16 +51,19 @@ public static class Quantizer
                                 ReadOnlySpan<float> importance = default)
     {
         KernelEntry kernel = Validate(type, source, destination, rowLength, importance, out int rows, out int rowBytes);
+        Span<byte> trailer = destination.Slice(rows * rowBytes, kernel.Format.TrailerBytes);
+        kernel.QuantizeTrailer(source, trailer);
         for (int r = 0; r < rows; r++)
         {
-            kernel.Quantize!(source.Slice(r * rowLength, rowLength), destination.Slice(r * rowBytes, rowBytes), importance);
+            kernel.QuantizeRow(source.Slice(r * rowLength, rowLength), destination.Slice(r * rowBytes, rowBytes), importance, trailer);
         }
     }
 
     /// <summary>
     /// Quantizes like <see cref="Quantize(QuantType, ReadOnlySpan{float}, Span{byte}, int, ReadOnlySpan{float})"/>,
     /// with the rows split into contiguous ranges across up to <paramref name="maxDegreeOfParallelism"/> threads.
-    /// The bytes are the same as the single-threaded overload's.
+    /// The bytes are the same as the single-threaded overload's (a per-tensor trailer is computed from the whole tensor
+    /// first, and every row reads it).
     /// </summary>
     /// <param name="type">The target format.</param>
     /// <param name="source">Whole rows of <paramref name="rowLength"/> values; every value must be finite.</param>
@@ -80,6 +90,8 @@ public static class Quantizer
             return;
         }
 
+        Span<byte> trailer = destination.Slice(rows * rowBytes, kernel.Format.TrailerBytes);
+        kernel.QuantizeTrailer(source, trailer);
         fixed (float* src = source)
         fixed (byte* dst = destination)
         fixed (float* imp = importance)
@@ -98,11 +110,12 @@ public static class Quantizer
             int first = (int)((long)rows * worker / workers);
             int end = (int)((long)rows * (worker + 1) / workers);
             var imp = new ReadOnlySpan<float>((float*)importance, importanceLength);
+            var trailer = new ReadOnlySpan<byte>((byte*)destination + (long)rows * rowBytes, kernel.Format.TrailerBytes);
             for (int r = first; r < end; r++)
             {
                 var row = new ReadOnlySpan<float>((float*)source + (long)r * rowLength, rowLength);
                 var dst = new Span<byte>((byte*)destination + (long)r * rowBytes, rowBytes);
-                kernel.Quantize!(row, dst, imp);
+                kernel.QuantizeRow(row, dst, imp, trailer);
             }
         }
     }
@@ -129,9 +142,9 @@ public static class Quantizer
 
         long bytesPerRow = rowLength / format.BlockSize * (long)format.BytesPerBlock;
         rows = source.Length / rowLength;
-        if (destination.Length < rows * bytesPerRow)
+        if (destination.Length < rows * bytesPerRow + format.TrailerBytes)
         {
-            ThrowHelper.ThrowArgument(nameof(destination), $"Destination has {destination.Length} bytes; {rows * bytesPerRow} are needed.");
+            ThrowHelper.ThrowArgument(nameof(destination), $"Destination has {destination.Length} bytes; {rows * bytesPerRow + format.TrailerBytes} are needed.");
         }
 
         FiniteCheck.ThrowIfNotFinite(source, nameof(source));
@@ -148,7 +161,8 @@ public static class Quantizer
 
     /// <summary>Dequantizes whole blocks of <paramref name="type"/> from <paramref name="source"/> into <paramref name="destination"/>.</summary>
     /// <param name="type">The source format.</param>
-    /// <param name="source">A whole number of blocks.</param>
+    /// <param name="source">A whole number of blocks, followed by the per-tensor trailer of a format that has one
+    /// (<see cref="QuantFormat.TrailerBytes"/>: I2_S's bytes are one whole tensor).</param>
     /// <param name="destination">At least one float per value the blocks hold.</param>
     /// <exception cref="ArgumentException"><paramref name="source"/> is not a whole number of blocks, or <paramref name="destination"/> is too small.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be dequantized by this version.</exception>
@@ -156,12 +170,15 @@ public static class Quantizer
     {
         KernelEntry kernel = GetKernel(type, quantize: false);
         QuantFormat format = kernel.Format;
-        if (source.Length % format.BytesPerBlock != 0)
+        int blockBytes = source.Length - format.TrailerBytes;
+        if (blockBytes < 0 || blockBytes % format.BytesPerBlock != 0)
         {
-            ThrowHelper.ThrowArgument(nameof(source), $"Source length {source.Length} is not a whole number of {format.Name} blocks of {format.BytesPerBlock} bytes.");
+            ThrowHelper.ThrowArgument(nameof(source), format.TrailerBytes == 0
+                ? $"Source length {source.Length} is not a whole number of {format.Name} blocks of {format.BytesPerBlock} bytes."
+                : $"Source length {source.Length} is not a whole number of {format.Name} blocks of {format.BytesPerBlock} bytes followed by the {format.TrailerBytes}-byte tensor trailer.");
         }
 
-        long values = (long)(source.Length / format.BytesPerBlock) * format.BlockSize;
+        long values = (long)(blockBytes / format.BytesPerBlock) * format.BlockSize;
         if (destination.Length < values)
         {
             ThrowHelper.ThrowArgument(nameof(destination), $"Destination has room for {destination.Length} values; {values} are needed.");

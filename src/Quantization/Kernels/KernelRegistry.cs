@@ -6,9 +6,19 @@ internal delegate void QuantizeRowFn(ReadOnlySpan<float> row, Span<byte> destina
 
 internal delegate void DequantizeFn(ReadOnlySpan<byte> source, Span<float> destination);
 
-/// <summary>The kernels registered for one type.</summary>
+internal delegate void QuantizeTrailerFn(ReadOnlySpan<float> tensor, Span<byte> trailer);
+
+internal delegate void QuantizeTensorRowFn(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<byte> trailer);
+
+/// <summary>
+/// The kernels registered for one type. <see cref="Quantize"/> quantizes one row, or for a format with a per-tensor
+/// trailer one whole tensor (its rows as one, then the trailer after them); <see cref="Dequantize"/> takes whole blocks,
+/// followed by the trailer for such a format. The generic drivers call <see cref="QuantizeTrailer"/> once and then
+/// <see cref="QuantizeRow"/> per row, which works for both kinds.
+/// </summary>
 internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, QuantizeRowFn? quantizeReference,
-                                  DequantizeFn? dequantize, DequantizeFn? dequantizeReference)
+                                  DequantizeFn? dequantize, DequantizeFn? dequantizeReference,
+                                  QuantizeTrailerFn? quantizeTrailer = null, QuantizeTensorRowFn? quantizeTensorRow = null)
 {
     public QuantType Type { get; } = type;
     public QuantFormat Format { get; } = QuantFormat.Get(type);
@@ -19,8 +29,51 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
     public bool CanQuantize => Quantize is not null;
     public bool CanDequantize => Dequantize is not null;
 
+    /// <summary>Writes the per-tensor trailer from the whole tensor (nothing for block formats, whose trailer is empty).</summary>
+    public void QuantizeTrailer(ReadOnlySpan<float> tensor, Span<byte> trailer) => quantizeTrailer?.Invoke(tensor, trailer);
+
+    /// <summary>Quantizes one row of a tensor whose trailer <see cref="QuantizeTrailer"/> has written.</summary>
+    public void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance, ReadOnlySpan<byte> trailer)
+    {
+        if (quantizeTensorRow is not null)
+        {
+            quantizeTensorRow(row, destination, trailer);
+        }
+        else
+        {
+            Quantize!(row, destination, importance);
+        }
+    }
+
     public static KernelEntry Create<TKernel>() where TKernel : IQuantKernel =>
         new(TKernel.Type, TKernel.QuantizeRow, TKernel.QuantizeRowReference, TKernel.Dequantize, TKernel.DequantizeReference);
+
+    /// <summary>An entry for a format with a per-tensor trailer (importance does not apply to such formats and is ignored).</summary>
+    public static KernelEntry CreateWithTrailer<TKernel>() where TKernel : ITensorQuantKernel
+    {
+        QuantFormat format = QuantFormat.Get(TKernel.Type);
+        return new(TKernel.Type,
+            (x, y, _) => WholeTensor(format, x, y, reference: false),
+            (x, y, _) => WholeTensor(format, x, y, reference: true),
+            (x, y) => TKernel.Dequantize(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
+            (x, y) => TKernel.DequantizeReference(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
+            TKernel.QuantizeTrailer, TKernel.QuantizeRow);
+
+        static void WholeTensor(QuantFormat format, ReadOnlySpan<float> x, Span<byte> y, bool reference)
+        {
+            int blockBytes = x.Length / format.BlockSize * format.BytesPerBlock;
+            Span<byte> trailer = y.Slice(blockBytes, format.TrailerBytes);
+            TKernel.QuantizeTrailer(x, trailer);
+            if (reference)
+            {
+                TKernel.QuantizeRowReference(x, y[..blockBytes], trailer);
+            }
+            else
+            {
+                TKernel.QuantizeRow(x, y[..blockBytes], trailer);
+            }
+        }
+    }
 }
 
 /// <summary>Which kernels exist for which type. A new format is one folder under Formats/ and one line here.</summary>
@@ -50,6 +103,9 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q6_KKernel>());
         Add(KernelEntry.Create<Formats.IQ4_NLKernel>());
         Add(KernelEntry.Create<Formats.IQ4_XSKernel>());
+        Add(KernelEntry.Create<Formats.TQ1_0Kernel>());
+        Add(KernelEntry.Create<Formats.TQ2_0Kernel>());
+        Add(KernelEntry.CreateWithTrailer<Formats.I2_SKernel>());
         return entries.ToFrozenDictionary();
     }
 

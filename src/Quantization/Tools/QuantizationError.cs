@@ -110,7 +110,8 @@ public readonly struct QuantizationError
     /// <param name="rowLength">Values per row; a positive multiple of the type's block size.</param>
     /// <param name="importance">Empty, or one non-negative weight per column, passed on to <see cref="Quantizer.Quantize"/>.</param>
     /// <returns>The error metrics of the round trip.</returns>
-    /// <remarks>Works a batch of rows at a time in pooled buffers, so it needs no memory in proportion to <paramref name="source"/>.</remarks>
+    /// <remarks>Works a batch of rows at a time in pooled buffers, so it needs no memory in proportion to <paramref name="source"/>
+    /// (except for a format with a per-tensor scale, I2_S, which is measured on the whole tensor at once).</remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="type"/> is not a defined type.</exception>
     /// <exception cref="ArgumentException">A length is wrong, or a value is NaN or infinite.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be quantized or dequantized by this version.</exception>
@@ -141,8 +142,9 @@ public readonly struct QuantizationError
         // Checked over the whole input here so that the index in the message is the caller's, not a batch's.
         FiniteCheck.ThrowIfNotFinite(source, nameof(source));
 
-        int rowsPerBatch = Math.Max(1, MeasureBatchValues / rowLength);
         int rows = source.Length / rowLength;
+        // A format with a per-tensor trailer (I2_S) shares one scale across the tensor: it must see it whole.
+        int rowsPerBatch = format.TrailerBytes > 0 ? Math.Max(1, rows) : Math.Max(1, MeasureBatchValues / rowLength);
         int batchRows = Math.Min(rowsPerBatch, rows);
         int batchValues = batchRows * rowLength;
         int batchBytes = checked((int)Quantizer.GetByteCount(type, batchValues));

@@ -71,7 +71,7 @@ public sealed class KernelProperties
             {
                 // Any bit pattern, NaN and infinite scales included: both paths must agree on every one.
                 var rng = new TestRng(seed);
-                var bytes = new byte[blocks * format.BytesPerBlock];
+                var bytes = new byte[Quantizer.GetByteCount(type, (long)blocks * format.BlockSize)];
                 for (int i = 0; i < bytes.Length; i++)
                 {
                     bytes[i] = (byte)rng.NextUInt64();
