@@ -37,7 +37,7 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>The path the file was opened from, or <c>&lt;memory&gt;</c>.</summary>
     public string Source { get; }
 
-    /// <summary>The format version (3).</summary>
+    /// <summary>The format version (3, or 2 for older files with the same layout).</summary>
     public uint Version => _layout.Version;
 
     /// <summary>The file's length in bytes.</summary>

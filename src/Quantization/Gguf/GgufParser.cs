@@ -37,11 +37,11 @@ internal static unsafe class GgufParser
         }
 
         uint version = cursor.ReadUInt32("the version");
-        if (version != GgufConstants.Version)
+        if (version is not (2 or GgufConstants.Version))
         {
-            string hint = version is 1 or 2 ? "; GGUF v1 and v2 are not supported" :
-                (version & 0xFFFF) == 0 ? "; the file may be big-endian" : "";
-            throw Corrupt(4, $"version {version} is not {GgufConstants.Version}{hint}");
+            // v2 has v3's layout (v3 only allowed big-endian files), and ggml reads both; v1 had 32-bit counts.
+            string hint = version == 1 ? "; GGUF v1 is not supported" : (version & 0xFFFF) == 0 ? "; the file may be big-endian" : "";
+            throw Corrupt(4, $"version {version} is not 2 or 3{hint}");
         }
 
         long tensorCountOffset = cursor.Position;
@@ -379,7 +379,7 @@ internal static unsafe class GgufParser
             ulong byteCount = ReadUInt64(what);
             if (byteCount > (ulong)Remaining)
             {
-                throw Corrupt(at, $"{what} declares {byteCount} bytes, more than the {Remaining} that follow");
+                throw Corrupt(at, $"{what}: a string of {byteCount} bytes, more than the {Remaining} that follow");
             }
 
             return Encoding.UTF8.GetString(Take((long)byteCount, what));

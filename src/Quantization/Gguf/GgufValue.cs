@@ -96,7 +96,7 @@ public sealed class GgufValue
             }
         }
 
-        if (elementType == GgufValueType.Array && NestingDepth(copy) > GgufConstants.MaxArrayNesting)
+        if (elementType == GgufValueType.Array && copy.Length > 0 && 1 + copy.Max(e => Level((GgufValue)(object)e!)) > GgufConstants.MaxArrayNesting)
         {
             ThrowHelper.ThrowArgument(nameof(elements), $"Arrays nest deeper than {GgufConstants.MaxArrayNesting} levels.");
         }
@@ -275,14 +275,15 @@ public sealed class GgufValue
         throw new ArgumentException($"{typeof(T).Name} is not a GGUF element type.", nameof(T));
     }
 
-    private static int NestingDepth(System.Array elements)
+    /// <summary>1 for an array of scalars or strings, 1 + the deepest element's level for an array of arrays.</summary>
+    private static int Level(GgufValue array)
     {
         int deepest = 0;
-        foreach (object element in elements)
+        if (array.ElementType == GgufValueType.Array)
         {
-            if (element is GgufValue { IsArray: true, ElementType: GgufValueType.Array } nested)
+            foreach (GgufValue element in (GgufValue[])array.RawArray)
             {
-                deepest = Math.Max(deepest, NestingDepth(nested.RawArray));
+                deepest = Math.Max(deepest, Level(element));
             }
         }
 
