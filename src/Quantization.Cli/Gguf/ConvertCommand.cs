@@ -19,7 +19,7 @@ internal static class ConvertCommand
         };
         var imatrix = new Option<FileInfo?>("--imatrix")
         {
-            Description = "llama.cpp importance matrix in GGUF form (<name>.in_sum2 / <name>.counts tensors).",
+            Description = "llama.cpp importance matrix: GGUF (<name>.in_sum2 / <name>.counts tensors) or the legacy .dat format.",
         };
         var threads = new Option<int>("--threads")
         {

@@ -139,18 +139,45 @@ public sealed class GgufCommandTests : IDisposable
     };
 
     [Theory]
-    [InlineData("q4_K", false)]
-    [InlineData("q4_K", true)]
-    [InlineData("q8_0", false)]
-    [InlineData("iq4_xs", true)]
-    public void ConvertQuantizesLikeGgmlAndTheOutputLoadsInGgml(string typeName, bool withImatrix)
+    [InlineData("q4_K", "")]
+    [InlineData("q4_K", "gguf")]
+    [InlineData("q5_0", "dat")]
+    [InlineData("q8_0", "")]
+    [InlineData("iq4_xs", "gguf")]
+    public void ConvertQuantizesLikeGgmlAndTheOutputLoadsInGgml(string typeName, string imatrixFormat)
     {
         GgufInteropTests.RequireGgml();
         var model = WriteGgmlModel();
         Assert.True(QuantFormat.TryParse(typeName, out QuantFormat? target));
         var importance = new Dictionary<string, float[]>();
         List<string> args = ["convert", model.Path, PathOf("out.gguf"), "--type", typeName, "--threads", "2"];
-        if (withImatrix)
+        if (imatrixFormat == "dat")
+        {
+            // llama.cpp's legacy imatrix: int32 entries; per entry int32 name length, name, int32 ncall, int32 nval,
+            // nval floats holding mean x ncall; the importance is value / ncall.
+            float[] stored = TestData.Importance(8, 256, withZeros: true).Select(v => v * 3).ToArray();
+            byte[] name = System.Text.Encoding.UTF8.GetBytes("blk.0.attn_q.weight");
+            using (var w = new BinaryWriter(File.Create(PathOf("imatrix.dat"))))
+            {
+                w.Write(1);
+                w.Write(name.Length);
+                w.Write(name);
+                w.Write(7);
+                w.Write(256);
+                foreach (float v in stored)
+                {
+                    w.Write(v);
+                }
+
+                w.Write(12); // last chunk
+                w.Write(0);  // dataset name length
+            }
+
+            importance["blk.0.attn_q.weight"] = stored.Select(v => v / 7f).ToArray();
+            args.AddRange(["--imatrix", PathOf("imatrix.dat")]);
+        }
+
+        if (imatrixFormat == "gguf")
         {
             // A llama.cpp GGUF imatrix: per-column sums of squares and a count; the importance is sums / count.
             using (var writer = GgufWriter.Create(PathOf("imatrix.gguf")))
