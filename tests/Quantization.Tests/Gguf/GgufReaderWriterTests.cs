@@ -199,3 +199,46 @@ public sealed class GgufReaderWriterTests
         Assert.Equal("[Int32 x 3: 1, 2, 3]", GgufValue.FromArray<int>([1, 2, 3]).ToString());
     }
 }
+
+public sealed class GgufLargeTensorTests
+{
+    [Fact]
+    public void TensorsOver2GiBAreReadAsRowRanges()
+    {
+        // A sparse file: the header and one byte are written, the rest of the 2.6 GB tensor is a hole.
+        const long rows = 600_000, columns = 4096, rowBytes = columns / 32 * 34;
+        string path = Path.GetTempFileName();
+        try
+        {
+            using (var stream = new MemoryStream())
+            {
+                using (var writer = new GgufWriter(stream, leaveOpen: true))
+                {
+                    writer.AddTensor("big", QuantType.Q8_0, [columns, rows]);
+                    writer.WriteTensorData([0x5A]);
+                }
+
+                using var file = new FileStream(path, FileMode.Create);
+                file.Write(stream.GetBuffer(), 0, (int)stream.Length);
+                file.SetLength(stream.Length - 1 + rows * rowBytes + 64);
+                file.Position = stream.Length - 1 + (rows - 1) * rowBytes;
+                file.WriteByte(0xA5); // first byte of the last row
+            }
+
+            using GgufFile gguf = GgufFile.Open(path);
+            GgufTensorView view = gguf.GetTensorView("big");
+            Assert.Equal(rows * rowBytes, view.ByteCount);
+            Assert.False(view.FitsInSpan);
+            Assert.Throws<InvalidOperationException>(() => view.Span.Length);
+            Assert.Equal(int.MaxValue / rowBytes, view.MaxRowsPerSpan);
+            Assert.Equal(0x5A, view.GetRows(0, 1)[0]);
+            Assert.Equal(0xA5, view.GetRows(rows - 1, 1)[0]);
+            Assert.Equal(view.MaxRowsPerSpan * rowBytes, view.GetRows(rows - view.MaxRowsPerSpan, view.MaxRowsPerSpan).Length);
+            Assert.Throws<ArgumentOutOfRangeException>(() => view.GetRows(0, view.MaxRowsPerSpan + 1));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
