@@ -58,8 +58,10 @@ internal static unsafe class GgufParser
             throw Corrupt(tensorCountOffset, $"the tensor count {tensorCount} cannot fit in the {cursor.Remaining} bytes that follow");
         }
 
-        var metadata = new List<KeyValuePair<string, GgufValue>>((int)keyCount);
-        var byKey = new Dictionary<string, GgufValue>((int)keyCount, StringComparer.Ordinal);
+        // Capacities are capped: in a large file a corrupt count can pass the bytes-left bound, and lists that grow as
+        // entries actually parse keep memory proportional to the bytes read.
+        var metadata = new List<KeyValuePair<string, GgufValue>>(InitialCapacity(keyCount));
+        var byKey = new Dictionary<string, GgufValue>(InitialCapacity(keyCount), StringComparer.Ordinal);
         int alignment = GgufConstants.DefaultAlignment;
         for (ulong i = 0; i < keyCount; i++)
         {
@@ -97,12 +99,17 @@ internal static unsafe class GgufParser
             byKey.Add(key, value);
         }
 
-        var tensors = new List<GgufTensorInfo>((int)tensorCount);
-        var names = new HashSet<string>((int)tensorCount, StringComparer.Ordinal);
-        var infoOffsets = new long[(int)tensorCount];
+        if (tensorCount > int.MaxValue)
+        {
+            throw Corrupt(tensorCountOffset, $"the tensor count {tensorCount} is more than this reader supports");
+        }
+
+        var tensors = new List<GgufTensorInfo>(InitialCapacity(tensorCount));
+        var names = new HashSet<string>(InitialCapacity(tensorCount), StringComparer.Ordinal);
+        var infoOffsets = new List<long>(InitialCapacity(tensorCount));
         for (int i = 0; i < (int)tensorCount; i++)
         {
-            long infoOffset = infoOffsets[i] = cursor.Position;
+            infoOffsets.Add(cursor.Position);
             tensors.Add(ReadTensorInfo(ref cursor, i, alignment, names));
         }
 
@@ -121,6 +128,8 @@ internal static unsafe class GgufParser
         CheckTensorData(tensors, infoOffsets, dataOffset, length);
         return new GgufLayout(version, metadata, byKey, tensors, alignment, dataOffset);
     }
+
+    private static int InitialCapacity(ulong declared) => (int)Math.Min(declared, 1024);
 
     public static long AlignUp(long offset, int alignment) => offset + (alignment - offset % alignment) % alignment;
 
@@ -212,24 +221,25 @@ internal static unsafe class GgufParser
 
             case GgufValueType.String:
             {
-                var strings = new string[n];
+                // Grown, not preallocated: each element consumes at least 8 bytes before it is stored.
+                var strings = new List<string>(InitialCapacity(count));
                 for (int i = 0; i < n; i++)
                 {
-                    strings[i] = cursor.ReadString(what);
+                    strings.Add(cursor.ReadString(what));
                 }
 
-                return GgufValue.WrapArray(elementType, strings);
+                return GgufValue.WrapArray(elementType, strings.ToArray());
             }
 
             default:
             {
-                var arrays = new GgufValue[n];
+                var arrays = new List<GgufValue>(InitialCapacity(count));
                 for (int i = 0; i < n; i++)
                 {
-                    arrays[i] = ReadArray(ref cursor, key, depth + 1);
+                    arrays.Add(ReadArray(ref cursor, key, depth + 1));
                 }
 
-                return GgufValue.WrapArray(elementType, arrays);
+                return GgufValue.WrapArray(elementType, arrays.ToArray());
             }
         }
     }
@@ -305,7 +315,7 @@ internal static unsafe class GgufParser
         return new GgufTensorInfo(name, format.Type, dimensions, (long)offset, blocks * format.BytesPerBlock);
     }
 
-    private static void CheckTensorData(List<GgufTensorInfo> tensors, long[] infoOffsets, long dataOffset, long length)
+    private static void CheckTensorData(List<GgufTensorInfo> tensors, List<long> infoOffsets, long dataOffset, long length)
     {
         long available = length - dataOffset;
         var order = new int[tensors.Count];
