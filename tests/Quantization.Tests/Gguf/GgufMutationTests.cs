@@ -10,7 +10,7 @@ namespace Quantization.Tests.Gguf;
 /// </summary>
 public sealed class GgufMutationTests
 {
-    private const int Cases = 6000;
+    private const int Cases = 20000;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(4);
 
     private static readonly ulong[] s_hostileValues =
