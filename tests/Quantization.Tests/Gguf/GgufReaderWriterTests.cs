@@ -242,3 +242,36 @@ public sealed class GgufLargeTensorTests
         }
     }
 }
+
+public sealed class GgufLoggingTests
+{
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+                                Exception? exception, Func<TState, Exception?, string> formatter) => Entries.Add((logLevel, formatter(state, exception)));
+    }
+
+    [Fact]
+    public void LoadingLogsASummaryEachTensorAndRejections()
+    {
+        var logger = new ListLogger();
+        using (GgufFile.Read(GgufSample.Create().WriteOurs(), logger))
+        {
+        }
+
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Information && e.Message.Contains("8 tensors, 28 metadata keys", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Message.Contains("architecture llama", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Message.Contains("q4_K 1", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Message.Contains("blk.0.attn_q.weight: q8_0 [64 x 5]", StringComparison.Ordinal));
+
+        logger.Entries.Clear();
+        Assert.Throws<InvalidDataException>(() => GgufFile.Read(new byte[] { 1, 2, 3, 4, 5 }, logger));
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("magic", StringComparison.Ordinal));
+    }
+}
