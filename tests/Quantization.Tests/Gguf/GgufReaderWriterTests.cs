@@ -206,6 +206,11 @@ public sealed class GgufLargeTensorTests
     public void TensorsOver2GiBAreReadAsRowRanges()
     {
         // A sparse file: the header and one byte are written, the rest of the 2.6 GB tensor is a hole.
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
+        {
+            Assert.Skip("x64 only: a 2.6 GB mapping is not worth the risk under qemu-user emulation.");
+        }
+
         const long rows = 600_000, columns = 4096, rowBytes = columns / 32 * 34;
         string path = Path.GetTempFileName();
         try
