@@ -18,7 +18,7 @@ internal static class QuantCommandLine
     /// <summary>The arguments could not be parsed or were out of range.</summary>
     public const int ExitBadArguments = 2;
 
-    private const string UsageHint = "Run 'quant --help' or 'quant report --help' for usage.";
+    private const string UsageHint = "Run 'quant --help' or 'quant <command> --help' for usage.";
 
     /// <summary>Parses <paramref name="args"/>, runs the chosen command and returns its exit code.</summary>
     /// <param name="args">The command line, without the program name.</param>
@@ -108,6 +108,9 @@ internal static class QuantCommandLine
         return new RootCommand("quant: quantized tensor formats (llama.cpp / GGUF compatible) from the command line.")
         {
             report,
+            Gguf.InspectCommand.Create(error, console),
+            Gguf.ConvertCommand.Create(error, console),
+            Gguf.PlanCommand.Create(error, console),
         };
     }
 

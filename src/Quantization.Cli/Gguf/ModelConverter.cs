@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Quantization.Gguf;
+
+namespace Quantization.Cli.Gguf;
+
+/// <summary>What <see cref="ModelConverter"/> did.</summary>
+internal sealed record ConversionResult(int Quantized, int Copied, long InputBytes, long OutputBytes, TimeSpan Elapsed);
+
+/// <summary>
+/// Converts a GGUF model: every 2-D F32 / F16 / BF16 tensor whose rows are a whole number of the target's blocks is
+/// quantized (bytes equal to <c>ggml_quantize_chunk</c> with the same importance), every other tensor and all
+/// metadata are copied unchanged, and <c>general.file_type</c> / <c>general.quantization_version</c> are updated.
+/// Works in bounded memory: a tensor is read from the map and quantized a slab of rows at a time.
+/// </summary>
+internal static class ModelConverter
+{
+    /// <summary>Float values per slab of rows quantized at once (16 MiB of floats).</summary>
+    private const int SlabValues = 1 << 22;
+
+    /// <summary>Target types convert accepts: every type with a quantizer that a GGUF weight can use.</summary>
+    public static bool IsSupportedTarget(QuantFormat format) =>
+        format.IsGgmlType && format.CanQuantize && format.Type is not (QuantType.Q8_1 or QuantType.Q8_K);
+
+    /// <summary>llama.cpp's <c>llama_ftype</c> for a model whose weights are all <paramref name="type"/> (the "_S" mix where ggml has several).</summary>
+    public static uint FileType(QuantType type) => type switch
+    {
+        QuantType.F32 => 0,
+        QuantType.F16 => 1,
+        QuantType.Q4_0 => 2,
+        QuantType.Q4_1 => 3,
+        QuantType.Q8_0 => 7,
+        QuantType.Q5_0 => 8,
+        QuantType.Q5_1 => 9,
+        QuantType.Q2_K => 10,
+        QuantType.Q3_K => 11,
+        QuantType.Q4_K => 14,
+        QuantType.Q5_K => 16,
+        QuantType.Q6_K => 18,
+        QuantType.IQ4_NL => 25,
+        QuantType.IQ4_XS => 30,
+        QuantType.BF16 => 32,
+        QuantType.TQ1_0 => 36,
+        QuantType.TQ2_0 => 37,
+        _ => 1024, // LLAMA_FTYPE_GUESSED
+    };
+
+    /// <summary>Whether convert quantizes <paramref name="tensor"/> to <paramref name="target"/>.</summary>
+    public static bool ShouldQuantize(GgufTensorInfo tensor, QuantFormat target) =>
+        tensor.Dimensions.Count == 2
+        && tensor.Type is QuantType.F32 or QuantType.F16 or QuantType.BF16
+        && tensor.Type != target.Type
+        && tensor.RowLength > 0 && tensor.RowLength % target.BlockSize == 0 && tensor.RowLength <= SlabValues;
+
+    public static ConversionResult Convert(GgufFile input, string outputPath, QuantFormat target, IReadOnlyDictionary<string, float[]>? importance,
+                                           int threads, ILogger logger, Action<long, long>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        int quantized = 0, copied = 0;
+        string temporary = outputPath + ".tmp";
+        try
+        {
+            using (GgufWriter writer = GgufWriter.Create(temporary))
+            {
+                foreach (KeyValuePair<string, GgufValue> kv in input.Metadata)
+                {
+                    writer.SetMetadata(kv.Key, kv.Value);
+                }
+
+                writer.SetMetadata(GgufConstants.FileTypeKey, GgufValue.FromUInt32(FileType(target.Type)));
+                writer.SetMetadata(GgufConstants.QuantizationVersionKey, GgufValue.FromUInt32(GgufConstants.QuantizationVersion));
+                var plan = new bool[input.Tensors.Count];
+                for (int i = 0; i < plan.Length; i++)
+                {
+                    GgufTensorInfo t = input.Tensors[i];
+                    plan[i] = ShouldQuantize(t, target);
+                    writer.AddTensor(t.Name, plan[i] ? target.Type : t.Type, [.. t.Dimensions]);
+                }
+
+                for (int i = 0; i < plan.Length; i++)
+                {
+                    GgufTensorInfo t = input.Tensors[i];
+                    GgufTensorView view = input.GetTensorView(t);
+                    if (plan[i])
+                    {
+                        float[]? imatrix = null;
+                        if (importance is not null && importance.TryGetValue(t.Name, out imatrix) && imatrix.Length != t.RowLength)
+                        {
+                            throw new InvalidDataException($"The imatrix entry for '{t.Name}' has {imatrix.Length} values; the tensor's rows have {t.RowLength}.");
+                        }
+
+                        Quantize(view, target, imatrix, threads, writer, t.Name);
+                        quantized++;
+                    }
+                    else
+                    {
+                        Copy(view, writer);
+                        copied++;
+                    }
+
+                    progress?.Invoke(i + 1, t.ByteCount);
+                }
+
+                writer.Finish();
+            }
+
+            File.Move(temporary, outputPath, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+
+        long inputBytes = input.FileSize, outputBytes = new FileInfo(outputPath).Length;
+        var result = new ConversionResult(quantized, copied, inputBytes, outputBytes, clock.Elapsed);
+        logger.LogInformation("Converted to {Type}: {Quantized} tensors quantized, {Copied} copied; {InputBytes:N0} -> {OutputBytes:N0} bytes ({Ratio:0.00}x smaller) in {Seconds:0.00} s",
+            target.Name, quantized, copied, inputBytes, outputBytes, (double)inputBytes / outputBytes, result.Elapsed.TotalSeconds);
+        return result;
+    }
+
+    private static void Copy(GgufTensorView view, GgufWriter writer)
+    {
+        if (view.Rows == 0 || view.RowByteCount == 0)
+        {
+            return;
+        }
+
+        int rowsPerChunk = Math.Max(1, Math.Min(view.MaxRowsPerSpan, (int)Math.Max(1, (64L << 20) / view.RowByteCount)));
+        for (long row = 0; row < view.Rows; row += rowsPerChunk)
+        {
+            writer.WriteTensorData(view.GetRows(row, (int)Math.Min(rowsPerChunk, view.Rows - row)));
+        }
+    }
+
+    private static void Quantize(GgufTensorView view, QuantFormat target, float[]? importance, int threads, GgufWriter writer, string name)
+    {
+        int rowLength = (int)view.Columns;
+        int rowsPerSlab = Math.Max(1, SlabValues / rowLength);
+        long outRowBytes = rowLength / target.BlockSize * (long)target.BytesPerBlock;
+        float[] floats = ArrayPool<float>.Shared.Rent(rowsPerSlab * rowLength);
+        byte[] bytes = ArrayPool<byte>.Shared.Rent((int)(rowsPerSlab * outRowBytes));
+        try
+        {
+            for (long row = 0; row < view.Rows; row += rowsPerSlab)
+            {
+                int rows = (int)Math.Min(rowsPerSlab, view.Rows - row);
+                ReadOnlySpan<byte> source = view.GetRows(row, rows);
+                Span<float> values = floats.AsSpan(0, rows * rowLength);
+                if (view.Type == QuantType.F32)
+                {
+                    MemoryMarshal.Cast<byte, float>(source).CopyTo(values);
+                }
+                else
+                {
+                    Quantizer.Dequantize(view.Type, source, values);
+                }
+
+                Span<byte> destination = bytes.AsSpan(0, (int)(rows * outRowBytes));
+                try
+                {
+                    Quantizer.QuantizeParallel(target.Type, values, destination, rowLength, importance, threads);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new InvalidDataException($"Tensor '{name}' cannot be quantized: {ex.Message}", ex);
+                }
+
+                writer.WriteTensorData(destination);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(floats);
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+}

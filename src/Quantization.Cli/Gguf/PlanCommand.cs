@@ -1,0 +1,128 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Quantization.Cli.Report;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace Quantization.Cli.Gguf;
+
+/// <summary><c>quant plan --memory 32GB</c>: which model sizes fit in a memory budget at which quantization tiers.</summary>
+internal static partial class PlanCommand
+{
+    /// <summary>Common model sizes, in billions of parameters.</summary>
+    private static readonly double[] s_modelBillions = [0.5, 1, 3, 7, 8, 13, 14, 27, 32, 70, 123, 405];
+
+    public static Command Create(TextWriter error, IAnsiConsole console)
+    {
+        var memory = new Option<string>("--memory", "-m")
+        {
+            Description = "Memory available for the model, e.g. 32GB, 24GiB, 512MB.",
+            Required = true,
+        };
+        var headroom = new Option<double>("--headroom")
+        {
+            Description = "Fraction of the memory kept free for the KV cache, activations and the rest of the system.",
+            DefaultValueFactory = _ => 0.2,
+        };
+        var command = new Command("plan", "Show which model sizes fit in a memory budget at each weight format (weights only, plus headroom).")
+        {
+            memory, headroom,
+        };
+        command.SetAction(parse =>
+        {
+            string text = parse.GetValue(memory)!;
+            double reserve = parse.GetValue(headroom);
+            if (ParseBytes(text) is not double bytes || bytes <= 0)
+            {
+                error.WriteLine($"quant: error: --memory '{text}' is not a size such as 32GB, 24GiB or 512MB.");
+                return QuantCommandLine.ExitBadArguments;
+            }
+
+            if (!(reserve >= 0 && reserve < 1))
+            {
+                error.WriteLine($"quant: error: --headroom must be in [0, 1), not {reserve.ToString(CultureInfo.InvariantCulture)}.");
+                return QuantCommandLine.ExitBadArguments;
+            }
+
+            console.Write(Build(bytes, reserve));
+            return QuantCommandLine.ExitSuccess;
+        });
+        return command;
+    }
+
+    /// <summary>Parses "32GB" (10⁹), "24GiB" (2³⁰), "512MB", "1.5TB", or a plain number of bytes.</summary>
+    public static double? ParseBytes(string text)
+    {
+        Match m = SizePattern().Match(text.Trim());
+        if (!m.Success || !double.TryParse(m.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+        {
+            return null;
+        }
+
+        double unit = m.Groups[2].Value.ToUpperInvariant() switch
+        {
+            "" or "B" => 1,
+            "K" or "KB" => 1e3,
+            "M" or "MB" => 1e6,
+            "G" or "GB" => 1e9,
+            "T" or "TB" => 1e12,
+            "KIB" => 1L << 10,
+            "MIB" => 1L << 20,
+            "GIB" => 1L << 30,
+            "TIB" => 1L << 40,
+            _ => double.NaN,
+        };
+        return double.IsNaN(unit) ? null : value * unit;
+    }
+
+    /// <summary>
+    /// Two tables: per weight format, the most parameters that fit and the largest common model size that does; per
+    /// common model size, the format with the most bits per weight that fits and its size.
+    /// </summary>
+    public static Rows Build(double memoryBytes, double headroom)
+    {
+        double usable = memoryBytes * (1 - headroom);
+        // F32 is no storage tier for weights: tiers start at 16 bits.
+        QuantFormat[] formats = [.. QualityReport.WeightFormats().Where(f => f.Type != QuantType.F32)];
+        string title = $"{Gigabytes(memoryBytes)} GB with {(headroom * 100).ToString("0.#", CultureInfo.InvariantCulture)}% headroom: {Gigabytes(usable)} GB for weights";
+
+        var byFormat = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
+        byFormat.AddColumn("Format");
+        byFormat.AddColumn(new TableColumn("Bits/w").RightAligned());
+        byFormat.AddColumn(new TableColumn("Max params").RightAligned());
+        byFormat.AddColumn(new TableColumn("Largest common size").RightAligned());
+        foreach (QuantFormat f in formats)
+        {
+            double maxBillions = usable * 8 / f.BitsPerWeight / 1e9;
+            double[] fitting = [.. s_modelBillions.Where(b => b <= maxBillions)];
+            byFormat.AddRow(
+                Markup.Escape(f.Name),
+                f.BitsPerWeight.ToString("0.####", CultureInfo.InvariantCulture),
+                Markup.Escape(maxBillions.ToString("0.0", CultureInfo.InvariantCulture) + "B"),
+                Markup.Escape(fitting.Length == 0 ? "none" : Billions(fitting[^1])));
+        }
+
+        var byModel = new Table().Border(TableBorder.Rounded).Title("Best format per model size (GB = 10^9 bytes of weights)");
+        byModel.AddColumn("Model");
+        byModel.AddColumn("Best format");
+        byModel.AddColumn(new TableColumn("Weights GB").RightAligned());
+        foreach (double billions in s_modelBillions)
+        {
+            QuantFormat? best = formats.FirstOrDefault(f => billions * 1e9 * f.BitsPerWeight / 8 <= usable);
+            byModel.AddRow(
+                Markup.Escape(Billions(billions)),
+                Markup.Escape(best?.Name ?? "does not fit"),
+                best is null ? "-" : Gigabytes(billions * 1e9 * best.BitsPerWeight / 8));
+        }
+
+        return new Rows(byFormat, byModel);
+    }
+
+    private static string Billions(double billions) => billions.ToString(CultureInfo.InvariantCulture) + "B";
+
+    private static string Gigabytes(double bytes) => (bytes / 1e9).ToString("0.#", CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$")]
+    private static partial Regex SizePattern();
+}

@@ -1,0 +1,268 @@
+using System.Runtime.InteropServices;
+using Quantization.Cli;
+using Quantization.Gguf;
+using Quantization.Oracle;
+using Quantization.Tests.Gguf;
+using TestData = Quantization.Tests.Support.TestData;
+
+namespace Quantization.Tests.Tools;
+
+/// <summary>The <c>quant inspect</c>, <c>convert</c> and <c>plan</c> commands.</summary>
+public sealed class GgufCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("quant-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exitCode = QuantCommandLine.Run(args, output, error);
+        return (exitCode, output.ToString(), error.ToString());
+    }
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    [Fact]
+    public void InspectShowsMetadataTensorsAndTotalsPerType()
+    {
+        File.WriteAllBytes(PathOf("m.gguf"), GgufSample.Create().WriteOurs());
+
+        var (exitCode, output, error) = Run("inspect", PathOf("m.gguf"));
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        Assert.Empty(error);
+        Assert.Contains("general.architecture", output, StringComparison.Ordinal);
+        Assert.Contains("llama", output, StringComparison.Ordinal);
+        Assert.Contains("String[4]", output, StringComparison.Ordinal);
+        Assert.Contains("blk.0.attn_q.weight", output, StringComparison.Ordinal);
+        Assert.Contains("64 x 5", output, StringComparison.Ordinal);
+        Assert.Contains("4.500", output, StringComparison.Ordinal); // q4_K bits per weight
+        Assert.Contains("Totals per type", output, StringComparison.Ordinal);
+        Assert.Contains("total", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InspectOfACorruptFileIsOneLineAndExitCodeOne()
+    {
+        byte[] bytes = GgufSample.Create().WriteOurs();
+        bytes[16] = 0xFF; // metadata key count
+        File.WriteAllBytes(PathOf("bad.gguf"), bytes);
+
+        var (exitCode, output, error) = Run("inspect", PathOf("bad.gguf"));
+
+        Assert.Equal(QuantCommandLine.ExitRuntimeError, exitCode);
+        Assert.Empty(output);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Contains("Invalid GGUF file", error, StringComparison.Ordinal);
+        Assert.Contains("byte offset 16", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("inspect", "missing.gguf")]
+    [InlineData("inspect")]
+    [InlineData("convert", "missing.gguf", "out.gguf", "--type", "q4_K")]
+    [InlineData("convert", "IN", "out.gguf", "--type", "q4_X")]
+    [InlineData("convert", "IN", "out.gguf", "--type", "q8_K")]
+    [InlineData("convert", "IN", "out.gguf", "--type", "nf4")]
+    [InlineData("convert", "IN", "out.gguf")]
+    [InlineData("convert", "IN", "out.gguf", "--type", "q4_0", "--threads", "0")]
+    [InlineData("convert", "IN", "out.gguf", "--type", "q4_0", "--imatrix", "missing.dat")]
+    [InlineData("plan")]
+    [InlineData("plan", "--memory", "lots")]
+    [InlineData("plan", "--memory", "32GB", "--headroom", "1.5")]
+    public void BadArgumentsExitWithTwo(params string[] args)
+    {
+        File.WriteAllBytes(PathOf("in.gguf"), GgufSample.Create().WriteOurs());
+        string[] resolved = [.. args.Select(a => a switch { "IN" => PathOf("in.gguf"), "out.gguf" or "missing.gguf" or "missing.dat" => PathOf(a), _ => a })];
+
+        var (exitCode, _, error) = Run(resolved);
+
+        Assert.Equal(QuantCommandLine.ExitBadArguments, exitCode);
+        Assert.NotEmpty(error);
+        Assert.False(File.Exists(PathOf("out.gguf")));
+    }
+
+    [Fact]
+    public void PlanShowsWhichModelsFit()
+    {
+        var (exitCode, output, error) = Run("plan", "--memory", "32GB");
+
+        Assert.Equal(QuantCommandLine.ExitSuccess, exitCode);
+        Assert.Empty(error);
+        Assert.Contains("25.6 GB for weights", output, StringComparison.Ordinal);
+        string[] lines = output.Split('\n');
+        Assert.Contains(lines, l => l.Contains(" q4_K ", StringComparison.Ordinal) && l.Contains("45.5B", StringComparison.Ordinal) && l.Contains(" 32B ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(" 70B ", StringComparison.Ordinal) && l.Contains(" q2_K ", StringComparison.Ordinal) && l.Contains(" 23 ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(" 7B ", StringComparison.Ordinal) && l.Contains(" f16 ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(" 405B ", StringComparison.Ordinal) && l.Contains("does not fit", StringComparison.Ordinal));
+        Assert.Equal(32e9, Cli.Gguf.PlanCommand.ParseBytes("32GB"));
+        Assert.Equal(24.0 * (1L << 30), Cli.Gguf.PlanCommand.ParseBytes("24 GiB"));
+        Assert.Null(Cli.Gguf.PlanCommand.ParseBytes("12 parsecs"));
+    }
+
+    /// <summary>A small model written by ggml: quantizable F32 / F16 / BF16 matrices, and tensors convert must copy.</summary>
+    private (string Path, List<(string Name, int Type, long[] Ne, byte[] Data)> Tensors, List<GgmlKeyValue> Metadata) WriteGgmlModel()
+    {
+        static byte[] Bytes<T>(T[] values) where T : unmanaged => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        float[] q = TestData.TransformerLike(1, 256 * 8);
+        float[] down = TestData.TransformerLike(2, 512 * 4);
+        float[] bf = TestData.TransformerLike(3, 256 * 2);
+        var tensors = new List<(string, int, long[], byte[])>
+        {
+            ("token_embd.weight", (int)QuantType.Q8_0, [256, 2], new byte[2 * 8 * 34]), // already quantized: copied
+            ("blk.0.attn_norm.weight", (int)QuantType.F32, [256], Bytes(TestData.Uniform(4, 256, 0.5, 1.5))), // 1-D: copied
+            ("blk.0.attn_q.weight", (int)QuantType.F32, [256, 8], Bytes(q)),
+            ("blk.0.ffn_down.weight", (int)QuantType.F16, [512, 4], Bytes(down.Select(v => BitConverter.HalfToUInt16Bits((Half)v)).ToArray())),
+            ("blk.0.odd.weight", (int)QuantType.F32, [100, 3], Bytes(TestData.Uniform(5, 300, -1, 1))), // rows not a block multiple: copied
+            ("output.weight", (int)QuantType.BF16, [256, 2], Bytes(bf.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray())),
+        };
+        var metadata = new List<GgmlKeyValue>
+        {
+            GgufSample.ToGgml("general.architecture", GgufValue.FromString("llama")),
+            GgufSample.ToGgml("general.name", GgufValue.FromString("tiny")),
+            GgufSample.ToGgml("general.file_type", GgufValue.FromUInt32(0)),
+            GgufSample.ToGgml("llama.embedding_length", GgufValue.FromUInt32(256)),
+            GgufSample.ToGgml("tokenizer.ggml.tokens", GgufValue.FromArray<string>(["<s>", "a", "b"])),
+            GgufSample.ToGgml("tokenizer.ggml.scores", GgufValue.FromArray<float>([0f, -1f, -2f])),
+        };
+        string path = PathOf("model-f32.gguf");
+        GgmlGguf.Write(path, metadata, tensors);
+        return (path, tensors, metadata);
+    }
+
+    private static float[] Floats((string Name, int Type, long[] Ne, byte[] Data) t) => t.Type switch
+    {
+        (int)QuantType.F32 => MemoryMarshal.Cast<byte, float>(t.Data).ToArray(),
+        _ => GgmlNative.Dequantize(t.Type, t.Data), // ggml's own fp16 / bf16 -> fp32
+    };
+
+    [Theory]
+    [InlineData("q4_K", "")]
+    [InlineData("q4_K", "gguf")]
+    [InlineData("q5_0", "dat")]
+    [InlineData("q8_0", "")]
+    [InlineData("iq4_xs", "gguf")]
+    public void ConvertQuantizesLikeGgmlAndTheOutputLoadsInGgml(string typeName, string imatrixFormat)
+    {
+        GgufInteropTests.RequireGgml();
+        var model = WriteGgmlModel();
+        Assert.True(QuantFormat.TryParse(typeName, out QuantFormat? target));
+        var importance = new Dictionary<string, float[]>();
+        List<string> args = ["convert", model.Path, PathOf("out.gguf"), "--type", typeName, "--threads", "2"];
+        if (imatrixFormat == "dat")
+        {
+            // llama.cpp's legacy imatrix: int32 entries; per entry int32 name length, name, int32 ncall, int32 nval,
+            // nval floats holding mean x ncall; the importance is value / ncall.
+            float[] stored = TestData.Importance(8, 256, withZeros: true).Select(v => v * 3).ToArray();
+            byte[] name = System.Text.Encoding.UTF8.GetBytes("blk.0.attn_q.weight");
+            using (var w = new BinaryWriter(File.Create(PathOf("imatrix.dat"))))
+            {
+                w.Write(1);
+                w.Write(name.Length);
+                w.Write(name);
+                w.Write(7);
+                w.Write(256);
+                foreach (float v in stored)
+                {
+                    w.Write(v);
+                }
+
+                w.Write(12); // last chunk
+                w.Write(0);  // dataset name length
+            }
+
+            importance["blk.0.attn_q.weight"] = stored.Select(v => v / 7f).ToArray();
+            args.AddRange(["--imatrix", PathOf("imatrix.dat")]);
+        }
+
+        if (imatrixFormat == "gguf")
+        {
+            // A llama.cpp GGUF imatrix: per-column sums of squares and a count; the importance is sums / count.
+            using (var writer = GgufWriter.Create(PathOf("imatrix.gguf")))
+            {
+                writer.SetMetadata("general.type", GgufValue.FromString("imatrix"));
+                float[] sums = TestData.Importance(7, 256, withZeros: true).Select(v => v * 40).ToArray();
+                writer.AddTensor("blk.0.attn_q.weight.in_sum2", QuantType.F32, [256, 1]);
+                writer.AddTensor("blk.0.attn_q.weight.counts", QuantType.F32, [1, 1]);
+                writer.WriteTensorData(MemoryMarshal.AsBytes(sums.AsSpan()));
+                writer.WriteTensorData(BitConverter.GetBytes(40f));
+                writer.Finish();
+                importance["blk.0.attn_q.weight"] = sums.Select(v => v / 40f).ToArray();
+            }
+
+            args.AddRange(["--imatrix", PathOf("imatrix.gguf")]);
+        }
+
+        var (exitCode, _, error) = Run([.. args]);
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        Assert.Contains("3 tensors quantized, 3 copied", error, StringComparison.Ordinal);
+        GgmlGgufContents? loaded = GgmlGguf.Read(PathOf("out.gguf"));
+        Assert.NotNull(loaded);
+        byte[] file = File.ReadAllBytes(PathOf("out.gguf"));
+
+        // Metadata: every input key unchanged and in order, except the two convert updates.
+        Assert.Equal(model.Metadata.Count + 1, loaded.Metadata.Length);
+        for (int i = 0; i < model.Metadata.Count; i++)
+        {
+            GgmlKeyValue expected = model.Metadata[i].Key == "general.file_type"
+                ? GgufSample.ToGgml("general.file_type", GgufValue.FromUInt32(Cli.Gguf.ModelConverter.FileType(target.Type)))
+                : model.Metadata[i];
+            GgufSample.AssertSame(expected, loaded.Metadata[i]);
+        }
+
+        GgufSample.AssertSame(GgufSample.ToGgml("general.quantization_version", GgufValue.FromUInt32(2)), loaded.Metadata[^1]);
+
+        Assert.Equal(model.Tensors.Count, loaded.Tensors.Length);
+        for (int i = 0; i < model.Tensors.Count; i++)
+        {
+            var source = model.Tensors[i];
+            GgmlTensorEntry actual = loaded.Tensors[i];
+            byte[] bytes = file.AsSpan((int)(loaded.DataOffset + actual.Offset), (int)actual.Size).ToArray();
+            Assert.Equal(source.Name, actual.Name);
+            bool quantizable = source.Ne.Length == 2 && source.Type is 0 or 1 or 30 && source.Ne[0] % target.BlockSize == 0;
+            if (quantizable)
+            {
+                Assert.Equal((int)target.Type, actual.Type);
+                // x86-64 ggml is the byte reference; the arm64 build is compiled with FMA contraction (ORACLE.md), so
+                // there the library's quantizer (held to the x86 bytes by the golden hashes) is the expectation.
+                float[] floats = Floats(source);
+                float[]? imatrix = importance.GetValueOrDefault(source.Name);
+                byte[] expected;
+                if (GgmlNative.IsByteReference)
+                {
+                    expected = GgmlNative.QuantizeChunk((int)target.Type, floats, (int)source.Ne[0], imatrix);
+                }
+                else
+                {
+                    expected = new byte[Quantizer.GetByteCount(target.Type, floats.Length)];
+                    Quantizer.Quantize(target.Type, floats, expected, (int)source.Ne[0], imatrix);
+                }
+
+                Assert.Equal(expected, bytes);
+            }
+            else
+            {
+                Assert.Equal(source.Type, actual.Type);
+                Assert.Equal(source.Data, bytes);
+            }
+        }
+    }
+
+    [Fact]
+    public void ConvertOfACorruptModelFailsWithoutLeavingAnOutput()
+    {
+        byte[] bytes = GgufSample.Create().WriteOurs();
+        Array.Resize(ref bytes, bytes.Length - 100);
+        File.WriteAllBytes(PathOf("bad.gguf"), bytes);
+
+        var (exitCode, _, error) = Run("convert", PathOf("bad.gguf"), PathOf("out.gguf"), "--type", "q4_0");
+
+        Assert.Equal(QuantCommandLine.ExitRuntimeError, exitCode);
+        Assert.Contains("Invalid GGUF file", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(PathOf("out.gguf")));
+        Assert.False(File.Exists(PathOf("out.gguf.tmp")));
+    }
+}
