@@ -50,6 +50,8 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.Q6_KKernel>());
         Add(KernelEntry.Create<Formats.IQ4_NLKernel>());
         Add(KernelEntry.Create<Formats.IQ4_XSKernel>());
+        Add(KernelEntry.Create<Formats.NF4Kernel>());
+        Add(KernelEntry.Create<Formats.FP4Kernel>());
         return entries.ToFrozenDictionary();
     }
 

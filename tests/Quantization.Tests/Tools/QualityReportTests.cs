@@ -82,7 +82,9 @@ public sealed class QualityReportTests
         // so the margin is wide), F16 beats BF16, and even the coarsest format keeps the direction of the weights.
         foreach (ReportRow a in report)
         {
-            foreach (ReportRow b in report.Where(b => a.BitsPerWeight >= b.BitsPerWeight + 1))
+            // Except FP4: bitsandbytes' E2M1 code book spends levels on ±1/192 and has none between 2/3 and 1, so at
+            // 4.5 bpw it lands near the 3.4-bpw K-quants (NF4 is the bitsandbytes format meant for weights).
+            foreach (ReportRow b in report.Where(b => a.BitsPerWeight >= b.BitsPerWeight + 1 && a.Type != QuantType.FP4))
             {
                 Assert.True(a.Error.SnrDecibels > b.Error.SnrDecibels,
                     $"{a.Name} ({a.BitsPerWeight} bpw, {a.Error.SnrDecibels:F2} dB) should beat {b.Name} ({b.BitsPerWeight} bpw, {b.Error.SnrDecibels:F2} dB)");
