@@ -137,6 +137,31 @@ public sealed class Nf4Tests
     }
 
     /// <summary>
+    /// An absmax so small that 1 / absmax overflows: ±absmax scale to ±∞ (clamped to ±1) and zeros to 0 · ∞ = NaN, which
+    /// bitsandbytes' argmin maps to code 0. Vector and reference paths agree on it.
+    /// </summary>
+    [Theory]
+    [InlineData(QuantType.NF4, 0xF0)] // codes 15, 0, then zeros → code 0
+    [InlineData(QuantType.FP4, 0x3B)] // codes 3, 11, then zeros → code 0
+    public void AbsmaxWhoseReciprocalOverflows(QuantType type, byte first)
+    {
+        var x = new float[128];
+        x[0] = 1e-40f;
+        x[1] = -1e-40f;
+        x[64] = 1e-40f;
+        x[127] = -1e-40f;
+        byte[] expected = [.. BitConverter.GetBytes(1e-40f), first, .. new byte[31],
+                           .. BitConverter.GetBytes(1e-40f), (byte)(first & 0xF0), .. new byte[30], (byte)(first & 0x0F)];
+        Kernels.KernelEntry kernel = Kernels.KernelRegistry.TryGet(type)!;
+        var fast = new byte[72];
+        var reference = new byte[72];
+        kernel.Quantize!(x, fast, default);
+        kernel.QuantizeReference!(x, reference, default);
+        Assert.Equal(expected, reference);
+        Assert.Equal(expected, fast);
+    }
+
+    /// <summary>
     /// NF4 midpoints: for each pair of neighbouring values the largest float not above the exact midpoint gets the lower
     /// code (a value exactly at the midpoint goes to the lower code) and the next float up the upper code.
     /// </summary>
