@@ -83,7 +83,7 @@ public sealed class QualityReportTests
         foreach (ReportRow a in report)
         {
             // Except FP4: bitsandbytes' E2M1 code book spends levels on ±1/192 and has none between 2/3 and 1, so at
-            // 4.5 bpw it lands near the 3.4-bpw K-quants (NF4 is the bitsandbytes format meant for weights).
+            // 4.5 bpw it lands near the 3.4-bpw K-quants, SNR and cosine alike (NF4 is bitsandbytes' format for weights).
             foreach (ReportRow b in report.Where(b => a.BitsPerWeight >= b.BitsPerWeight + 1 && a.Type != QuantType.FP4))
             {
                 Assert.True(a.Error.SnrDecibels > b.Error.SnrDecibels,
@@ -91,7 +91,7 @@ public sealed class QualityReportTests
             }
 
             // ggml's 2- and 3-bit K-quants without an imatrix stay near 0.96 and 0.989 on this data (bit-exact with ggml).
-            double minCosine = a.BitsPerWeight >= 4 ? 0.99 : a.BitsPerWeight >= 3 ? 0.98 : 0.95;
+            double minCosine = a.BitsPerWeight >= 4 && a.Type != QuantType.FP4 ? 0.99 : a.BitsPerWeight >= 3 ? 0.98 : 0.95;
             Assert.True(a.Error.CosineSimilarity > minCosine, $"{a.Name}: cosine {a.Error.CosineSimilarity}");
         }
 
