@@ -75,9 +75,11 @@ public static class BitsAndBytes4Bit
     /// then absmax − offset in blocks of 256 with the signed 8-bit dynamic code (<see cref="BlockwiseQuantization"/>).
     /// </summary>
     /// <remarks>
-    /// The offset is the mean computed in double precision, summing in block order, rounded once to float32; bitsandbytes
-    /// uses torch's float32 <c>mean</c>, which can differ from it in the last bits. The state carries the offset, so
-    /// either state dequantizes exactly as written.
+    /// The offset is the mean computed in double precision, summing in block order, rounded once to float32. bitsandbytes
+    /// uses torch's <c>mean</c> of the float32 absmax tensor (a vectorised, blocked summation), so its offset can differ
+    /// from this one by a few units in the last place (relative ≲ 1e-6 for real tensors); the 8-bit codes can then differ
+    /// for absmax values that sit on a code boundary. The state carries the offset, so either state dequantizes exactly as
+    /// written.
     /// </remarks>
     /// <param name="type"><see cref="QuantType.NF4"/> or <see cref="QuantType.FP4"/>.</param>
     /// <param name="source">The values; every one must be finite.</param>

@@ -264,6 +264,48 @@ public sealed class Nf4Tests
         }
     }
 
+    /// <summary>
+    /// bitsandbytes scales by the float32 reciprocal (<c>A * (1 / absmax)</c>), not by a division: values whose
+    /// x · (1/absmax) and x / absmax fall on different sides of a decision point get the multiplication's code.
+    /// </summary>
+    [Theory]
+    [InlineData(QuantType.NF4)]
+    [InlineData(QuantType.FP4)]
+    public void ScaleIsTheProductWithTheReciprocalNotTheQuotient(QuantType type)
+    {
+        float[] table = Expected(type);
+        var sorted = table.Distinct().Order().ToArray();
+        int found = 0;
+        foreach (float a in new[] { 3f, 7f, 11f, 13f, 0.3f, 1.7f, 37f, 0.011f, 123.456f, 5e-3f })
+        {
+            float id = 1f / a;
+            for (int k = 0; k + 1 < sorted.Length; k++)
+            {
+                float x0 = (float)(((double)sorted[k] + sorted[k + 1]) / 2 * a);
+                for (int d = -40; d <= 40; d++)
+                {
+                    float x = Step(x0, d);
+                    int byProduct = ArgminCode(table, Math.Clamp(x * id, -1f, 1f));
+                    int byQuotient = ArgminCode(table, Math.Clamp(x / a, -1f, 1f));
+                    if (byProduct == byQuotient || Math.Abs(x) > a)
+                    {
+                        continue;
+                    }
+
+                    found++;
+                    var block = new float[64];
+                    block[0] = a;
+                    block[1] = x;
+                    var q = new byte[36];
+                    Quantizer.Quantize(type, block, q, 64);
+                    Assert.Equal(byProduct, q[4] & 0xF);
+                }
+            }
+        }
+
+        Assert.True(found > 0, "some value must tell the two scalings apart");
+    }
+
     /// <summary>bitsandbytes' rule on an already scaled value, as plain code: first index of the smallest distance.</summary>
     internal static int ArgminCode(float[] table, float s)
     {
