@@ -51,8 +51,11 @@ internal readonly struct Fp4Code : IFourBitCode
 /// </summary>
 internal static class FourBitTables<TCode> where TCode : IFourBitCode
 {
-    /// <summary>The 15 thresholds, ascending; unused slots (FP4 has 15 distinct values, so 14) are +∞.</summary>
-    public static readonly float[] Thresholds = new float[15];
+    /// <summary>
+    /// The 15 thresholds, ascending, and a 16th slot so the table fills one 512-bit register; unused slots (FP4 has 15
+    /// distinct values, so 14 thresholds) are +∞.
+    /// </summary>
+    public static readonly float[] Thresholds = new float[16];
 
     /// <summary>Level (0..15) → code; 16 bytes so it can be a byte shuffle table.</summary>
     public static readonly byte[] LevelCode = new byte[16];
