@@ -60,6 +60,12 @@ public static class BlockwiseQuantization
     /// |n − code[i + 1]| &lt; |n − code[i]| in float32 (ties stay at i). A block whose absmax is 0 gets the index of the code
     /// nearest 0 (bitsandbytes' 0 / 0 would give NaN).
     /// </summary>
+    /// <remarks>
+    /// This is the rule of the native CPU kernel, which bitsandbytes runs for float32 input on CPU (as the absmax values
+    /// of double quantization are). Its pure-torch default backend instead multiplies by 1 / absmax and takes the first
+    /// argmin of |n − code| over all 256 codes; the two can differ by one code for values within a few units in the last
+    /// place of a midpoint.
+    /// </remarks>
     /// <param name="source">The values; every one must be finite.</param>
     /// <param name="code">256 ascending code values (e.g. <see cref="CreateDynamicMap"/>).</param>
     /// <param name="blockSize">Values per block, positive.</param>

@@ -390,14 +390,23 @@ public sealed class BitsAndBytesTests
             Assert.True(Math.Abs(y[i] - x[i]) <= (0.9 / 128 + 1e-6) * absmax[i / 256]);
         }
 
-        // Ties stay on the left: exactly between code[200] and code[201] (a float there) gives 200.
-        float mid = (code[200] + code[201]) / 2;
-        if ((double)mid == ((double)code[200] + code[201]) / 2)
+        // Ties stay on the left: a value exactly between two codes (where that midpoint is a float) gets the lower index.
+        int ties = 0;
+        for (int i = 128; i < 255; i++)
         {
-            var qt = new byte[2];
-            BlockwiseQuantization.Quantize([1f, mid], code, 256, qt, new float[1]);
-            Assert.Equal(200, qt[1]);
+            double m = ((double)code[i] + code[i + 1]) / 2;
+            if ((float)m == m)
+            {
+                var qt = new byte[2];
+                BlockwiseQuantization.Quantize([1f, (float)m], code, 256, qt, new float[1]);
+                Assert.Equal(i, qt[1]);
+                BlockwiseQuantization.Quantize([1f, MathF.BitIncrement((float)m)], code, 256, qt, new float[1]);
+                Assert.Equal(i + 1, qt[1]);
+                ties++;
+            }
         }
+
+        Assert.True(ties > 0);
     }
 
     // ------------------------------------------------------------------ validation
