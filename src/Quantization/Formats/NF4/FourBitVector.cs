@@ -133,14 +133,12 @@ internal static class FourBitVector<TCode> where TCode : IFourBitCode
             Vector512<float> s = Vector512.LoadUnsafe(ref x) * Vector512.Create(id);
             Vector512<float> table = Vector512.LoadUnsafe(ref t);
             Vector512<int> n = Vector512<int>.Zero;
-            for (int step = 8; step > 0; step >>= 1)
-            {
-                Vector512<int> up = n + Vector512.Create(step);
-                Vector512<float> th = Avx512F.PermuteVar16x32(table, up - Vector512<int>.One);
-                n = Vector512.ConditionalSelect(Vector512.GreaterThan(s, th).AsInt32(), up, n);
-            }
+            n = Step512(s, table, n, 8);
+            n = Step512(s, table, n, 4);
+            n = Step512(s, table, n, 2);
+            n = Step512(s, table, n, 1);
 
-            n |= ~Vector512.Equals(s, s).AsInt32() & Vector512.Create(0x80);
+            n = s_sorted ? n : n | (~Vector512.Equals(s, s).AsInt32() & Vector512.Create(0x80));
             levels = Avx512F.ConvertToVector128Byte(n);
         }
         else if (Vector256.IsHardwareAccelerated && Avx2.IsSupported)
@@ -159,6 +157,7 @@ internal static class FourBitVector<TCode> where TCode : IFourBitCode
         }
 
         // Level → code (FP4); a NaN lane carries 0x80, which the shuffle turns into code 0, as the reference gives.
+        // (NF4 needs no mark: a NaN is above no threshold, level 0, which is NF4's code 0.)
         return s_sorted ? levels & Vector128.Create((byte)0x0F)
                         : Vector128.Shuffle(Vector128.Create(FourBitTables<TCode>.LevelCode), levels);
     }
@@ -168,16 +167,28 @@ internal static class FourBitVector<TCode> where TCode : IFourBitCode
     private static Vector256<int> Search8(Vector256<float> s, Vector256<float> lo, Vector256<float> hi)
     {
         Vector256<int> n = Vector256<int>.Zero;
-        for (int step = 8; step > 0; step >>= 1)
-        {
-            Vector256<int> up = n + Vector256.Create(step);
-            Vector256<int> i = up - Vector256<int>.One;
-            // PermuteVar8x32 reads the low 3 bits; bit 3 (moved to the sign) picks the upper half.
-            Vector256<float> th = Avx.BlendVariable(Avx2.PermuteVar8x32(lo, i), Avx2.PermuteVar8x32(hi, i), (i << 28).AsSingle());
-            n = Vector256.ConditionalSelect(Vector256.GreaterThan(s, th).AsInt32(), up, n);
-        }
+        n = Step256(s, lo, hi, n, 8);
+        n = Step256(s, lo, hi, n, 4);
+        n = Step256(s, lo, hi, n, 2);
+        n = Step256(s, lo, hi, n, 1);
+        return s_sorted ? n : n | (~Vector256.Equals(s, s).AsInt32() & Vector256.Create(0x80));
+    }
 
-        return n | (~Vector256.Equals(s, s).AsInt32() & Vector256.Create(0x80));
+    /// <summary>One step of the search: n + step where s is above threshold n + step − 1 (written out so the JIT folds the constants).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Step512(Vector512<float> s, Vector512<float> table, Vector512<int> n, int step)
+    {
+        Vector512<float> th = Avx512F.PermuteVar16x32(table, n + Vector512.Create(step - 1));
+        return Vector512.ConditionalSelect(Vector512.GreaterThan(s, th).AsInt32(), n + Vector512.Create(step), n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Step256(Vector256<float> s, Vector256<float> lo, Vector256<float> hi, Vector256<int> n, int step)
+    {
+        Vector256<int> i = n + Vector256.Create(step - 1);
+        // PermuteVar8x32 reads the low 3 bits; bit 3 (moved to the sign) picks the upper half.
+        Vector256<float> th = Avx.BlendVariable(Avx2.PermuteVar8x32(lo, i), Avx2.PermuteVar8x32(hi, i), (i << 28).AsSingle());
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(s, th).AsInt32(), n + Vector256.Create(step), n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -190,7 +201,7 @@ internal static class FourBitVector<TCode> where TCode : IFourBitCode
             n -= Vector128.GreaterThan(s, Vector128.Create(Unsafe.Add(ref t, k))).AsInt32();
         }
 
-        return n | (~Vector128.Equals(s, s).AsInt32() & Vector128.Create(0x80));
+        return s_sorted ? n : n | (~Vector128.Equals(s, s).AsInt32() & Vector128.Create(0x80));
     }
 
     /// <summary>Codes c0..c15 → (c[2i] &lt;&lt; 4) | c[2i+1] in the low byte of each 16-bit lane.</summary>
