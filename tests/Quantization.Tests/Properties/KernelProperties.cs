@@ -96,6 +96,8 @@ public sealed class KernelProperties
     [InlineData(QuantType.Q5_1, 0.08)]
     [InlineData(QuantType.Q4_0, 0.16)]
     [InlineData(QuantType.Q4_1, 0.16)]
+    [InlineData(QuantType.NF4, 0.13)]
+    [InlineData(QuantType.FP4, 0.2)]
     public void RoundTripErrorIsBounded(QuantType type, double maxRelativeRmse)
     {
         Prop.ForAll(

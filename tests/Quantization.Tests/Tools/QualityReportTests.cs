@@ -82,7 +82,9 @@ public sealed class QualityReportTests
         // so the margin is wide), F16 beats BF16, and even the coarsest format keeps the direction of the weights.
         foreach (ReportRow a in report)
         {
-            foreach (ReportRow b in report.Where(b => a.BitsPerWeight >= b.BitsPerWeight + 1))
+            // Except FP4: bitsandbytes' E2M1 code book spends levels on ±1/192 and has none between 2/3 and 1, so at
+            // 4.5 bpw it lands near the 3.4-bpw K-quants, SNR and cosine alike (NF4 is bitsandbytes' format for weights).
+            foreach (ReportRow b in report.Where(b => a.BitsPerWeight >= b.BitsPerWeight + 1 && a.Type != QuantType.FP4))
             {
                 Assert.True(a.Error.SnrDecibels > b.Error.SnrDecibels,
                     $"{a.Name} ({a.BitsPerWeight} bpw, {a.Error.SnrDecibels:F2} dB) should beat {b.Name} ({b.BitsPerWeight} bpw, {b.Error.SnrDecibels:F2} dB)");
@@ -92,7 +94,7 @@ public sealed class QualityReportTests
             // The ternary formats (TQ1_0, TQ2_0, I2_S) are meant for weights trained to be ternary; on these weights
             // they keep about 0.69 (I2_S, signs only) to 0.74 (TQ1_0, TQ2_0).
             double minCosine = a.Type is QuantType.TQ1_0 or QuantType.TQ2_0 or QuantType.I2_S ? 0.65
-                : a.BitsPerWeight >= 4 ? 0.99 : a.BitsPerWeight >= 3 ? 0.98 : 0.95;
+                : a.BitsPerWeight >= 4 && a.Type != QuantType.FP4 ? 0.99 : a.BitsPerWeight >= 3 ? 0.98 : 0.95;
             Assert.True(a.Error.CosineSimilarity > minCosine, $"{a.Name}: cosine {a.Error.CosineSimilarity}");
         }
 

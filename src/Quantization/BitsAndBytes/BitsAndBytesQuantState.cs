@@ -1,0 +1,118 @@
+namespace Quantization.BitsAndBytes;
+
+/// <summary>
+/// What bitsandbytes keeps beside a packed 4-bit tensor (its <c>QuantState</c>): the code book, the block size, the
+/// element count and the per-block absmax, either as float32 values or double-quantized ("compress_statistics":
+/// 8-bit codes, a float32 absmax per <see cref="NestedBlockSize"/> blocks, an offset and the 8-bit code).
+/// </summary>
+/// <remarks>
+/// Field by field as bitsandbytes serializes it: <c>quant_type</c> = <see cref="QuantType"/>, <c>blocksize</c> =
+/// <see cref="BlockSize"/>, <c>shape</c> (its product) = <see cref="ElementCount"/>; without double quantization
+/// <c>absmax</c> = <see cref="Absmax"/>; with it <c>absmax</c> (uint8) = <see cref="QuantizedAbsmax"/>,
+/// <c>nested_absmax</c> = <see cref="NestedAbsmax"/>, <c>nested_blocksize</c> = <see cref="NestedBlockSize"/>,
+/// <c>nested_offset</c> = <see cref="NestedOffset"/>, <c>nested_quant_map</c> = <see cref="NestedCode"/>.
+/// The arrays are referenced, not copied.
+/// </remarks>
+public sealed class BitsAndBytesQuantState
+{
+    /// <summary><see cref="Quantization.QuantType.NF4"/> or <see cref="Quantization.QuantType.FP4"/>.</summary>
+    public required QuantType QuantType { get; init; }
+
+    /// <summary>Values per block of the flattened tensor: 32, 64, 128, ..., 4096 (bitsandbytes' default is 64).</summary>
+    public required int BlockSize { get; init; }
+
+    /// <summary>Number of values of the tensor (the product of its shape).</summary>
+    public required int ElementCount { get; init; }
+
+    /// <summary>One float32 absmax per block, or <see langword="null"/> when double-quantized.</summary>
+    public float[]? Absmax { get; init; }
+
+    /// <summary>Double quantization: one 8-bit code per block for absmax − <see cref="NestedOffset"/>.</summary>
+    public byte[]? QuantizedAbsmax { get; init; }
+
+    /// <summary>Double quantization: one float32 absmax per <see cref="NestedBlockSize"/> entries of <see cref="QuantizedAbsmax"/>.</summary>
+    public float[]? NestedAbsmax { get; init; }
+
+    /// <summary>Double quantization: the block size of the 8-bit absmax codes (bitsandbytes uses 256).</summary>
+    public int NestedBlockSize { get; init; } = 256;
+
+    /// <summary>Double quantization: the mean of the absmax values, subtracted before the 8-bit quantization.</summary>
+    public float NestedOffset { get; init; }
+
+    /// <summary>Double quantization: the 256-value 8-bit code (<see cref="BlockwiseQuantization.CreateDynamicMap"/>).</summary>
+    public float[]? NestedCode { get; init; }
+
+    /// <summary>Whether the absmax values are double-quantized.</summary>
+    public bool IsNested => QuantizedAbsmax is not null;
+
+    /// <summary>Number of 4-bit blocks: ⌈<see cref="ElementCount"/> / <see cref="BlockSize"/>⌉.</summary>
+    public int BlockCount => BlockwiseQuantization.BlockCount(ElementCount, BlockSize);
+
+    /// <summary>
+    /// The float32 absmax of every block: <see cref="Absmax"/> as is, or, double-quantized,
+    /// code[q[i]] · nestedAbsmax[i / nestedBlockSize] + offset, each operation rounded to float32 (no fused multiply-add),
+    /// as bitsandbytes' <c>dequantize_blockwise</c> followed by <c>absmax += offset</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The state is inconsistent (a missing array or a wrong length).</exception>
+    public float[] GetAbsmax()
+    {
+        Validate();
+        var absmax = new float[BlockCount];
+        if (!IsNested)
+        {
+            Absmax!.AsSpan(0, absmax.Length).CopyTo(absmax);
+            return absmax;
+        }
+
+        BlockwiseQuantization.Dequantize(QuantizedAbsmax, NestedAbsmax!, NestedCode!, NestedBlockSize, absmax);
+        for (int i = 0; i < absmax.Length; i++)
+        {
+            absmax[i] += NestedOffset;
+        }
+
+        return absmax;
+    }
+
+    /// <summary>Checks the type, block sizes and array lengths.</summary>
+    internal void Validate()
+    {
+        BitsAndBytes4Bit.ValidateType(QuantType);
+        BitsAndBytes4Bit.ValidateBlockSize(BlockSize);
+        if (ElementCount < 0)
+        {
+            ThrowHelper.ThrowArgument("state", $"ElementCount {ElementCount} is negative.");
+        }
+
+        int blocks = BlockCount;
+        if (!IsNested)
+        {
+            if (Absmax is null || Absmax.Length != blocks)
+            {
+                ThrowHelper.ThrowArgument("state", $"Absmax has {Absmax?.Length ?? 0} values; {blocks} blocks need one each.");
+            }
+
+            return;
+        }
+
+        if (QuantizedAbsmax!.Length != blocks)
+        {
+            ThrowHelper.ThrowArgument("state", $"QuantizedAbsmax has {QuantizedAbsmax.Length} codes; {blocks} blocks need one each.");
+        }
+
+        if (NestedBlockSize <= 0)
+        {
+            ThrowHelper.ThrowArgument("state", $"NestedBlockSize {NestedBlockSize} is not positive.");
+        }
+
+        int nested = BlockwiseQuantization.BlockCount(blocks, NestedBlockSize);
+        if (NestedAbsmax is null || NestedAbsmax.Length != nested)
+        {
+            ThrowHelper.ThrowArgument("state", $"NestedAbsmax has {NestedAbsmax?.Length ?? 0} values; {nested} are needed.");
+        }
+
+        if (NestedCode is null || NestedCode.Length != 256)
+        {
+            ThrowHelper.ThrowArgument("state", $"NestedCode has {NestedCode?.Length ?? 0} values; an 8-bit code has 256.");
+        }
+    }
+}
