@@ -93,10 +93,25 @@ internal static class QualityReport
         var rows = new List<ReportRow>();
         foreach (QuantFormat format in WeightFormats())
         {
-            QuantizationError error = QuantizationError.Measure(format.Type, weights, options.Columns);
+            QuantizationError error = format.Type == QuantType.I2_S
+                ? MeasureAbsMeanI2S(weights)
+                : QuantizationError.Measure(format.Type, weights, options.Columns);
             rows.Add(new ReportRow(format.Type, format.Name, format.BitsPerWeight, Model7BGigabytes(format.BitsPerWeight), error));
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// I2_S's quantizer (bitnet.cpp's quantize_i2_s) expects weights that are already ternary; float weights reach I2_S
+    /// through BitNet's absmean rule, so that is the pipeline measured.
+    /// </summary>
+    private static QuantizationError MeasureAbsMeanI2S(float[] weights)
+    {
+        var packed = new byte[Quantizer.GetByteCount(QuantType.I2_S, weights.Length)];
+        Quantization.Ternary.BitNetQuantizer.QuantizeAbsMeanToI2S(weights, packed);
+        var restored = new float[weights.Length];
+        Quantizer.Dequantize(QuantType.I2_S, packed, restored);
+        return QuantizationError.Compute(weights, restored);
     }
 }
