@@ -106,8 +106,8 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.TQ1_0Kernel>());
         Add(KernelEntry.Create<Formats.TQ2_0Kernel>());
         Add(KernelEntry.CreateWithTrailer<Formats.I2_SKernel>());
-        Add(KernelEntry.Create<Formats.NF4Kernel>());
-        Add(KernelEntry.Create<Formats.FP4Kernel>());
+        Add(KernelEntry.Create<Formats.FourBitKernel<Formats.Nf4Code>>());
+        Add(KernelEntry.Create<Formats.FourBitKernel<Formats.Fp4Code>>());
         return entries.ToFrozenDictionary();
     }
 
