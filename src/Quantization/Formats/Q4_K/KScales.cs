@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Quantization.Formats;
 
@@ -42,5 +43,23 @@ internal static class KScales
             q[j - 4] |= (byte)((ls >> 4) << 6);
             q[j] |= (byte)((lm >> 4) << 6);
         }
+    }
+
+    /// <summary>
+    /// All sixteen codes at once, as the dot kernels need them: bytes 0–7 are sc0..7 and bytes 8–15 m0..7 (the same
+    /// values <see cref="Get"/> returns), from three 32-bit words with masks instead of per-j branches.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Unpack(ref readonly Bytes12 packed)
+    {
+        ref byte p = ref Unsafe.As<Bytes12, byte>(ref Unsafe.AsRef(in packed));
+        uint w0 = Unsafe.ReadUnaligned<uint>(ref p);
+        uint w1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 4));
+        uint w2 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 8));
+        uint sc03 = w0 & 0x3F3F3F3F;
+        uint sc47 = (w2 & 0x0F0F0F0F) | (((w0 >> 6) & 0x03030303) << 4);
+        uint m03 = w1 & 0x3F3F3F3F;
+        uint m47 = ((w2 >> 4) & 0x0F0F0F0F) | (((w1 >> 6) & 0x03030303) << 4);
+        return Vector128.Create(sc03 | ((ulong)sc47 << 32), m03 | ((ulong)m47 << 32)).AsByte();
     }
 }
