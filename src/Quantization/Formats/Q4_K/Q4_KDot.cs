@@ -18,24 +18,23 @@ internal sealed class Q4_KDot : IDotKernel
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         int nb = KDot.SuperBlocks(n, BlockQ4_K.Size, weights, activations);
-        ref readonly BlockQ4_K x = ref Unsafe.As<byte, BlockQ4_K>(ref MemoryMarshal.GetReference(weights));
-        ref readonly BlockQ8_K y = ref Unsafe.As<byte, BlockQ8_K>(ref MemoryMarshal.GetReference(activations));
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
-        {
-            return Dot512(in x, in y, nb);
-        }
-
         if (Avx2.IsSupported)
         {
-            return Dot256(in x, in y, nb);
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockQ4_K*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockQ4_K*)w, (BlockQ8_K*)a, nb);
+            }
         }
 
         if (AdvSimd.Arm64.IsSupported)
         {
-            return DotNeon(in x, in y, nb);
+            return DotNeon(in MemoryMarshal.AsRef<BlockQ4_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
         }
 
         return DotReference(weights, activations, n);
@@ -96,72 +95,72 @@ internal sealed class Q4_KDot : IDotKernel
     }
 
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
-    internal static (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockQ4_K x = ref MemoryMarshal.Cast<byte, BlockQ4_K>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        switch (path)
+        fixed (BlockQ4_K* px = &x)
+        fixed (BlockQ8_K* py = &y)
         {
-            case KDotPath.Avx512:
+            switch (path)
             {
-                Vector512<int> s = Block512(in x, in y, out Vector128<int> m);
-                return (Vector512.Sum(s), Vector128.Sum(m));
-            }
-
-            case KDotPath.Avx2:
-            {
-                Vector256<int> s = Block256(in x, in y, out Vector128<int> m);
-                return (Vector256.Sum(s), Vector128.Sum(m));
-            }
-
-            case KDotPath.AdvSimd:
-            {
-                int s = BlockNeon(in x, in y, out int m);
-                return (s, m);
-            }
-
-            default:
-            {
-                Span<int> lanes = stackalloc int[8];
-                int m = LaneSums(in x, in y, lanes);
-                int s = 0;
-                foreach (int v in lanes)
+                case KDotPath.Avx512:
                 {
-                    s += v;
+                    Vector512<int> s = Block512(px, py, out Vector128<int> m);
+                    return (Vector512.Sum(s), Vector128.Sum(m));
                 }
 
-                return (s, m);
+                case KDotPath.Avx2:
+                {
+                    Vector256<int> s = Block256(px, py, out Vector128<int> m);
+                    return (Vector256.Sum(s), Vector128.Sum(m));
+                }
+
+                case KDotPath.AdvSimd:
+                {
+                    int s = BlockNeon(in x, in y, out int m);
+                    return (s, m);
+                }
+
+                default:
+                {
+                    Span<int> lanes = stackalloc int[8];
+                    int m = LaneSums(in x, in y, lanes);
+                    int s = 0;
+                    foreach (int v in lanes)
+                    {
+                        s += v;
+                    }
+
+                    return (s, m);
+                }
             }
         }
     }
 
-    private static float Dot256(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, int nb)
+    private static unsafe float Dot256(BlockQ4_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
-        for (int i = 0; i < nb; ++i)
+        for (int i = 0; i < nb; ++i, ++x, ++y)
         {
-            ref readonly BlockQ4_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            Vector256<int> s = Block256(in xb, in yb, out Vector128<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(Fp16.ToSingle(xb.D) * yb.D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(Fp16.ToSingle(xb.DMin) * yb.D), Vector128.ConvertToSingle(m), accm);
+            Vector256<int> s = Block256(x, y, out Vector128<int> m);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector256.Sum(acc) - Vector128.Sum(accm);
     }
 
-    private static float Dot512(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, int nb)
+    private static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
-        for (int i = 0; i < nb; ++i)
+        for (int i = 0; i < nb; ++i, ++x, ++y)
         {
-            ref readonly BlockQ4_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            Vector512<int> s = Block512(in xb, in yb, out Vector128<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(Fp16.ToSingle(xb.D) * yb.D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(Fp16.ToSingle(xb.DMin) * yb.D), Vector128.ConvertToSingle(m), accm);
+            Vector512<int> s = Block512(x, y, out Vector128<int> m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector512.Sum(acc) - Vector128.Sum(accm);
@@ -183,18 +182,18 @@ internal sealed class Q4_KDot : IDotKernel
 
     /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> MinSums(ref readonly BlockQ8_K y, Vector128<byte> scalesAndMins)
+    private static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins)
     {
-        ref readonly short bs = ref y.Bsums[0];
-        Vector128<short> pairs = Ssse3.HorizontalAdd(Vector128.LoadUnsafe(in bs), Vector128.LoadUnsafe(in bs, 8));
+        short* bs = (short*)&y->Bsums;
+        Vector128<short> pairs = Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
         return Sse2.MultiplyAddAdjacent(pairs, Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Block256(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, out Vector128<int> mins)
+    private static unsafe Vector256<int> Block256(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
     {
-        Vector128<byte> sm = KScales.Unpack(in x.Scales);
-        mins = MinSums(in y, sm);
+        Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
+        mins = MinSums(y, sm);
         Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
         Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
 
@@ -202,46 +201,48 @@ internal sealed class Q4_KDot : IDotKernel
         Vector256<byte> pick = Vector256.Create((ushort)0x0100).AsByte();
         Vector256<byte> next = Vector256.Create((byte)2);
         Vector256<byte> low4 = Vector256.Create((byte)0x0F);
-        ref readonly byte qs = ref x.Qs[0];
-        ref readonly sbyte q8 = ref y.Qs[0];
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
         Vector256<int> acc = Vector256<int>.Zero;
         for (int c = 0; c < 4; ++c)
         {
-            Vector256<byte> q4 = Vector256.LoadUnsafe(in qs, (nuint)(32 * c));
+            Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
             Vector256<short> s0 = Avx2.Shuffle(scales, pick).AsInt16();
             pick += next;
             Vector256<short> s1 = Avx2.Shuffle(scales, pick).AsInt16();
             pick += next;
-            acc += KDot.MulAdd(q4 & low4, Vector256.LoadUnsafe(in q8, (nuint)(64 * c)), s0);
-            acc += KDot.MulAdd(Vector256.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Vector256.LoadUnsafe(in q8, (nuint)(64 * c + 32)), s1);
+            acc += KDot.MulAdd(q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0);
+            acc += KDot.MulAdd(Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
         }
 
         return acc;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Block512(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, out Vector128<int> mins)
+    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
     {
-        Vector128<byte> sm = KScales.Unpack(in x.Scales);
-        mins = MinSums(in y, sm);
+        Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
+        mins = MinSums(y, sm);
         Vector512<short> sc = Sse41.ConvertToVector128Int16(sm).ToVector256Unsafe().ToVector512Unsafe();
 
-        // 64 bytes of Qs are chunks 2p and 2p+1: low nibbles are sub-blocks 4p and 4p+2, high nibbles 4p+1 and 4p+3.
-        Vector512<short> pickLow = Vector512.Create(Vector256.Create((short)0), Vector256.Create((short)2));
-        Vector512<short> pickHigh = Vector512.Create(Vector256.Create((short)1), Vector256.Create((short)3));
-        Vector512<short> four = Vector512.Create((short)4);
+        // Chunk c's 32 bytes twice: the low half keeps the low nibbles (sub-block 2c, Q8 codes 64c..64c+31), the high
+        // half is shifted right by 4 (sub-block 2c+1, codes 64c+32..64c+63), so the Q8 codes load in natural order.
+        Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
+        Vector512<short> two = Vector512.Create((short)2);
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
-        ref readonly byte qs = ref x.Qs[0];
-        ref readonly sbyte q8 = ref y.Qs[0];
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
         Vector512<int> acc = Vector512<int>.Zero;
-        for (int p = 0; p < 2; ++p)
+        for (int c = 0; c < 4; ++c)
         {
-            Vector512<byte> q4 = Vector512.LoadUnsafe(in qs, (nuint)(64 * p));
-            acc += KDot.MulAdd(q4 & low4, KDot.Load2x32(in q8, 128 * p, 128 * p + 64), Avx512BW.PermuteVar32x16(sc, pickLow));
-            acc += KDot.MulAdd(Vector512.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, KDot.Load2x32(in q8, 128 * p + 32, 128 * p + 96),
-                               Avx512BW.PermuteVar32x16(sc, pickHigh));
-            pickLow += four;
-            pickHigh += four;
+            // Not Avx512F.BroadcastVector256ToVector512: the .NET 10.0.12 JIT encodes its displacement as if the memory
+            // operand were 16 bytes (qs + 64 reads qs + 128), so the 32 bytes are loaded and inserted instead.
+            Vector256<ushort> half = Avx.LoadVector256((ushort*)(qs + 32 * c));
+            Vector512<ushort> chunk = Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
+            Vector512<byte> q4 = Avx512BW.ShiftRightLogicalVariable(chunk, shift).AsByte() & low4;
+            acc += KDot.MulAdd(q4, Avx512BW.LoadVector512(q8 + 64 * c), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += two;
         }
 
         return acc;
