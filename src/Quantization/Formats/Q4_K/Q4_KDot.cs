@@ -180,9 +180,9 @@ internal sealed class Q4_KDot : IDotKernel
         return sumf;
     }
 
-    /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes.</summary>
+    /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes (Q4_K and Q5_K); the mins are bytes 8–15 of <paramref name="scalesAndMins"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins)
+    internal static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins)
     {
         short* bs = (short*)&y->Bsums;
         Vector128<short> pairs = Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
@@ -248,16 +248,22 @@ internal sealed class Q4_KDot : IDotKernel
         return acc;
     }
 
+    /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int MinSumsNeon(ref readonly BlockQ8_K y, Vector128<byte> scalesAndMins)
+    {
+        ref readonly short bs = ref y.Bsums[0];
+        Vector128<short> pairs = AdvSimd.Arm64.AddPairwise(Vector128.LoadUnsafe(in bs), Vector128.LoadUnsafe(in bs, 8));
+        Vector128<short> m16 = AdvSimd.ZeroExtendWideningUpper(scalesAndMins).AsInt16();
+        Vector128<int> prod = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningLower(pairs.GetLower(), m16.GetLower()), pairs, m16);
+        return AdvSimd.Arm64.AddAcross(prod).ToScalar();
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int BlockNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, out int mins)
     {
         Vector128<byte> sm = KScales.Unpack(in x.Scales);
-        ref readonly short bs = ref y.Bsums[0];
-        Vector128<short> pairs = AdvSimd.Arm64.AddPairwise(Vector128.LoadUnsafe(in bs), Vector128.LoadUnsafe(in bs, 8));
-        Vector128<short> m16 = AdvSimd.ZeroExtendWideningUpper(sm).AsInt16();
-        Vector128<int> prod = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningLower(pairs.GetLower(), m16.GetLower()), pairs, m16);
-        mins = AdvSimd.Arm64.AddAcross(prod).ToScalar();
-
+        mins = MinSumsNeon(in y, sm);
         Vector128<byte> low4 = Vector128.Create((byte)0x0F);
         ref readonly byte qs = ref x.Qs[0];
         ref readonly sbyte q8 = ref y.Qs[0];
