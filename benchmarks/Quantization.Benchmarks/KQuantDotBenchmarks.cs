@@ -99,6 +99,7 @@ public unsafe class KQuantDotBenchmarks
         switch (Type)
         {
             case QuantType.Q2_K: Rows<Q2_KDot>(); break;
+            case QuantType.Q3_K: Rows<Q3_KDot>(); break;
             case QuantType.Q4_K: Rows<Q4_KDot>(); break;
             case QuantType.Q5_K: Rows<Q5_KDot>(); break;
             case QuantType.Q6_K: Rows<Q6_KDot>(); break;

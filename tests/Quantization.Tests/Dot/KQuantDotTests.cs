@@ -23,6 +23,7 @@ public sealed unsafe class KQuantDotTests
     private static readonly Kernel[] s_kernels =
     [
         new(QuantType.Q2_K, "q2_K", Q2_KDot.Dot, Q2_KDot.DotReference, Q2_KDot.SuperBlockSums, 80, 82),
+        new(QuantType.Q3_K, "q3_K", Q3_KDot.Dot, Q3_KDot.DotReference, Q3_KDot.SuperBlockSums, -1, -1),
         new(QuantType.Q4_K, "q4_K", Q4_KDot.Dot, Q4_KDot.DotReference, Q4_KDot.SuperBlockSums, 0, 2),
         new(QuantType.Q5_K, "q5_K", Q5_KDot.Dot, Q5_KDot.DotReference, Q5_KDot.SuperBlockSums, 0, 2),
         new(QuantType.Q6_K, "q6_K", Q6_KDot.Dot, Q6_KDot.DotReference, Q6_KDot.SuperBlockSums, -1, -1),
