@@ -103,6 +103,7 @@ public unsafe class KQuantDotBenchmarks
             case QuantType.Q4_K: Rows<Q4_KDot>(); break;
             case QuantType.Q5_K: Rows<Q5_KDot>(); break;
             case QuantType.Q6_K: Rows<Q6_KDot>(); break;
+            case QuantType.IQ4_XS: Rows<IQ4_XSDot>(); break;
             default: throw new NotSupportedException(Type.ToString());
         }
     }
