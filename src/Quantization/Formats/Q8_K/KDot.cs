@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -67,13 +68,18 @@ internal static class KDot
     private static void ThrowN(int n) =>
         ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of the super-block size 256.");
 
-    /// <summary>
-    /// IEEE half to float, equal to <see cref="Kernels.Fp16.ToSingle"/> (NaN payloads aside): the magnitude bits moved
-    /// into place and scaled by 2^112 (exact, subnormal halves included), Inf/NaN given the all-ones exponent, and the
-    /// sign ORed in. A few integer operations instead of the runtime's general conversion, twice per super-block.
-    /// </summary>
+    /// <summary>Every half-precision bit pattern as a float (256 KiB, built once): one load per scale in the hot loops.</summary>
+    private static readonly float[] s_halfTable = BuildHalfTable();
+
+    /// <summary>IEEE half to float, equal to <see cref="Kernels.Fp16.ToSingle"/> (NaN payloads aside), by table lookup.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float HalfToSingle(ushort h)
+    public static float HalfToSingle(ushort h) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_halfTable), h);
+
+    /// <summary>
+    /// The table's entries: the magnitude bits moved into place and scaled by 2^112 (exact, subnormal halves included),
+    /// Inf/NaN given the all-ones exponent, and the sign ORed in.
+    /// </summary>
+    internal static float HalfToSingleBits(ushort h)
     {
         uint magnitude = (uint)(h & 0x7FFF) << 13;
         float f = BitConverter.UInt32BitsToSingle(magnitude) * BitConverter.UInt32BitsToSingle((127 + 112) << 23);
@@ -83,6 +89,17 @@ internal static class KDot
         }
 
         return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(f) | ((uint)(h & 0x8000) << 16));
+    }
+
+    private static float[] BuildHalfTable()
+    {
+        var table = new float[65536];
+        for (int h = 0; h < table.Length; ++h)
+        {
+            table[h] = HalfToSingleBits((ushort)h);
+        }
+
+        return table;
     }
 
     /// <summary>Σ over pairs of u8·s8 (int16, no saturation for the operand ranges used here), times an int16 scale per pair, into int32.</summary>
