@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -196,26 +197,26 @@ internal sealed class Q4_KDot : IDotKernel
         mins = MinSums(y, sm);
         Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
         Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
-
-        // Broadcasts int16 lane j of each 128-bit half: shuffle bytes (2j, 2j+1), advanced by 2 per sub-block.
-        Vector256<byte> pick = Vector256.Create((ushort)0x0100).AsByte();
-        Vector256<byte> next = Vector256.Create((byte)2);
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
         byte* qs = (byte*)&x->Qs;
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
-        for (int c = 0; c < 4; ++c)
-        {
-            Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
-            Vector256<short> s0 = Avx2.Shuffle(scales, pick).AsInt16();
-            pick += next;
-            Vector256<short> s1 = Avx2.Shuffle(scales, pick).AsInt16();
-            pick += next;
-            acc += KDot.MulAdd(q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0);
-            acc += KDot.MulAdd(Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
-        }
 
-        return acc;
+        // Written out per chunk so that every shuffle control is a constant (the loop is not unrolled by the JIT).
+        Vector256<int> acc = Chunk256(qs, q8, scales, 0);
+        acc += Chunk256(qs, q8, scales, 1);
+        acc += Chunk256(qs, q8, scales, 2);
+        return acc + Chunk256(qs, q8, scales, 3);
+    }
+
+    /// <summary>Chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high nibbles), scales broadcast by a byte shuffle.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
+        Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
+        Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
+        return KDot.MulAdd(q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0)
+             + KDot.MulAdd(Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
