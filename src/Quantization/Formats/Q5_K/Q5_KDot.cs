@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -187,32 +188,31 @@ internal sealed class Q5_KDot : IDotKernel
         mins = Q4_KDot.MinSums(y, sm);
         Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
         Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
-        Vector256<byte> pick = Vector256.Create((ushort)0x0100).AsByte();
-        Vector256<byte> next = Vector256.Create((byte)2);
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
-        Vector256<byte> bit4 = Vector256.Create((byte)0x10);
 
         // Chunk c needs bits 2c and 2c+1 of Qh at bit 4: Qh shifted right by 2 per chunk, then left by 4 and 3. Word
-        // shifts carry bits across bytes, but only into bits the 0x10 mask drops.
+        // shifts carry bits across bytes, but only into bits the 0x10 mask drops. Written out per chunk so that every
+        // shuffle control is a constant.
         Vector256<ushort> hbits = Avx.LoadVector256((ushort*)&x->Qh);
         byte* qs = (byte*)&x->Qs;
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
-        for (int c = 0; c < 4; ++c)
-        {
-            Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
-            Vector256<byte> lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
-            Vector256<byte> hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
-            hbits = Avx2.ShiftRightLogical(hbits, 2);
-            Vector256<short> s0 = Avx2.Shuffle(scales, pick).AsInt16();
-            pick += next;
-            Vector256<short> s1 = Avx2.Shuffle(scales, pick).AsInt16();
-            pick += next;
-            acc += KDot.MulAdd(lo, Avx.LoadVector256(q8 + 64 * c), s0);
-            acc += KDot.MulAdd(hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
-        }
+        Vector256<int> acc = Chunk256(qs, q8, scales, ref hbits, 0);
+        acc += Chunk256(qs, q8, scales, ref hbits, 1);
+        acc += Chunk256(qs, q8, scales, ref hbits, 2);
+        return acc + Chunk256(qs, q8, scales, ref hbits, 3);
+    }
 
-        return acc;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> bit4 = Vector256.Create((byte)0x10);
+        Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
+        Vector256<byte> lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
+        Vector256<byte> hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
+        hbits = Avx2.ShiftRightLogical(hbits, 2);
+        Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
+        Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
+        return KDot.MulAdd(lo, Avx.LoadVector256(q8 + 64 * c), s0) + KDot.MulAdd(hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
