@@ -1,0 +1,262 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// IQ4_XS × Q8_K (<c>ggml_vec_dot_iq4_xs_q8_K</c>): per super-block, Σ_ib (ls_ib − 32)·Σ kvalues[q]·q8 is exact in int32.
+/// ggml's generic kernel scales each sub-block's sum in float (its reference order); the vector paths scale in int16
+/// and convert once per super-block.
+/// </summary>
+internal sealed class IQ4_XSDot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.IQ4_XS;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockIQ4_XS.Size, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockIQ4_XS*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockIQ4_XS*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return DotNeon(in MemoryMarshal.AsRef<BlockIQ4_XS>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return DotReference(weights, activations, n);
+    }
+
+    /// <summary>ggml's generic kernel: per sub-block, (d·dy·(ls − 32))·Σ into one float accumulator.</summary>
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockIQ4_XS.Size, weights, activations);
+        ReadOnlySpan<BlockIQ4_XS> x = MemoryMarshal.Cast<byte, BlockIQ4_XS>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        Span<int> sumi = stackalloc int[8];
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            float d4d8 = Fp16.ToSingle(x[i].D) * y[i].D;
+            SubBlockSums(in x[i], in y[i], sumi);
+            for (int ib = 0; ib < 8; ++ib)
+            {
+                sumf += d4d8 * (x[i].Scale(ib) - 32) * sumi[ib];
+            }
+        }
+
+        return sumf;
+    }
+
+    /// <summary>Σ_j kvalues[q_j]·q8_j of each 32-value sub-block.</summary>
+    internal static void SubBlockSums(in BlockIQ4_XS x, in BlockQ8_K y, Span<int> sumi)
+    {
+        ReadOnlySpan<sbyte> kvalues = Iq4Search.Values;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            int sumi1 = 0, sumi2 = 0;
+            for (int j = 0; j < 16; ++j)
+            {
+                byte q = x.Qs[16 * ib + j];
+                sumi1 += y.Qs[32 * ib + j] * kvalues[q & 0xF];
+                sumi2 += y.Qs[32 * ib + 16 + j] * kvalues[q >> 4];
+            }
+
+            sumi[ib] = sumi1 + sumi2;
+        }
+    }
+
+    /// <summary>The eight 6-bit scales, one per byte (PDEP where available): byte ib is what <see cref="BlockIQ4_XS.Scale"/> returns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong Scales(ushort scalesH, uint scalesL)
+    {
+        if (Bmi2.X64.IsSupported)
+        {
+            return Bmi2.X64.ParallelBitDeposit(scalesL, 0x0F0F_0F0F_0F0F_0F0F) | Bmi2.X64.ParallelBitDeposit(scalesH, 0x3030_3030_3030_3030);
+        }
+
+        ulong s = 0;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            s |= (ulong)(((scalesL >> (4 * ib)) & 0xF) | (((uint)scalesH >> (2 * ib) & 3) << 4)) << (8 * ib);
+        }
+
+        return s;
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s Σ (ls − 32)·Σ kvalues·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly BlockIQ4_XS x = ref MemoryMarshal.Cast<byte, BlockIQ4_XS>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (BlockIQ4_XS* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            switch (path)
+            {
+                case KDotPath.Avx512:
+                    return (Vector512.Sum(Block512(px, py)), 0);
+                case KDotPath.Avx2:
+                    return (Vector256.Sum(Block256(px, py)), 0);
+                case KDotPath.AdvSimd:
+                    return (BlockNeon(in x, in y), 0);
+                default:
+                {
+                    Span<int> sumi = stackalloc int[8];
+                    SubBlockSums(in x, in y, sumi);
+                    int s = 0;
+                    for (int ib = 0; ib < 8; ++ib)
+                    {
+                        s += (x.Scale(ib) - 32) * sumi[ib];
+                    }
+
+                    return (s, 0);
+                }
+            }
+        }
+    }
+
+    private static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = Block256(x, y);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    private static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = Block512(x, y);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+        }
+
+        return Vector512.Sum(acc);
+    }
+
+    private static float DotNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly BlockIQ4_XS xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            sumf += KDot.HalfToSingle(xb.D) * yb.D * BlockNeon(in xb, in yb);
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The eight multipliers ls − 32 as int16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<short> SignedScales(BlockIQ4_XS* x) =>
+        Sse41.ConvertToVector128Int16(Vector128.CreateScalar(Scales(x->ScalesH, *(uint*)&x->ScalesL)).AsByte()) - Vector128.Create((short)32);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Block256(BlockIQ4_XS* x, BlockQ8_K* y)
+    {
+        Vector128<short> sc = SignedScales(x);
+        Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
+        Vector256<byte> pick = Vector256.Create((ushort)0x0100).AsByte();
+        Vector256<byte> next = Vector256.Create((byte)2);
+        Vector128<sbyte> table128 = Vector128.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+        Vector256<sbyte> table = Vector256.Create(table128, table128);
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector256<int> acc = Vector256<int>.Zero;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            // Sub-block ib in natural order: low nibbles (values 0..15) in the low 128 bits, high nibbles above.
+            Vector128<byte> q = Sse2.LoadVector128(qs + 16 * ib);
+            Vector256<byte> codes = Vector256.Create(q, Sse2.ShiftRightLogical(q.AsUInt16(), 4).AsByte()) & low4;
+            Vector256<sbyte> w = Avx2.Shuffle(table, codes.AsSByte());
+
+            // Signed × signed through pmaddubsw: |w| times q8 with w's sign (exact: |q8| ≤ 127).
+            Vector256<short> s = Avx2.Shuffle(scales, pick).AsInt16();
+            pick += next;
+            acc += KDot.MulAdd(Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), s);
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockIQ4_XS* x, BlockQ8_K* y)
+    {
+        Vector512<short> sc = SignedScales(x).ToVector256Unsafe().ToVector512Unsafe();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
+        Vector512<short> two = Vector512.Create((short)2);
+        Vector128<sbyte> table128 = Vector128.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+        Vector512<sbyte> table = Vector512.Create(Vector256.Create(table128, table128), Vector256.Create(table128, table128));
+        Vector512<byte> low4 = Vector512.Create((byte)0x0F);
+
+        // 64 bytes are sub-blocks 4p..4p+3, one per 128-bit lane; two-source qword permutes put each sub-block's
+        // low-nibble and high-nibble values side by side, two sub-blocks per vector, in natural order.
+        Vector512<long> first = Vector512.Create(0L, 1, 8, 9, 2, 3, 10, 11);
+        Vector512<long> second = Vector512.Create(4L, 5, 12, 13, 6, 7, 14, 15);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int p = 0; p < 2; ++p)
+        {
+            Vector512<byte> q = Avx512BW.LoadVector512(qs + 64 * p);
+            Vector512<long> lo = Avx512BW.Shuffle(table, (q & low4).AsSByte()).AsInt64();
+            Vector512<long> hi = Avx512BW.Shuffle(table, (Avx512BW.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & low4).AsSByte()).AsInt64();
+            acc += SignedMulAdd(Avx512F.PermuteVar8x64x2(lo, first, hi).AsSByte(), Avx512BW.LoadVector512(q8 + 128 * p), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += two;
+            acc += SignedMulAdd(Avx512F.PermuteVar8x64x2(lo, second, hi).AsSByte(), Avx512BW.LoadVector512(q8 + 128 * p + 64), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += two;
+        }
+
+        return acc;
+    }
+
+    /// <summary>w·q8 for signed w as |w|·(q8 with w's sign): AVX-512 has no vpsignb, so the negation is a select.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SignedMulAdd(Vector512<sbyte> w, Vector512<sbyte> q8, Vector512<short> scale)
+    {
+        Vector512<sbyte> signed = Vector512.ConditionalSelect(Vector512.LessThan(w, Vector512<sbyte>.Zero), -q8, q8);
+        return KDot.MulAdd(Avx512BW.Abs(w), signed, scale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y)
+    {
+        Vector128<byte> table = Vector128.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113).AsByte();
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        ulong scales = Scales(x.ScalesH, MemoryMarshal.Read<uint>(x.ScalesL));
+        ref readonly sbyte q8 = ref y.Qs[0];
+        int sum = 0;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            Vector128<byte> q = Vector128.LoadUnsafe(in x.Qs[0], (nuint)(16 * ib));
+            Vector128<sbyte> lo = AdvSimd.Arm64.VectorTableLookup(table, q & low4).AsSByte();
+            Vector128<sbyte> hi = AdvSimd.Arm64.VectorTableLookup(table, AdvSimd.ShiftRightLogical(q, 4)).AsSByte();
+            int s = KDot.Dot32(lo, Vector128.LoadUnsafe(in q8, (nuint)(32 * ib)), hi, Vector128.LoadUnsafe(in q8, (nuint)(32 * ib + 16)));
+            sum += (((int)(scales >> (8 * ib)) & 0x3F) - 32) * s;
+        }
+
+        return sum;
+    }
+}

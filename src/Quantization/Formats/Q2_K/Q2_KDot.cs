@@ -1,0 +1,263 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Q2_K × Q8_K (<c>ggml_vec_dot_q2_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ q·q8 − dmin·dy·Σ_k m_k·bsum_k over
+/// the 16 sub-blocks of 16 (q in 0..3, sc_k and m_k the nibbles of Scales[k]), both sums exact in int32.
+/// </summary>
+internal sealed class Q2_KDot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.Q2_K;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ2_K.Size, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockQ2_K*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockQ2_K*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return DotNeon(in MemoryMarshal.AsRef<BlockQ2_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return DotReference(weights, activations, n);
+    }
+
+    /// <summary>ggml's generic kernel: one integer sum and one min sum per super-block, one float accumulator.</summary>
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ2_K.Size, weights, activations);
+        ReadOnlySpan<BlockQ2_K> x = MemoryMarshal.Cast<byte, BlockQ2_K>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            (int isum, int summs) = Sums(in x[i], in y[i]);
+            float dall = y[i].D * Fp16.ToSingle(x[i].D);
+            float dmin = y[i].D * Fp16.ToSingle(x[i].Dmin);
+            sumf += dall * isum - dmin * summs;
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The generic kernel's integer work for one super-block: (Σ_k sc_k·Σ q·q8, Σ_k m_k·bsum_k).</summary>
+    internal static (int Sum, int Mins) Sums(in BlockQ2_K x, in BlockQ8_K y)
+    {
+        int summs = 0;
+        for (int k = 0; k < 16; ++k)
+        {
+            summs += y.Bsums[k] * (x.Scales[k] >> 4);
+        }
+
+        int isum = 0;
+        for (int k = 0; k < 16; ++k)
+        {
+            int isuml = 0;
+            for (int e = 16 * k; e < 16 * k + 16; ++e)
+            {
+                int h = e / 128, s = (e / 32) % 4, l = e % 32;
+                isuml += y.Qs[e] * ((x.Qs[32 * h + l] >> (2 * s)) & 3);
+            }
+
+            isum += (x.Scales[k] & 0xF) * isuml;
+        }
+
+        return (isum, summs);
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly BlockQ2_K x = ref MemoryMarshal.Cast<byte, BlockQ2_K>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (BlockQ2_K* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            switch (path)
+            {
+                case KDotPath.Avx512:
+                {
+                    Vector512<int> s = Block512(px, py, out Vector256<int> m);
+                    return (Vector512.Sum(s), Vector256.Sum(m));
+                }
+
+                case KDotPath.Avx2:
+                {
+                    Vector256<int> s = Block256(px, py, out Vector256<int> m);
+                    return (Vector256.Sum(s), Vector256.Sum(m));
+                }
+
+                case KDotPath.AdvSimd:
+                {
+                    int s = BlockNeon(in x, in y, out int m);
+                    return (s, m);
+                }
+
+                default:
+                    return Sums(in x, in y);
+            }
+        }
+    }
+
+    private static unsafe float Dot256(BlockQ2_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<float> accm = Vector256<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = Block256(x, y, out Vector256<int> m);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
+        }
+
+        return Vector256.Sum(acc) - Vector256.Sum(accm);
+    }
+
+    private static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        Vector256<float> accm = Vector256<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = Block512(x, y, out Vector256<int> m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
+        }
+
+        return Vector512.Sum(acc) - Vector256.Sum(accm);
+    }
+
+    private static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly BlockQ2_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            int s = BlockNeon(in xb, in yb, out int m);
+            sumf += yb.D * KDot.HalfToSingle(xb.D) * s - yb.D * KDot.HalfToSingle(xb.Dmin) * m;
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The 16 scales (low nibbles) and Σ_k m_k·bsum_k in eight int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<byte> ScalesAndMins(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
+    {
+        Vector128<byte> packed = Sse2.LoadVector128((byte*)&x->Scales);
+        Vector128<byte> m = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F);
+        mins = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), Avx2.ConvertToVector256Int16(m));
+        return packed & Vector128.Create((byte)0x0F);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Block256(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
+    {
+        Vector128<byte> scales = ScalesAndMins(x, y, out mins);
+
+        // Scale pair (2k, 2k+1) as int16: bytes 2k ×8 then 2k+1 ×8; the pick advances by 2 per 32 values.
+        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        Vector128<byte> two = Vector128.Create((byte)2);
+        Vector256<byte> three = Vector256.Create((byte)3);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector256<int> acc = Vector256<int>.Zero;
+        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
+        {
+            Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
+            for (int s = 0; s < 4; ++s)
+            {
+                Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick));
+                pick += two;
+                acc += KDot.MulAdd(q2.AsByte() & three, Avx.LoadVector256(q8 + 32 * s), sc);
+                q2 = Avx2.ShiftRightLogical(q2, 2);
+            }
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
+    {
+        Vector512<short> sc = Avx2.ConvertToVector256Int16(ScalesAndMins(x, y, out mins)).ToVector512Unsafe();
+
+        // Qs[32h..32h+31] twice, the high 256 bits shifted by 2 more: shifts 2s (low) and 2s+2 (high) give values
+        // 128h+32s.. and 128h+32s+32.., so 64 values in natural order and one sub-block of 16 per 128-bit lane.
+        Vector512<ushort> two = Vector512.Create(0UL, 0, 0, 0, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002).AsUInt16();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001,
+                                                 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0003_0003_0003_0003, 0x0003_0003_0003_0003).AsInt16();
+        Vector512<short> four = Vector512.Create((short)4);
+        Vector512<byte> three = Vector512.Create((byte)3);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
+        {
+            Vector256<ushort> half = Avx.LoadVector256((ushort*)qs);
+            Vector512<ushort> q2 = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1), two);
+            acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += four;
+            q2 = Avx512BW.ShiftRightLogical(q2, 4);
+            acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8 + 64), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += four;
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, out int mins)
+    {
+        Vector128<byte> packed = Vector128.LoadUnsafe(in x.Scales[0]);
+        Vector128<short> m = AdvSimd.ZeroExtendWideningLower(AdvSimd.ShiftRightLogical(packed, 4).GetLower()).AsInt16();
+        Vector128<short> m2 = AdvSimd.ZeroExtendWideningUpper(AdvSimd.ShiftRightLogical(packed, 4)).AsInt16();
+        ref readonly short bs = ref y.Bsums[0];
+        Vector128<int> p = AdvSimd.MultiplyWideningLower(Vector128.LoadUnsafe(in bs).GetLower(), m.GetLower());
+        p = AdvSimd.MultiplyWideningUpperAndAdd(p, Vector128.LoadUnsafe(in bs), m);
+        p = AdvSimd.MultiplyWideningLowerAndAdd(p, Vector128.LoadUnsafe(in bs, 8).GetLower(), m2.GetLower());
+        p = AdvSimd.MultiplyWideningUpperAndAdd(p, Vector128.LoadUnsafe(in bs, 8), m2);
+        mins = AdvSimd.Arm64.AddAcross(p).ToScalar();
+
+        Vector128<byte> three = Vector128.Create((byte)3);
+        ref readonly sbyte q8 = ref y.Qs[0];
+        int sum = 0;
+        for (int h = 0; h < 2; ++h)
+        {
+            Vector128<byte> a = Vector128.LoadUnsafe(in x.Qs[0], (nuint)(32 * h));
+            Vector128<byte> b = Vector128.LoadUnsafe(in x.Qs[0], (nuint)(32 * h + 16));
+            for (int s = 0; s < 4; ++s)
+            {
+                int e = 128 * h + 32 * s;
+                sum += (x.Scales[e / 16] & 0xF) * Dot16(a & three, in q8, e) + (x.Scales[e / 16 + 1] & 0xF) * Dot16(b & three, in q8, e + 16);
+                a = AdvSimd.ShiftRightLogical(a, 2);
+                b = AdvSimd.ShiftRightLogical(b, 2);
+            }
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Dot16(Vector128<byte> codes, ref readonly sbyte q8, int e) =>
+        AdvSimd.Arm64.AddAcross(KDot.Dot4(Vector128<int>.Zero, codes.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)e))).ToScalar();
+}

@@ -1,0 +1,289 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
+/// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
+/// </summary>
+internal sealed class Q3_KDot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.Q3_K;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ3_K.Size, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockQ3_K*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockQ3_K*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return DotNeon(in MemoryMarshal.AsRef<BlockQ3_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return DotReference(weights, activations, n);
+    }
+
+    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ3_K.Size, weights, activations);
+        ReadOnlySpan<BlockQ3_K> x = MemoryMarshal.Cast<byte, BlockQ3_K>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        Span<float> sums = stackalloc float[8];
+        sums.Clear();
+        Span<int> aux32 = stackalloc int[8];
+        for (int i = 0; i < nb; ++i)
+        {
+            LaneSums(in x[i], in y[i], aux32);
+            float d = Fp16.ToSingle(x[i].D) * y[i].D;
+            for (int l = 0; l < 8; ++l)
+            {
+                sums[l] += d * aux32[l];
+            }
+        }
+
+        float sumf = 0;
+        for (int l = 0; l < 8; ++l)
+        {
+            sumf += sums[l];
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets (u_k − 32)·q_e·q8_e.</summary>
+    internal static void LaneSums(in BlockQ3_K x, in BlockQ8_K y, Span<int> aux32)
+    {
+        aux32.Clear();
+        ReadOnlySpan<byte> scales = x.Scales;
+        for (int e = 0; e < 256; ++e)
+        {
+            int h = e / 128, s = (e / 32) % 4, l = e % 32;
+            int q = ((x.Qs[32 * h + l] >> (2 * s)) & 3) - ((x.Hmask[l] >> (e / 32) & 1) != 0 ? 0 : 4);
+            aux32[e % 8] += BlockQ3_K.GetScale(scales, e / 16) * (y.Qs[e] * q);
+        }
+    }
+
+    /// <summary>
+    /// The sixteen signed scales u_k − 32 at once (what <see cref="BlockQ3_K.GetScale"/> returns per k), with ggml's
+    /// four 32-bit word operations: low nibbles from words 0–1, high two bits from word 2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<sbyte> UnpackScales(ref readonly Bytes12 packed)
+    {
+        ref byte p = ref Unsafe.As<Bytes12, byte>(ref Unsafe.AsRef(in packed));
+        uint w0 = Unsafe.ReadUnaligned<uint>(ref p);
+        uint w1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 4));
+        uint hi = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 8));
+        uint s0 = (w0 & 0x0F0F0F0F) | ((hi & 0x03030303) << 4);
+        uint s1 = (w1 & 0x0F0F0F0F) | (((hi >> 2) & 0x03030303) << 4);
+        uint s2 = ((w0 >> 4) & 0x0F0F0F0F) | (((hi >> 4) & 0x03030303) << 4);
+        uint s3 = ((w1 >> 4) & 0x0F0F0F0F) | (((hi >> 6) & 0x03030303) << 4);
+        return Vector128.Create(s0 | ((ulong)s1 << 32), s2 | ((ulong)s3 << 32)).AsSByte() - Vector128.Create((sbyte)32);
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s Σ (u − 32)·q·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly BlockQ3_K x = ref MemoryMarshal.Cast<byte, BlockQ3_K>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (BlockQ3_K* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            switch (path)
+            {
+                case KDotPath.Avx512:
+                    return (Vector512.Sum(Block512(px, py)), 0);
+                case KDotPath.Avx2:
+                    return (Vector256.Sum(Block256(px, py)), 0);
+                case KDotPath.AdvSimd:
+                    return (BlockNeon(in x, in y), 0);
+                default:
+                {
+                    Span<int> lanes = stackalloc int[8];
+                    LaneSums(in x, in y, lanes);
+                    int s = 0;
+                    foreach (int v in lanes)
+                    {
+                        s += v;
+                    }
+
+                    return (s, 0);
+                }
+            }
+        }
+    }
+
+    private static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = Block256(x, y);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    private static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = Block512(x, y);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+        }
+
+        return Vector512.Sum(acc);
+    }
+
+    private static float DotNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly BlockQ3_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            sumf += KDot.HalfToSingle(xb.D) * yb.D * BlockNeon(in xb, in yb);
+        }
+
+        return sumf;
+    }
+
+    /// <summary>4·Σ_k (u_k − 32)·bsum_k in eight int32 lanes: what the unsigned codes q + 4 add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> OffsetSums(BlockQ3_K* x, BlockQ8_K* y, out Vector128<sbyte> scales)
+    {
+        scales = UnpackScales(in x->Scales);
+        Vector256<int> s = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), Avx2.ConvertToVector256Int16(scales));
+        return Avx2.ShiftLeftLogical(s, 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Block256(BlockQ3_K* x, BlockQ8_K* y)
+    {
+        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
+        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        Vector128<byte> two = Vector128.Create((byte)2);
+        Vector256<byte> three = Vector256.Create((byte)3);
+        Vector256<byte> four = Vector256.Create((byte)4);
+
+        // Values 32j..32j+31 take bit j of Hmask: shifted right by one per 32 values, moved to bit 2 (the +4).
+        Vector256<ushort> hbits = Avx.LoadVector256((ushort*)&x->Hmask);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector256<int> acc = Vector256<int>.Zero;
+        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
+        {
+            Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
+            for (int s = 0; s < 4; ++s)
+            {
+                Vector256<byte> u = (q2.AsByte() & three) | (Avx2.ShiftLeftLogical(hbits, 2).AsByte() & four);
+                Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick.AsSByte()));
+                pick += two;
+                acc += KDot.MulAdd(u, Avx.LoadVector256(q8 + 32 * s), sc);
+                q2 = Avx2.ShiftRightLogical(q2, 2);
+                hbits = Avx2.ShiftRightLogical(hbits, 1);
+            }
+        }
+
+        return acc - offset;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockQ3_K* x, BlockQ8_K* y)
+    {
+        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
+        Vector512<short> sc = Avx2.ConvertToVector256Int16(scales).ToVector512Unsafe();
+
+        // As Q2_K's AVX-512 path for the low bits; Hmask twice, the high half shifted by one, so that each step of 64
+        // values finds its two bits (j and j+1) at bit 0.
+        Vector512<ushort> twoUp = Vector512.Create(0UL, 0, 0, 0, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002).AsUInt16();
+        Vector512<ushort> oneUp = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsUInt16();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001,
+                                                 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0003_0003_0003_0003, 0x0003_0003_0003_0003).AsInt16();
+        Vector512<short> fourLanes = Vector512.Create((short)4);
+        Vector512<byte> three = Vector512.Create((byte)3);
+        Vector512<byte> four = Vector512.Create((byte)4);
+        Vector256<ushort> hm = Avx.LoadVector256((ushort*)&x->Hmask);
+        Vector512<ushort> hbits = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(hm.ToVector512Unsafe(), hm, 1), oneUp);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
+        {
+            Vector256<ushort> half = Avx.LoadVector256((ushort*)qs);
+            Vector512<ushort> q2 = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1), twoUp);
+            for (int p = 0; p < 2; ++p)
+            {
+                Vector512<byte> u = (q2.AsByte() & three) | (Avx512BW.ShiftLeftLogical(hbits, 2).AsByte() & four);
+                acc += KDot.MulAdd(u, Avx512BW.LoadVector512(q8 + 64 * p), Avx512BW.PermuteVar32x16(sc, pick));
+                pick += fourLanes;
+                q2 = Avx512BW.ShiftRightLogical(q2, 4);
+                hbits = Avx512BW.ShiftRightLogical(hbits, 2);
+            }
+        }
+
+        return acc - offset.ToVector512();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y)
+    {
+        Vector128<sbyte> scales = UnpackScales(in x.Scales);
+        Vector128<byte> three = Vector128.Create((byte)3);
+        Vector128<byte> one = Vector128.Create((byte)1);
+        ref readonly sbyte q8 = ref y.Qs[0];
+        Vector128<byte> ha = Vector128.LoadUnsafe(in x.Hmask[0]);
+        Vector128<byte> hb = Vector128.LoadUnsafe(in x.Hmask[0], 16);
+        int sum = 0;
+        for (int h = 0; h < 2; ++h)
+        {
+            Vector128<byte> a = Vector128.LoadUnsafe(in x.Qs[0], (nuint)(32 * h));
+            Vector128<byte> b = Vector128.LoadUnsafe(in x.Qs[0], (nuint)(32 * h + 16));
+            for (int s = 0; s < 4; ++s)
+            {
+                int e = 128 * h + 32 * s;
+                Vector128<byte> ua = (a & three) | AdvSimd.ShiftLeftLogical(ha & one, 2);
+                Vector128<byte> ub = (b & three) | AdvSimd.ShiftLeftLogical(hb & one, 2);
+                sum += scales.GetElement(e / 16) * Dot16(ua, in q8, e) + scales.GetElement(e / 16 + 1) * Dot16(ub, in q8, e + 16);
+                a = AdvSimd.ShiftRightLogical(a, 2);
+                b = AdvSimd.ShiftRightLogical(b, 2);
+                ha = AdvSimd.ShiftRightLogical(ha, 1);
+                hb = AdvSimd.ShiftRightLogical(hb, 1);
+            }
+        }
+
+        // The codes above are q + 4: subtract 4·Σ_k sc_k·bsum_k.
+        ref readonly short bs = ref y.Bsums[0];
+        Vector128<short> sc = AdvSimd.SignExtendWideningLower(scales.GetLower());
+        Vector128<short> sc2 = AdvSimd.SignExtendWideningUpper(scales);
+        Vector128<int> p = AdvSimd.MultiplyWideningLower(Vector128.LoadUnsafe(in bs).GetLower(), sc.GetLower());
+        p = AdvSimd.MultiplyWideningUpperAndAdd(p, Vector128.LoadUnsafe(in bs), sc);
+        p = AdvSimd.MultiplyWideningLowerAndAdd(p, Vector128.LoadUnsafe(in bs, 8).GetLower(), sc2.GetLower());
+        p = AdvSimd.MultiplyWideningUpperAndAdd(p, Vector128.LoadUnsafe(in bs, 8), sc2);
+        return sum - 4 * AdvSimd.Arm64.AddAcross(p).ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Dot16(Vector128<byte> codes, ref readonly sbyte q8, int e) =>
+        AdvSimd.Arm64.AddAcross(KDot.Dot4(Vector128<int>.Zero, codes.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)e))).ToScalar();
+}

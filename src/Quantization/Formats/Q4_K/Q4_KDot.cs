@@ -1,0 +1,285 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
+/// both sums exact in int32 (FORMATS.md §5.1).
+/// </summary>
+internal sealed class Q4_KDot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.Q4_K;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ4_K.Size, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockQ4_K*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockQ4_K*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return DotNeon(in MemoryMarshal.AsRef<BlockQ4_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return DotReference(weights, activations, n);
+    }
+
+    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ4_K.Size, weights, activations);
+        ReadOnlySpan<BlockQ4_K> x = MemoryMarshal.Cast<byte, BlockQ4_K>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        Span<float> sums = stackalloc float[8];
+        sums.Clear();
+        Span<int> aux32 = stackalloc int[8];
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            int mins = LaneSums(in x[i], in y[i], aux32);
+            float d = Fp16.ToSingle(x[i].D) * y[i].D;
+            for (int l = 0; l < 8; ++l)
+            {
+                sums[l] += d * aux32[l];
+            }
+
+            float dmin = Fp16.ToSingle(x[i].DMin) * y[i].D;
+            sumf -= dmin * mins;
+        }
+
+        for (int l = 0; l < 8; ++l)
+        {
+            sumf += sums[l];
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc·q·q8 of element e; returns Σ m·bsum.</summary>
+    internal static int LaneSums(in BlockQ4_K x, in BlockQ8_K y, Span<int> aux32)
+    {
+        aux32.Clear();
+        ReadOnlySpan<byte> scales = x.Scales;
+        int mins = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            KScales.Get(j / 2, scales, out _, out int m);
+            mins += y.Bsums[j] * m;
+        }
+
+        for (int e = 0; e < 256; ++e)
+        {
+            int c = e / 64, h = (e / 32) % 2, l = e % 32;
+            int q = (x.Qs[32 * c + l] >> (4 * h)) & 0xF;
+            KScales.Get(e / 32, scales, out int sc, out _);
+            aux32[e % 8] += sc * (y.Qs[e] * q);
+        }
+
+        return mins;
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly BlockQ4_K x = ref MemoryMarshal.Cast<byte, BlockQ4_K>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (BlockQ4_K* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            switch (path)
+            {
+                case KDotPath.Avx512:
+                {
+                    Vector512<int> s = Block512(px, py, out Vector128<int> m);
+                    return (Vector512.Sum(s), Vector128.Sum(m));
+                }
+
+                case KDotPath.Avx2:
+                {
+                    Vector256<int> s = Block256(px, py, out Vector128<int> m);
+                    return (Vector256.Sum(s), Vector128.Sum(m));
+                }
+
+                case KDotPath.AdvSimd:
+                {
+                    int s = BlockNeon(in x, in y, out int m);
+                    return (s, m);
+                }
+
+                default:
+                {
+                    Span<int> lanes = stackalloc int[8];
+                    int m = LaneSums(in x, in y, lanes);
+                    int s = 0;
+                    foreach (int v in lanes)
+                    {
+                        s += v;
+                    }
+
+                    return (s, m);
+                }
+            }
+        }
+    }
+
+    private static unsafe float Dot256(BlockQ4_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = Block256(x, y, out Vector128<int> m);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector256.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    private static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = Block512(x, y, out Vector128<int> m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector512.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    private static float DotNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly BlockQ4_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            int s = BlockNeon(in xb, in yb, out int m);
+            sumf += Fp16.ToSingle(xb.D) * yb.D * s - Fp16.ToSingle(xb.DMin) * yb.D * m;
+        }
+
+        return sumf;
+    }
+
+    /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes (Q4_K and Q5_K); the mins are bytes 8–15 of <paramref name="scalesAndMins"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins)
+    {
+        short* bs = (short*)&y->Bsums;
+        Vector128<short> pairs = Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
+        return Sse2.MultiplyAddAdjacent(pairs, Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Block256(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
+        mins = MinSums(y, sm);
+        Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
+        Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+
+        // Written out per chunk so that every shuffle control is a constant (the loop is not unrolled by the JIT).
+        Vector256<int> acc = Chunk256(qs, q8, scales, 0);
+        acc += Chunk256(qs, q8, scales, 1);
+        acc += Chunk256(qs, q8, scales, 2);
+        return acc + Chunk256(qs, q8, scales, 3);
+    }
+
+    /// <summary>Chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high nibbles), scales broadcast by a byte shuffle.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
+        Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
+        Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
+        return KDot.MulAdd(q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0)
+             + KDot.MulAdd(Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
+        mins = MinSums(y, sm);
+        Vector512<short> sc = Sse41.ConvertToVector128Int16(sm).ToVector256Unsafe().ToVector512Unsafe();
+
+        // Chunk c's 32 bytes twice: the low half keeps the low nibbles (sub-block 2c, Q8 codes 64c..64c+31), the high
+        // half is shifted right by 4 (sub-block 2c+1, codes 64c+32..64c+63), so the Q8 codes load in natural order.
+        Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
+        Vector512<short> two = Vector512.Create((short)2);
+        Vector512<byte> low4 = Vector512.Create((byte)0x0F);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int c = 0; c < 4; ++c)
+        {
+            // Not Avx512F.BroadcastVector256ToVector512: the .NET 10.0.12 JIT encodes its displacement as if the memory
+            // operand were 16 bytes (qs + 64 reads qs + 128), so the 32 bytes are loaded and inserted instead.
+            Vector256<ushort> half = Avx.LoadVector256((ushort*)(qs + 32 * c));
+            Vector512<ushort> chunk = Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
+            Vector512<byte> q4 = Avx512BW.ShiftRightLogicalVariable(chunk, shift).AsByte() & low4;
+            acc += KDot.MulAdd(q4, Avx512BW.LoadVector512(q8 + 64 * c), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += two;
+        }
+
+        return acc;
+    }
+
+    /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int MinSumsNeon(ref readonly BlockQ8_K y, Vector128<byte> scalesAndMins)
+    {
+        ref readonly short bs = ref y.Bsums[0];
+        Vector128<short> pairs = AdvSimd.Arm64.AddPairwise(Vector128.LoadUnsafe(in bs), Vector128.LoadUnsafe(in bs, 8));
+        Vector128<short> m16 = AdvSimd.ZeroExtendWideningUpper(scalesAndMins).AsInt16();
+        Vector128<int> prod = AdvSimd.MultiplyWideningUpperAndAdd(AdvSimd.MultiplyWideningLower(pairs.GetLower(), m16.GetLower()), pairs, m16);
+        return AdvSimd.Arm64.AddAcross(prod).ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, out int mins)
+    {
+        Vector128<byte> sm = KScales.Unpack(in x.Scales);
+        mins = MinSumsNeon(in y, sm);
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        ref readonly byte qs = ref x.Qs[0];
+        ref readonly sbyte q8 = ref y.Qs[0];
+        int sum = 0;
+        for (int c = 0; c < 4; ++c)
+        {
+            Vector128<byte> a = Vector128.LoadUnsafe(in qs, (nuint)(32 * c));
+            Vector128<byte> b = Vector128.LoadUnsafe(in qs, (nuint)(32 * c + 16));
+            int lo = KDot.Dot32((a & low4).AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c)),
+                                (b & low4).AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c + 16)));
+            int hi = KDot.Dot32(AdvSimd.ShiftRightLogical(a, 4).AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c + 32)),
+                                AdvSimd.ShiftRightLogical(b, 4).AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c + 48)));
+            sum += sm.GetElement(2 * c) * lo + sm.GetElement(2 * c + 1) * hi;
+        }
+
+        return sum;
+    }
+}

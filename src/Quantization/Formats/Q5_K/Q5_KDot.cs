@@ -1,0 +1,282 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Q5_K × Q8_K (<c>ggml_vec_dot_q5_K_q8_K</c>): Q4_K's formula with five-bit codes (0..31): per super-block,
+/// s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j, both sums exact in int32.
+/// </summary>
+internal sealed class Q5_KDot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.Q5_K;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ5_K.Size, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockQ5_K*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockQ5_K*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return DotNeon(in MemoryMarshal.AsRef<BlockQ5_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return DotReference(weights, activations, n);
+    }
+
+    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ5_K.Size, weights, activations);
+        ReadOnlySpan<BlockQ5_K> x = MemoryMarshal.Cast<byte, BlockQ5_K>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        Span<float> sums = stackalloc float[8];
+        sums.Clear();
+        Span<int> aux32 = stackalloc int[8];
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            int mins = LaneSums(in x[i], in y[i], aux32);
+            float d = Fp16.ToSingle(x[i].D) * y[i].D;
+            for (int l = 0; l < 8; ++l)
+            {
+                sums[l] += d * aux32[l];
+            }
+
+            float dmin = Fp16.ToSingle(x[i].DMin) * y[i].D;
+            sumf -= dmin * mins;
+        }
+
+        for (int l = 0; l < 8; ++l)
+        {
+            sumf += sums[l];
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc·q·q8 of element e; returns Σ m·bsum.</summary>
+    internal static int LaneSums(in BlockQ5_K x, in BlockQ8_K y, Span<int> aux32)
+    {
+        aux32.Clear();
+        ReadOnlySpan<byte> scales = x.Scales;
+        int mins = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            KScales.Get(j / 2, scales, out _, out int m);
+            mins += y.Bsums[j] * m;
+        }
+
+        for (int e = 0; e < 256; ++e)
+        {
+            int c = e / 64, h = (e / 32) % 2, l = e % 32;
+            int q = ((x.Qs[32 * c + l] >> (4 * h)) & 0xF) | (((x.Qh[l] >> (2 * c + h)) & 1) << 4);
+            KScales.Get(e / 32, scales, out int sc, out _);
+            aux32[e % 8] += sc * (y.Qs[e] * q);
+        }
+
+        return mins;
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly BlockQ5_K x = ref MemoryMarshal.Cast<byte, BlockQ5_K>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (BlockQ5_K* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            switch (path)
+            {
+                case KDotPath.Avx512:
+                {
+                    Vector512<int> s = Block512(px, py, out Vector128<int> m);
+                    return (Vector512.Sum(s), Vector128.Sum(m));
+                }
+
+                case KDotPath.Avx2:
+                {
+                    Vector256<int> s = Block256(px, py, out Vector128<int> m);
+                    return (Vector256.Sum(s), Vector128.Sum(m));
+                }
+
+                case KDotPath.AdvSimd:
+                {
+                    int s = BlockNeon(in x, in y, out int m);
+                    return (s, m);
+                }
+
+                default:
+                {
+                    Span<int> lanes = stackalloc int[8];
+                    int m = LaneSums(in x, in y, lanes);
+                    int s = 0;
+                    foreach (int v in lanes)
+                    {
+                        s += v;
+                    }
+
+                    return (s, m);
+                }
+            }
+        }
+    }
+
+    private static unsafe float Dot256(BlockQ5_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = Block256(x, y, out Vector128<int> m);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector256.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    private static unsafe float Dot512(BlockQ5_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = Block512(x, y, out Vector128<int> m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector512.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    private static float DotNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly BlockQ5_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            int s = BlockNeon(in xb, in yb, out int m);
+            sumf += KDot.HalfToSingle(xb.D) * yb.D * s - KDot.HalfToSingle(xb.DMin) * yb.D * m;
+        }
+
+        return sumf;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Block256(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
+        mins = Q4_KDot.MinSums(y, sm);
+        Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
+        Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
+
+        // Chunk c needs bits 2c and 2c+1 of Qh at bit 4: Qh shifted right by 2 per chunk, then left by 4 and 3. Word
+        // shifts carry bits across bytes, but only into bits the 0x10 mask drops. Written out per chunk so that every
+        // shuffle control is a constant.
+        Vector256<ushort> hbits = Avx.LoadVector256((ushort*)&x->Qh);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector256<int> acc = Chunk256(qs, q8, scales, ref hbits, 0);
+        acc += Chunk256(qs, q8, scales, ref hbits, 1);
+        acc += Chunk256(qs, q8, scales, ref hbits, 2);
+        return acc + Chunk256(qs, q8, scales, ref hbits, 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> bit4 = Vector256.Create((byte)0x10);
+        Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
+        Vector256<byte> lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
+        Vector256<byte> hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
+        hbits = Avx2.ShiftRightLogical(hbits, 2);
+        Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
+        Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
+        return KDot.MulAdd(lo, Avx.LoadVector256(q8 + 64 * c), s0) + KDot.MulAdd(hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
+        mins = Q4_KDot.MinSums(y, sm);
+        Vector512<short> sc = Sse41.ConvertToVector128Int16(sm).ToVector256Unsafe().ToVector512Unsafe();
+
+        // As Q4_K's AVX-512 path: chunk c twice, the high 256 bits shifted by 4 (sub-block 2c+1). Qh twice too, the high
+        // half shifted by 1 so that bit 2c of every byte is the fifth bit in both halves.
+        Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
+        Vector512<ushort> one = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsUInt16();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
+        Vector512<short> two = Vector512.Create((short)2);
+        Vector512<byte> low4 = Vector512.Create((byte)0x0F);
+        Vector512<byte> bit4 = Vector512.Create((byte)0x10);
+        Vector256<ushort> qh = Avx.LoadVector256((ushort*)&x->Qh);
+        Vector512<ushort> hbits = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(qh.ToVector512Unsafe(), qh, 1), one);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int c = 0; c < 4; ++c)
+        {
+            Vector256<ushort> half = Avx.LoadVector256((ushort*)(qs + 32 * c));
+            Vector512<ushort> chunk = Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
+            Vector512<byte> q5 = (Avx512BW.ShiftRightLogicalVariable(chunk, shift).AsByte() & low4)
+                                 | (Avx512BW.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
+            hbits = Avx512BW.ShiftRightLogical(hbits, 2);
+            acc += KDot.MulAdd(q5, Avx512BW.LoadVector512(q8 + 64 * c), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += two;
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, out int mins)
+    {
+        Vector128<byte> sm = KScales.Unpack(in x.Scales);
+        mins = Q4_KDot.MinSumsNeon(in y, sm);
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> bit0 = Vector128.Create((byte)1);
+        Vector128<byte> bit1 = Vector128.Create((byte)2);
+        ref readonly byte qs = ref x.Qs[0];
+        ref readonly sbyte q8 = ref y.Qs[0];
+        Vector128<byte> ha = Vector128.LoadUnsafe(in x.Qh[0]);
+        Vector128<byte> hb = Vector128.LoadUnsafe(in x.Qh[0], 16);
+        int sum = 0;
+        for (int c = 0; c < 4; ++c)
+        {
+            Vector128<byte> a = Vector128.LoadUnsafe(in qs, (nuint)(32 * c));
+            Vector128<byte> b = Vector128.LoadUnsafe(in qs, (nuint)(32 * c + 16));
+            Vector128<byte> loA = (a & low4) | AdvSimd.ShiftLeftLogical(ha & bit0, 4);
+            Vector128<byte> loB = (b & low4) | AdvSimd.ShiftLeftLogical(hb & bit0, 4);
+            Vector128<byte> hiA = AdvSimd.ShiftRightLogical(a, 4) | AdvSimd.ShiftLeftLogical(ha & bit1, 3);
+            Vector128<byte> hiB = AdvSimd.ShiftRightLogical(b, 4) | AdvSimd.ShiftLeftLogical(hb & bit1, 3);
+            ha = AdvSimd.ShiftRightLogical(ha, 2);
+            hb = AdvSimd.ShiftRightLogical(hb, 2);
+            int lo = KDot.Dot32(loA.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c)), loB.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c + 16)));
+            int hi = KDot.Dot32(hiA.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c + 32)), hiB.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(64 * c + 48)));
+            sum += sm.GetElement(2 * c) * lo + sm.GetElement(2 * c + 1) * hi;
+        }
+
+        return sum;
+    }
+}

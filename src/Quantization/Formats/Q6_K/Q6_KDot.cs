@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
+/// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
+/// </summary>
+internal sealed class Q6_KDot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.Q6_K;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ6_K.Size, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? Dot512((BlockQ6_K*)w, (BlockQ8_K*)a, nb)
+                    : Dot256((BlockQ6_K*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return DotNeon(in MemoryMarshal.AsRef<BlockQ6_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return DotReference(weights, activations, n);
+    }
+
+    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int nb = KDot.SuperBlocks(n, BlockQ6_K.Size, weights, activations);
+        ReadOnlySpan<BlockQ6_K> x = MemoryMarshal.Cast<byte, BlockQ6_K>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        Span<float> sums = stackalloc float[8];
+        sums.Clear();
+        Span<int> aux32 = stackalloc int[8];
+        for (int i = 0; i < nb; ++i)
+        {
+            LaneSums(in x[i], in y[i], aux32);
+            float d = Fp16.ToSingle(x[i].D) * y[i].D;
+            for (int l = 0; l < 8; ++l)
+            {
+                sums[l] += d * aux32[l];
+            }
+        }
+
+        float sumf = 0;
+        for (int l = 0; l < 8; ++l)
+        {
+            sumf += sums[l];
+        }
+
+        return sumf;
+    }
+
+    /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc_{e/16}·(q_e − 32)·q8_e.</summary>
+    internal static void LaneSums(in BlockQ6_K x, in BlockQ8_K y, Span<int> aux32)
+    {
+        aux32.Clear();
+        for (int e = 0; e < 256; ++e)
+        {
+            int h = e / 128, k = (e / 32) % 4, l = e % 32;
+            int ql = x.Ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2));
+            int q = ((ql & 0xF) | (((x.Qh[32 * h + l] >> (2 * k)) & 3) << 4)) - 32;
+            aux32[e % 8] += x.Scales[e / 16] * (y.Qs[e] * q);
+        }
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s Σ sc·(q − 32)·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly BlockQ6_K x = ref MemoryMarshal.Cast<byte, BlockQ6_K>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (BlockQ6_K* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            switch (path)
+            {
+                case KDotPath.Avx512:
+                    return (Vector512.Sum(Block512(px, py)), 0);
+                case KDotPath.Avx2:
+                    return (Vector256.Sum(Block256(px, py)), 0);
+                case KDotPath.AdvSimd:
+                    return (BlockNeon(in x, in y), 0);
+                default:
+                {
+                    Span<int> lanes = stackalloc int[8];
+                    LaneSums(in x, in y, lanes);
+                    int s = 0;
+                    foreach (int v in lanes)
+                    {
+                        s += v;
+                    }
+
+                    return (s, 0);
+                }
+            }
+        }
+    }
+
+    private static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = Block256(x, y);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    private static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb)
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = Block512(x, y);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+        }
+
+        return Vector512.Sum(acc);
+    }
+
+    private static float DotNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly BlockQ6_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            sumf += KDot.HalfToSingle(xb.D) * yb.D * BlockNeon(in xb, in yb);
+        }
+
+        return sumf;
+    }
+
+    /// <summary>32·Σ_k sc_k·bsum_k in eight int32 lanes: what the unsigned codes add beyond q − 32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> OffsetSums(BlockQ6_K* x, BlockQ8_K* y, out Vector128<sbyte> scales)
+    {
+        scales = Sse2.LoadVector128((sbyte*)&x->Scales);
+        Vector256<int> s = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), Avx2.ConvertToVector256Int16(scales));
+        return Avx2.ShiftLeftLogical(s, 5);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Block256(BlockQ6_K* x, BlockQ8_K* y)
+    {
+        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> bits45 = Vector256.Create((byte)0x30);
+
+        // Scale pair (2k, 2k+1) as int16: bytes 2k ×8 then 2k+1 ×8, sign-extended; the pick advances by 2 per 32 values.
+        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        Vector128<byte> two = Vector128.Create((byte)2);
+        byte* ql = (byte*)&x->Ql;
+        byte* qh = (byte*)&x->Qh;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector256<int> acc = Vector256<int>.Zero;
+        for (int h = 0; h < 2; ++h, ql += 64, qh += 32, q8 += 128)
+        {
+            Vector256<byte> a = Avx.LoadVector256(ql);
+            Vector256<byte> b = Avx.LoadVector256(ql + 32);
+            Vector256<byte> hb = Avx.LoadVector256(qh);
+            Vector256<byte> v0 = (a & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 4).AsByte() & bits45);
+            Vector256<byte> v1 = (b & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 2).AsByte() & bits45);
+            Vector256<byte> v2 = (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4) | (hb & bits45);
+            Vector256<byte> v3 = (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftRightLogical(hb.AsUInt16(), 2).AsByte() & bits45);
+            acc += KDot.MulAdd(v0, Avx.LoadVector256(q8), ScalePair(scales, ref pick, two));
+            acc += KDot.MulAdd(v1, Avx.LoadVector256(q8 + 32), ScalePair(scales, ref pick, two));
+            acc += KDot.MulAdd(v2, Avx.LoadVector256(q8 + 64), ScalePair(scales, ref pick, two));
+            acc += KDot.MulAdd(v3, Avx.LoadVector256(q8 + 96), ScalePair(scales, ref pick, two));
+        }
+
+        return acc - offset;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> ScalePair(Vector128<sbyte> scales, ref Vector128<byte> pick, Vector128<byte> two)
+    {
+        Vector256<short> s = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick.AsSByte()));
+        pick += two;
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockQ6_K* x, BlockQ8_K* y)
+    {
+        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
+        Vector512<short> sc = Avx2.ConvertToVector256Int16(scales).ToVector512Unsafe();
+
+        // 64 bytes of Ql hold columns a (low 32) and b (high 32) of one half; Qh is used twice, shifted per 256-bit half.
+        // Low nibbles are values 0..63 of the half, high nibbles 64..127, so each 128-bit lane is one sub-block of 16.
+        Vector512<ushort> shiftUp = Vector512.Create(0x0004_0004_0004_0004UL, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004,
+                                                     0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002).AsUInt16();
+        Vector512<ushort> shiftDown = Vector512.Create(0UL, 0, 0, 0, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002).AsUInt16();
+        Vector512<short> pick = Vector512.Create(0UL, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001,
+                                                 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0003_0003_0003_0003, 0x0003_0003_0003_0003).AsInt16();
+        Vector512<short> four = Vector512.Create((short)4);
+        Vector512<byte> low4 = Vector512.Create((byte)0x0F);
+        Vector512<byte> bits45 = Vector512.Create((byte)0x30);
+        byte* ql = (byte*)&x->Ql;
+        byte* qh = (byte*)&x->Qh;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int h = 0; h < 2; ++h, ql += 64, qh += 32, q8 += 128)
+        {
+            Vector512<byte> codes = Avx512BW.LoadVector512(ql);
+            Vector256<ushort> hb = Avx.LoadVector256((ushort*)qh);
+            Vector512<ushort> high = Avx512F.InsertVector256(hb.ToVector512Unsafe(), hb, 1);
+            Vector512<byte> v01 = (codes & low4) | (Avx512BW.ShiftLeftLogicalVariable(high, shiftUp).AsByte() & bits45);
+            Vector512<byte> v23 = (Avx512BW.ShiftRightLogical(codes.AsUInt16(), 4).AsByte() & low4)
+                                  | (Avx512BW.ShiftRightLogicalVariable(high, shiftDown).AsByte() & bits45);
+            acc += KDot.MulAdd(v01, Avx512BW.LoadVector512(q8), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += four;
+            acc += KDot.MulAdd(v23, Avx512BW.LoadVector512(q8 + 64), Avx512BW.PermuteVar32x16(sc, pick));
+            pick += four;
+        }
+
+        return acc - offset.ToVector512();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y)
+    {
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> bits45 = Vector128.Create((byte)0x30);
+        ref readonly byte ql0 = ref x.Ql[0];
+        ref readonly byte qh0 = ref x.Qh[0];
+        ref readonly sbyte q8 = ref y.Qs[0];
+        int sum = 0;
+        for (int h = 0; h < 2; ++h)
+        {
+            for (int half = 0; half < 2; ++half)
+            {
+                // 16 of the 32 columns l of this 128-value half: four sub-blocks of 16 (k = 0..3), scale 8h + 2k + half.
+                int o = 16 * half;
+                Vector128<byte> a = Vector128.LoadUnsafe(in ql0, (nuint)(64 * h + o));
+                Vector128<byte> b = Vector128.LoadUnsafe(in ql0, (nuint)(64 * h + 32 + o));
+                Vector128<byte> hb = Vector128.LoadUnsafe(in qh0, (nuint)(32 * h + o));
+                Vector128<byte> v0 = (a & low4) | (AdvSimd.ShiftLeftLogical(hb, 4) & bits45);
+                Vector128<byte> v1 = (b & low4) | (AdvSimd.ShiftLeftLogical(hb, 2) & bits45);
+                Vector128<byte> v2 = AdvSimd.ShiftRightLogical(a, 4) | (hb & bits45);
+                Vector128<byte> v3 = AdvSimd.ShiftRightLogical(b, 4) | (AdvSimd.ShiftRightLogical(hb, 2) & bits45);
+                int e = 128 * h + o;
+                sum += x.Scales[8 * h + half] * Dot16(v0, in q8, e)
+                     + x.Scales[8 * h + 2 + half] * Dot16(v1, in q8, e + 32)
+                     + x.Scales[8 * h + 4 + half] * Dot16(v2, in q8, e + 64)
+                     + x.Scales[8 * h + 6 + half] * Dot16(v3, in q8, e + 96);
+            }
+        }
+
+        // The codes above are unsigned (0..63): subtract 32·Σ_k sc_k·bsum_k.
+        ref readonly short bs = ref y.Bsums[0];
+        Vector128<short> sc = AdvSimd.SignExtendWideningLower(Vector64.LoadUnsafe(in x.Scales[0]));
+        Vector128<short> sc2 = AdvSimd.SignExtendWideningLower(Vector64.LoadUnsafe(in x.Scales[8]));
+        Vector128<int> p = AdvSimd.MultiplyWideningLower(Vector128.LoadUnsafe(in bs).GetLower(), sc.GetLower());
+        p = AdvSimd.MultiplyWideningUpperAndAdd(p, Vector128.LoadUnsafe(in bs), sc);
+        p = AdvSimd.MultiplyWideningLowerAndAdd(p, Vector128.LoadUnsafe(in bs, 8).GetLower(), sc2.GetLower());
+        p = AdvSimd.MultiplyWideningUpperAndAdd(p, Vector128.LoadUnsafe(in bs, 8), sc2);
+        return sum - 32 * AdvSimd.Arm64.AddAcross(p).ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Dot16(Vector128<byte> codes, ref readonly sbyte q8, int e) =>
+        AdvSimd.Arm64.AddAcross(KDot.Dot4(Vector128<int>.Zero, codes.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)e))).ToScalar();
+}

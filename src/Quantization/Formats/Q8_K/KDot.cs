@@ -1,0 +1,141 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Quantization.Formats;
+
+/// <summary>The code paths of a fused K-quant dot kernel, so tests can compare each one's integer sums with the reference.</summary>
+internal enum KDotPath
+{
+    Reference,
+    Avx2,
+    Avx512,
+    AdvSimd,
+}
+
+/// <summary>
+/// Pieces shared by the fused dot products of the 256-value formats with Q8_K activations: argument checks and the
+/// integer multiply-accumulate steps of each instruction set.
+/// </summary>
+/// <remarks>
+/// Q8_K activations come from a quantizer whose codes lie in −127..127 (never −128); the x86 paths rely on that where
+/// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
+/// </remarks>
+internal static class KDot
+{
+    /// <summary>The path <c>Dot</c> takes on this machine.</summary>
+    public static KDotPath Best =>
+        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? KDotPath.Avx512
+        : Avx2.IsSupported ? KDotPath.Avx2
+        : AdvSimd.Arm64.IsSupported ? KDotPath.AdvSimd
+        : KDotPath.Reference;
+
+    /// <summary>Whether <paramref name="path"/> can run on this machine.</summary>
+    public static bool IsSupported(KDotPath path) => path switch
+    {
+        KDotPath.Reference => true,
+        KDotPath.Avx2 => Avx2.IsSupported,
+        KDotPath.Avx512 => Avx512BW.IsSupported,
+        KDotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>Checks <paramref name="n"/> and the two lengths; returns the number of 256-value super-blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int SuperBlocks(int n, int weightBlockBytes, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations)
+    {
+        if (n < 0 || n % 256 != 0)
+        {
+            ThrowN(n);
+        }
+
+        int nb = n / 256;
+        if (weights.Length < (long)nb * weightBlockBytes)
+        {
+            ThrowHelper.ThrowArgument(nameof(weights), $"{n} values need {(long)nb * weightBlockBytes} weight bytes; got {weights.Length}.");
+        }
+
+        if (activations.Length < (long)nb * BlockQ8_K.Size)
+        {
+            ThrowHelper.ThrowArgument(nameof(activations), $"{n} values need {(long)nb * BlockQ8_K.Size} Q8_K bytes; got {activations.Length}.");
+        }
+
+        return nb;
+    }
+
+    private static void ThrowN(int n) =>
+        ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of the super-block size 256.");
+
+    /// <summary>Every half-precision bit pattern as a float (256 KiB, built once): one load per scale in the hot loops.</summary>
+    private static readonly float[] s_halfTable = BuildHalfTable();
+
+    /// <summary>IEEE half to float, equal to <see cref="Kernels.Fp16.ToSingle"/> (NaN payloads aside), by table lookup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HalfToSingle(ushort h) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_halfTable), h);
+
+    /// <summary>
+    /// The table's entries: the magnitude bits moved into place and scaled by 2^112 (exact, subnormal halves included),
+    /// Inf/NaN given the all-ones exponent, and the sign ORed in.
+    /// </summary>
+    internal static float HalfToSingleBits(ushort h)
+    {
+        uint magnitude = (uint)(h & 0x7FFF) << 13;
+        float f = BitConverter.UInt32BitsToSingle(magnitude) * BitConverter.UInt32BitsToSingle((127 + 112) << 23);
+        if (magnitude >= 0x7C00u << 13)
+        {
+            f = BitConverter.UInt32BitsToSingle(magnitude | 0x7F800000);
+        }
+
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(f) | ((uint)(h & 0x8000) << 16));
+    }
+
+    private static float[] BuildHalfTable()
+    {
+        var table = new float[65536];
+        for (int h = 0; h < table.Length; ++h)
+        {
+            table[h] = HalfToSingleBits((ushort)h);
+        }
+
+        return table;
+    }
+
+    /// <summary>Σ over pairs of u8·s8 (int16, no saturation for the operand ranges used here), times an int16 scale per pair, into int32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MulAdd(Vector256<byte> unsignedCodes, Vector256<sbyte> activations, Vector256<short> scale) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(unsignedCodes, activations), scale);
+
+    /// <inheritdoc cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> MulAdd(Vector512<byte> unsignedCodes, Vector512<sbyte> activations, Vector512<short> scale) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(unsignedCodes, activations), scale);
+
+    /// <summary>Two 32-byte halves of a Q8_K code array as one 64-byte vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> Load2x32(ref readonly sbyte q8, int first, int second) =>
+        Vector512.Create(Vector256.LoadUnsafe(in q8, (nuint)first), Vector256.LoadUnsafe(in q8, (nuint)second));
+
+    /// <summary>
+    /// acc + Σ of each four adjacent int8 products: SDOT with the dot-product extension, otherwise widening multiplies
+    /// and pairwise adds (the same total per lane, exactly: an int8·int8 product fits int16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Dot4(Vector128<int> acc, Vector128<sbyte> a, Vector128<sbyte> b)
+    {
+        if (Dp.IsSupported)
+        {
+            return Dp.DotProduct(acc, a, b);
+        }
+
+        Vector128<short> lo = AdvSimd.MultiplyWideningLower(a.GetLower(), b.GetLower());
+        Vector128<short> hi = AdvSimd.MultiplyWideningUpper(a, b);
+        return AdvSimd.AddPairwiseWideningAndAdd(AdvSimd.AddPairwiseWideningAndAdd(acc, lo), hi);
+    }
+
+    /// <summary>Σ of all lanes of <see cref="Dot4"/>(0, a, b) over two 16-byte halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Dot32(Vector128<sbyte> a0, Vector128<sbyte> b0, Vector128<sbyte> a1, Vector128<sbyte> b1) =>
+        AdvSimd.Arm64.AddAcross(Dot4(Dot4(Vector128<int>.Zero, a0, b0), a1, b1)).ToScalar();
+}
