@@ -32,6 +32,17 @@ internal readonly struct IQ4_NLWeights : IBlock32Weights
     // d = d_y*d_x; d*(sumi1 + sumi2)
     public static float ScaleReference(int sumi, float dx, float dy) => dy * dx * sumi;
 
+    public static int Offset => 128;
+
+    /// <summary>kvalues_iq4nl[code] + 128 (1..241) by one byte shuffle.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> DecodeUnsigned256(ref readonly byte block)
+    {
+        Vector256<byte> table = Vector256.Create((byte)1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241,
+                                                 1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241);
+        return Avx2.Shuffle(table, Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 2)));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Decode256(ref readonly byte block)
     {

@@ -31,6 +31,12 @@ internal readonly struct Q4_0Weights : IBlock32Weights
     // sumi*d_x*d_y, left to right
     public static float ScaleReference(int sumi, float dx, float dy) => sumi * dx * dy;
 
+    public static int Offset => 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> DecodeUnsigned256(ref readonly byte block) =>
+        Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 2));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Decode256(ref readonly byte block) =>
         (Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 2)) - Vector256.Create((byte)8)).AsSByte();

@@ -31,6 +31,12 @@ internal readonly struct Q4_1Weights : IBlock32Weights
     // (d_x*d_y)*sumi (+ m_x*s_y, added by the driver)
     public static float ScaleReference(int sumi, float dx, float dy) => dx * dy * sumi;
 
+    public static int Offset => 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> DecodeUnsigned256(ref readonly byte block) =>
+        Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 4));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Decode256(ref readonly byte block) =>
         Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 4)).AsSByte();

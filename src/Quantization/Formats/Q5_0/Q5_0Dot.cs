@@ -35,6 +35,16 @@ internal readonly struct Q5_0Weights : IBlock32Weights
     public static float ScaleReference(int sumi, float dx, float dy) => dx * dy * sumi;
 
     /// <summary>A clear fifth bit sets the high nibble (0xF0): the byte is then the two's complement of nibble − 16.</summary>
+    public static int Offset => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> DecodeUnsigned256(ref readonly byte block)
+    {
+        uint qh = Unsafe.ReadUnaligned<uint>(in Unsafe.Add(ref Unsafe.AsRef(in block), 2));
+        Vector256<byte> nibbles = Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 6));
+        return nibbles | (Block32Decode.BitMask256(qh) & Vector256.Create((byte)0x10));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Decode256(ref readonly byte block)
     {

@@ -27,6 +27,12 @@ internal readonly struct Q8_0Weights : IBlock32Weights
     // sumi*(d_x*d_y)
     public static float ScaleReference(int sumi, float dx, float dy) => sumi * (dx * dy);
 
+    public static int Offset => 128;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> DecodeUnsigned256(ref readonly byte block) =>
+        Vector256.LoadUnsafe(in block, 2) ^ Vector256.Create((byte)0x80);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Decode256(ref readonly byte block) => Vector256.LoadUnsafe(in block, 2).AsSByte();
 

@@ -26,14 +26,14 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
 
     private static DotPath SelectPath()
     {
-        if (Avx512BW.IsSupported)
-        {
-            return DotPath.Avx512;
-        }
-
         if (AvxVnni.IsSupported)
         {
             return DotPath.AvxVnni;
+        }
+
+        if (Avx512BW.IsSupported)
+        {
+            return DotPath.Avx512;
         }
 
         if (Avx2.IsSupported)
@@ -135,12 +135,12 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             sums[i] = path switch
             {
                 DotPath.Scalar => TWeights.IntegerSumReference(in wb, in y),
-                DotPath.Avx512 => Vector256.Sum(Avx512Path.Lanes<TWeights>(in wb, Avx512Path.LoadY(in y))),
-                DotPath.AvxVnni => Vector256.Sum(AvxVnniPath.Lanes<TWeights>(in wb, AvxVnniPath.LoadY(in y))),
-                DotPath.Avx2 => Vector256.Sum(Avx2Path.Lanes<TWeights>(in wb, Avx2Path.LoadY(in y))),
-                DotPath.Ssse3 => Vector128.Sum(Ssse3Path.Lanes<TWeights>(in wb, Ssse3Path.LoadY(in y))),
-                DotPath.AdvSimdDp => Vector128.Sum(AdvSimdDpPath.Lanes<TWeights>(in wb, AdvSimdDpPath.LoadY(in y))),
-                DotPath.AdvSimd => Vector128.Sum(AdvSimdPath.Lanes<TWeights>(in wb, AdvSimdPath.LoadY(in y))),
+                DotPath.Avx512 => Vector256.Sum(Avx512Path.Lanes<TWeights>(in wb, Avx512Path.LoadY<TWeights>(in y))),
+                DotPath.AvxVnni => Vector256.Sum(AvxVnniPath.Lanes<TWeights>(in wb, AvxVnniPath.LoadY<TWeights>(in y))),
+                DotPath.Avx2 => Vector256.Sum(Avx2Path.Lanes<TWeights>(in wb, Avx2Path.LoadY<TWeights>(in y))),
+                DotPath.Ssse3 => Vector128.Sum(Ssse3Path.Lanes<TWeights>(in wb, Ssse3Path.LoadY<TWeights>(in y))),
+                DotPath.AdvSimdDp => Vector128.Sum(AdvSimdDpPath.Lanes<TWeights>(in wb, AdvSimdDpPath.LoadY<TWeights>(in y))),
+                DotPath.AdvSimd => Vector128.Sum(AdvSimdPath.Lanes<TWeights>(in wb, AdvSimdPath.LoadY<TWeights>(in y))),
                 _ => throw new ArgumentOutOfRangeException(nameof(path)),
             };
         }
@@ -153,7 +153,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
         switch (path)
         {
             case DotPath.Avx512: Rows256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results); break;
-            case DotPath.AvxVnni: Rows256<AvxVnniPath, Vector256<sbyte>>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.AvxVnni: Rows256<AvxVnniPath, VnniActivations>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.Avx2: Rows256<Avx2Path, Vector256<sbyte>>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.Ssse3: Rows128<Ssse3Path, Halves>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.AdvSimdDp: Rows128<AdvSimdDpPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;
@@ -175,8 +175,8 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             for (int i = 0; i < blocks; i++)
             {
                 ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
-                TY y = TPath.LoadY(in ActivationCodes(ref ab));
-                float dy = Scale(ref ab, 0);
+                TY y = TPath.LoadY<TWeights>(in ActivationCodes(ref ab));
+                Vector256<float> dy = Vector256.Create(Scale(ref ab, 0));
                 int offset = i * TWeights.BlockBytes;
                 acc0 = Accumulate256<TPath, TY>(ref Unsafe.Add(ref w, offset), y, dy, acc0);
                 acc1 = Accumulate256<TPath, TY>(ref Unsafe.Add(ref w1, offset), y, dy, acc1);
@@ -205,7 +205,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             {
                 ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
                 ref byte wb = ref Unsafe.Add(ref w, i * TWeights.BlockBytes);
-                acc = Accumulate256<TPath, TY>(ref wb, TPath.LoadY(in ActivationCodes(ref ab)), Scale(ref ab, 0), acc);
+                acc = Accumulate256<TPath, TY>(ref wb, TPath.LoadY<TWeights>(in ActivationCodes(ref ab)), Vector256.Create(Scale(ref ab, 0)), acc);
                 if (TWeights.HasMin)
                 {
                     min += Scale(ref wb, 2) * Scale(ref ab, 2);
@@ -217,11 +217,12 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate256<TPath, TY>(ref byte block, TY y, float dy, Vector256<float> acc)
+    private static Vector256<float> Accumulate256<TPath, TY>(ref byte block, TY y, Vector256<float> dy, Vector256<float> acc)
         where TPath : IPath256<TY> where TY : struct
     {
+        // Broadcast d_x straight from the table, then d_x·d_y lane-wise: the same product as the scalar one.
         Vector256<int> lanes = TPath.Lanes<TWeights>(in block, y);
-        return Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(lanes), Vector256.Create(Scale(ref block, 0) * dy), acc);
+        return Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(lanes), Vector256.Create(Scale(ref block, 0)) * dy, acc);
     }
 
     private static void Rows128<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
@@ -236,7 +237,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             {
                 ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
                 ref byte wb = ref Unsafe.Add(ref row, i * TWeights.BlockBytes);
-                Vector128<int> lanes = TPath.Lanes<TWeights>(in wb, TPath.LoadY(in ActivationCodes(ref ab)));
+                Vector128<int> lanes = TPath.Lanes<TWeights>(in wb, TPath.LoadY<TWeights>(in ActivationCodes(ref ab)));
                 acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(lanes), Vector128.Create(Scale(ref wb, 0) * Scale(ref ab, 0)), acc);
                 if (TWeights.HasMin)
                 {
@@ -262,7 +263,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     private static ref sbyte ActivationCodes(ref byte block) => ref Unsafe.As<byte, sbyte>(ref Unsafe.Add(ref block, ActivationQs));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Scale(ref byte block, int offset) => Fp16.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref block, offset)));
+    private static float Scale(ref byte block, int offset) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref block, offset)));
 
     private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {

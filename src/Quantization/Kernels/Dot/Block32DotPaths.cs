@@ -33,7 +33,7 @@ internal enum DotPath
 /// <summary>A 256-bit path: the activation block prepared once (shared by the rows of a tile) and the per-block int32 lanes.</summary>
 internal interface IPath256<TY> where TY : struct
 {
-    static abstract TY LoadY(ref readonly sbyte y);
+    static abstract TY LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights;
 
     /// <summary>Eight int32 lanes whose sum is the block's exact Σ q·y.</summary>
     static abstract Vector256<int> Lanes<TWeights>(ref readonly byte block, TY y) where TWeights : IBlock32Weights;
@@ -42,7 +42,7 @@ internal interface IPath256<TY> where TY : struct
 /// <summary>A 128-bit path, as <see cref="IPath256{TY}"/>.</summary>
 internal interface IPath128<TY> where TY : struct
 {
-    static abstract TY LoadY(ref readonly sbyte y);
+    static abstract TY LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights;
 
     /// <summary>Four int32 lanes whose sum is the block's exact Σ q·y.</summary>
     static abstract Vector128<int> Lanes<TWeights>(ref readonly byte block, TY y) where TWeights : IBlock32Weights;
@@ -62,7 +62,7 @@ internal readonly struct Halves(Vector128<sbyte> low, Vector128<sbyte> high)
 internal readonly struct Avx512Path : IPath256<Vector512<short>>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<short> LoadY(ref readonly sbyte y) => Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(in y));
+    public static Vector512<short> LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights => Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(in y));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Lanes<TWeights>(ref readonly byte block, Vector512<short> y) where TWeights : IBlock32Weights
@@ -72,23 +72,33 @@ internal readonly struct Avx512Path : IPath256<Vector512<short>>
     }
 }
 
+/// <summary>An activation block for <see cref="AvxVnniPath"/>: the codes and −Offset·Σ (4 codes) per int32 lane.</summary>
+internal readonly struct VnniActivations(Vector256<sbyte> codes, Vector256<int> bias)
+{
+    public readonly Vector256<sbyte> Codes = codes;
+    public readonly Vector256<int> Bias = bias;
+}
+
 /// <summary>
-/// AVX-VNNI: <c>vpdpbusd</c>(|q|, sign(y, q)), or (q, y) directly for non-negative codes. The activations are never −128
-/// (the Q8 quantizers clamp to ±127), so the sign trick is exact.
+/// AVX-VNNI: one <c>vpdpbusd</c> per block and row on the unsigned codes (code + Offset, 0..255), accumulated onto
+/// −Offset·Σy, which is computed once per activation block and shared by the rows of a tile: Σ (u − Offset)·y exactly,
+/// with no saturation anywhere.
 /// </summary>
-internal readonly struct AvxVnniPath : IPath256<Vector256<sbyte>>
+internal readonly struct AvxVnniPath : IPath256<VnniActivations>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> LoadY(ref readonly sbyte y) => Vector256.LoadUnsafe(in y);
+    public static VnniActivations LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights
+    {
+        Vector256<sbyte> codes = Vector256.LoadUnsafe(in y);
+        Vector256<int> bias = TWeights.Offset == 0
+            ? Vector256<int>.Zero
+            : Vector256<int>.Zero - AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)TWeights.Offset), codes);
+        return new VnniActivations(codes, bias);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Lanes<TWeights>(ref readonly byte block, Vector256<sbyte> y) where TWeights : IBlock32Weights
-    {
-        Vector256<sbyte> q = TWeights.Decode256(in block);
-        return TWeights.NonNegative
-            ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, q.AsByte(), y)
-            : AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Abs(q), Avx2.Sign(y, q));
-    }
+    public static Vector256<int> Lanes<TWeights>(ref readonly byte block, VnniActivations y) where TWeights : IBlock32Weights =>
+        AvxVnni.MultiplyWideningAndAdd(y.Bias, TWeights.DecodeUnsigned256(in block), y.Codes);
 }
 
 /// <summary>
@@ -98,7 +108,7 @@ internal readonly struct AvxVnniPath : IPath256<Vector256<sbyte>>
 internal readonly struct Avx2Path : IPath256<Vector256<sbyte>>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> LoadY(ref readonly sbyte y) => Vector256.LoadUnsafe(in y);
+    public static Vector256<sbyte> LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights => Vector256.LoadUnsafe(in y);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Lanes<TWeights>(ref readonly byte block, Vector256<sbyte> y) where TWeights : IBlock32Weights
@@ -115,7 +125,7 @@ internal readonly struct Avx2Path : IPath256<Vector256<sbyte>>
 internal readonly struct Ssse3Path : IPath128<Halves>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Halves LoadY(ref readonly sbyte y) =>
+    public static Halves LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights =>
         new(Vector128.LoadUnsafe(in y), Vector128.LoadUnsafe(in y, 16));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -135,7 +145,7 @@ internal readonly struct Ssse3Path : IPath128<Halves>
 internal readonly struct AdvSimdDpPath : IPath128<Halves>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Halves LoadY(ref readonly sbyte y) =>
+    public static Halves LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights =>
         new(Vector128.LoadUnsafe(in y), Vector128.LoadUnsafe(in y, 16));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -150,7 +160,7 @@ internal readonly struct AdvSimdDpPath : IPath128<Halves>
 internal readonly struct AdvSimdPath : IPath128<Halves>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Halves LoadY(ref readonly sbyte y) =>
+    public static Halves LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights =>
         new(Vector128.LoadUnsafe(in y), Vector128.LoadUnsafe(in y, 16));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

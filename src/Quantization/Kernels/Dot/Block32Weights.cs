@@ -29,6 +29,12 @@ internal interface IBlock32Weights
     /// <summary>ggml's generic float term of one block (without the m·s term of type-1 formats).</summary>
     static abstract float ScaleReference(int sumi, float dx, float dy);
 
+    /// <summary>The bias of <see cref="DecodeUnsigned256"/>: code = unsigned byte − Offset.</summary>
+    static abstract int Offset { get; }
+
+    /// <summary>The 32 codes plus <see cref="Offset"/>, as unsigned bytes in element order (needs AVX2): the u8 operand of VNNI.</summary>
+    static abstract Vector256<byte> DecodeUnsigned256(ref readonly byte block);
+
     /// <summary>The 32 codes as signed bytes in element order (needs AVX2).</summary>
     static abstract Vector256<sbyte> Decode256(ref readonly byte block);
 
