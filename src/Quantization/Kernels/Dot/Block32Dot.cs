@@ -153,8 +153,8 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
         switch (path)
         {
             case DotPath.Avx512: Rows256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results); break;
-            case DotPath.AvxVnni: Rows256<AvxVnniPath, VnniActivations>(ref w, rowBytes, ref a, blocks, results); break;
-            case DotPath.Avx2: Rows256<Avx2Path, Vector256<sbyte>>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.AvxVnni: Rows256<AvxVnniPath, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.Avx2: Rows256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.Ssse3: Rows128<Ssse3Path, Halves>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.AdvSimdDp: Rows128<AdvSimdDpPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.AdvSimd: Rows128<AdvSimdPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;

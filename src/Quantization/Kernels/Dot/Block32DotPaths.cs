@@ -72,8 +72,8 @@ internal readonly struct Avx512Path : IPath256<Vector512<short>>
     }
 }
 
-/// <summary>An activation block for <see cref="AvxVnniPath"/>: the codes and −Offset·Σ (4 codes) per int32 lane.</summary>
-internal readonly struct VnniActivations(Vector256<sbyte> codes, Vector256<int> bias)
+/// <summary>An activation block for <see cref="AvxVnniPath"/> and <see cref="Avx2Path"/>: the codes and −Offset·Σy per int32 lane.</summary>
+internal readonly struct OffsetActivations(Vector256<sbyte> codes, Vector256<int> bias)
 {
     public readonly Vector256<sbyte> Codes = codes;
     public readonly Vector256<int> Bias = bias;
@@ -84,40 +84,53 @@ internal readonly struct VnniActivations(Vector256<sbyte> codes, Vector256<int> 
 /// −Offset·Σy, which is computed once per activation block and shared by the rows of a tile: Σ (u − Offset)·y exactly,
 /// with no saturation anywhere.
 /// </summary>
-internal readonly struct AvxVnniPath : IPath256<VnniActivations>
+internal readonly struct AvxVnniPath : IPath256<OffsetActivations>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VnniActivations LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights
+    public static OffsetActivations LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights
     {
         Vector256<sbyte> codes = Vector256.LoadUnsafe(in y);
         Vector256<int> bias = TWeights.Offset == 0
             ? Vector256<int>.Zero
             : Vector256<int>.Zero - AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)TWeights.Offset), codes);
-        return new VnniActivations(codes, bias);
+        return new OffsetActivations(codes, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Lanes<TWeights>(ref readonly byte block, VnniActivations y) where TWeights : IBlock32Weights =>
+    public static Vector256<int> Lanes<TWeights>(ref readonly byte block, OffsetActivations y) where TWeights : IBlock32Weights =>
         AvxVnni.MultiplyWideningAndAdd(y.Bias, TWeights.DecodeUnsigned256(in block), y.Codes);
 }
 
 /// <summary>
-/// AVX2: <c>vpmaddubsw</c>(|q|, sign(y, q)) then <c>vpmaddwd</c> with ones. Pair sums stay below int16 saturation:
-/// |q| ≤ 128 and |y| ≤ 127 give at most 2·128·127 = 32512.
+/// AVX2. Formats with small unsigned codes (<see cref="IBlock32Weights.Offset"/> below 128, bytes ≤ 31):
+/// <c>vpmaddubsw</c>(u, y) and <c>vpmaddwd</c> with ones, plus −Offset·Σy per lane computed once per activation block.
+/// Others: the sign trick, <c>vpmaddubsw</c>(|q|, sign(y, q)). Pair sums stay below int16 saturation: 2·31·127 = 7874,
+/// and with the sign trick |q| ≤ 128, |y| ≤ 127 give at most 2·128·127 = 32512.
 /// </summary>
-internal readonly struct Avx2Path : IPath256<Vector256<sbyte>>
+internal readonly struct Avx2Path : IPath256<OffsetActivations>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights => Vector256.LoadUnsafe(in y);
+    public static OffsetActivations LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights
+    {
+        Vector256<sbyte> codes = Vector256.LoadUnsafe(in y);
+        Vector256<int> bias = TWeights.Offset is 0 or >= 128
+            ? Vector256<int>.Zero
+            : Vector256<int>.Zero - Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)TWeights.Offset), codes), Vector256.Create((short)1));
+        return new OffsetActivations(codes, bias);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Lanes<TWeights>(ref readonly byte block, Vector256<sbyte> y) where TWeights : IBlock32Weights
+    public static Vector256<int> Lanes<TWeights>(ref readonly byte block, OffsetActivations y) where TWeights : IBlock32Weights
     {
+        Vector256<short> ones = Vector256.Create((short)1);
+        if (TWeights.Offset < 128)
+        {
+            Vector256<int> lanes = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(TWeights.DecodeUnsigned256(in block), y.Codes), ones);
+            return TWeights.Offset == 0 ? lanes : lanes + y.Bias;
+        }
+
         Vector256<sbyte> q = TWeights.Decode256(in block);
-        Vector256<short> pairs = TWeights.NonNegative
-            ? Avx2.MultiplyAddAdjacent(q.AsByte(), y)
-            : Avx2.MultiplyAddAdjacent(Avx2.Abs(q), Avx2.Sign(y, q));
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(q), Avx2.Sign(y.Codes, q)), ones);
     }
 }
 

@@ -29,7 +29,10 @@ internal interface IBlock32Weights
     /// <summary>ggml's generic float term of one block (without the m·s term of type-1 formats).</summary>
     static abstract float ScaleReference(int sumi, float dx, float dy);
 
-    /// <summary>The bias of <see cref="DecodeUnsigned256"/>: code = unsigned byte − Offset.</summary>
+    /// <summary>
+    /// The bias of <see cref="DecodeUnsigned256"/>: code = unsigned byte − Offset. 0, 8 or 16 for 4- and 5-bit codes
+    /// (unsigned bytes ≤ 31), 128 for codes that span the signed byte range.
+    /// </summary>
     static abstract int Offset { get; }
 
     /// <summary>The 32 codes plus <see cref="Offset"/>, as unsigned bytes in element order (needs AVX2): the u8 operand of VNNI.</summary>
