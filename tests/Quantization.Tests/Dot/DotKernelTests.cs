@@ -195,3 +195,36 @@ public sealed class DotKernelTests
         Assert.Equal("n", Assert.Throws<ArgumentException>(() => dot.Dot(w, a, n + 1)).ParamName);
     }
 }
+
+public sealed class DotRowsPathTests
+{
+    [Theory]
+    [MemberData(nameof(DotKernelTests.Block32DotTypes), MemberType = typeof(DotKernelTests))]
+    public void EveryPathsRowLoopEqualsItsOneRowDotToTheBit(QuantType type)
+    {
+        Paths paths = For(type)!;
+        DotEntry dot = DotRegistry.TryGet(type)!;
+        foreach (int n in new[] { 96, 8192 + 64 }) // the larger one takes pooled scratch for the prepared activations
+        {
+            int rowBytes = n / 32 * dot.WeightFormat.BytesPerBlock;
+            const int rows = 6;
+            byte[] w = DotTestSupport.Quantize(type, TestData.TransformerLike((ulong)n, rows * n), n);
+            byte[] a = Activations(dot, TestData.Gaussian(7, n, 1));
+            foreach (DotPath path in Enum.GetValues<DotPath>())
+            {
+                if (!paths.IsSupported(path))
+                {
+                    continue;
+                }
+
+                var results = new float[rows];
+                paths.DotRowsOn(path, w, rowBytes, a, n, results);
+                for (int r = 0; r < rows; r++)
+                {
+                    float single = paths.DotOn(path, w.AsSpan(r * rowBytes, rowBytes), a, n);
+                    Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(results[r]), $"{type} {path} n={n} row {r}: {results[r]} vs {single}");
+                }
+            }
+        }
+    }
+}

@@ -12,7 +12,9 @@ internal static class DotTestSupport
 
     public delegate float DotOnFn(DotPath path, ReadOnlySpan<byte> w, ReadOnlySpan<byte> a, int n);
 
-    public sealed record Paths(Func<DotPath, bool> IsSupported, IntegerSumsFn IntegerSums, DotOnFn DotOn, bool HasMin);
+    public delegate void DotRowsOnFn(DotPath path, ReadOnlySpan<byte> w, int rowBytes, ReadOnlySpan<byte> a, int n, Span<float> results);
+
+    public sealed record Paths(Func<DotPath, bool> IsSupported, IntegerSumsFn IntegerSums, DotOnFn DotOn, DotRowsOnFn DotRowsOn, bool HasMin);
 
     public static Paths? For(QuantType type) => type switch
     {
@@ -26,7 +28,7 @@ internal static class DotTestSupport
     };
 
     private static Paths Of<T>() where T : IBlock32Weights =>
-        new(Block32Dot<T>.IsSupported, Block32Dot<T>.IntegerSums, Block32Dot<T>.DotOn, T.HasMin);
+        new(Block32Dot<T>.IsSupported, Block32Dot<T>.IntegerSums, Block32Dot<T>.DotOn, Block32Dot<T>.DotRowsOn, T.HasMin);
 
     public static TheoryData<QuantType> DotTypes()
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -100,7 +101,12 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     }
 
     /// <summary>One dot product per weight row; each equals <see cref="Dot"/> of that row to the bit.</summary>
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        DotRowsOn(BestPath, weights, rowBytes, activations, n, results);
+
+    /// <summary><see cref="DotRows"/> on <paramref name="path"/> (which must be supported); each result equals <see cref="DotOn"/> of its row.</summary>
+    [SkipLocalsInit]
+    public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
         if (rowBytes < blocks * TWeights.BlockBytes || (long)rowBytes * (results.Length - 1) + blocks * TWeights.BlockBytes > weights.Length)
@@ -108,17 +114,17 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             ThrowHelper.ThrowArgument(nameof(weights), "The weight rows do not fit the span.");
         }
 
-        ref byte w = ref MemoryMarshal.GetReference(weights);
-        ref byte a = ref MemoryMarshal.GetReference(activations);
-        int r = 0;
-        for (; r + 4 <= results.Length; r += 4)
+        // Room for each activation block prepared once for all rows (the largest prepared form is 64 bytes).
+        const int StackBlocks = 256;
+        byte[]? rentedCodes = null;
+        float[]? rentedScales = null;
+        Span<byte> codes = blocks <= StackBlocks ? stackalloc byte[StackBlocks * 64] : (rentedCodes = ArrayPool<byte>.Shared.Rent(blocks * 64));
+        Span<float> scales = blocks <= StackBlocks ? stackalloc float[StackBlocks * 2] : (rentedScales = ArrayPool<float>.Shared.Rent(blocks * 2));
+        Rows(path, ref MemoryMarshal.GetReference(weights), rowBytes, ref MemoryMarshal.GetReference(activations), blocks, results, codes, scales);
+        if (rentedCodes is not null)
         {
-            Rows(BestPath, ref Unsafe.Add(ref w, r * rowBytes), rowBytes, ref a, blocks, results.Slice(r, 4));
-        }
-
-        for (; r < results.Length; r++)
-        {
-            Rows(BestPath, ref Unsafe.Add(ref w, r * rowBytes), rowBytes, ref a, blocks, results.Slice(r, 1));
+            ArrayPool<byte>.Shared.Return(rentedCodes);
+            ArrayPool<float>.Shared.Return(rentedScales!);
         }
     }
 
@@ -148,13 +154,14 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
 
     /// <summary>1 or 4 rows (<paramref name="results"/>.Length) of <paramref name="blocks"/> blocks each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rows(DotPath path, ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
+    private static void Rows(DotPath path, ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results,
+                             Span<byte> preparedCodes = default, Span<float> scales = default)
     {
         switch (path)
         {
-            case DotPath.Avx512: Rows256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results); break;
-            case DotPath.AvxVnni: Rows256<AvxVnniPath, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
-            case DotPath.Avx2: Rows256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.Avx512: Rows256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;
+            case DotPath.AvxVnni: Rows256<AvxVnniPath, OffsetActivations>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;
+            case DotPath.Avx2: Rows256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;
             case DotPath.Ssse3: Rows128<Ssse3Path, Halves>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.AdvSimdDp: Rows128<AdvSimdDpPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.AdvSimd: Rows128<AdvSimdPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;
@@ -163,113 +170,89 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     }
 
     /// <summary>
-    /// Whether rows are multiplied four at a time (each activation block loaded once for four weight blocks) or one after
-    /// another. Four at a time saves work per block, which pays for the compact formats; the 8-bit format is bound by
-    /// bytes, and one sequential stream per row keeps the hardware prefetcher fed from DRAM.
+    /// Row after row, each read front to back as one sequential stream (which the hardware prefetcher keeps fed from
+    /// DRAM; interleaving several rows' streams measurably starves it), with four accumulators taking blocks in turn so
+    /// the float additions do not wait on each other. With more than one row, each activation block's share of the work
+    /// (its loaded codes, offset sum and scale) is prepared once for all rows.
     /// </summary>
-    private static bool Tiled => TWeights.BlockBytes < 32;
-
-    private static void Rows256<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
-        where TPath : IPath256<TY> where TY : struct
+    private static void Rows256<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results,
+                                           Span<byte> preparedCodes, Span<float> scales)
+        where TPath : IPath256<TY> where TY : unmanaged
     {
-        if (Tiled && results.Length == 4)
+        if (results.Length == 1)
         {
-            Tile256<TPath, TY>(ref w, rowBytes, ref a, blocks, results);
-            return;
-        }
-
-        for (int r = 0; r < results.Length; r++)
-        {
-            ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
             float min = 0;
-            if (Tiled)
-            {
-                // The tile's sequence for one row: one accumulator.
-                Vector256<float> acc = default;
-                for (int i = 0; i < blocks; i++)
-                {
-                    acc = Block256<TPath, TY>(ref row, ref a, i, acc, ref min);
-                }
-
-                results[r] = Vector256.Sum(acc) + min;
-                continue;
-            }
-
-            // Four accumulators taking blocks in turn, so the float additions do not wait on each other.
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             int b = 0;
             for (; b + 4 <= blocks; b += 4)
             {
-                acc0 = Block256<TPath, TY>(ref row, ref a, b, acc0, ref min);
-                acc1 = Block256<TPath, TY>(ref row, ref a, b + 1, acc1, ref min);
-                acc2 = Block256<TPath, TY>(ref row, ref a, b + 2, acc2, ref min);
-                acc3 = Block256<TPath, TY>(ref row, ref a, b + 3, acc3, ref min);
+                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min);
+                acc1 = Block256<TPath, TY>(ref w, ref a, b + 1, acc1, ref min);
+                acc2 = Block256<TPath, TY>(ref w, ref a, b + 2, acc2, ref min);
+                acc3 = Block256<TPath, TY>(ref w, ref a, b + 3, acc3, ref min);
             }
 
             for (; b < blocks; b++)
             {
-                acc0 = Block256<TPath, TY>(ref row, ref a, b, acc0, ref min);
+                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min);
+            }
+
+            results[0] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + min;
+            return;
+        }
+
+        Span<TY> codes = MemoryMarshal.Cast<byte, TY>(preparedCodes);
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
+            codes[i] = TPath.LoadY<TWeights>(in ActivationCodes(ref ab));
+            scales[2 * i] = Scale(ref ab, 0);
+            scales[2 * i + 1] = TWeights.HasMin ? Scale(ref ab, 2) : 0;
+        }
+
+        ref TY y = ref MemoryMarshal.GetReference(codes);
+        ref float dy = ref MemoryMarshal.GetReference(scales);
+        for (int r = 0; r < results.Length; r++)
+        {
+            ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
+            float min = 0;
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            int b = 0;
+            for (; b + 4 <= blocks; b += 4)
+            {
+                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min);
+                acc1 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 1, acc1, ref min);
+                acc2 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 2, acc2, ref min);
+                acc3 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 3, acc3, ref min);
+            }
+
+            for (; b < blocks; b++)
+            {
+                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min);
             }
 
             results[r] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + min;
         }
+
     }
 
-    /// <summary>
-    /// Four rows, each activation block loaded (and its offset sum and scale computed) once for the four weight blocks.
-    /// Each row is prefetched ahead once per cache line: four interleaved streams defeat the hardware prefetcher that
-    /// keeps one sequential stream fed (a hint only; it never faults, even past the end).
-    /// </summary>
-    private static void Tile256<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
-        where TPath : IPath256<TY> where TY : struct
+    /// <summary>One block of one row from the prepared activation block: the same operations as <see cref="Block256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Prepared256<TPath, TY>(ref byte row, ref TY y, ref float scales, int i, Vector256<float> acc, ref float min)
+        where TPath : IPath256<TY> where TY : unmanaged
     {
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
-        ref byte w1 = ref Unsafe.Add(ref w, rowBytes);
-        ref byte w2 = ref Unsafe.Add(ref w, 2 * rowBytes);
-        ref byte w3 = ref Unsafe.Add(ref w, 3 * rowBytes);
-        for (int i = 0; i < blocks; i++)
+        ref byte wb = ref Unsafe.Add(ref row, i * TWeights.BlockBytes);
+        if (TWeights.HasMin)
         {
-            ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
-            TY y = TPath.LoadY<TWeights>(in ActivationCodes(ref ab));
-            Vector256<float> dy = Vector256.Create(Scale(ref ab, 0));
-            int offset = i * TWeights.BlockBytes;
-            if (Sse.IsSupported && (offset & 63) < TWeights.BlockBytes)
-            {
-                Prefetch(ref Unsafe.Add(ref w, offset + PrefetchDistance));
-                Prefetch(ref Unsafe.Add(ref w1, offset + PrefetchDistance));
-                Prefetch(ref Unsafe.Add(ref w2, offset + PrefetchDistance));
-                Prefetch(ref Unsafe.Add(ref w3, offset + PrefetchDistance));
-            }
-
-            acc0 = Accumulate256<TPath, TY>(ref Unsafe.Add(ref w, offset), y, dy, acc0);
-            acc1 = Accumulate256<TPath, TY>(ref Unsafe.Add(ref w1, offset), y, dy, acc1);
-            acc2 = Accumulate256<TPath, TY>(ref Unsafe.Add(ref w2, offset), y, dy, acc2);
-            acc3 = Accumulate256<TPath, TY>(ref Unsafe.Add(ref w3, offset), y, dy, acc3);
-            if (TWeights.HasMin)
-            {
-                float sy = Scale(ref ab, 2);
-                min0 += Scale(ref Unsafe.Add(ref w, offset), 2) * sy;
-                min1 += Scale(ref Unsafe.Add(ref w1, offset), 2) * sy;
-                min2 += Scale(ref Unsafe.Add(ref w2, offset), 2) * sy;
-                min3 += Scale(ref Unsafe.Add(ref w3, offset), 2) * sy;
-            }
+            min += Scale(ref wb, 2) * Unsafe.Add(ref scales, 2 * i + 1);
         }
 
-        results[0] = Vector256.Sum(acc0) + min0;
-        results[1] = Vector256.Sum(acc1) + min1;
-        results[2] = Vector256.Sum(acc2) + min2;
-        results[3] = Vector256.Sum(acc3) + min3;
+        return Accumulate256<TPath, TY>(ref wb, Unsafe.Add(ref y, i), Vector256.Create(Unsafe.Add(ref scales, 2 * i)), acc);
     }
-
-    private const int PrefetchDistance = 1024;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Prefetch(ref byte address) => Sse.Prefetch0(Unsafe.AsPointer(ref address));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block256<TPath, TY>(ref byte row, ref byte a, int i, Vector256<float> acc, ref float min)
-        where TPath : IPath256<TY> where TY : struct
+        where TPath : IPath256<TY> where TY : unmanaged
     {
         ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
         ref byte wb = ref Unsafe.Add(ref row, i * TWeights.BlockBytes);
@@ -283,7 +266,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Accumulate256<TPath, TY>(ref byte block, TY y, Vector256<float> dy, Vector256<float> acc)
-        where TPath : IPath256<TY> where TY : struct
+        where TPath : IPath256<TY> where TY : unmanaged
     {
         // Broadcast d_x straight from the table, then d_x·d_y lane-wise: the same product as the scalar one.
         Vector256<int> lanes = TPath.Lanes<TWeights>(in block, y);

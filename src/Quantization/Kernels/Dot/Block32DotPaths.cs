@@ -31,7 +31,7 @@ internal enum DotPath
 }
 
 /// <summary>A 256-bit path: the activation block prepared once (shared by the rows of a tile) and the per-block int32 lanes.</summary>
-internal interface IPath256<TY> where TY : struct
+internal interface IPath256<TY> where TY : unmanaged
 {
     static abstract TY LoadY<TWeights>(ref readonly sbyte y) where TWeights : IBlock32Weights;
 

@@ -13,8 +13,11 @@ namespace Quantization.Kernels.Dot;
 /// </summary>
 internal static unsafe class MatMulDriver
 {
-    /// <summary>Weight rows multiplied together: each activation block is loaded once per tile, each tile once per batch.</summary>
-    public const int RowTile = 4;
+    /// <summary>
+    /// Weight rows per kernel call: each activation block's share of the work is prepared once per tile, and a tile
+    /// (tens of KiB) stays in cache while it is multiplied by every activation row of a batch.
+    /// </summary>
+    public const int RowTile = 32;
 
     /// <summary>Values dequantized at a time by the float path (a multiple of every block size up to 256).</summary>
     private const int FloatChunk = 256;
