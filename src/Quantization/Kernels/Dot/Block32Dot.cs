@@ -181,23 +181,23 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     {
         if (results.Length == 1)
         {
-            float min = 0;
+            float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             int b = 0;
             for (; b + 4 <= blocks; b += 4)
             {
-                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min);
-                acc1 = Block256<TPath, TY>(ref w, ref a, b + 1, acc1, ref min);
-                acc2 = Block256<TPath, TY>(ref w, ref a, b + 2, acc2, ref min);
-                acc3 = Block256<TPath, TY>(ref w, ref a, b + 3, acc3, ref min);
+                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min0);
+                acc1 = Block256<TPath, TY>(ref w, ref a, b + 1, acc1, ref min1);
+                acc2 = Block256<TPath, TY>(ref w, ref a, b + 2, acc2, ref min2);
+                acc3 = Block256<TPath, TY>(ref w, ref a, b + 3, acc3, ref min3);
             }
 
             for (; b < blocks; b++)
             {
-                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min);
+                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min0);
             }
 
-            results[0] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + min;
+            results[0] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + ((min0 + min1) + (min2 + min3));
             return;
         }
 
@@ -215,23 +215,23 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
         for (int r = 0; r < results.Length; r++)
         {
             ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
-            float min = 0;
+            float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             int b = 0;
             for (; b + 4 <= blocks; b += 4)
             {
-                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min);
-                acc1 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 1, acc1, ref min);
-                acc2 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 2, acc2, ref min);
-                acc3 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 3, acc3, ref min);
+                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min0);
+                acc1 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 1, acc1, ref min1);
+                acc2 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 2, acc2, ref min2);
+                acc3 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 3, acc3, ref min3);
             }
 
             for (; b < blocks; b++)
             {
-                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min);
+                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min0);
             }
 
-            results[r] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + min;
+            results[r] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + ((min0 + min1) + (min2 + min3));
         }
 
     }
