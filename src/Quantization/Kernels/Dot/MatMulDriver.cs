@@ -28,7 +28,8 @@ internal static unsafe class MatMulDriver
     {
         QuantFormat format = QuantFormat.Get(type);
         KernelEntry? entry = KernelRegistry.TryGet(type);
-        if (entry is null || !entry.CanDequantize)
+        // A format with a per-tensor trailer (bytes after the last block that every row depends on) has no row layout.
+        if (entry is null || !entry.CanDequantize || Quantizer.GetByteCount(type, format.BlockSize) != format.BytesPerBlock)
         {
             ThrowHelper.ThrowNotSupported(type, "Matrix multiplication");
         }
