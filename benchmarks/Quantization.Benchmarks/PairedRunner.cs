@@ -21,7 +21,8 @@ internal static class PairedRunner
     private const double BatchSeconds = 0.002;
     private const double PairSeconds = 4.0;
 
-    private sealed record Pair(string Class, QuantType Type, string Baseline, Action Setup, Action Cleanup, Action RunBaseline, Action RunOurs);
+    private sealed record Pair(string Class, QuantType Type, string Baseline, Action Setup, Action Cleanup, Action RunBaseline, Action RunOurs,
+                               long Values = BenchmarkData.Values);
 
     /// <summary>Runs every pair for each requested tier in a child process and gathers the measurements.</summary>
     public static Measurements Run(IEnumerable<string> jobIds, string? filter)
@@ -89,7 +90,7 @@ internal static class PairedRunner
             p.Setup();
             try
             {
-                (double baseNs, double oursNs, double speedup, double medianRatio, int rounds) = Measure(p.RunBaseline, p.RunOurs);
+                (double baseNs, double oursNs, double speedup, double medianRatio, int rounds) = Measure(p.RunBaseline, p.RunOurs, p.Values);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"T\t{p.Class}\t{p.Baseline}\t{p.Type}\t{job}\t{baseNs:R}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"T\t{p.Class}\tOurs\t{p.Type}\t{job}\t{oursNs:R}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"S\t{p.Class}\t{p.Baseline}\t{p.Type}\t{job}\t{speedup:R}"));
@@ -132,13 +133,21 @@ internal static class PairedRunner
             var c = new ActivationQuantizeBenchmarks { Type = t };
             yield return new Pair(nameof(ActivationQuantizeBenchmarks), t, "GgmlCpu", c.Setup, c.Cleanup, c.GgmlCpu, c.Ours);
         }
+
+        foreach (QuantType t in ParamValues<MatVec4096x4096Benchmarks>())
+        {
+            var b = new MatVec4096x4096Benchmarks { Type = t };
+            yield return new Pair(nameof(MatVec4096x4096Benchmarks), t, "Ggml", b.Setup, b.Cleanup, b.Ggml, b.Ours, 4096L * MatVecBenchmarks.MatrixColumns);
+            var c = new MatVec16384x4096Benchmarks { Type = t };
+            yield return new Pair(nameof(MatVec16384x4096Benchmarks), t, "Ggml", c.Setup, c.Cleanup, c.Ggml, c.Ours, 16384L * MatVecBenchmarks.MatrixColumns);
+        }
     }
 
     /// <summary>The [Params] values of a class's Type property: the same cases BenchmarkDotNet runs.</summary>
     private static IEnumerable<QuantType> ParamValues<T>() =>
         typeof(T).GetProperty("Type")!.GetCustomAttribute<ParamsAttribute>()!.Values.Cast<QuantType>();
 
-    private static (double BaseNs, double OursNs, double Speedup, double MedianRatio, int Rounds) Measure(Action baseline, Action ours)
+    private static (double BaseNs, double OursNs, double Speedup, double MedianRatio, int Rounds) Measure(Action baseline, Action ours, long values)
     {
         // Warm-up: enough calls for tiered compilation to reach optimized code (and for caches), ~0.5 s.
         var sw = Stopwatch.StartNew();
@@ -178,7 +187,7 @@ internal static class PairedRunner
             bestOurs = Math.Min(bestOurs, to);
         }
 
-        double perValue = 1e9 / ((double)k * BenchmarkData.Values);
+        double perValue = 1e9 / ((double)k * values);
         return (bestBase * perValue, bestOurs * perValue, bestBase / bestOurs, Median([.. ratios]), ratios.Count);
     }
 

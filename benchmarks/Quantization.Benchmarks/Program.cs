@@ -77,6 +77,7 @@ public static class Program
 
         IConfig config = DefaultConfig.Instance
             .AddColumn(ThroughputColumn.Instance)
+            .AddColumn(WeightBandwidthColumn.Instance)
             .AddColumn(StatisticColumn.Median)
             .WithSummaryStyle(SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend));
         foreach (string id in jobIds)

@@ -1,0 +1,67 @@
+using System.Collections.Frozen;
+
+namespace Quantization.Kernels.Dot;
+
+/// <summary>Σ w·a over <c>n</c> values of one weight row and one quantized activation row.</summary>
+internal delegate float DotFn(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
+
+/// <summary>One dot product per weight row of <c>rowBytes</c> bytes, for <c>results.Length</c> rows.</summary>
+internal delegate void DotRowsFn(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results);
+
+/// <summary>The dot kernel registered for one weight type, and the activation format it multiplies.</summary>
+internal sealed class DotEntry(QuantType weightType, QuantType activationType, DotFn dot, DotFn dotReference, DotRowsFn dotRows)
+{
+    public QuantType WeightType { get; } = weightType;
+    public QuantType ActivationType { get; } = activationType;
+    public QuantFormat WeightFormat { get; } = QuantFormat.Get(weightType);
+    public QuantFormat ActivationFormat { get; } = QuantFormat.Get(activationType);
+    public DotFn Dot { get; } = dot;
+    public DotFn DotReference { get; } = dotReference;
+    public DotRowsFn DotRows { get; } = dotRows;
+
+    /// <summary>The entry of a kernel that has only the one-row <see cref="IDotKernel.Dot"/>: rows run one by one.</summary>
+    public static DotEntry Create<TKernel>() where TKernel : IDotKernel =>
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>);
+
+    /// <summary>The entry of a kernel with its own multi-row inner loop.</summary>
+    public static DotEntry CreateRows<TKernel>() where TKernel : IDotRowsKernel =>
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows);
+
+    private static void RowByRow<TKernel>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+        where TKernel : IDotKernel
+    {
+        for (int r = 0; r < results.Length; r++)
+        {
+            results[r] = TKernel.Dot(weights.Slice(r * rowBytes, rowBytes), activations, n);
+        }
+    }
+}
+
+/// <summary>
+/// Which weight types have a fused dot kernel (one line per format). A type without one still multiplies through the
+/// float path of <see cref="QuantizedMath"/> as long as it can be dequantized.
+/// </summary>
+internal static class DotRegistry
+{
+    private static readonly FrozenDictionary<QuantType, DotEntry> s_entries = Build();
+
+    private static FrozenDictionary<QuantType, DotEntry> Build()
+    {
+        var entries = new Dictionary<QuantType, DotEntry>();
+        void Add(DotEntry entry) => entries.Add(entry.WeightType, entry);
+
+        Add(DotEntry.CreateRows<Formats.Q4_0Dot>());
+        Add(DotEntry.CreateRows<Formats.Q4_1Dot>());
+        Add(DotEntry.CreateRows<Formats.Q5_0Dot>());
+        Add(DotEntry.CreateRows<Formats.Q5_1Dot>());
+        Add(DotEntry.CreateRows<Formats.Q8_0Dot>());
+        Add(DotEntry.CreateRows<Formats.IQ4_NLDot>());
+
+        return entries.ToFrozenDictionary();
+    }
+
+    public static DotEntry? TryGet(QuantType type) => s_entries.GetValueOrDefault(type);
+
+    /// <summary>Every registered weight type, in id order.</summary>
+    public static IEnumerable<DotEntry> All => s_entries.Values.OrderBy(e => (int)e.WeightType);
+}
