@@ -5,7 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/artifacts/package-smoke"
 rm -rf "$work" && mkdir -p "$work/feed" "$work/consumer"
-dotnet pack "$root/src/Quantization" -c Release -o "$work/feed" --nologo -v q
+# A version of its own each run: the global package cache would otherwise serve an older package of the same version.
+dotnet pack "$root/src/Quantization" -c Release -o "$work/feed" --nologo -v q -p:PackageVersion="0.0.0-smoke.$(date +%s)"
 version=$(ls "$work/feed"/Quantization.*.nupkg | grep -v snupkg | sed -E 's/.*Quantization\.(.*)\.nupkg/\1/')
 sed "s/@VERSION@/$version/" "$root/eng/package-smoke/Consumer.csproj.template" > "$work/consumer/Consumer.csproj"
 cp "$root/eng/package-smoke/Program.cs" "$work/consumer/"

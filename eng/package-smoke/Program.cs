@@ -1,21 +1,54 @@
 using Quantization;
+using Quantization.Gguf;
 
-// A consumer of the packed library: quantize, dequantize, check the error, under NativeAOT.
-var x = new float[4096];
+// A consumer of the packed library under NativeAOT: quantize, dequantize, multiply, write and read GGUF.
+const int rows = 4, columns = 1024;
+var x = new float[rows * columns];
 for (int i = 0; i < x.Length; i++)
 {
     x[i] = MathF.Sin(i * 0.37f) * 0.02f;
 }
 
-var q = new byte[Quantizer.GetByteCount(QuantType.Q4_0, x.Length)];
-Quantizer.Quantize(QuantType.Q4_0, x, q, 1024);
-var y = new float[x.Length];
-Quantizer.Dequantize(QuantType.Q4_0, q, y);
-double err = 0;
-for (int i = 0; i < x.Length; i++)
+int failures = 0;
+foreach (QuantType type in new[] { QuantType.Q4_0, QuantType.Q4_K, QuantType.NF4, QuantType.TQ2_0 })
 {
-    err = Math.Max(err, Math.Abs(x[i] - y[i]));
+    var q = new byte[Quantizer.GetByteCount(type, x.Length)];
+    Quantizer.Quantize(type, x, q, columns);
+    var y = new float[x.Length];
+    Quantizer.Dequantize(type, q, y);
+    double err = 0;
+    for (int i = 0; i < x.Length; i++)
+    {
+        err = Math.Max(err, Math.Abs(x[i] - y[i]));
+    }
+
+    // y = W·v against the dequantized weights.
+    var v = new float[columns];
+    Array.Fill(v, 1f);
+    var product = new float[rows];
+    QuantizedMath.MatVec(type, q, rows, columns, v, product);
+    double expected = 0;
+    for (int c = 0; c < columns; c++)
+    {
+        expected += y[c];
+    }
+
+    bool ok = err < 0.02 && Math.Abs(product[0] - expected) < 0.05;
+    failures += ok ? 0 : 1;
+    Console.WriteLine($"{type}: max error {err:G3}, row 0 {product[0]:G5} (dequantized {expected:G5}) {(ok ? "ok" : "FAIL")}");
 }
 
-Console.WriteLine($"q4_0 max error {err:G3}");
-return err < 0.005 ? 0 : 1;
+using var stream = new MemoryStream();
+using (var writer = new GgufWriter(stream, leaveOpen: true))
+{
+    writer.SetMetadata("general.architecture", GgufValue.FromString("smoke"));
+    writer.AddTensor("w", QuantType.F32, [columns, rows]);
+    writer.WriteTensorData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan()));
+    writer.Finish();
+}
+
+using GgufFile file = GgufFile.Read(stream.ToArray());
+bool ggufOk = file.GetString("general.architecture") == "smoke" && file.GetTensorView("w").Rows == rows;
+failures += ggufOk ? 0 : 1;
+Console.WriteLine($"gguf round trip {(ggufOk ? "ok" : "FAIL")}");
+return failures;

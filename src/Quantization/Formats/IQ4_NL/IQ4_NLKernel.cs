@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ4_NL kernels, identical in bytes and floats to <see cref="IQ4_NLReference"/>.</summary>
-internal sealed class IQ4_NLKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct IQ4_NLKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.IQ4_NL;
 

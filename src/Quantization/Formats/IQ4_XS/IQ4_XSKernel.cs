@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ4_XS kernels, identical in bytes and floats to <see cref="IQ4_XSReference"/>.</summary>
-internal sealed class IQ4_XSKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct IQ4_XSKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.IQ4_XS;
 

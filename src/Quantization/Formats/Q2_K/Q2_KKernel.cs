@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q2_K kernels, identical in bytes and floats to <see cref="Q2_KReference"/>.</summary>
-internal sealed class Q2_KKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q2_K;
 

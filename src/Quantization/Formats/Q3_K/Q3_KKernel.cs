@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q3_K kernels, identical in bytes and floats to <see cref="Q3_KReference"/>.</summary>
-internal sealed class Q3_KKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q3_K;
 

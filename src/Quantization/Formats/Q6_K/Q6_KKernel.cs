@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q6_K kernels, identical in bytes and floats to <see cref="Q6_KReference"/>.</summary>
-internal sealed class Q6_KKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q6_K;
 
