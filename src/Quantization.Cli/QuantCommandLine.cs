@@ -85,16 +85,21 @@ internal static class QuantCommandLine
             HelpName = "table|json",
         };
         format.AcceptOnlyFromAmong("table", "json");
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Threads of the timed matrix-vector product (-1: every core).",
+            DefaultValueFactory = _ => 1,
+        };
 
         var report = new Command("report",
             "Quantize a synthetic transformer-like weight matrix into every implemented weight format and print its size " +
-            "(bits per weight, GB for 7e9 weights) and round-trip error (RMSE, SNR, max error, cosine similarity).")
+            "(bits per weight, GB for 7e9 weights), round-trip error (RMSE, SNR, max error, cosine similarity) and matrix-vector speed (weight GB/s).")
         {
-            rows, columns, seed, format,
+            rows, columns, seed, format, threads,
         };
         report.SetAction(parse =>
         {
-            var options = new ReportOptions(parse.GetValue(rows), parse.GetValue(columns), parse.GetValue(seed));
+            var options = new ReportOptions(parse.GetValue(rows), parse.GetValue(columns), parse.GetValue(seed), parse.GetValue(threads));
             if (QualityReport.Validate(options) is { } problem)
             {
                 error.WriteLine(problem);

@@ -1,10 +1,13 @@
+using System.Diagnostics;
+
 namespace Quantization.Cli.Report;
 
 /// <summary>What the report measures: the shape and seed of the synthetic matrix.</summary>
 /// <param name="Rows">Rows of the matrix.</param>
 /// <param name="Columns">Values per row; a multiple of <see cref="QualityReport.ColumnMultiple"/>.</param>
 /// <param name="Seed">Seed of the pseudo-random stream.</param>
-internal sealed record ReportOptions(int Rows, int Columns, ulong Seed)
+/// <param name="Threads">Threads of the timed matrix-vector product (maxDegreeOfParallelism; -1 for all cores).</param>
+internal sealed record ReportOptions(int Rows, int Columns, ulong Seed, int Threads = 1)
 {
     /// <summary>256 × 4096: a quarter of a 4096-wide projection, about a second for every format.</summary>
     public static ReportOptions Default { get; } = new(QualityReport.DefaultRows, QualityReport.DefaultColumns, QualityReport.DefaultSeed);
@@ -16,7 +19,12 @@ internal sealed record ReportOptions(int Rows, int Columns, ulong Seed)
 /// <param name="BitsPerWeight">Storage cost in bits per weight, scales included.</param>
 /// <param name="Model7BGigabytes">Size of 7·10⁹ weights in the format, in GB (10⁹ bytes).</param>
 /// <param name="Error">Round-trip error on the synthetic matrix.</param>
-internal sealed record ReportRow(QuantType Type, string Name, double BitsPerWeight, double Model7BGigabytes, QuantizationError Error);
+/// <param name="MatVecGigabytesPerSecond">
+/// Weight bytes per second of <see cref="QuantizedMath.MatVec"/> over the quantized matrix (cache-resident at the
+/// default size), in GB/s; NaN for a format the product does not take.
+/// </param>
+internal sealed record ReportRow(QuantType Type, string Name, double BitsPerWeight, double Model7BGigabytes, QuantizationError Error,
+                                 double MatVecGigabytesPerSecond = double.NaN);
 
 /// <summary>
 /// The computation behind <c>quant report</c>: quantizes a deterministic synthetic weight matrix into every weight
@@ -72,6 +80,11 @@ internal static class QualityReport
             return $"--columns must be a positive multiple of {ColumnMultiple} (got {options.Columns}).";
         }
 
+        if (options.Threads is 0 or < -1)
+        {
+            return $"--threads must be positive or -1 for every core (got {options.Threads}).";
+        }
+
         if ((long)options.Rows * options.Columns > MaxValues)
         {
             return $"--rows x --columns must be at most {MaxValues} values (got {(long)options.Rows * options.Columns}).";
@@ -96,10 +109,50 @@ internal static class QualityReport
             QuantizationError error = format.Type == QuantType.I2_S
                 ? MeasureAbsMeanI2S(weights)
                 : QuantizationError.Measure(format.Type, weights, options.Columns);
-            rows.Add(new ReportRow(format.Type, format.Name, format.BitsPerWeight, Model7BGigabytes(format.BitsPerWeight), error));
+            double speed = MeasureMatVec(format.Type, weights, options);
+            rows.Add(new ReportRow(format.Type, format.Name, format.BitsPerWeight, Model7BGigabytes(format.BitsPerWeight), error, speed));
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// Times <see cref="QuantizedMath.MatVec"/> over the quantized matrix: the best of a few ~2 ms batches after a
+    /// warm-up call, as weight bytes per second in GB/s; NaN when the product does not take the format.
+    /// </summary>
+    private static double MeasureMatVec(QuantType type, float[] weights, ReportOptions options)
+    {
+        if (type == QuantType.I2_S)
+        {
+            return double.NaN; // per-tensor trailer: no product over it yet
+        }
+
+        var packed = new byte[Quantizer.GetByteCount(type, weights.Length)];
+        Quantizer.Quantize(type, weights, packed, options.Columns);
+        var x = new float[options.Columns];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = weights[i] * 50; // activations of unit scale
+        }
+
+        var y = new float[options.Rows];
+        QuantizedMath.MatVec(type, packed, options.Rows, options.Columns, x, y, options.Threads);
+        double best = double.MaxValue;
+        for (int batch = 0; batch < 5; batch++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            int calls = 0;
+            do
+            {
+                QuantizedMath.MatVec(type, packed, options.Rows, options.Columns, x, y, options.Threads);
+                calls++;
+            }
+            while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < 2);
+
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds / calls);
+        }
+
+        return packed.Length / best / 1e9;
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ internal sealed record ReportDocument(MatrixDescription Matrix, IReadOnlyList<Fo
         new MatrixDescription(options.Rows, options.Columns, options.Seed, SyntheticWeights.Description),
         [.. rows.Select(r => new FormatEntry(
             r.Name, r.Type.ToString(), r.BitsPerWeight, r.Model7BGigabytes,
-            r.Error.Rmse, r.Error.SnrDecibels, r.Error.MaxAbsoluteError, r.Error.CosineSimilarity))]);
+            r.Error.Rmse, r.Error.SnrDecibels, r.Error.MaxAbsoluteError, r.Error.CosineSimilarity, r.MatVecGigabytesPerSecond))]);
 }
 
 /// <summary>The measured matrix.</summary>
@@ -31,9 +31,10 @@ internal sealed record MatrixDescription(int Rows, int Columns, ulong Seed, stri
 /// <param name="SnrDecibels">Signal-to-noise ratio in dB; the string "Infinity" for an exact round trip.</param>
 /// <param name="MaxAbsoluteError">Largest absolute round-trip error.</param>
 /// <param name="CosineSimilarity">Cosine similarity of the round trip with the original.</param>
+/// <param name="MatVecGigabytesPerSecond">Weight GB/s of QuantizedMath.MatVec over the matrix; "NaN" where it does not apply.</param>
 internal sealed record FormatEntry(
     string Format, string Type, double BitsPerWeight, double Model7BGigabytes,
-    double Rmse, double SnrDecibels, double MaxAbsoluteError, double CosineSimilarity);
+    double Rmse, double SnrDecibels, double MaxAbsoluteError, double CosineSimilarity, double MatVecGigabytesPerSecond);
 
 /// <summary>Source-generated (reflection-free, trim- and AOT-safe) serializer for the report.</summary>
 [JsonSourceGenerationOptions(

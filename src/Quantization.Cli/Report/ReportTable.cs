@@ -8,7 +8,8 @@ internal static class ReportTable
 {
     /// <summary>
     /// Builds the table: one row per format, numbers right-aligned, invariant culture. "7B GB" is the size of
-    /// 7·10⁹ weights in 10⁹ bytes; an exact round trip shows an SNR of "inf".
+    /// 7·10⁹ weights in 10⁹ bytes; an exact round trip shows an SNR of "inf"; "MatVec GB/s" is the speed of
+    /// <see cref="QuantizedMath.MatVec"/> in weight bytes per second ("—" where the product does not take the format).
     /// </summary>
     public static Table Build(ReportOptions options, IReadOnlyList<ReportRow> rows)
     {
@@ -23,6 +24,7 @@ internal static class ReportTable
         table.AddColumn(new TableColumn("SNR dB").RightAligned());
         table.AddColumn(new TableColumn("Max err").RightAligned());
         table.AddColumn(new TableColumn("Cosine").RightAligned());
+        table.AddColumn(new TableColumn(options.Threads == 1 ? "MatVec GB/s" : $"MatVec GB/s ({(options.Threads < 0 ? "all cores" : $"{options.Threads} threads")})").RightAligned());
 
         foreach (ReportRow row in rows)
         {
@@ -34,7 +36,8 @@ internal static class ReportTable
                 Format(e.Rmse, "0.00e+00"),
                 double.IsPositiveInfinity(e.SnrDecibels) ? "inf" : Format(e.SnrDecibels, "0.00"),
                 Format(e.MaxAbsoluteError, "0.00e+00"),
-                Format(e.CosineSimilarity, "0.000000"));
+                Format(e.CosineSimilarity, "0.000000"),
+                double.IsNaN(row.MatVecGigabytesPerSecond) ? "—" : Format(row.MatVecGigabytesPerSecond, "0.0"));
         }
 
         return table;
