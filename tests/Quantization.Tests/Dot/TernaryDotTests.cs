@@ -34,6 +34,16 @@ public sealed unsafe class TernaryDotTests
         if (Vector128.IsHardwareAccelerated) yield return ("vector128", TQ2_0Dot.BlockSumVector128);
     }
 
+    private static IEnumerable<(string Name, BlockSumPath Path)> Tq1Paths()
+    {
+        yield return ("dispatch", TQ1_0Dot.BlockSum);
+        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) yield return ("avx512", TQ1_0Dot.BlockSumAvx512);
+        if (Avx2.IsSupported) yield return ("avx2", TQ1_0Dot.BlockSumAvx2);
+        if (Dp.IsSupported) yield return ("dp", TQ1_0Dot.BlockSumDp);
+        if (AdvSimd.IsSupported) yield return ("advsimd", TQ1_0Dot.BlockSumAdvSimd);
+        if (Vector128.IsHardwareAccelerated) yield return ("vector128", TQ1_0Dot.BlockSumVector128);
+    }
+
     /// <summary>
     /// Bound on |ours − theirs| for n/256 = nb blocks: (nb + 8)·2⁻²³·Σ_b |d_b|·4·Σ_j |q8_j|. Every partial sum either
     /// side forms (per block, per SIMD lane, with or without the bsums term) is bounded by |d_b|·4·Σ|q8|, and a float
@@ -196,30 +206,117 @@ public sealed unsafe class TernaryDotTests
         return sum;
     }
 
-    [Fact]
-    public void Tq2_0_HostileBlocks_DotEqualsReference()
+    private static void HostileDotEqualsReference<TKernel>(int weightBlockSize)
+        where TKernel : IDotKernel
     {
-        (byte[] weights, byte[] activations) = Hostile(BlockTQ2_0.Size, 16, 7);
+        (byte[] weights, byte[] activations) = Hostile(weightBlockSize, 16, 7);
         for (int b = 0; b < 16; b++)
         {
-            weights[b * BlockTQ2_0.Size + 64] = 0x00; // fp16 0.5: finite scales
-            weights[b * BlockTQ2_0.Size + 65] = 0x38;
+            weights[b * weightBlockSize + weightBlockSize - 2] = 0x00; // fp16 0.5: finite scales
+            weights[b * weightBlockSize + weightBlockSize - 1] = 0x38;
         }
 
-        float reference = TQ2_0Dot.DotReference(weights, activations, 4096);
-        Assert.Equal(BitConverter.SingleToInt32Bits(reference), BitConverter.SingleToInt32Bits(TQ2_0Dot.Dot(weights, activations, 4096)));
+        float reference = TKernel.DotReference(weights, activations, 4096);
+        Assert.Equal(BitConverter.SingleToInt32Bits(reference), BitConverter.SingleToInt32Bits(TKernel.Dot(weights, activations, 4096)));
+    }
+
+    private static void BadArgumentsThrow<TKernel>(int weightBlockSize)
+        where TKernel : IDotKernel
+    {
+        var w = new byte[weightBlockSize * 2];
+        var a = new byte[Q8Size * 2];
+        Assert.Equal("n", Assert.Throws<ArgumentException>(() => TKernel.Dot(w, a, 100)).ParamName);
+        Assert.Equal("n", Assert.Throws<ArgumentException>(() => TKernel.Dot(w, a, -256)).ParamName);
+        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => TKernel.Dot(w, a, 768)).ParamName);
+        Assert.Equal("activations", Assert.Throws<ArgumentException>(() => TKernel.Dot(w.AsSpan(), a.AsSpan(0, Q8Size), 512)).ParamName);
+        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => TKernel.DotReference(w, a, 768)).ParamName);
+        Assert.Equal(0f, TKernel.Dot(w, a, 0));
     }
 
     [Fact]
-    public void Tq2_0_BadArguments_Throw()
+    public void Tq2_0_HostileBlocks_DotEqualsReference() => HostileDotEqualsReference<TQ2_0Dot>(BlockTQ2_0.Size);
+
+    [Fact]
+    public void Tq2_0_BadArguments_Throw() => BadArgumentsThrow<TQ2_0Dot>(BlockTQ2_0.Size);
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Tq1_0_AgreesWithGgmlAndDequantizedDot(int n)
     {
-        var w = new byte[BlockTQ2_0.Size * 2];
-        var a = new byte[Q8Size * 2];
-        Assert.Equal("n", Assert.Throws<ArgumentException>(() => TQ2_0Dot.Dot(w, a, 100)).ParamName);
-        Assert.Equal("n", Assert.Throws<ArgumentException>(() => TQ2_0Dot.Dot(w, a, -256)).ParamName);
-        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => TQ2_0Dot.Dot(w, a, 768)).ParamName);
-        Assert.Equal("activations", Assert.Throws<ArgumentException>(() => TQ2_0Dot.Dot(w.AsSpan(), a.AsSpan(0, Q8Size), 512)).ParamName);
-        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => TQ2_0Dot.DotReference(w, a, 768)).ParamName);
-        Assert.Equal(0f, TQ2_0Dot.Dot(w, a, 0));
+        for (ulong seed = 1; seed <= 3; seed++)
+        {
+            AgreesWithGgmlAndDequantized<TQ1_0Dot>("ggml_vec_dot_tq1_0_q8_K", BlockTQ1_0.Size, n, seed * 7919 + (ulong)n);
+        }
+    }
+
+    [Fact]
+    public void Tq1_0_BlockSums_EveryPathEqualsReference()
+    {
+        var cases = new List<(byte[] Weights, byte[] Activations)> { Hostile(BlockTQ1_0.Size, 64, 43) };
+        cases.Add(Quantized(QuantType.TQ1_0, 16 * 256, 6));
+        foreach ((byte[] weights, byte[] activations) in cases)
+        {
+            ReadOnlySpan<BlockTQ1_0> x = MemoryMarshal.Cast<byte, BlockTQ1_0>(weights);
+            ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+            for (int b = 0; b < x.Length; b++)
+            {
+                int expected = TQ1_0Dot.BlockSumReference(in x[b], in y[b]);
+                Assert.Equal(ExpectedTq1Sum(weights.AsSpan(b * BlockTQ1_0.Size), activations.AsSpan(b * Q8Size)), expected);
+                foreach ((string name, BlockSumPath path) in Tq1Paths())
+                {
+                    int actual = path(ref weights[b * BlockTQ1_0.Size], ref activations[b * Q8Size]);
+                    Assert.True(expected == actual, $"{name}, block {b}: {actual} != {expected}");
+                }
+            }
+        }
+    }
+
+    /// <summary>Σ (t − 1)·q8 from the element layout of FORMATS.md §2.4, element by element (not ggml's loop order).</summary>
+    private static int ExpectedTq1Sum(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
+    {
+        int sum = 0;
+        for (int e = 0; e < 256; e++)
+        {
+            (int index, int n) = e < 160 ? (e % 32, e / 32)
+                : e < 240 ? (32 + (e - 160) % 16, (e - 160) / 16)
+                : (48 + (e - 240) % 4, (e - 240) / 4);
+            int t = ((x[index] * (int)Math.Pow(3, n)) & 255) * 3 >> 8;
+            sum += (t - 1) * (sbyte)y[4 + e];
+        }
+
+        return sum;
+    }
+
+    [Fact]
+    public void Tq1_0_HostileBlocks_DotEqualsReference() => HostileDotEqualsReference<TQ1_0Dot>(BlockTQ1_0.Size);
+
+    [Fact]
+    public void Tq1_0_BadArguments_Throw() => BadArgumentsThrow<TQ1_0Dot>(BlockTQ1_0.Size);
+
+    /// <summary>Every byte value at every trit position: the compare-based decoding of the vector paths matches.</summary>
+    [Fact]
+    public void Tq1_0_EveryByteValue_EveryPathEqualsReference()
+    {
+        var weights = new byte[BlockTQ1_0.Size * 256];
+        for (int b = 0; b < 256; b++)
+        {
+            for (int p = 0; p < BlockTQ1_0.Size; p++)
+            {
+                weights[b * BlockTQ1_0.Size + p] = (byte)(b + p); // each position takes all 256 values over the blocks
+            }
+        }
+
+        (_, byte[] activations) = Hostile(BlockTQ1_0.Size, 256, 44);
+        ReadOnlySpan<BlockTQ1_0> x = MemoryMarshal.Cast<byte, BlockTQ1_0>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        for (int b = 0; b < 256; b++)
+        {
+            int expected = ExpectedTq1Sum(weights.AsSpan(b * BlockTQ1_0.Size), activations.AsSpan(b * Q8Size));
+            Assert.Equal(expected, TQ1_0Dot.BlockSumReference(in x[b], in y[b]));
+            foreach ((string name, BlockSumPath path) in Tq1Paths())
+            {
+                Assert.Equal(expected, path(ref weights[b * BlockTQ1_0.Size], ref activations[b * Q8Size]));
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>
-/// Pieces shared by the ternary × Q8_K dot kernels (<see cref="TQ2_0Dot"/>, <c>TQ1_0Dot</c>): argument checks,
+/// Pieces shared by the ternary × Q8_K dot kernels (<see cref="TQ2_0Dot"/>, <see cref="TQ1_0Dot"/>): argument checks,
 /// the Q8_K block offsets, and the integer reductions that turn Σ q·q8 (q unsigned 0..3) into Σ (q − 1)·q8 with the
 /// block's bsums.
 /// </summary>
