@@ -27,7 +27,32 @@ internal sealed class TQ1_0Dot : IDotKernel
         ref byte x = ref MemoryMarshal.GetReference(weights);
         ref byte y = ref MemoryMarshal.GetReference(activations);
         float sumf = 0f;
-        for (int i = 0; i < blocks; i++)
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
+            for (; i + 4 <= blocks; i += 4)
+            {
+                ref byte x0 = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
+                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+                ref byte x1 = ref Unsafe.Add(ref x0, BlockTQ1_0.Size);
+                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
+                ref byte x2 = ref Unsafe.Add(ref x1, BlockTQ1_0.Size);
+                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
+                ref byte x3 = ref Unsafe.Add(ref x2, BlockTQ1_0.Size);
+                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
+                Vector128<int> sumi = TernaryDot.Totals4(
+                    PartialX86(ref x0, ref y0), PartialX86(ref x1, ref y1), PartialX86(ref x2, ref y2), PartialX86(ref x3, ref y3));
+                Vector128<float> scales = Vector128.Create(
+                    TernaryDot.Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, 52))),
+                    TernaryDot.Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, 52))),
+                    TernaryDot.Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, 52))),
+                    TernaryDot.Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, 52))));
+                sumf = TernaryDot.Accumulate4(sumf, sumi, scales);
+            }
+        }
+
+        for (; i < blocks; i++)
         {
             ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
             ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
@@ -89,6 +114,17 @@ internal sealed class TQ1_0Dot : IDotKernel
 
         return sum;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
+
+    /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PartialX86(ref byte x, ref byte y) =>
+        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
 
     /// <summary>The integer block sum on the best path this machine has.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -163,7 +199,7 @@ internal sealed class TQ1_0Dot : IDotKernel
 
     /// <summary>Avx512BW: four 64-element steps; (trit 4 of qs[0..31], elements 128..159) pairs with the 160.. tail (224..255).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx512(ref byte x, ref byte y)
+    internal static Vector256<int> PartialAvx512(ref byte x, ref byte y)
     {
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
         Vector256<byte> a = Vector256.LoadUnsafe(ref x);
@@ -184,12 +220,12 @@ internal sealed class TQ1_0Dot : IDotKernel
         Vector512<sbyte> yv = Vector512.Create(Vector256.LoadUnsafe(ref q8, 128), Vector256.LoadUnsafe(ref q8, 224)).AsSByte();
         acc += Avx512BW.MultiplyAddAdjacent(Trit(v), yv);
 
-        return TernaryDot.ReduceAvx512(acc, ref y);
+        return TernaryDot.PartialAvx512(acc, ref y);
     }
 
     /// <summary>Avx2: five steps over qs[0..31], then qs[32..47] two trits at a time, then trit 4 of qs[32..47] with qh.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx2(ref byte x, ref byte y)
+    internal static Vector256<int> PartialAvx2(ref byte x, ref byte y)
     {
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
         Vector256<byte> t = Vector256.LoadUnsafe(ref x);
@@ -208,7 +244,7 @@ internal sealed class TQ1_0Dot : IDotKernel
         Vector256<byte> v = Vector256.Create(Times3(Times3(u.GetLower())), QhPowers(ref x)); // elements 224..255
         acc += Avx2.MultiplyAddAdjacent(Trit(v), Vector256.LoadUnsafe(ref q8, 224).AsSByte());
 
-        return TernaryDot.ReduceAvx2(acc, ref y);
+        return TernaryDot.PartialAvx2(acc, ref y);
     }
 
     internal static int BlockSumDp(ref byte x, ref byte y) => BlockSum128<DotProductStep>(ref x, ref y);

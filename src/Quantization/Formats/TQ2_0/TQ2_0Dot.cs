@@ -26,7 +26,32 @@ internal sealed class TQ2_0Dot : IDotKernel
         ref byte x = ref MemoryMarshal.GetReference(weights);
         ref byte y = ref MemoryMarshal.GetReference(activations);
         float sumf = 0f;
-        for (int i = 0; i < blocks; i++)
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
+            for (; i + 4 <= blocks; i += 4)
+            {
+                ref byte x0 = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
+                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+                ref byte x1 = ref Unsafe.Add(ref x0, BlockTQ2_0.Size);
+                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
+                ref byte x2 = ref Unsafe.Add(ref x1, BlockTQ2_0.Size);
+                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
+                ref byte x3 = ref Unsafe.Add(ref x2, BlockTQ2_0.Size);
+                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
+                Vector128<int> sumi = TernaryDot.Totals4(
+                    PartialX86(ref x0, ref y0), PartialX86(ref x1, ref y1), PartialX86(ref x2, ref y2), PartialX86(ref x3, ref y3));
+                Vector128<float> scales = Vector128.Create(
+                    TernaryDot.Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, 64))),
+                    TernaryDot.Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, 64))),
+                    TernaryDot.Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, 64))),
+                    TernaryDot.Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, 64))));
+                sumf = TernaryDot.Accumulate4(sumf, sumi, scales);
+            }
+        }
+
+        for (; i < blocks; i++)
         {
             ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
             ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
@@ -71,6 +96,17 @@ internal sealed class TQ2_0Dot : IDotKernel
         return sumi;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
+
+    /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PartialX86(ref byte x, ref byte y) =>
+        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
+
     /// <summary>The integer block sum on the best path this machine has.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int BlockSum(ref byte x, ref byte y)
@@ -105,7 +141,7 @@ internal sealed class TQ2_0Dot : IDotKernel
 
     /// <summary>Avx512BW: the 64 code bytes in one vector; shift l selects elements 32l.. (low half) and 128 + 32l.. (high half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx512(ref byte x, ref byte y)
+    internal static Vector256<int> PartialAvx512(ref byte x, ref byte y)
     {
         Vector512<byte> qs = Vector512.LoadUnsafe(ref x);
         Vector512<byte> three = Vector512.Create((byte)3);
@@ -120,12 +156,12 @@ internal sealed class TQ2_0Dot : IDotKernel
             acc += Avx512BW.MultiplyAddAdjacent(codes, a);
         }
 
-        return TernaryDot.ReduceAvx512(acc, ref y);
+        return TernaryDot.PartialAvx512(acc, ref y);
     }
 
     /// <summary>Avx2: 32 code bytes per vector; maddubs (unsigned codes × signed q8) never saturates (|pair| ≤ 768).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx2(ref byte x, ref byte y)
+    internal static Vector256<int> PartialAvx2(ref byte x, ref byte y)
     {
         Vector256<byte> three = Vector256.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
@@ -141,7 +177,7 @@ internal sealed class TQ2_0Dot : IDotKernel
             }
         }
 
-        return TernaryDot.ReduceAvx2(acc, ref y);
+        return TernaryDot.PartialAvx2(acc, ref y);
     }
 
     /// <summary>Arm dot product: SDOT of codes (0..3 as int8) and q8 into int32 lanes.</summary>

@@ -56,25 +56,45 @@ internal static class TernaryDot
         return Vector256.Sum(lo + hi);
     }
 
-    /// <summary>Avx2: Σ acc16 (pairs of u8·s8 products) − Σ bsums, reduced to one int.</summary>
+    /// <summary>Avx2: int32 lanes whose total is Σ acc16 (pairs of u8·s8 products) − Σ bsums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int ReduceAvx2(Vector256<short> acc16, ref byte q8Block)
+    public static Vector256<int> PartialAvx2(Vector256<short> acc16, ref byte q8Block)
     {
         Vector256<short> bsums = Vector256.LoadUnsafe(ref Unsafe.Add(ref q8Block, Q8Bsums)).AsInt16();
-        Vector256<int> s = Avx2.MultiplyAddAdjacent(acc16, Vector256.Create((short)1))
-                         + Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)-1));
-        return Vector256.Sum(s);
+        return Avx2.MultiplyAddAdjacent(acc16, Vector256.Create((short)1))
+             + Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)-1));
     }
 
-    /// <summary>Avx512BW: Σ acc16 − Σ bsums, reduced to one int.</summary>
+    /// <summary>Avx512BW: int32 lanes whose total is Σ acc16 − Σ bsums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int ReduceAvx512(Vector512<short> acc16, ref byte q8Block)
+    public static Vector256<int> PartialAvx512(Vector512<short> acc16, ref byte q8Block)
     {
         Vector512<int> s = Avx512BW.MultiplyAddAdjacent(acc16, Vector512.Create((short)1));
-        Vector256<int> half = s.GetLower() + s.GetUpper();
         Vector256<short> bsums = Vector256.LoadUnsafe(ref Unsafe.Add(ref q8Block, Q8Bsums)).AsInt16();
-        half += Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)-1));
-        return Vector256.Sum(half);
+        return s.GetLower() + s.GetUpper() + Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)-1));
+    }
+
+    /// <summary>The totals of four blocks' int32 partials at once (three horizontal adds instead of four reductions).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Totals4(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
+    {
+        Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a, b), Avx2.HorizontalAdd(c, d));
+        return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>
+    /// Adds (float)sumi·scale of four consecutive blocks to <paramref name="sumf"/> one after another: the products
+    /// round as the scalar ones do, and the additions keep the reference's order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Accumulate4(float sumf, Vector128<int> sumi, Vector128<float> scales)
+    {
+        Vector128<float> t = Vector128.ConvertToSingle(sumi) * scales;
+        sumf += t.GetElement(0);
+        sumf += t.GetElement(1);
+        sumf += t.GetElement(2);
+        sumf += t.GetElement(3);
+        return sumf;
     }
 
     /// <summary>AdvSimd: Σ of int16 lanes (pairwise widened) − Σ bsums.</summary>
