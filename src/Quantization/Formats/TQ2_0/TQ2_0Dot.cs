@@ -1,0 +1,245 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// TQ2_0 × Q8_K (<c>ggml_vec_dot_tq2_0_q8_K</c>): per block the exact integer Σ (q − 1)·q8, then
+/// <c>sumf += (float)sumi · (y.d · fp16(x.d))</c> in block order. The vector paths compute Σ q·q8 with the codes
+/// unsigned (0..3) and subtract Σ q8 from the Q8_K bsums; their integer sums equal the reference's, so
+/// <see cref="Dot"/> returns the same float as <see cref="DotReference"/>.
+/// </summary>
+internal sealed class TQ2_0Dot : IDotKernel
+{
+    public static QuantType WeightType => QuantType.TQ2_0;
+
+    public static QuantType ActivationType => QuantType.Q8_K;
+
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int blocks = TernaryDot.BlockCount(n, BlockTQ2_0.Size, weights.Length, activations.Length);
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        float sumf = 0f;
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
+            for (; i + 4 <= blocks; i += 4)
+            {
+                ref byte x0 = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
+                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+                ref byte x1 = ref Unsafe.Add(ref x0, BlockTQ2_0.Size);
+                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
+                ref byte x2 = ref Unsafe.Add(ref x1, BlockTQ2_0.Size);
+                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
+                ref byte x3 = ref Unsafe.Add(ref x2, BlockTQ2_0.Size);
+                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
+                Vector128<int> sumi = TernaryDot.Totals4(
+                    PartialX86(ref x0, ref y0), PartialX86(ref x1, ref y1), PartialX86(ref x2, ref y2), PartialX86(ref x3, ref y3));
+                Vector128<float> scales = Vector128.Create(
+                    TernaryDot.Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, 64))),
+                    TernaryDot.Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, 64))),
+                    TernaryDot.Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, 64))),
+                    TernaryDot.Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, 64))));
+                sumf = TernaryDot.Accumulate4(sumf, sumi, scales);
+            }
+        }
+
+        for (; i < blocks; i++)
+        {
+            ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
+            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+            int sumi = BlockSum(ref xb, ref yb);
+            sumf += (float)sumi * TernaryDot.Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, 64)));
+        }
+
+        return sumf;
+    }
+
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int blocks = TernaryDot.BlockCount(n, BlockTQ2_0.Size, weights.Length, activations.Length);
+        ReadOnlySpan<BlockTQ2_0> x = MemoryMarshal.Cast<byte, BlockTQ2_0>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        float sumf = 0f;
+        for (int i = 0; i < blocks; i++)
+        {
+            int sumi = BlockSumReference(in x[i], in y[i]);
+            float d = y[i].D * Fp16.ToSingle(x[i].D);
+            sumf += (float)sumi * d;
+        }
+
+        return sumf;
+    }
+
+    /// <summary>Σ (q − 1)·q8 over one block, in ggml's generic loop order.</summary>
+    internal static int BlockSumReference(in BlockTQ2_0 x, in BlockQ8_K y)
+    {
+        int sumi = 0;
+        for (int j = 0; j < 64; j += 32)
+        {
+            for (int l = 0; l < 4; l++)
+            {
+                for (int k = 0; k < 32; k++)
+                {
+                    sumi += y.Qs[j * 4 + l * 32 + k] * (((x.Qs[j + k] >> (l * 2)) & 3) - 1);
+                }
+            }
+        }
+
+        return sumi;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
+
+    /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PartialX86(ref byte x, ref byte y) =>
+        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
+
+    /// <summary>The integer block sum on the best path this machine has.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSum(ref byte x, ref byte y)
+    {
+        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+        {
+            return BlockSumAvx512(ref x, ref y);
+        }
+
+        if (Avx2.IsSupported)
+        {
+            return BlockSumAvx2(ref x, ref y);
+        }
+
+        if (Dp.IsSupported)
+        {
+            return BlockSumDp(ref x, ref y);
+        }
+
+        if (AdvSimd.IsSupported)
+        {
+            return BlockSumAdvSimd(ref x, ref y);
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            return BlockSumVector128(ref x, ref y);
+        }
+
+        return BlockSumReference(in Unsafe.As<byte, BlockTQ2_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y));
+    }
+
+    /// <summary>Avx512BW: the 64 code bytes in one vector; shift l selects elements 32l.. (low half) and 128 + 32l.. (high half).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> PartialAvx512(ref byte x, ref byte y)
+    {
+        Vector512<byte> qs = Vector512.LoadUnsafe(ref x);
+        Vector512<byte> three = Vector512.Create((byte)3);
+        ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+        Vector512<short> acc = Vector512<short>.Zero;
+        for (int l = 0; l < 4; l++)
+        {
+            Vector512<byte> codes = Vector512.ShiftRightLogical(qs, 2 * l) & three;
+            Vector512<sbyte> a = Vector512.Create(
+                Vector256.LoadUnsafe(ref Unsafe.Add(ref q8, 32 * l)),
+                Vector256.LoadUnsafe(ref Unsafe.Add(ref q8, 128 + 32 * l))).AsSByte();
+            acc += Avx512BW.MultiplyAddAdjacent(codes, a);
+        }
+
+        return TernaryDot.PartialAvx512(acc, ref y);
+    }
+
+    /// <summary>Avx2: 32 code bytes per vector; maddubs (unsigned codes × signed q8) never saturates (|pair| ≤ 768).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> PartialAvx2(ref byte x, ref byte y)
+    {
+        Vector256<byte> three = Vector256.Create((byte)3);
+        ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+        Vector256<short> acc = Vector256<short>.Zero;
+        for (int c = 0; c < 2; c++)
+        {
+            Vector256<byte> qs = Vector256.LoadUnsafe(ref x, (nuint)(32 * c));
+            for (int l = 0; l < 4; l++)
+            {
+                Vector256<byte> codes = Vector256.ShiftRightLogical(qs, 2 * l) & three;
+                Vector256<sbyte> a = Vector256.LoadUnsafe(ref q8, (nuint)(128 * c + 32 * l)).AsSByte();
+                acc += Avx2.MultiplyAddAdjacent(codes, a);
+            }
+        }
+
+        return TernaryDot.PartialAvx2(acc, ref y);
+    }
+
+    /// <summary>Arm dot product: SDOT of codes (0..3 as int8) and q8 into int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumDp(ref byte x, ref byte y)
+    {
+        Vector128<byte> three = Vector128.Create((byte)3);
+        ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+        Vector128<int> acc = Vector128<int>.Zero;
+        for (int h = 0; h < 4; h++)
+        {
+            Vector128<byte> qs = Vector128.LoadUnsafe(ref x, (nuint)(16 * h));
+            for (int l = 0; l < 4; l++)
+            {
+                Vector128<sbyte> codes = (Vector128.ShiftRightLogical(qs, 2 * l) & three).AsSByte();
+                acc = Dp.DotProduct(acc, codes, Vector128.LoadUnsafe(ref q8, (nuint)ElementOffset(h, l)).AsSByte());
+            }
+        }
+
+        return Vector128.Sum(acc) - TernaryDot.BsumTotal(ref y);
+    }
+
+    /// <summary>AdvSimd without dot product: widening multiplies into int16 (16 steps × 2 products ≤ 12288 per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumAdvSimd(ref byte x, ref byte y)
+    {
+        Vector128<byte> three = Vector128.Create((byte)3);
+        ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+        Vector128<short> acc = Vector128<short>.Zero;
+        for (int h = 0; h < 4; h++)
+        {
+            Vector128<byte> qs = Vector128.LoadUnsafe(ref x, (nuint)(16 * h));
+            for (int l = 0; l < 4; l++)
+            {
+                Vector128<byte> codes = Vector128.ShiftRightLogical(qs, 2 * l) & three;
+                acc = TernaryDot.MultiplyAddWideningAdvSimd(acc, codes, Vector128.LoadUnsafe(ref q8, (nuint)ElementOffset(h, l)).AsSByte());
+            }
+        }
+
+        return TernaryDot.ReduceAdvSimd(acc, ref y);
+    }
+
+    /// <summary>Portable Vector128: the same steps with widening int16 multiplies.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumVector128(ref byte x, ref byte y)
+    {
+        Vector128<byte> three = Vector128.Create((byte)3);
+        ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+        Vector128<short> acc = Vector128<short>.Zero;
+        for (int h = 0; h < 4; h++)
+        {
+            Vector128<byte> qs = Vector128.LoadUnsafe(ref x, (nuint)(16 * h));
+            for (int l = 0; l < 4; l++)
+            {
+                Vector128<byte> codes = Vector128.ShiftRightLogical(qs, 2 * l) & three;
+                acc = TernaryDot.MultiplyAddWidening(acc, codes, Vector128.LoadUnsafe(ref q8, (nuint)ElementOffset(h, l)).AsSByte());
+            }
+        }
+
+        return TernaryDot.ReduceVector128(acc, ref y);
+    }
+
+    /// <summary>First element of code bytes 16h..16h+15 at shift 2l: 128c + 32l + m with c = h/2, m = 16·(h%2).</summary>
+    private static int ElementOffset(int h, int l) => 128 * (h >> 1) + 32 * l + 16 * (h & 1);
+}

@@ -1,0 +1,130 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// Pieces shared by the ternary × Q8_K dot kernels (<see cref="TQ2_0Dot"/>, <see cref="TQ1_0Dot"/>): argument checks,
+/// the Q8_K block offsets, and the integer reductions that turn Σ q·q8 (q unsigned 0..3) into Σ (q − 1)·q8 with the
+/// block's bsums.
+/// </summary>
+internal static class TernaryDot
+{
+    /// <summary>Offset of Q8_K's int8 values.</summary>
+    public const int Q8Values = 4;
+
+    /// <summary>Offset of Q8_K's 16 int16 sums of 16 values each.</summary>
+    public const int Q8Bsums = 4 + 256;
+
+    /// <summary>Checks n (a non-negative multiple of 256) and both spans against it.</summary>
+    public static int BlockCount(int n, int weightBlockSize, int weightsLength, int activationsLength)
+    {
+        if (n < 0 || n % 256 != 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(n), "The length must be a non-negative multiple of 256.");
+        }
+
+        int blocks = n / 256;
+        if (weightsLength < (long)blocks * weightBlockSize)
+        {
+            ThrowHelper.ThrowArgument("weights", "The weight row is shorter than the length requires.");
+        }
+
+        if (activationsLength < (long)blocks * BlockQ8_K.Size)
+        {
+            ThrowHelper.ThrowArgument("activations", "The activation row is shorter than the length requires.");
+        }
+
+        return blocks;
+    }
+
+    /// <summary>The per-block float factor in ggml's order: <c>y.d · fp16(x.d)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Scale(ref byte q8Block, ushort weightScale) =>
+        Unsafe.ReadUnaligned<float>(ref q8Block) * Fp16.ToSingle(weightScale);
+
+    /// <summary>Σ of the 16 bsums, i.e. Σ q8 over the block, as the scalar int it is.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int BsumTotal(ref byte q8Block)
+    {
+        Vector256<short> b = Vector256.LoadUnsafe(ref Unsafe.Add(ref q8Block, Q8Bsums)).AsInt16();
+        (Vector256<int> lo, Vector256<int> hi) = Vector256.Widen(b);
+        return Vector256.Sum(lo + hi);
+    }
+
+    /// <summary>Avx2: int32 lanes whose total is Σ acc16 (pairs of u8·s8 products) − Σ bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> PartialAvx2(Vector256<short> acc16, ref byte q8Block)
+    {
+        Vector256<short> bsums = Vector256.LoadUnsafe(ref Unsafe.Add(ref q8Block, Q8Bsums)).AsInt16();
+        return Avx2.MultiplyAddAdjacent(acc16, Vector256.Create((short)1))
+             + Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)-1));
+    }
+
+    /// <summary>Avx512BW: int32 lanes whose total is Σ acc16 − Σ bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> PartialAvx512(Vector512<short> acc16, ref byte q8Block)
+    {
+        Vector512<int> s = Avx512BW.MultiplyAddAdjacent(acc16, Vector512.Create((short)1));
+        Vector256<short> bsums = Vector256.LoadUnsafe(ref Unsafe.Add(ref q8Block, Q8Bsums)).AsInt16();
+        return s.GetLower() + s.GetUpper() + Avx2.MultiplyAddAdjacent(bsums, Vector256.Create((short)-1));
+    }
+
+    /// <summary>The totals of four blocks' int32 partials at once (three horizontal adds instead of four reductions).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Totals4(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
+    {
+        Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a, b), Avx2.HorizontalAdd(c, d));
+        return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>
+    /// Adds (float)sumi·scale of four consecutive blocks to <paramref name="sumf"/> one after another: the products
+    /// round as the scalar ones do, and the additions keep the reference's order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Accumulate4(float sumf, Vector128<int> sumi, Vector128<float> scales)
+    {
+        Vector128<float> t = Vector128.ConvertToSingle(sumi) * scales;
+        sumf += t.GetElement(0);
+        sumf += t.GetElement(1);
+        sumf += t.GetElement(2);
+        sumf += t.GetElement(3);
+        return sumf;
+    }
+
+    /// <summary>AdvSimd: Σ of int16 lanes (pairwise widened) − Σ bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ReduceAdvSimd(Vector128<short> acc16, ref byte q8Block) =>
+        Vector128.Sum(AdvSimd.AddPairwiseWidening(acc16)) - BsumTotal(ref q8Block);
+
+    /// <summary>Portable: Σ of int16 lanes widened to int32 − Σ bsums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ReduceVector128(Vector128<short> acc16, ref byte q8Block)
+    {
+        (Vector128<int> lo, Vector128<int> hi) = Vector128.Widen(acc16);
+        return Vector128.Sum(lo + hi) - BsumTotal(ref q8Block);
+    }
+
+    /// <summary>AdvSimd without dot product: 16 u8·s8 products (codes ≤ 3, so exact in int16) added into two int16 accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<short> MultiplyAddWideningAdvSimd(Vector128<short> acc, Vector128<byte> codes, Vector128<sbyte> q8)
+    {
+        Vector128<sbyte> c = codes.AsSByte();
+        acc = AdvSimd.MultiplyWideningLowerAndAdd(acc, c.GetLower(), q8.GetLower());
+        return AdvSimd.MultiplyWideningUpperAndAdd(acc, c, q8);
+    }
+
+    /// <summary>Portable: 16 u8·s8 products widened to int16 and added lane-wise (pairs of lanes summed into 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<short> MultiplyAddWidening(Vector128<short> acc, Vector128<byte> codes, Vector128<sbyte> q8)
+    {
+        (Vector128<ushort> c0, Vector128<ushort> c1) = Vector128.Widen(codes);
+        (Vector128<short> y0, Vector128<short> y1) = Vector128.Widen(q8);
+        return acc + c0.AsInt16() * y0 + c1.AsInt16() * y1;
+    }
+}
