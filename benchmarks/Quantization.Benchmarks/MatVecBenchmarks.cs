@@ -38,7 +38,8 @@ public abstract unsafe class MatVecBenchmarks
     public const int MatrixColumns = 4096;
 
     [Params(QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0, QuantType.IQ4_NL,
-            QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_XS)]
+            QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_XS,
+            QuantType.TQ1_0, QuantType.TQ2_0)]
     public QuantType Type { get; set; }
 
     [GlobalSetup]

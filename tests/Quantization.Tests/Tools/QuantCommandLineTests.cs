@@ -70,7 +70,20 @@ public sealed class QuantCommandLineTests
 
         Assert.Equal(0, exitCode);
         Assert.NotNull(document);
-        Assert.Equal(ReportDocument.Create(options, QualityReport.Compute(options)).Formats, document.Formats);
+        // Everything but the timed speed is deterministic; the speed must be a positive rate, or NaN (no product) for I2_S.
+        static FormatEntry Untimed(FormatEntry e) => e with { MatVecGigabytesPerSecond = 0 };
+        Assert.Equal(ReportDocument.Create(options, QualityReport.Compute(options)).Formats.Select(Untimed), document.Formats.Select(Untimed));
+        Assert.All(document.Formats, e => Assert.True(e.Type == nameof(QuantType.I2_S)
+            ? double.IsNaN(e.MatVecGigabytesPerSecond)
+            : e.MatVecGigabytesPerSecond > 0 && double.IsFinite(e.MatVecGigabytesPerSecond), $"{e.Format}: {e.MatVecGigabytesPerSecond}"));
+    }
+
+    [Fact]
+    public void ThreadsOptionIsValidated()
+    {
+        Assert.Equal(QuantCommandLine.ExitBadArguments, Run("report", "--threads", "0").ExitCode);
+        Assert.Equal(QuantCommandLine.ExitBadArguments, Run("report", "--threads", "-2").ExitCode);
+        Assert.Equal(QuantCommandLine.ExitSuccess, Run("report", "--rows", "2", "--columns", "256", "--threads", "2").ExitCode);
     }
 
     [Theory]
