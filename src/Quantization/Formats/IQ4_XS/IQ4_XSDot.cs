@@ -13,33 +13,16 @@ namespace Quantization.Formats;
 /// ggml's generic kernel scales each sub-block's sum in float (its reference order); the vector paths scale in int16
 /// and convert once per super-block.
 /// </summary>
-internal sealed class IQ4_XSDot : IDotKernel
+internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
 {
     public static QuantType WeightType => QuantType.IQ4_XS;
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockIQ4_XS.Size, weights, activations);
-        if (Avx2.IsSupported)
-        {
-            fixed (byte* w = weights)
-            fixed (byte* a = activations)
-            {
-                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
-                    ? Dot512((BlockIQ4_XS*)w, (BlockQ8_K*)a, nb)
-                    : Dot256((BlockIQ4_XS*)w, (BlockQ8_K*)a, nb);
-            }
-        }
+    public static int BlockBytes => BlockIQ4_XS.Size;
 
-        if (AdvSimd.Arm64.IsSupported)
-        {
-            return DotNeon(in MemoryMarshal.AsRef<BlockIQ4_XS>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
-        }
-
-        return DotReference(weights, activations, n);
-    }
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
 
     /// <summary>ggml's generic kernel: per sub-block, (d·dy·(ls − 32))·Σ into one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -130,7 +113,7 @@ internal sealed class IQ4_XSDot : IDotKernel
         }
     }
 
-    private static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; ++i, ++x, ++y)
@@ -142,7 +125,7 @@ internal sealed class IQ4_XSDot : IDotKernel
         return Vector256.Sum(acc);
     }
 
-    private static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         for (int i = 0; i < nb; ++i, ++x, ++y)
@@ -154,7 +137,7 @@ internal sealed class IQ4_XSDot : IDotKernel
         return Vector512.Sum(acc);
     }
 
-    private static float DotNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y, int nb)
+    public static float DotNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y, int nb)
     {
         float sumf = 0;
         for (int i = 0; i < nb; ++i)

@@ -12,33 +12,16 @@ namespace Quantization.Formats;
 /// Q2_K × Q8_K (<c>ggml_vec_dot_q2_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ q·q8 − dmin·dy·Σ_k m_k·bsum_k over
 /// the 16 sub-blocks of 16 (q in 0..3, sc_k and m_k the nibbles of Scales[k]), both sums exact in int32.
 /// </summary>
-internal sealed class Q2_KDot : IDotKernel
+internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
 {
     public static QuantType WeightType => QuantType.Q2_K;
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockQ2_K.Size, weights, activations);
-        if (Avx2.IsSupported)
-        {
-            fixed (byte* w = weights)
-            fixed (byte* a = activations)
-            {
-                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
-                    ? Dot512((BlockQ2_K*)w, (BlockQ8_K*)a, nb)
-                    : Dot256((BlockQ2_K*)w, (BlockQ8_K*)a, nb);
-            }
-        }
+    public static int BlockBytes => BlockQ2_K.Size;
 
-        if (AdvSimd.Arm64.IsSupported)
-        {
-            return DotNeon(in MemoryMarshal.AsRef<BlockQ2_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
-        }
-
-        return DotReference(weights, activations, n);
-    }
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.Dot<Q2_KDot, BlockQ2_K>(weights, activations, n);
 
     /// <summary>ggml's generic kernel: one integer sum and one min sum per super-block, one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -117,7 +100,7 @@ internal sealed class Q2_KDot : IDotKernel
         }
     }
 
-    private static unsafe float Dot256(BlockQ2_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot256(BlockQ2_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
@@ -131,7 +114,7 @@ internal sealed class Q2_KDot : IDotKernel
         return Vector256.Sum(acc) - Vector256.Sum(accm);
     }
 
-    private static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
@@ -145,7 +128,7 @@ internal sealed class Q2_KDot : IDotKernel
         return Vector512.Sum(acc) - Vector256.Sum(accm);
     }
 
-    private static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb)
+    public static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb)
     {
         float sumf = 0;
         for (int i = 0; i < nb; ++i)

@@ -13,33 +13,16 @@ namespace Quantization.Formats;
 /// Q5_K × Q8_K (<c>ggml_vec_dot_q5_K_q8_K</c>): Q4_K's formula with five-bit codes (0..31): per super-block,
 /// s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j, both sums exact in int32.
 /// </summary>
-internal sealed class Q5_KDot : IDotKernel
+internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
 {
     public static QuantType WeightType => QuantType.Q5_K;
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockQ5_K.Size, weights, activations);
-        if (Avx2.IsSupported)
-        {
-            fixed (byte* w = weights)
-            fixed (byte* a = activations)
-            {
-                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
-                    ? Dot512((BlockQ5_K*)w, (BlockQ8_K*)a, nb)
-                    : Dot256((BlockQ5_K*)w, (BlockQ8_K*)a, nb);
-            }
-        }
+    public static int BlockBytes => BlockQ5_K.Size;
 
-        if (AdvSimd.Arm64.IsSupported)
-        {
-            return DotNeon(in MemoryMarshal.AsRef<BlockQ5_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
-        }
-
-        return DotReference(weights, activations, n);
-    }
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.Dot<Q5_KDot, BlockQ5_K>(weights, activations, n);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -139,7 +122,7 @@ internal sealed class Q5_KDot : IDotKernel
         }
     }
 
-    private static unsafe float Dot256(BlockQ5_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot256(BlockQ5_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
@@ -153,7 +136,7 @@ internal sealed class Q5_KDot : IDotKernel
         return Vector256.Sum(acc) - Vector128.Sum(accm);
     }
 
-    private static unsafe float Dot512(BlockQ5_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ5_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
@@ -167,7 +150,7 @@ internal sealed class Q5_KDot : IDotKernel
         return Vector512.Sum(acc) - Vector128.Sum(accm);
     }
 
-    private static float DotNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, int nb)
+    public static float DotNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, int nb)
     {
         float sumf = 0;
         for (int i = 0; i < nb; ++i)

@@ -12,33 +12,16 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal sealed class Q6_KDot : IDotKernel
+internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    public static unsafe float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockQ6_K.Size, weights, activations);
-        if (Avx2.IsSupported)
-        {
-            fixed (byte* w = weights)
-            fixed (byte* a = activations)
-            {
-                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
-                    ? Dot512((BlockQ6_K*)w, (BlockQ8_K*)a, nb)
-                    : Dot256((BlockQ6_K*)w, (BlockQ8_K*)a, nb);
-            }
-        }
+    public static int BlockBytes => BlockQ6_K.Size;
 
-        if (AdvSimd.Arm64.IsSupported)
-        {
-            return DotNeon(in MemoryMarshal.AsRef<BlockQ6_K>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
-        }
-
-        return DotReference(weights, activations, n);
-    }
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.Dot<Q6_KDot, BlockQ6_K>(weights, activations, n);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -113,7 +96,7 @@ internal sealed class Q6_KDot : IDotKernel
         }
     }
 
-    private static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; ++i, ++x, ++y)
@@ -125,7 +108,7 @@ internal sealed class Q6_KDot : IDotKernel
         return Vector256.Sum(acc);
     }
 
-    private static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         for (int i = 0; i < nb; ++i, ++x, ++y)
@@ -137,7 +120,7 @@ internal sealed class Q6_KDot : IDotKernel
         return Vector512.Sum(acc);
     }
 
-    private static float DotNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y, int nb)
+    public static float DotNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y, int nb)
     {
         float sumf = 0;
         for (int i = 0; i < nb; ++i)

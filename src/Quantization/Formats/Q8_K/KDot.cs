@@ -23,8 +23,53 @@ internal enum KDotPath
 /// Q8_K activations come from a quantizer whose codes lie in −127..127 (never −128); the x86 paths rely on that where
 /// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
 /// </remarks>
+/// <summary>The vector paths of one super-block format's dot with Q8_K, which <see cref="KDot.Dot{TPaths, TBlock}"/> chooses between.</summary>
+internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotKernel
+    where TBlock : unmanaged
+{
+    /// <summary>Bytes of one weight super-block.</summary>
+    static abstract int BlockBytes { get; }
+
+    /// <summary>AVX-512BW path over <paramref name="nb"/> super-blocks.</summary>
+    static abstract unsafe float Dot512(TBlock* x, BlockQ8_K* y, int nb);
+
+    /// <summary>AVX2 path over <paramref name="nb"/> super-blocks.</summary>
+    static abstract unsafe float Dot256(TBlock* x, BlockQ8_K* y, int nb);
+
+    /// <summary>AdvSimd path (SDOT where the CPU has it) over <paramref name="nb"/> super-blocks.</summary>
+    static abstract float DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb);
+}
+
 internal static class KDot
 {
+    /// <summary>
+    /// The <see cref="Kernels.Dot.IDotKernel.Dot"/> of every super-block format: checks the lengths, then runs the widest
+    /// path the machine has (AVX-512BW, AVX2, AdvSimd) or the scalar reference.
+    /// </summary>
+    public static unsafe float Dot<TPaths, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TPaths : IKDotPaths<TBlock>
+        where TBlock : unmanaged
+    {
+        int nb = SuperBlocks(n, TPaths.BlockBytes, weights, activations);
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
+                    ? TPaths.Dot512((TBlock*)w, (BlockQ8_K*)a, nb)
+                    : TPaths.Dot256((TBlock*)w, (BlockQ8_K*)a, nb);
+            }
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
+        }
+
+        return TPaths.DotReference(weights, activations, n);
+    }
+
     /// <summary>The path <c>Dot</c> takes on this machine.</summary>
     public static KDotPath Best =>
         Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? KDotPath.Avx512
