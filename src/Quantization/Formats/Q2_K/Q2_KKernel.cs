@@ -49,14 +49,13 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
                 {
                     LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
                     LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                    TVec s = LaneSearch.MakeQkx2MadQuants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.5f, 0.1f, 15, out TVec theMin);
+                    TVec s = LaneSearch.MakeQkx2MadQuants(16, 3, in xt[0], in wt[0], ref lt[16 * g], ref laux[0], -0.5f, 0.1f, 15, out TVec theMin);
                     TVec.Store(s, ref scales[g]);
                     TVec.Store(theMin, ref mins[g]);
-                    LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
                 }
 
                 Q2_KReference.EncodeScales(scales, mins, ref y[i]);
-                RequantizeAndPack(xb, ref y[i], L);
+                RequantizeAndPack(xb, ref y[i], L, lt, c);
                 continue;
             }
 
@@ -82,10 +81,9 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
             {
                 LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
                 LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                TVec s = LaneSearch.MakeQkx3Quants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.9f, 0.05f, 36, out TVec theMin);
+                TVec s = LaneSearch.MakeQkx3Quants(16, 3, in xt[0], in wt[0], ref lt[16 * g], ref laux[0], -0.9f, 0.05f, 36, out TVec theMin);
                 TVec.Store(s, ref scales[g]);
                 TVec.Store(theMin, ref mins[g]);
-                LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
             }
 
             // The reference's scale step (FinishImportanceBlock), verbatim.
@@ -99,41 +97,32 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
                 b.Scales[j] = (byte)(ls[j] | (lm[j] << 4));
             }
 
-            RequantizeAndPack(xb, ref b, L);
+            RequantizeAndPack(xb, ref b, L, lt, c);
         }
     }
 
     /// <summary>
-    /// <see cref="Q2_KReference.Requantize"/> 4 values per step ((x + m) / d exact, nearest_int by the same bit trick,
-    /// clamp 0..3; a sub-block with d == 0 keeps its first-pass codes), then <see cref="BlockQ2_K.PackLow2"/> 16 codes per step.
+    /// <see cref="Q2_KReference.Requantize"/>: each sub-block requantized with its final scale and min (a sub-block
+    /// with d == 0 keeps its first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then
+    /// <see cref="BlockQ2_K.PackLow2"/> 16 codes per step.
     /// </summary>
-    private static void RequantizeAndPack(ReadOnlySpan<float> xb, ref BlockQ2_K b, Span<byte> L)
+    private static void RequantizeAndPack(ReadOnlySpan<float> xb, ref BlockQ2_K b, Span<byte> L, ReadOnlySpan<float> firstPass, int lanes)
     {
         float dAll = Fp16.ToSingle(b.D);
         float mAll = Fp16.ToSingle(b.Dmin);
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref MemoryMarshal.GetReference(L);
-        Vector128<float> magic = Vector128.Create(12582912f);
-        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
-        Vector128<int> low = Vector128.Create(0x00400000);
-        Vector128<int> high = Vector128.Create(0x00400003);
         for (int j = 0; j < 16; ++j)
         {
             float d = dAll * (b.Scales[j] & 0xF);
             if (d == 0)
             {
-                continue;
+                SubBlockCodes.FirstPass16(firstPass, lanes, j, L.Slice(16 * j, 16));
             }
-
-            Vector128<float> mv = Vector128.Create(mAll * (b.Scales[j] >> 4));
-            Vector128<float> dv = Vector128.Create(d);
-            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
-            // nearest_int(v) = (bits(v + magic) & mantissa) − 0x400000; clamp to 0..3.
-            Vector128<int> q0 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128<int> q1 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 4) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128<int> q2 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 8) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128<int> q3 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 12) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+            else
+            {
+                SubBlockCodes.Requantize16(ref Unsafe.Add(ref xr, 16 * j), d, mAll * (b.Scales[j] >> 4), hasMin: true, offset: 0, top: 3, ref Unsafe.Add(ref lr, 16 * j));
+            }
         }
 
         for (int j = 0; j < 256; j += 128)

@@ -31,6 +31,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> wt = stackalloc float[256];
         Span<float> lt = stackalloc float[256];
         Span<float> w = stackalloc float[256];
+        Span<float> scratch = stackalloc float[512];
         Span<float> scales = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
@@ -64,16 +65,15 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 TVec s;
                 if (importance.IsEmpty)
                 {
-                    s = LaneSearch.MakeQ3Quants<TVec>(16, 4, in xt[0], ref lt[0]);
+                    s = LaneSearch.MakeQ3Quants<TVec>(16, 4, in xt[0], ref lt[16 * g], ref scratch[0]);
                 }
                 else
                 {
                     LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                    s = LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref lt[0]);
+                    s = LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref lt[16 * g]);
                 }
 
                 TVec.Store(s, ref scales[g]);
-                LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
             }
 
             ref BlockQ3_K b = ref y[i];
@@ -86,42 +86,32 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 Q3_KReference.EncodeImportanceScales(scales, sw, ref b);
             }
 
-            FinishVector(xb, ref b, L);
+            FinishVector(xb, ref b, L, lt, c);
         }
     }
 
     /// <summary>
-    /// The reference's Finish, 4 values per step: x / d (exact IEEE division), nearest_int by the same bit trick,
-    /// clamp to −4..3, + 4; a sub-block with d == 0 keeps its first-pass codes. Then hmask bits and low bit pairs
-    /// 16 codes per step.
+    /// The reference's Finish: each sub-block requantized with its final scale (a sub-block with d == 0 keeps its
+    /// first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then hmask bits and low
+    /// bit pairs 16 codes per step.
     /// </summary>
-    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L)
+    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> firstPass, int lanes)
     {
         float dAll = Fp16.ToSingle(b.D);
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
-        Vector128<float> magic = Vector128.Create(12582912f);
-        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
-        Vector128<int> bias = Vector128.Create(0x00400000 - 4);
-        Vector128<int> zero = Vector128<int>.Zero;
-        Vector128<int> seven = Vector128.Create(7);
         ReadOnlySpan<byte> packed = b.Scales;
         for (int j = 0; j < 16; ++j)
         {
             float d = dAll * BlockQ3_K.GetScale(packed, j);
             if (d == 0)
             {
-                continue;
+                SubBlockCodes.FirstPass16(firstPass, lanes, j, MemoryMarshal.AsBytes(L.Slice(16 * j, 16)));
             }
-
-            Vector128<float> dv = Vector128.Create(d);
-            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
-            // nearest_int(v) + 4 = (bits(v + magic) & mantissa) − (0x400000 − 4); clamp to 0..7.
-            Vector128<int> q0 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128<int> q1 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 4) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128<int> q2 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 8) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128<int> q3 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 12) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+            else
+            {
+                SubBlockCodes.Requantize16(ref Unsafe.Add(ref xr, 16 * j), d, 0, hasMin: false, offset: 4, top: 7, ref Unsafe.Add(ref lr, 16 * j));
+            }
         }
 
         Vector128<byte> one = Vector128.Create((byte)1);

@@ -39,46 +39,6 @@ internal static partial class LaneSearch
         }
     }
 
-    /// <summary>The inverse of <see cref="Transpose16"/> for codes (small non-negative integral floats) into bytes.</summary>
-    public static void Untranspose16(ReadOnlySpan<float> src, int lanes, Span<byte> dst)
-    {
-        if (src.Length < 16 * lanes || dst.Length < 16 * lanes || (lanes & 3) != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(lanes), "lanes must be 4, 8 or 16 and the spans hold 16 values per lane.");
-        }
-
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref byte d = ref MemoryMarshal.GetReference(dst);
-        for (int kb = 0; kb < lanes; kb += 4)
-        {
-            // Lane 4kb + j's 16 codes end up in q[j] (4 elements per tile), then narrow to 16 bytes.
-            Vector128<int> a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3;
-            Tile(ref s, lanes, kb, 0, out a0, out a1, out a2, out a3);
-            Tile(ref s, lanes, kb, 4, out b0, out b1, out b2, out b3);
-            Tile(ref s, lanes, kb, 8, out c0, out c1, out c2, out c3);
-            Tile(ref s, lanes, kb, 12, out e0, out e1, out e2, out e3);
-            ref byte o = ref Unsafe.Add(ref d, 16 * kb);
-            Vector128.Narrow(Vector128.Narrow(a0, b0), Vector128.Narrow(c0, e0)).AsByte().StoreUnsafe(ref o);
-            Vector128.Narrow(Vector128.Narrow(a1, b1), Vector128.Narrow(c1, e1)).AsByte().StoreUnsafe(ref o, 16);
-            Vector128.Narrow(Vector128.Narrow(a2, b2), Vector128.Narrow(c2, e2)).AsByte().StoreUnsafe(ref o, 32);
-            Vector128.Narrow(Vector128.Narrow(a3, b3), Vector128.Narrow(c3, e3)).AsByte().StoreUnsafe(ref o, 48);
-        }
-
-        static void Tile(ref float s, int lanes, int kb, int eb, out Vector128<int> q0, out Vector128<int> q1, out Vector128<int> q2, out Vector128<int> q3)
-        {
-            ref float t = ref Unsafe.Add(ref s, eb * lanes + kb);
-            Vector128<float> r0 = Vector128.LoadUnsafe(ref t);
-            Vector128<float> r1 = Vector128.LoadUnsafe(ref t, (nuint)lanes);
-            Vector128<float> r2 = Vector128.LoadUnsafe(ref t, (nuint)(2 * lanes));
-            Vector128<float> r3 = Vector128.LoadUnsafe(ref t, (nuint)(3 * lanes));
-            Transpose4x4(ref r0, ref r1, ref r2, ref r3);
-            q0 = Vector128.ConvertToInt32(r0);
-            q1 = Vector128.ConvertToInt32(r1);
-            q2 = Vector128.ConvertToInt32(r2);
-            q3 = Vector128.ConvertToInt32(r3);
-        }
-    }
-
     /// <summary>Transposes the 4×4 matrix whose rows are <paramref name="r0"/> .. <paramref name="r3"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Transpose4x4(ref Vector128<float> r0, ref Vector128<float> r1, ref Vector128<float> r2, ref Vector128<float> r3)
@@ -119,13 +79,18 @@ internal static partial class LaneSearch
     /// <c>make_q3_quants(n, nmax, x, L, do_rmse = true)</c> for every lane: x²-weighted codes, then up to five sweeps
     /// of coordinate descent, each lane stopping after its own first sweep without a change, as the scalar loop does.
     /// Writes the codes (0 .. 2·nmax − 1) as floats to <paramref name="L"/> and returns the scales.
+    /// <paramref name="scratch"/> holds 2·n·Count floats: the weights w = x·x and the products w·x, computed once
+    /// (bit for bit the values the scalar loop recomputes at every use).
     /// </summary>
-    public static TVec MakeQ3Quants<TVec>(int n, int nmax, ref readonly float x, ref float L)
+    public static TVec MakeQ3Quants<TVec>(int n, int nmax, ref readonly float x, ref float L, ref float scratch)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
+        ref float wr = ref scratch;
+        ref float wxr = ref Unsafe.Add(ref scratch, n * c);
         TVec zero = TVec.Create(0);
+        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
         TVec amax = zero, max = zero;
         for (int i = 0; i < n; ++i)
         {
@@ -142,10 +107,14 @@ internal static partial class LaneSearch
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-            TVec l = SimdFloat.Clamp(TVec.NearestInt(iscale * xi), -nmax, nmax - 1);
+            // |iscale·x| ≤ nmax; in an all-zero lane the codes are garbage until the final select clears them.
+            TVec l = TVec.Max(lo, TVec.Min(hi, SimdFloat.NearestSmallInt(iscale * xi)));
             TVec.Store(l, ref Unsafe.Add(ref L, i * c));
             TVec w = xi * xi;
-            sumlx += w * xi * l;
+            TVec wx = w * xi;
+            TVec.Store(w, ref Unsafe.Add(ref wr, i * c));
+            TVec.Store(wx, ref Unsafe.Add(ref wxr, i * c));
+            sumlx += wx * l;
             suml2 += w * l * l;
         }
 
@@ -154,30 +123,33 @@ internal static partial class LaneSearch
         for (int itry = 0; itry < 5 && TVec.AnyTrue(active); ++itry)
         {
             TVec changed = zero;
+            TVec sumlx2 = sumlx * sumlx; // updated with sumlx
             for (int i = 0; i < n; ++i)
             {
-                TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
                 ref float li = ref Unsafe.Add(ref L, i * c);
                 TVec Li = TVec.Load(in li);
-                TVec w = xi * xi;
-                TVec slx = sumlx - w * xi * Li;
+                TVec wx = TVec.Load(in Unsafe.Add(ref wxr, i * c));
+                TVec slx = sumlx - wx * Li;
                 TVec candidate = active & TVec.GreaterThan(slx, zero);
                 if (!TVec.AnyTrue(candidate))
                 {
                     continue;
                 }
 
+                TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
+                TVec w = TVec.Load(in Unsafe.Add(ref wr, i * c));
                 TVec sl2 = suml2 - w * Li * Li;
-                TVec newL = SimdFloat.Clamp(TVec.NearestInt(xi * sl2 / slx), -nmax, nmax - 1);
+                TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(xi * sl2 / slx)));
                 candidate &= TVec.NotEquals(newL, Li);
-                slx += w * xi * newL;
+                slx += wx * newL;
                 sl2 += w * newL * newL;
-                TVec accept = candidate & TVec.GreaterThan(sl2, zero) & TVec.GreaterThan(slx * slx * suml2, sumlx * sumlx * sl2);
+                TVec accept = candidate & TVec.GreaterThan(sl2, zero) & TVec.GreaterThan(slx * slx * suml2, sumlx2 * sl2);
                 if (TVec.AnyTrue(accept))
                 {
                     TVec.Store(TVec.Select(accept, newL, Li), ref li);
                     sumlx = TVec.Select(accept, slx, sumlx);
                     suml2 = TVec.Select(accept, sl2, suml2);
+                    sumlx2 = sumlx * sumlx;
                     changed |= accept;
                 }
             }
