@@ -19,74 +19,99 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     }
 
     /// <summary>
-    /// The 16 sub-block searches run lane-parallel (make_q3_quants without importance, make_qx_quants with it; each
-    /// lane replays the scalar sequence exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
+    /// The 16 sub-block searches run lane-parallel (make_q3_quants, each lane replaying the scalar sequence exactly);
+    /// the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
+        if (!importance.IsEmpty)
+        {
+            QuantizeRowImportanceLanes<TVec>(x, destination, importance);
+            return;
+        }
+
         int c = TVec.Count;
         Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
         Span<float> xt = stackalloc float[256];
-        Span<float> wt = stackalloc float[256];
-        Span<float> lt = stackalloc float[256];
-        Span<float> w = stackalloc float[256];
+        Span<float> firstPass = stackalloc float[256];
         Span<float> scratch = stackalloc float[512];
         Span<float> scales = stackalloc float[16];
-        Span<float> sw = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
-            if (!importance.IsEmpty)
-            {
-                float sumx2 = 0;
-                for (int j = 0; j < 256; ++j)
-                {
-                    sumx2 += xb[j] * xb[j];
-                }
-
-                ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
-                for (int j = 0; j < 16; ++j)
-                {
-                    float sumw = 0;
-                    for (int l = 0; l < 16; ++l)
-                    {
-                        sumw += w[16 * j + l];
-                    }
-
-                    sw[j] = sumw;
-                }
-            }
-
             for (int g = 0; g < 16; g += c)
             {
                 LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
-                TVec s;
-                if (importance.IsEmpty)
-                {
-                    s = LaneSearch.MakeQ3Quants<TVec>(16, 4, in xt[0], ref lt[16 * g], ref scratch[0]);
-                }
-                else
-                {
-                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                    s = LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref lt[16 * g]);
-                }
-
-                TVec.Store(s, ref scales[g]);
+                TVec.Store(LaneSearch.MakeQ3Quants<TVec>(16, 4, in xt[0], ref firstPass[16 * g], ref scratch[0]), ref scales[g]);
             }
 
             ref BlockQ3_K b = ref y[i];
-            if (importance.IsEmpty)
+            Q3_KReference.EncodeReferenceScales(scales, ref b);
+            FinishVector(xb, ref b, L, firstPass, c);
+        }
+    }
+
+    /// <summary>
+    /// The importance path, Count super-blocks at a time: their Σx² chains interleaved, the sub-block searches
+    /// (make_qx_quants(16, 4) under the sigma² weights) lane-parallel per super-block, then the scale step
+    /// (make_qx_quants(16, 32) over the 16 scales under the sub-block weight sums) with one super-block per lane.
+    /// </summary>
+    private static void QuantizeRowImportanceLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        const int MaxLanes = 16;
+        int c = TVec.Count;
+        Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
+        Span<float> xt = stackalloc float[256];
+        Span<float> wt = stackalloc float[256];
+        Span<float> w = stackalloc float[256];
+        Span<float> sumx2 = stackalloc float[MaxLanes];
+        Span<float> scales = stackalloc float[16 * MaxLanes];
+        Span<float> sw = stackalloc float[16 * MaxLanes];
+        Span<float> firstPass = stackalloc float[256 * MaxLanes];
+        Span<float> codes = stackalloc float[16 * MaxLanes];
+        Span<float> dBlock = stackalloc float[MaxLanes];
+        Span<sbyte> L = stackalloc sbyte[256];
+        int nb = x.Length / 256;
+        for (int i0 = 0; i0 < nb; i0 += c)
+        {
+            int blocks = Math.Min(c, nb - i0);
+            ReadOnlySpan<float> xc = x.Slice(256 * i0, 256 * blocks);
+            ElementWise.SumSquaresPerBlock(xc, 256, sumx2);
+            for (int b = 0; b < blocks; ++b)
             {
-                Q3_KReference.EncodeReferenceScales(scales, ref b);
-            }
-            else
-            {
-                Q3_KReference.EncodeImportanceScales(scales, sw, ref b);
+                ReadOnlySpan<float> xb = xc.Slice(256 * b, 256);
+                ElementWise.ImportanceWeights(xb, importance.Slice(256 * (i0 + b), 256), 2 * sumx2[b] / 256, w);
+                for (int g = 0; g < 16; g += c)
+                {
+                    LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                    TVec.Store(LaneSearch.SumElements<TVec>(16, in wt[0]), ref sw[16 * b + g]);
+                    TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref firstPass[256 * b + 16 * g]), ref scales[16 * b + g]);
+                }
             }
 
-            FinishVector(xb, ref b, L, lt, c);
+            // Lanes without a super-block search all-zero scales and are ignored.
+            scales[(16 * blocks)..(16 * c)].Clear();
+            sw[(16 * blocks)..(16 * c)].Clear();
+            LaneSearch.Transpose16(scales, c, xt);
+            LaneSearch.Transpose16(sw, c, wt);
+            TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref codes[0]), ref dBlock[0]);
+            for (int b = 0; b < blocks; ++b)
+            {
+                ref BlockQ3_K block = ref y[i0 + b];
+                Span<byte> packed = block.Scales;
+                packed.Clear();
+                for (int j = 0; j < 16; ++j)
+                {
+                    BlockQ3_K.SetScale(packed, j, (int)codes[j * c + b]);
+                }
+
+                block.D = Fp16.FromSingle(dBlock[b]);
+                FinishVector(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c);
+            }
         }
     }
 

@@ -77,4 +77,19 @@ internal static partial class LaneSearch
             suml2 += wi * l * l;
         }
     }
+
+    /// <summary>Σ of each lane's <paramref name="n"/> elements, added in index order from 0 as a scalar loop does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec SumElements<TVec>(int n, ref readonly float v)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        TVec sum = TVec.Create(0);
+        for (int i = 0; i < n; ++i)
+        {
+            sum += TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in v), i * c));
+        }
+
+        return sum;
+    }
 }
