@@ -67,6 +67,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> xt = stackalloc float[256];
         Span<float> wt = stackalloc float[256];
         Span<float> w = stackalloc float[256];
+        Span<float> scratch = stackalloc float[256];
         Span<float> sumx2 = stackalloc float[MaxLanes];
         Span<float> scales = stackalloc float[16 * MaxLanes];
         Span<float> sw = stackalloc float[16 * MaxLanes];
@@ -89,7 +90,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                     LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
                     LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
                     TVec.Store(LaneSearch.SumElements<TVec>(16, in wt[0]), ref sw[16 * b + g]);
-                    TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref firstPass[256 * b + 16 * g]), ref scales[16 * b + g]);
+                    TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref firstPass[256 * b + 16 * g], ref scratch[0]), ref scales[16 * b + g]);
                 }
             }
 
@@ -98,7 +99,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             sw[(16 * blocks)..(16 * c)].Clear();
             LaneSearch.Transpose16(scales, c, xt);
             LaneSearch.Transpose16(sw, c, wt);
-            TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref codes[0]), ref dBlock[0]);
+            TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref codes[0], ref scratch[0]), ref dBlock[0]);
             for (int b = 0; b < blocks; ++b)
             {
                 ref BlockQ3_K block = ref y[i0 + b];

@@ -31,6 +31,7 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> wt = stackalloc float[256];
         Span<float> lt = stackalloc float[256];
         Span<float> scales = stackalloc float[16];
+        Span<float> scratch = stackalloc float[256];
         Span<sbyte> L = stackalloc sbyte[256];
         for (int i = 0; i < x.Length / 256; i++)
         {
@@ -47,7 +48,7 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
                     LaneSearch.Transpose16(importance.Slice(i * 256 + 16 * g, 16 * c), c, wt); // the raw imatrix, no sigma2 term
                 }
 
-                TVec s = LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref lt[16 * g]);
+                TVec s = LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref lt[16 * g], ref scratch[0]);
                 TVec.Store(s, ref scales[g]);
             }
 

@@ -10,26 +10,18 @@ namespace Quantization.Kernels;
 /// </summary>
 internal static partial class LaneSearch
 {
-    /// <summary>The longest group <see cref="MakeQxQuants"/> searches (make_qx_quants runs on 16 or 32 values).</summary>
-    private const int MaxSearchLength = 32;
 
     /// <summary>
     /// <c>make_qx_quants(n, nmax, x, L, rmse_type = 1, weights)</c> with explicit weights, for every lane.
-    /// Writes the codes (0 .. 2·nmax − 1) as floats to <paramref name="L"/> and returns the scales.
+    /// Writes the codes (0 .. 2·nmax − 1) as floats to <paramref name="L"/> and returns the scales;
+    /// <paramref name="scratch"/> holds n·Count floats.
     /// </summary>
-    [SkipLocalsInit]
-    public static TVec MakeQxQuants<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref float L)
+    public static TVec MakeQxQuants<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref float L, ref float scratch)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;
-        // w·x once per element (the scalar loop's w[i]*x[i]*l multiplies in that order at every step).
-        Span<float> wxs = stackalloc float[MaxSearchLength * 16];
-        if (n > MaxSearchLength || c > 16)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"At most {MaxSearchLength} values per lane.");
-        }
-
-        ref float wx = ref MemoryMarshal.GetReference(wxs);
+        // w·x once per element into scratch (n·Count floats): the scalar loop's w[i]*x[i]*l multiplies in that order.
+        ref float wx = ref scratch;
         for (int i = 0; i < n; ++i)
         {
             TVec.Store(TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in x), i * c)) * TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in w), i * c)), ref Unsafe.Add(ref wx, i * c));
