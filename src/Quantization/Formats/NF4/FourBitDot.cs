@@ -24,8 +24,8 @@ namespace Quantization.Formats;
 /// <para>Vector paths compute the same integer sums; the activation codes are sign-extended to int16 and split into even
 /// and odd elements once per call (the weights' high nibble is the even element), so every path multiplies int16 by
 /// int16 (<c>vpmaddwd</c>, <c>SMLAL</c>). Each int32 lane sums at most 8 products (&lt; 2^24), so it converts to float
-/// exactly; a lane's term is <c>absmax·2^−14 · (d·lane)</c>, and the float result differs from the reference only in
-/// how the terms are grouped and added.</para>
+/// exactly. A lane's term is <c>absmax·2^−14 · (d·lane)</c> (Vector128: <c>absmax·2^−14 · (d0·lane0 + d1·lane1)</c>, the
+/// reference's order), and the float result differs from the reference only in how the terms are grouped and added.</para>
 /// </remarks>
 internal sealed class FourBitDot<TCode> : IDotRowsKernel
     where TCode : IFourBitCode
