@@ -152,6 +152,11 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
             ThrowHelper.ThrowArgument(nameof(weights), "The weight rows do not fit the span.");
         }
 
+        if (!IsSupported(path))
+        {
+            throw new ArgumentOutOfRangeException(nameof(path), path, "The path does not run on this process.");
+        }
+
         ref byte w = ref MemoryMarshal.GetReference(weights);
         if (path == DotPath.Scalar)
         {
@@ -192,6 +197,11 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     public static void IntegerSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, Span<int> sums)
     {
         int blocks = CheckLengths(weights, activations, n);
+        if (!IsSupported(path))
+        {
+            throw new ArgumentOutOfRangeException(nameof(path), path, "The path does not run on this process.");
+        }
+
         ref byte w = ref MemoryMarshal.GetReference(weights);
         ref byte a = ref MemoryMarshal.GetReference(activations);
         short[] words = ArrayPool<short>.Shared.Rent(Math.Max(1, blocks) * PreparedWords);
