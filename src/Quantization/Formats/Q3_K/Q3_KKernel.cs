@@ -48,7 +48,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             }
 
             ref BlockQ3_K b = ref y[i];
-            Q3_KReference.EncodeReferenceScales(scales, ref b);
+            EncodeReferenceScales(scales, ref b);
             FinishVector(xb, ref b, L, firstPass, c);
         }
     }
@@ -113,6 +113,55 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 block.D = Fp16.FromSingle(dBlock[b]);
                 FinishVector(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c);
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Q3_KReference.EncodeReferenceScales"/> with the codes 4 scales per step, l = clamp((sbyte)nearest_int(−32/max · s),
+    /// −32, 31) + 32 by the same bit trick (exact for any product), and the 6-bit packing (low nibbles of 0..7 and 8..15,
+    /// then the 2-bit high parts) in 64-bit words.
+    /// </summary>
+    private static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b)
+    {
+        float maxScale = 0;
+        float amax = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            float scale = MathF.Abs(scales[j]);
+            if (scale > amax)
+            {
+                amax = scale;
+                maxScale = scales[j];
+            }
+        }
+
+        if (maxScale == 0)
+        {
+            ((Span<byte>)b.Scales).Clear();
+            b.D = Fp16.FromSingle(0f);
+            return;
+        }
+
+        ref float sr = ref MemoryMarshal.GetReference(scales);
+        Vector128<float> s0 = Vector128.LoadUnsafe(ref sr), s1 = Vector128.LoadUnsafe(ref sr, 4);
+        Vector128<float> s2 = Vector128.LoadUnsafe(ref sr, 8), s3 = Vector128.LoadUnsafe(ref sr, 12);
+        float iscale = -32f / maxScale;
+        Vector128<float> iv = Vector128.Create(iscale);
+        Vector128<byte> l = Vector128.Narrow(Vector128.Narrow(Code(s0 * iv), Code(s1 * iv)), Vector128.Narrow(Code(s2 * iv), Code(s3 * iv))).AsByte();
+        ulong a = l.AsUInt64().ToScalar(), c = l.AsUInt64().GetElement(1);
+        ulong nibbles = (a & 0x0F0F0F0F0F0F0F0FUL) | ((c & 0x0F0F0F0F0F0F0F0FUL) << 4);
+        ulong ha = (a >> 4) & 0x0303030303030303UL, hc = (c >> 4) & 0x0303030303030303UL;
+        uint high = (uint)ha | ((uint)(ha >> 32) << 2) | ((uint)hc << 4) | ((uint)(hc >> 32) << 6);
+        Span<byte> packed = b.Scales;
+        MemoryMarshal.Write(packed, nibbles);
+        MemoryMarshal.Write(packed[8..], high);
+        b.D = Fp16.FromSingle(1 / iscale);
+
+        static Vector128<int> Code(Vector128<float> v)
+        {
+            Vector128<int> n = ((v + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000);
+            n = Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(n, 24), 24); // the int8_t ggml keeps it in
+            return Vector128.Min(Vector128.Max(n, Vector128.Create(-32)), Vector128.Create(31)) + Vector128.Create(32);
         }
     }
 
