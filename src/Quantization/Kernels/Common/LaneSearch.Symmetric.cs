@@ -75,20 +75,21 @@ internal static partial class LaneSearch
         }
     }
 
+    // make_q3_quants(n, nmax, x, L, do_rmse = true) for every lane, in three parts so that a caller can pool the few
+    // lanes that still change after the first sweep (most converge in it) instead of sweeping every lane of a vector
+    // until its slowest lane is done: Q3Start (x²-weighted codes), Q3Sweeps (coordinate descent; each lane stops after
+    // its own first sweep without a change, as the scalar loop does), Q3Finish (codes and scale).
+
     /// <summary>
-    /// <c>make_q3_quants(n, nmax, x, L, do_rmse = true)</c> for every lane: x²-weighted codes, then up to five sweeps
-    /// of coordinate descent, each lane stopping after its own first sweep without a change, as the scalar loop does.
-    /// Writes the codes (0 .. 2·nmax − 1) as floats to <paramref name="L"/> and returns the scales.
-    /// <paramref name="scratch"/> holds 2·n·Count floats: the weights w = x·x and the products w·x, computed once
-    /// (bit for bit the values the scalar loop recomputes at every use).
+    /// The first pass of make_q3_quants: the signed maximum, codes clamp(nearest_int(−nmax/max · x), −nmax, nmax − 1)
+    /// into <paramref name="L"/>, the weights w = x·x and products w·x (bit for bit the values the scalar loop
+    /// recomputes at every use) and the sums. Returns the mask of all-zero lanes (max |x| below the group epsilon).
     /// </summary>
-    public static TVec MakeQ3Quants<TVec>(int n, int nmax, ref readonly float x, ref float L, ref float scratch)
+    public static TVec Q3Start<TVec>(int n, int nmax, ref readonly float x, ref float L, ref float w, ref float wx, out TVec sumlx, out TVec suml2)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
-        ref float wr = ref scratch;
-        ref float wxr = ref Unsafe.Add(ref scratch, n * c);
         TVec zero = TVec.Create(0);
         TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
         TVec amax = zero, max = zero;
@@ -101,26 +102,42 @@ internal static partial class LaneSearch
             max = TVec.Select(larger, xi, max);
         }
 
-        TVec allZero = TVec.LessThan(amax, TVec.Create(QuantSearch.GroupMaxEps));
         TVec iscale = TVec.Create(-nmax) / max;
-        TVec sumlx = zero, suml2 = zero;
+        sumlx = zero;
+        suml2 = zero;
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-            // |iscale·x| ≤ nmax; in an all-zero lane the codes are garbage until the final select clears them.
+            // |iscale·x| ≤ nmax; in an all-zero lane the codes are garbage until Q3Finish clears them.
             TVec l = TVec.Max(lo, TVec.Min(hi, SimdFloat.NearestSmallInt(iscale * xi)));
             TVec.Store(l, ref Unsafe.Add(ref L, i * c));
-            TVec w = xi * xi;
-            TVec wx = w * xi;
-            TVec.Store(w, ref Unsafe.Add(ref wr, i * c));
-            TVec.Store(wx, ref Unsafe.Add(ref wxr, i * c));
-            sumlx += wx * l;
-            suml2 += w * l * l;
+            TVec wi = xi * xi;
+            TVec wxi = wi * xi;
+            TVec.Store(wi, ref Unsafe.Add(ref w, i * c));
+            TVec.Store(wxi, ref Unsafe.Add(ref wx, i * c));
+            sumlx += wxi * l;
+            suml2 += wi * l * l;
         }
 
-        TVec allOnes = TVec.NotEquals(zero, TVec.Create(1));
-        TVec active = TVec.Select(allZero, zero, allOnes);
-        for (int itry = 0; itry < 5 && TVec.AnyTrue(active); ++itry)
+        return TVec.LessThan(amax, TVec.Create(QuantSearch.GroupMaxEps));
+    }
+
+    /// <summary>
+    /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over the lanes in
+    /// <paramref name="active"/>, each lane stopping after its first sweep without a change. Returns the lanes that
+    /// changed in the last sweep they ran (those a further sweep would continue).
+    /// </summary>
+    public static TVec Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
+                                      ref TVec sumlx, ref TVec suml2, TVec active, int maxSweeps)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        ref float xr = ref Unsafe.AsRef(in x);
+        ref float wr = ref Unsafe.AsRef(in w);
+        ref float wxr = ref Unsafe.AsRef(in wx);
+        TVec zero = TVec.Create(0);
+        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
+        for (int itry = 0; itry < maxSweeps && TVec.AnyTrue(active); ++itry)
         {
             TVec changed = zero;
             TVec sumlx2 = sumlx * sumlx; // updated with sumlx
@@ -128,8 +145,8 @@ internal static partial class LaneSearch
             {
                 ref float li = ref Unsafe.Add(ref L, i * c);
                 TVec Li = TVec.Load(in li);
-                TVec wx = TVec.Load(in Unsafe.Add(ref wxr, i * c));
-                TVec slx = sumlx - wx * Li;
+                TVec wxi = TVec.Load(in Unsafe.Add(ref wxr, i * c));
+                TVec slx = sumlx - wxi * Li;
                 TVec candidate = active & TVec.GreaterThan(slx, zero);
                 if (!TVec.AnyTrue(candidate))
                 {
@@ -137,12 +154,12 @@ internal static partial class LaneSearch
                 }
 
                 TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-                TVec w = TVec.Load(in Unsafe.Add(ref wr, i * c));
-                TVec sl2 = suml2 - w * Li * Li;
+                TVec wi = TVec.Load(in Unsafe.Add(ref wr, i * c));
+                TVec sl2 = suml2 - wi * Li * Li;
                 TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(xi * sl2 / slx)));
                 candidate &= TVec.NotEquals(newL, Li);
-                slx += wx * newL;
-                sl2 += w * newL * newL;
+                slx += wxi * newL;
+                sl2 += wi * newL * newL;
                 TVec accept = candidate & TVec.GreaterThan(sl2, zero) & TVec.GreaterThan(slx * slx * suml2, sumlx2 * sl2);
                 if (TVec.AnyTrue(accept))
                 {
@@ -157,6 +174,18 @@ internal static partial class LaneSearch
             active &= changed;
         }
 
+        return active;
+    }
+
+    /// <summary>
+    /// The end of make_q3_quants: codes L + nmax (0 .. 2·nmax − 1, all 0 in an all-zero lane) and the scale
+    /// sumlx / suml2 (0 when suml2 is not positive or the lane is all zero).
+    /// </summary>
+    public static TVec Q3Finish<TVec>(int n, int nmax, ref float L, TVec allZero, TVec sumlx, TVec suml2)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        TVec zero = TVec.Create(0);
         TVec offset = TVec.Create(nmax);
         for (int i = 0; i < n; ++i)
         {
