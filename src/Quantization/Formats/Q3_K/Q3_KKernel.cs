@@ -19,14 +19,9 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     }
 
     /// <summary>
-    /// The 16 sub-block searches run lane-parallel (make_q3_quants, each lane replaying the scalar sequence exactly),
-    /// Count super-blocks at a time; the tail uses the reference's scale encoding and vectorised requantization and packing.
+    /// The 16 sub-block searches run lane-parallel (make_q3_quants, each lane replaying the scalar sequence exactly);
+    /// the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
-    /// <remarks>
-    /// About four sub-blocks in five converge in make_q3_quants' first sweep, but a vector sweeps until its slowest
-    /// lane is done. So every vector runs the first pass and one sweep, and the lanes that changed in it move to a
-    /// pool whose full vectors run the remaining sweeps: far fewer lane-sweeps for the same per-lane sequence.
-    /// </remarks>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -36,67 +31,30 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             return;
         }
 
-        const int MaxLanes = 16;
         int c = TVec.Count;
         Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
         Span<float> xt = stackalloc float[256];
         Span<float> w = stackalloc float[256];
         Span<float> wx = stackalloc float[256];
-        Span<float> lanes = stackalloc float[MaxLanes * 3];
-        Span<float> codes = stackalloc float[256 * MaxLanes];
-        Span<float> scales = stackalloc float[16 * MaxLanes];
+        Span<float> codes = stackalloc float[256];
+        Span<float> scales = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
-        var pool = new Q3SweepPool(stackalloc float[Q3SweepPool.FloatsPerLane * 2 * MaxLanes], stackalloc int[2 * MaxLanes], c);
         TVec allLanes = TVec.NotEquals(TVec.Create(0), TVec.Create(1));
-        int nb = x.Length / 256;
-        for (int i0 = 0; i0 < nb; i0 += c)
+        for (int i = 0; i < x.Length / 256; i++)
         {
-            int blocks = Math.Min(c, nb - i0);
-            ReadOnlySpan<float> xc = x.Slice(256 * i0, 256 * blocks);
-            for (int b = 0; b < blocks; ++b)
+            ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
+            for (int g = 0; g < 16; g += c)
             {
-                for (int g = 0; g < 16; g += c)
-                {
-                    LaneSearch.Transpose16(xc.Slice(256 * b + 16 * g, 16 * c), c, xt);
-                    ref float lg = ref codes[256 * b + 16 * g];
-                    TVec allZero = LaneSearch.Q3Start(16, 4, in xt[0], ref lg, ref w[0], ref wx[0], out TVec sumlx, out TVec suml2);
-                    TVec survivors = LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref lg, ref sumlx, ref suml2,
-                                                             TVec.Select(allZero, TVec.Create(0), allLanes), 1);
-                    if (TVec.AnyTrue(survivors))
-                    {
-                        TVec.Store(survivors, ref lanes[0]);
-                        TVec.Store(sumlx, ref lanes[c]);
-                        TVec.Store(suml2, ref lanes[2 * c]);
-                        for (int k = 0; k < c; ++k)
-                        {
-                            if (BitConverter.SingleToInt32Bits(lanes[k]) != 0)
-                            {
-                                pool.Add(xt, w, wx, MemoryMarshal.CreateReadOnlySpan(in lg, 16 * c), k, lanes[c + k], lanes[2 * c + k], 16 * b + g + k);
-                            }
-                        }
-
-                    }
-
-                    // Every lane's result as if it had converged; a pooled lane's is overwritten when its pool vector runs.
-                    TVec.Store(LaneSearch.Q3Finish(16, 4, ref lg, allZero, sumlx, suml2), ref scales[16 * b + g]);
-                    if (pool.Count >= c)
-                    {
-                        pool.Run<TVec>(codes, scales);
-                    }
-                }
+                LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                ref float lg = ref codes[16 * g];
+                TVec allZero = LaneSearch.Q3Start(16, 4, in xt[0], ref lg, ref w[0], ref wx[0], out TVec sumlx, out TVec suml2);
+                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref lg, ref sumlx, ref suml2, TVec.Select(allZero, TVec.Create(0), allLanes), 5);
+                TVec.Store(LaneSearch.Q3Finish(16, 4, ref lg, allZero, sumlx, suml2), ref scales[g]);
             }
 
-            if (pool.Count > 0)
-            {
-                pool.Run<TVec>(codes, scales);
-            }
-
-            for (int b = 0; b < blocks; ++b)
-            {
-                ref BlockQ3_K block = ref y[i0 + b];
-                EncodeReferenceScales(scales.Slice(16 * b, 16), ref block);
-                FinishVector(xc.Slice(256 * b, 256), ref block, L, codes.Slice(256 * b, 256), c);
-            }
+            ref BlockQ3_K b = ref y[i];
+            EncodeReferenceScales(scales, ref b);
+            FinishVector(xb, ref b, L, codes, c);
         }
     }
 
@@ -305,110 +263,3 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
         Q3_KReference.Dequantize(source, destination);
 }
-
-/// <summary>
-/// Sub-blocks of a chunk of Q3_K super-blocks that still change after make_q3_quants' first sweep, gathered lane by
-/// lane into full vectors for the remaining sweeps. Each lane keeps its x, w, w·x and codes (transposed, element e of
-/// lane k at [e·Count + k]), its sums and where it came from; <see cref="Run"/> sweeps the first vector's lanes and
-/// writes their codes and scales back.
-/// </summary>
-internal ref struct Q3SweepPool
-{
-    /// <summary>Floats per pooled lane: 16 each of x, w, w·x and codes, then sumlx and suml2.</summary>
-    public const int FloatsPerLane = 4 * 16 + 2;
-
-    private readonly Span<float> _data;
-    private readonly Span<int> _origin;
-    private readonly int _lanes;
-
-    public Q3SweepPool(Span<float> data, Span<int> origin, int lanes)
-    {
-        _data = data;
-        _origin = origin;
-        _lanes = lanes;
-    }
-
-    public int Count { get; private set; }
-
-    // Vector v's block: x, w, w·x, codes (16·lanes each), then sumlx, suml2 (lanes each).
-    private readonly Span<float> Block(int v) => _data.Slice(v * FloatsPerLane * _lanes, FloatsPerLane * _lanes);
-
-    /// <summary>Adds lane <paramref name="k"/> of a searched group (its first-sweep codes in <paramref name="codes"/>, still offset-free).</summary>
-    public void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> wx, ReadOnlySpan<float> codes, int k,
-                    float sumlx, float suml2, int subBlock)
-    {
-        int c = _lanes;
-        Span<float> block = Block(Count / c);
-        int p = Count % c;
-        for (int e = 0; e < 16; ++e)
-        {
-            block[e * c + p] = x[e * c + k];
-            block[16 * c + e * c + p] = w[e * c + k];
-            block[32 * c + e * c + p] = wx[e * c + k];
-            block[48 * c + e * c + p] = codes[e * c + k];
-        }
-
-        block[64 * c + p] = sumlx;
-        block[65 * c + p] = suml2;
-        _origin[Count] = subBlock;
-        Count++;
-    }
-
-    /// <summary>
-    /// Runs the remaining sweeps (at most four) on the first vector's lanes (Count of them if fewer than a vector;
-    /// the rest are inert), writes each lane's final codes (+ 4) to its place in <paramref name="codes"/> (sub-block j
-    /// of super-block b: group g = j − j mod Count at [256·b + 16·g + e·Count + j mod Count]) and its scale to
-    /// <paramref name="scales"/>[16·b + j], then moves the second vector's lanes to the front.
-    /// </summary>
-    public void Run<TVec>(Span<float> codes, Span<float> scales)
-        where TVec : struct, ISimdFloat<TVec>
-    {
-        int c = _lanes;
-        int n = Math.Min(Count, c);
-        Span<float> block = Block(0);
-        Span<float> mask = stackalloc float[16];
-        for (int k = 0; k < c; ++k)
-        {
-            mask[k] = k < n ? BitConverter.Int32BitsToSingle(-1) : 0f;
-            if (k >= n)
-            {
-                for (int a = 0; a < 4; ++a)
-                {
-                    for (int e = 0; e < 16; ++e)
-                    {
-                        block[16 * a * c + e * c + k] = 0;
-                    }
-                }
-
-                block[64 * c + k] = 0;
-                block[65 * c + k] = 0;
-            }
-        }
-
-        TVec sumlx = TVec.Load(in block[64 * c]);
-        TVec suml2 = TVec.Load(in block[65 * c]);
-        ref float l = ref block[48 * c];
-        LaneSearch.Q3Sweeps(16, 4, in block[0], in block[16 * c], in block[32 * c], ref l, ref sumlx, ref suml2, TVec.Load(in mask[0]), 4);
-        TVec.Store(LaneSearch.Q3Finish(16, 4, ref l, TVec.GreaterThan(TVec.Create(0), TVec.Create(1)), sumlx, suml2), ref mask[0]);
-        for (int p = 0; p < n; ++p)
-        {
-            int j = _origin[p] % 16, b = _origin[p] / 16;
-            int k = j % c;
-            Span<float> target = codes.Slice(256 * b + 16 * (j - k));
-            for (int e = 0; e < 16; ++e)
-            {
-                target[e * c + k] = block[48 * c + e * c + p];
-            }
-
-            scales[16 * b + j] = mask[p];
-        }
-
-        Count -= n;
-        if (Count > 0)
-        {
-            Block(1).CopyTo(block);
-            _origin.Slice(c, Count).CopyTo(_origin);
-        }
-    }
-}
-
