@@ -32,7 +32,8 @@ internal static class PairedRunner
 
     /// <summary>One benchmark instance (class and type): set up once, then every comparison, then cleaned up.</summary>
     private sealed record Case(string Class, QuantType Type, Action Setup, Action Cleanup, Comparison[] Comparisons,
-                               long Values = BenchmarkData.Values, Func<string?>? GraphLayout = null, Action? Verify = null);
+                               long Values = BenchmarkData.Values, Func<string?>? GraphLayout = null, Action? Verify = null,
+                               bool Cold = false);
 
     /// <summary>Runs every pair for each requested tier in a child process and gathers the measurements.</summary>
     public static Measurements Run(IEnumerable<string> jobIds, string? filter)
@@ -41,6 +42,11 @@ internal static class PairedRunner
         foreach (string job in jobIds)
         {
             var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            {
+                psi.ArgumentList.Add(typeof(PairedRunner).Assembly.Location); // started as `dotnet Quantization.Benchmarks.dll`
+            }
+
             psi.ArgumentList.Add(ChildFlag);
             psi.ArgumentList.Add(job);
             if (filter is not null)
@@ -154,7 +160,7 @@ internal static class PairedRunner
                 foreach (Comparison x in selected)
                 {
                     (double baseNs, double oursNs, double speedup, double min, double median, double max, int rounds) =
-                        Measure(x.RunBaseline, x.RunOurs, c.Values, settings);
+                        Measure(x.RunBaseline, x.RunOurs, c.Values, c.Cold ? settings with { BatchSeconds = 0 } : settings, c.Cold);
                     Emit(into, Invariant($"T\t{c.Class}\t{x.Baseline}\t{c.Type}\t{job}\t{baseNs:R}"));
                     Emit(into, Invariant($"T\t{c.Class}\t{x.Ours}\t{c.Type}\t{job}\t{oursNs:R}"));
                     Emit(into, Invariant($"S\t{c.Class}\t{x.Baseline}\t{c.Type}\t{job}\t{speedup:R}"));
@@ -254,7 +260,8 @@ internal static class PairedRunner
                                   MatVecComparisons(t, b.Ggml, b.GgmlGraph, b.OursFloat, b.Ours), 4096L * MatVecBenchmarks.MatrixColumns, () => b.GraphLayout);
             var c = new MatVec16384x4096Benchmarks { Type = t };
             yield return new Case(nameof(MatVec16384x4096Benchmarks), t, c.Setup, c.Cleanup,
-                                  MatVecComparisons(t, c.Ggml, c.GgmlGraph, c.OursFloat, c.Ours), 16384L * MatVecBenchmarks.MatrixColumns, () => c.GraphLayout);
+                                  MatVecComparisons(t, c.Ggml, c.GgmlGraph, c.OursFloat, c.Ours), 16384L * MatVecBenchmarks.MatrixColumns, () => c.GraphLayout,
+                                  Cold: true);
         }
 
         foreach (QuantType t in MatVecBandwidthBenchmarks.BandwidthFormats)
@@ -262,7 +269,7 @@ internal static class PairedRunner
             var b = new MatVecBandwidthBenchmarks { Type = t };
             yield return new Case(nameof(MatVecBandwidthBenchmarks), t, b.Setup, b.Cleanup,
                                   [new("Read1T", () => b.Read1T(), "Ours1T", b.Ours1T), new("Read2T", () => b.Read2T(), "Ours2T", b.Ours2T)],
-                                  16384L * MatVecBenchmarks.MatrixColumns);
+                                  16384L * MatVecBenchmarks.MatrixColumns, Cold: true);
         }
     }
 
@@ -279,7 +286,7 @@ internal static class PairedRunner
         typeof(T).GetProperty("Type")!.GetCustomAttribute<ParamsAttribute>()!.Values.Cast<QuantType>();
 
     private static (double BaseNs, double OursNs, double Speedup, double MinRatio, double MedianRatio, double MaxRatio, int Rounds) Measure(
-        Action baseline, Action ours, long values, Settings settings)
+        Action baseline, Action ours, long values, Settings settings, bool cold)
     {
         // Warm-up: enough calls for tiered compilation to reach optimized code (and for caches), ~0.5 s.
         var sw = Stopwatch.StartNew();
@@ -305,13 +312,13 @@ internal static class PairedRunner
             double tb, to;
             if ((r & 1) == 0)
             {
-                tb = Time(baseline, k);
-                to = Time(ours, k);
+                tb = Time(baseline, k, cold);
+                to = Time(ours, k, cold);
             }
             else
             {
-                to = Time(ours, k);
-                tb = Time(baseline, k);
+                to = Time(ours, k, cold);
+                tb = Time(baseline, k, cold);
             }
 
             ratios.Add(tb / to);
@@ -324,8 +331,14 @@ internal static class PairedRunner
         return (bestBase * perValue, bestOurs * perValue, bestBase / bestOurs, sorted[0], sorted[sorted.Length / 2], sorted[^1], ratios.Count);
     }
 
-    private static double Time(Action action, int count)
+    /// <summary>Seconds for <paramref name="count"/> calls; <paramref name="cold"/>: one call, after evicting the caches (untimed).</summary>
+    private static double Time(Action action, int count, bool cold = false)
     {
+        if (cold)
+        {
+            BenchmarkData.EvictCaches();
+        }
+
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < count; i++)
         {
