@@ -9,10 +9,12 @@ namespace Quantization.Benchmarks;
 
 /// <summary>
 /// A cross-check of BenchmarkDotNet's ratios for a shared, loaded machine (<c>--paired</c>): the same benchmark classes
-/// (same data, same setup and sanity checks), but ggml and ours are timed in alternating short batches (about 2 ms, at
-/// least one call) in one process, up to 101 rounds or about 4 s per pair. Other processes only ever add time, so each
-/// side's <b>best</b> round estimates its speed on an idle core, and the speed-up is the ratio of the two best times;
-/// the median of the per-round ratios is printed beside it as a consistency check.
+/// (same data, same setup and sanity checks), but a baseline and ours are timed in alternating short batches (about 2 ms,
+/// at least one call) in one process, up to 101 rounds or about 4 s per comparison. Other processes only ever add time,
+/// so each side's <b>best</b> round estimates its speed on an idle core, and the speed-up is the ratio of the two best
+/// times; the min / median / max of the per-round ratios are reported beside it.
+/// The 16384 × 4096 MatVec and the bandwidth comparisons time one call per batch with the caches evicted (untimed)
+/// before each, so every call streams its matrix from memory as a decode step does.
 /// Each tier runs in a child process of its own (DOTNET_EnableAVX512=0 for the AVX2 tier), as BenchmarkDotNet does.
 /// </summary>
 internal static class PairedRunner

@@ -67,9 +67,10 @@ public static class Program
 
         if (paired)
         {
-            // In-process alternating measurement (PairedRunner); --filter takes one substring of "Class.Type" here.
+            // In-process alternating measurement (PairedRunner); --filter takes one substring of "Class.Type" or
+            // "Class.Baseline.Type" here (e.g. MatVec4096x4096Benchmarks.Q4_0, GgmlGraph, MatVecBandwidthBenchmarks).
             Measurements m = PairedRunner.Run(jobIds, TakeOption(rest, "--filter"));
-            string pairedTable = ResultsTable.Build(m, command, "paired in-process run (alternating ~2 ms batches, up to 101 rounds per pair, best round per side)",
+            string pairedTable = ResultsTable.Build(m, command, "paired in-process run (alternating ~2 ms batches, or one cold call for 16384 × 4096, up to 101 rounds per pair, best round per side)",
                                                     "M values/s = 1000 / best-round ns per value; speed-up = ggml best time / our best time");
             string dir = Path.Combine(Directory.GetCurrentDirectory(), "BenchmarkDotNet.Artifacts", "results");
             Directory.CreateDirectory(dir);
