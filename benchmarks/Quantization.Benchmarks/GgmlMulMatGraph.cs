@@ -160,6 +160,15 @@ internal sealed unsafe class GgmlMulMatGraph : IDisposable
         }
     }
 
+    /// <summary>The CPU features the loaded ggml build reports (what its repack choice depends on), e.g. "avx2 avx512".</summary>
+    public static string CpuFeatures()
+    {
+        string[] names = ["avx2", "avx512", "avx512_vnni", "neon", "dotprod", "matmul_int8", "sve"];
+        return string.Join(' ', names.Where(n => ((delegate* unmanaged<int>)GgmlNative.CpuExport("ggml_cpu_has_" + n))() != 0)) is { Length: > 0 } s
+            ? s
+            : "none of avx2/avx512/neon";
+    }
+
     /// <summary>The types llama.cpp's CPU_REPACK buffer knows at all (which of them it repacks depends on the CPU).</summary>
     public static bool MayRepack(QuantType type) => type is QuantType.Q4_0 or QuantType.Q4_K or QuantType.Q2_K or QuantType.IQ4_NL;
 

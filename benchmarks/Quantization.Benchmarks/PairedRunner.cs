@@ -133,6 +133,7 @@ internal static class PairedRunner
 
         Console.WriteLine();
         Console.WriteLine(table);
+        Console.WriteLine($"// ggml {GgmlNative.Variant} build reports: {GgmlMulMatGraph.CpuFeatures()}");
         Console.WriteLine($"// smoke: {ran} comparisons ran and checked ({RuntimeInformation.ProcessArchitecture}, ggml {GgmlNative.Variant})");
         return ran > 0 ? 0 : 1;
     }
