@@ -91,7 +91,6 @@ internal static partial class LaneSearch
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
         TVec zero = TVec.Create(0);
-        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
         TVec amax = zero, max = zero;
         for (int i = 0; i < n; ++i)
         {
@@ -103,22 +102,23 @@ internal static partial class LaneSearch
         }
 
         TVec iscale = TVec.Create(-nmax) / max;
-        sumlx = zero;
-        suml2 = zero;
+        TVec slx = zero, sl2 = zero; // locals: accumulating through the out parameters would go through memory
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
             // |iscale·x| ≤ nmax; in an all-zero lane the codes are garbage until Q3Finish clears them.
-            TVec l = TVec.Max(lo, TVec.Min(hi, SimdFloat.NearestSmallInt(iscale * xi)));
+            TVec l = TVec.RoundClamp(iscale * xi, -nmax, nmax - 1);
             TVec.Store(l, ref Unsafe.Add(ref L, i * c));
             TVec wi = xi * xi;
             TVec wxi = wi * xi;
             TVec.Store(wi, ref Unsafe.Add(ref w, i * c));
             TVec.Store(wxi, ref Unsafe.Add(ref wx, i * c));
-            sumlx += wxi * l;
-            suml2 += wi * l * l;
+            slx += wxi * l;
+            sl2 += wi * l * l;
         }
 
+        sumlx = slx;
+        suml2 = sl2;
         return TVec.LessThan(amax, TVec.Create(QuantSearch.GroupMaxEps));
     }
 
@@ -128,9 +128,10 @@ internal static partial class LaneSearch
     /// changed in the last sweep they ran (those a further sweep would continue).
     /// </summary>
     public static TVec Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
-                                      ref TVec sumlx, ref TVec suml2, TVec active, int maxSweeps)
+                                      ref TVec sumlxRef, ref TVec suml2Ref, TVec active, int maxSweeps)
         where TVec : struct, ISimdFloat<TVec>
     {
+        TVec sumlx = sumlxRef, suml2 = suml2Ref; // in registers, not through the references
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
         ref float wr = ref Unsafe.AsRef(in w);
@@ -174,6 +175,8 @@ internal static partial class LaneSearch
             active &= changed;
         }
 
+        sumlxRef = sumlx;
+        suml2Ref = suml2;
         return active;
     }
 

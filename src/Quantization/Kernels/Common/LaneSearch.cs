@@ -64,7 +64,7 @@ internal static partial class LaneSearch
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in x), i * c));
-            TVec l = SimdFloat.Clamp(SimdFloat.NearestSmallInt(bestIscale * xi), -nmax, nmax - 1) + TVec.Create(nmax);
+            TVec l = TVec.RoundClamp(bestIscale * xi, -nmax, nmax - 1) + TVec.Create(nmax);
             TVec.Store(TVec.Select(allZero, TVec.Create(0), l), ref Unsafe.Add(ref L, i * c));
         }
 
@@ -77,14 +77,13 @@ internal static partial class LaneSearch
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;
-        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
         sumlx = TVec.Create(0);
         suml2 = TVec.Create(0);
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in x), i * c));
             TVec wi = TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in w), i * c));
-            TVec l = TVec.Max(lo, TVec.Min(hi, SimdFloat.NearestSmallInt(iscale * xi))); // |iscale·x| ≤ nmax + 0.9
+            TVec l = TVec.RoundClamp(iscale * xi, -nmax, nmax - 1); // |iscale·x| ≤ nmax + 0.9
             sumlx += TVec.Load(in Unsafe.Add(ref Unsafe.AsRef(in wx), i * c)) * l;
             suml2 += wi * l * l;
         }

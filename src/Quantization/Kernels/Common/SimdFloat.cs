@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Quantization.Kernels;
@@ -24,6 +25,13 @@ internal interface ISimdFloat<TSelf> where TSelf : struct, ISimdFloat<TSelf>
     static abstract TSelf operator |(TSelf a, TSelf b);
     /// <summary>ggml's <c>nearest_int</c> bit trick per lane, as a float: exact for every input, NaN and ±∞ included.</summary>
     static abstract TSelf NearestInt(TSelf a);
+    /// <summary>
+    /// clamp(round-half-even(a), lo, hi) as a float, for bounded arguments (|a| &lt; 2²²) like
+    /// <see cref="SimdFloat.NearestSmallInt"/>: one conversion to int32 with the default rounding, an integer clamp and a
+    /// conversion back, which keeps two of the four float operations off the float pipes. A NaN lane's value is
+    /// unspecified (callers discard such lanes).
+    /// </summary>
+    static abstract TSelf RoundClamp(TSelf a, int lo, int hi);
     static abstract TSelf Negate(TSelf a);
     static abstract TSelf Sqrt(TSelf a);
     static abstract TSelf Abs(TSelf a);
@@ -75,6 +83,17 @@ internal readonly struct SimdFloat128(Vector128<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat128 operator |(SimdFloat128 a, SimdFloat128 b) => new(a._v | b._v);
     public static SimdFloat128 NearestInt(SimdFloat128 a) =>
         new(Vector128.ConvertToSingle(((a._v + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000)));
+    public static SimdFloat128 RoundClamp(SimdFloat128 a, int lo, int hi)
+    {
+        if (Sse2.IsSupported || AdvSimd.IsSupported)
+        {
+            Vector128<int> i = Sse2.IsSupported ? Sse2.ConvertToVector128Int32(a._v) : AdvSimd.ConvertToInt32RoundToEven(a._v);
+            return new(Vector128.ConvertToSingle(Vector128.Min(Vector128.Max(i, Vector128.Create(lo)), Vector128.Create(hi))));
+        }
+
+        return SimdFloat.Clamp(SimdFloat.NearestSmallInt(a), lo, hi);
+    }
+
     public static SimdFloat128 Negate(SimdFloat128 a) => new(-a._v);
     public static SimdFloat128 Sqrt(SimdFloat128 a) => new(Vector128.Sqrt(a._v));
     public static SimdFloat128 Abs(SimdFloat128 a) => new(Vector128.Abs(a._v));
@@ -106,6 +125,17 @@ internal readonly struct SimdFloat256(Vector256<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat256 operator |(SimdFloat256 a, SimdFloat256 b) => new(a._v | b._v);
     public static SimdFloat256 NearestInt(SimdFloat256 a) =>
         new(Vector256.ConvertToSingle(((a._v + Vector256.Create(12582912f)).AsInt32() & Vector256.Create(0x007FFFFF)) - Vector256.Create(0x00400000)));
+    public static SimdFloat256 RoundClamp(SimdFloat256 a, int lo, int hi)
+    {
+        if (Avx.IsSupported)
+        {
+            Vector256<int> i = Avx.ConvertToVector256Int32(a._v);
+            return new(Vector256.ConvertToSingle(Vector256.Min(Vector256.Max(i, Vector256.Create(lo)), Vector256.Create(hi))));
+        }
+
+        return SimdFloat.Clamp(SimdFloat.NearestSmallInt(a), lo, hi);
+    }
+
     public static SimdFloat256 Negate(SimdFloat256 a) => new(-a._v);
     public static SimdFloat256 Sqrt(SimdFloat256 a) => new(Vector256.Sqrt(a._v));
     public static SimdFloat256 Abs(SimdFloat256 a) => new(Vector256.Abs(a._v));
@@ -137,6 +167,17 @@ internal readonly struct SimdFloat512(Vector512<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat512 operator |(SimdFloat512 a, SimdFloat512 b) => new(a._v | b._v);
     public static SimdFloat512 NearestInt(SimdFloat512 a) =>
         new(Vector512.ConvertToSingle(((a._v + Vector512.Create(12582912f)).AsInt32() & Vector512.Create(0x007FFFFF)) - Vector512.Create(0x00400000)));
+    public static SimdFloat512 RoundClamp(SimdFloat512 a, int lo, int hi)
+    {
+        if (Avx512F.IsSupported)
+        {
+            Vector512<int> i = Avx512F.ConvertToVector512Int32(a._v);
+            return new(Vector512.ConvertToSingle(Vector512.Min(Vector512.Max(i, Vector512.Create(lo)), Vector512.Create(hi))));
+        }
+
+        return SimdFloat.Clamp(SimdFloat.NearestSmallInt(a), lo, hi);
+    }
+
     public static SimdFloat512 Negate(SimdFloat512 a) => new(-a._v);
     public static SimdFloat512 Sqrt(SimdFloat512 a) => new(Vector512.Sqrt(a._v));
     public static SimdFloat512 Abs(SimdFloat512 a) => new(Vector512.Abs(a._v));
