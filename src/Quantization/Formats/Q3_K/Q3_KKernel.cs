@@ -128,18 +128,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// </summary>
     private static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b)
     {
-        float maxScale = 0;
-        float amax = 0;
-        for (int j = 0; j < 16; ++j)
-        {
-            float scale = MathF.Abs(scales[j]);
-            if (scale > amax)
-            {
-                amax = scale;
-                maxScale = scales[j];
-            }
-        }
-
+        float maxScale = Q3_KReference.SignedMaxScale(scales);
         if (maxScale == 0)
         {
             ((Span<byte>)b.Scales).Clear();

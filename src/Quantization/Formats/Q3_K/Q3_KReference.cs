@@ -45,18 +45,7 @@ internal static class Q3_KReference
     /// <summary>The reference path's scale step: 6-bit scales against the signed scale of largest magnitude (strict &gt;), d = 1/iscale.</summary>
     public static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b)
     {
-        float maxScale = 0;
-        float amax = 0;
-        for (int j = 0; j < 16; ++j)
-        {
-            float scale = MathF.Abs(scales[j]);
-            if (scale > amax)
-            {
-                amax = scale;
-                maxScale = scales[j];
-            }
-        }
-
+        float maxScale = SignedMaxScale(scales);
         Span<byte> packed = b.Scales;
         packed.Clear();
         if (maxScale != 0)
@@ -75,6 +64,24 @@ internal static class Q3_KReference
         {
             b.D = Fp16.FromSingle(0f);
         }
+    }
+
+    /// <summary>The first of the 16 scales with the largest magnitude (strict &gt;, so NaN never wins), 0 if all are 0.</summary>
+    public static float SignedMaxScale(ReadOnlySpan<float> scales)
+    {
+        float maxScale = 0;
+        float amax = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            float scale = MathF.Abs(scales[j]);
+            if (scale > amax)
+            {
+                amax = scale;
+                maxScale = scales[j];
+            }
+        }
+
+        return maxScale;
     }
 
     private static void QuantizeRowImportance(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
