@@ -142,13 +142,16 @@ internal static partial class LaneSearch
         {
             TVec changed = zero;
             TVec sumlx2 = sumlx * sumlx; // updated with sumlx
+            // +∞ in active lanes, −∞ elsewhere: min(bound, slx) > 0 is "active and slx > 0" in one compare (a NaN slx
+            // stays NaN, as MINPS returns its second operand then, and fails the compare as it does unmasked).
+            TVec bound = TVec.Select(active, TVec.Create(float.PositiveInfinity), TVec.Create(float.NegativeInfinity));
             for (int i = 0; i < n; ++i)
             {
                 ref float li = ref Unsafe.Add(ref L, i * c);
                 TVec Li = TVec.Load(in li);
                 TVec wxi = TVec.Load(in Unsafe.Add(ref wxr, i * c));
                 TVec slx = sumlx - wxi * Li;
-                TVec candidate = active & TVec.GreaterThan(slx, zero);
+                TVec candidate = TVec.GreaterThan(TVec.Min(bound, slx), zero);
                 if (!TVec.AnyTrue(candidate))
                 {
                     continue;
