@@ -149,6 +149,27 @@ public sealed class I2SDotTests
     }
 
     [Fact]
+    public void EveryPathsRowLoopEqualsTheReferencePerRowToTheBit()
+    {
+        const int rows = 7, n = 1152;
+        (byte[] w, _) = TernaryWeights(rows, n, 5);
+        byte[] a = Activations(s_dot, TestData.Gaussian(6, n, 1));
+        int rowBytes = n / 4;
+        foreach (DotPath path in SupportedPaths())
+        {
+            var results = new float[rows];
+            I2_SDot.DotRowsOn(path, w.AsSpan(0, rows * rowBytes), rowBytes, a, n, results);
+            for (int r = 0; r < rows; r++)
+            {
+                float single = I2_SDot.DotReference(w.AsSpan(r * rowBytes, rowBytes), a, n);
+                Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(results[r]), $"{path} row {r}: {results[r]} vs {single}");
+            }
+        }
+
+        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => I2_SDot.DotRowsOn(DotPath.Scalar, w.AsSpan(0, rows * rowBytes - 1), rowBytes, a, n, new float[rows])).ParamName);
+    }
+
+    [Fact]
     public void ShortSpansAreRejected()
     {
         var w = new byte[32];

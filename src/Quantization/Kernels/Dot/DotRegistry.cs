@@ -37,9 +37,9 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
     public static DotEntry CreateRows<TKernel>() where TKernel : IDotRowsKernel =>
         new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows);
 
-    /// <summary>The entry of a kernel whose weight format has a per-tensor trailer; rows run one by one.</summary>
+    /// <summary>The entry of a kernel whose weight format has a per-tensor trailer.</summary>
     public static DotEntry CreateWithTrailer<TKernel>() where TKernel : ITensorDotKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>, TKernel.TensorScale);
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.TensorScale);
 
     private static void RowByRow<TKernel>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
         where TKernel : IDotKernel
