@@ -88,7 +88,9 @@ public enum QuantType
     /// <summary>
     /// bitnet.cpp's per-token int8 activations (the I8_S of its CPU kernels): one signed 8-bit code per value, then a
     /// 32-byte trailer with the float32 scale s = 127 / max|x| and the int32 sum of the codes; a value is about q / s.
-    /// The activation format of <see cref="I2_S"/> dot products.
+    /// The activation format of <see cref="I2_S"/> dot products. Like I2_S it has a per-tensor trailer, so
+    /// <see cref="Quantizer.Quantize"/> treats its whole source as one token; for many tokens use
+    /// <see cref="Ternary.BitNetQuantizer.QuantizeActivations"/>.
     /// </summary>
     I8_S = 1003,
 }
