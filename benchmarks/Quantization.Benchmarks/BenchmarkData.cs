@@ -54,6 +54,29 @@ internal static unsafe class BenchmarkData
         }
     }
 
+    /// <summary>Bytes <see cref="EvictCaches"/> reads: several times any last-level cache of the machines measured (32 MB L3).</summary>
+    public const int EvictionBytes = 128 << 20;
+
+    private static byte* s_eviction;
+
+    /// <summary>The result of the last eviction read, kept so the read cannot be optimized away.</summary>
+    public static ulong EvictionSum { get; private set; }
+
+    /// <summary>
+    /// Reads <see cref="EvictionBytes"/> of unrelated memory so the next call finds none of its data in any cache, as a
+    /// decode step finds each weight matrix (the model is far larger than the caches). Not timed.
+    /// </summary>
+    public static void EvictCaches()
+    {
+        if (s_eviction == null)
+        {
+            s_eviction = Alloc<byte>(EvictionBytes);
+            new Span<byte>(s_eviction, EvictionBytes).Fill(0x5A);
+        }
+
+        EvictionSum += MatVecBenchmarks.ReadSum(s_eviction, EvictionBytes);
+    }
+
     /// <summary>Loads native ggml (the avx512 or avx2 build, matching the tier the runtime allows) or throws.</summary>
     public static void RequireGgml()
     {

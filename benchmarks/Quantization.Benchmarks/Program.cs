@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
@@ -11,7 +13,9 @@ namespace Quantization.Benchmarks;
 /// <summary>
 /// Entry point. Own options (removed before BenchmarkDotNet sees the rest):
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
-/// <c>--tiers default|avx2|both</c> (default: both), <c>--paired</c> (the in-process cross-check of <see cref="PairedRunner"/>).
+/// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
+/// cross-check of <see cref="PairedRunner"/>), <c>--smoke</c> (every MatVec side of a few formats on a small matrix, a few
+/// rounds each, all cross-checks: a correctness check of the harness, e.g. under qemu; exit code 1 on any failure).
 /// Everything else is BenchmarkDotNet's (<c>--filter</c>, default <c>*</c>; <c>--anyCategories</c>, ...).
 /// </summary>
 public static class Program
@@ -32,6 +36,19 @@ public static class Program
         var rest = new List<string>(args);
         bool isShort = rest.Remove("--short");
         bool paired = rest.Remove("--paired");
+        if (rest.Remove("--smoke"))
+        {
+            try
+            {
+                return PairedRunner.RunSmoke(TakeOption(rest, "--filter"));
+            }
+            catch (Exception ex)
+            {
+                Console.Error.WriteLine($"smoke FAILED: {ex}");
+                return 1;
+            }
+        }
+
         string tiers = TakeOption(rest, "--tiers") ?? "both";
         if (tiers is not ("default" or "avx2" or "both"))
         {
@@ -42,6 +59,7 @@ public static class Program
         string command = "dotnet run -c Release --project benchmarks/Quantization.Benchmarks -- " + string.Join(' ', args);
         string[] jobIds = tiers switch
         {
+            _ when RuntimeInformation.ProcessArchitecture != Architecture.X64 => [DefaultJobId], // NEON: one tier
             "default" => [DefaultJobId],
             "avx2" => [Avx2JobId],
             _ => [DefaultJobId, Avx2JobId],
@@ -49,9 +67,10 @@ public static class Program
 
         if (paired)
         {
-            // In-process alternating measurement (PairedRunner); --filter takes one substring of "Class.Type" here.
+            // In-process alternating measurement (PairedRunner); --filter takes one substring of "Class.Type" or
+            // "Class.Baseline.Type" here (e.g. MatVec4096x4096Benchmarks.Q4_0, GgmlGraph, MatVecBandwidthBenchmarks).
             Measurements m = PairedRunner.Run(jobIds, TakeOption(rest, "--filter"));
-            string pairedTable = ResultsTable.Build(m, command, "paired in-process run (alternating ~2 ms batches, up to 101 rounds per pair, best round per side)",
+            string pairedTable = ResultsTable.Build(m, command, "paired in-process run (alternating ~2 ms batches, or one cold call for 16384 × 4096, up to 101 rounds per pair, best round per side)",
                                                     "M values/s = 1000 / best-round ns per value; speed-up = ggml best time / our best time");
             string dir = Path.Combine(Directory.GetCurrentDirectory(), "BenchmarkDotNet.Artifacts", "results");
             Directory.CreateDirectory(dir);
@@ -79,6 +98,7 @@ public static class Program
             .AddColumn(ThroughputColumn.Instance)
             .AddColumn(WeightBandwidthColumn.Instance)
             .AddColumn(StatisticColumn.Median)
+            .AddFilter(new SimpleFilter(MatVecBenchmarks.IsApplicable))
             .WithSummaryStyle(SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend));
         foreach (string id in jobIds)
         {

@@ -36,7 +36,21 @@ internal static class ResultsTable
         sb.AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {host}, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {method}.");
         sb.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
         sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Cells are {string.Join(" / ", jobs.Select(Describe))}. {speedupRule} (> 1: ours faster). Single thread, 64 × 4096 transformer-like matrix.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Cells are {string.Join(" / ", jobs.Select(Describe))}. {speedupRule} (> 1: ours faster).");
+        if (medians.NsPerValue.Keys.Any(k => k.Class is "QuantizeBenchmarks" or "QuantizeWithImportanceBenchmarks" or "DequantizeBenchmarks" or "ActivationQuantizeBenchmarks"))
+        {
+            AppendQuantize(sb, medians, jobs);
+        }
+
+        AppendMatVec(sb, medians, jobs);
+        return sb.ToString();
+    }
+
+    /// <summary>The quantize / dequantize tables (single thread, 64 × 4096).</summary>
+    private static void AppendQuantize(StringBuilder sb, Measurements medians, string[] jobs)
+    {
+        sb.AppendLine();
+        sb.AppendLine("Quantize and dequantize: single thread, 64 × 4096 transformer-like matrix.");
         sb.AppendLine();
         sb.AppendLine("| Type | Quantize: ours M/s | ggml M/s | speed-up | Dequantize: ours M/s | ggml M/s | speed-up |");
         sb.AppendLine("|---|--:|--:|--:|--:|--:|--:|");
@@ -97,8 +111,113 @@ internal static class ResultsTable
                 $"| {type} | {Join(jobs, j => Rate(medians, c, "Ours", type, j))} | {Join(jobs, j => Rate(medians, c, "GgmlRef", type, j))} | {Join(jobs, j => Rate(medians, c, "GgmlCpu", type, j))} | {Join(jobs, j => Speedup(medians, c, "GgmlRef", type, j))} | {Join(jobs, j => Speedup(medians, c, "GgmlCpu", type, j))} |");
         }
 
-        return sb.ToString();
     }
+
+    /// <summary>The MatVec classes with the matrix size each measures.</summary>
+    private static readonly (string Class, string Size)[] MatVecClasses =
+    [
+        (nameof(MatVec4096x4096Benchmarks), "4096×4096"),
+        (nameof(MatVec16384x4096Benchmarks), "16384×4096"),
+        (nameof(MatVecSmokeBenchmarks), $"{MatVecSmokeBenchmarks.Rows}×{MatVecBenchmarks.MatrixColumns}"),
+    ];
+
+    private static readonly (string Class, string Size)[] BandwidthClasses =
+    [
+        (nameof(MatVecBandwidthBenchmarks), "16384×4096"),
+        (nameof(MatVecSmokeBenchmarks), $"{MatVecSmokeBenchmarks.Rows}×{MatVecBenchmarks.MatrixColumns}"),
+    ];
+
+    /// <summary>The matrix-vector tables: ours against ggml's vec_dot and graph, and against the read bandwidth.</summary>
+    private static void AppendMatVec(StringBuilder sb, Measurements m, string[] jobs)
+    {
+        QuantType[] Types(string cls) =>
+            [.. m.NsPerValue.Keys.Where(k => k.Class == cls).Select(k => k.Type).Distinct()
+                 .OrderBy(t => Array.IndexOf(MatVecBenchmarks.Formats, t) is int i and >= 0 ? i : int.MaxValue).ThenBy(t => (int)t)];
+
+        var matVec = MatVecClasses.Where(c => Types(c.Class).Length > 0).ToArray();
+        if (matVec.Length > 0)
+        {
+            bool layouts = m.Info.Keys.Any(k => k.Method == "GraphLayout");
+            sb.AppendLine();
+            sb.AppendLine("Matrix-vector products, one thread (`QuantizedMath.MatVec`, which quantizes x inside every call). GB/s of weight bytes; speed-up = baseline time / our time (> 1: ours faster). Baselines over the same weight bytes: ggml's `ggml_vec_dot_*` in a loop (nrc = 1; x quantized once in the setup, so it does less work than ours), and llama.cpp's decode path, `ggml_mul_mat` computed by the CPU backend on one thread with the weights in its CPU_REPACK buffer where ggml repacks the type (else a plain CPU buffer), graph built once, x quantized inside every compute as ours.");
+            sb.AppendLine();
+            sb.AppendLine(layouts
+                ? "| Format | Matrix | ours GB/s | ggml vec_dot GB/s | speed-up | ggml graph GB/s | speed-up | graph weights |"
+                : "| Format | Matrix | ours GB/s | ggml vec_dot GB/s | speed-up | ggml graph GB/s | speed-up |");
+            sb.AppendLine(layouts ? "|---|---|--:|--:|--:|--:|--:|---|" : "|---|---|--:|--:|--:|--:|--:|");
+            bool floatBaseline = false;
+            foreach (var (cls, size) in matVec)
+            {
+                foreach (QuantType t in Types(cls))
+                {
+                    bool ggml = MatVecBenchmarks.HasGgmlCounterpart(t);
+                    floatBaseline |= !ggml;
+                    string baseline = ggml ? "Ggml" : "OursFloat";
+                    bool graph = m.NsPerValue.Keys.Any(k => k.Class == cls && k.Type == t && k.Method == "GgmlGraph");
+                    sb.Append(CultureInfo.InvariantCulture, $"| {t}{(ggml ? "" : " ²")} | {size} | {Join(jobs, j => GBps(m, cls, "Ours", t, j))} | ");
+                    sb.Append(CultureInfo.InvariantCulture, $"{Join(jobs, j => GBps(m, cls, baseline, t, j))} | {Join(jobs, j => Speedup(m, cls, baseline, t, j))} | ");
+                    sb.Append(graph
+                        ? $"{Join(jobs, j => GBps(m, cls, "GgmlGraph", t, j))} | {Join(jobs, j => Speedup(m, cls, "GgmlGraph", t, j))} |"
+                        : "— | — |");
+                    if (layouts)
+                    {
+                        sb.Append(graph ? $" {Join(jobs, j => m.Info.GetValueOrDefault(new MeasurementKey(cls, "GraphLayout", t, j)) ?? "?")} |" : " — |");
+                    }
+
+                    sb.AppendLine();
+                }
+            }
+
+            if (floatBaseline)
+            {
+                sb.AppendLine();
+                sb.AppendLine("² ggml has no such format: the baseline columns are our own float path (`QuantizedMath.MatVecAccurate`: each block dequantized, x kept in float).");
+            }
+        }
+
+        foreach (var (cls, size) in BandwidthClasses)
+        {
+            QuantType[] types = Types(cls);
+            if (!m.NsPerValue.Keys.Any(k => k.Class == cls && k.Method.StartsWith("Read", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"MatVec on {size} against a managed read of as many bytes on as many threads (a Vector512/256/128 sum; the STREAM-like ceiling of the machine), measured in alternating rounds in the same process. GB/s of weight bytes; ratio = MatVec GB/s ÷ read GB/s (best round of each), and the spread of the per-round ratios (min / median / max: the second core is shared, so single rounds vary).");
+            sb.AppendLine();
+            sb.AppendLine("| Tier | Format | 1 thread: ours GB/s | read GB/s | ratio | rounds min / median / max | 2 threads: ours GB/s | read GB/s | ratio | rounds min / median / max |");
+            sb.AppendLine("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+            foreach (string job in jobs)
+            {
+                foreach (QuantType t in types)
+                {
+                    if (!m.NsPerValue.Keys.Any(k => k.Class == cls && k.Type == t && k.Job == job && k.Method.StartsWith("Read", StringComparison.Ordinal)))
+                    {
+                        continue;
+                    }
+
+                    sb.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {TierName(job)} | {t} | {GBps(m, cls, "Ours1T", t, job)} | {GBps(m, cls, "Read1T", t, job)} | {Ratio(m, cls, "Read1T", t, job)} | {Spread(m, cls, "Read1T", t, job)} | {GBps(m, cls, "Ours2T", t, job)} | {GBps(m, cls, "Read2T", t, job)} | {Ratio(m, cls, "Read2T", t, job)} | {Spread(m, cls, "Read2T", t, job)} |");
+                }
+            }
+        }
+    }
+
+    private static string TierName(string job) => job == Program.Avx2JobId ? "AVX2" : "default";
+
+    private static string GBps(Measurements m, string cls, string method, QuantType type, string job) =>
+        m.NsPerValue.TryGetValue(new MeasurementKey(cls, method, type, job), out double ns)
+            ? (QuantFormat.Get(type).BitsPerWeight / 8 / ns).ToString("0.0", CultureInfo.InvariantCulture)
+            : "?";
+
+    private static string Ratio(Measurements m, string cls, string baseline, QuantType type, string job) =>
+        m.Speedup(cls, baseline, type, job) is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) : "?";
+
+    private static string Spread(Measurements m, string cls, string baseline, QuantType type, string job) =>
+        m.RatioSpread.TryGetValue(new MeasurementKey(cls, baseline, type, job), out var s)
+            ? string.Create(CultureInfo.InvariantCulture, $"{s.Min:0.00} / {s.Median:0.00} / {s.Max:0.00}")
+            : "—";
 
     private static string CpuName()
     {
@@ -115,7 +234,9 @@ internal static class ResultsTable
 
     private static string Describe(string job) => job == Program.Avx2JobId
         ? "AVX2 tier (DOTNET_EnableAVX512=0, ggml's avx2 build)"
-        : "default tier (AVX-512 here, ggml's avx512 build)";
+        : System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
+            ? $"default tier ({(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "AVX-512" : "AVX2")} here, ggml's {(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "avx512" : "avx2")} build)"
+            : "default tier (NEON here, ggml's linux-arm64 build)";
 
     private static string Cells(Measurements m, string[] jobs, string cls, string baseline, QuantType type) =>
         $"{Join(jobs, j => Rate(m, cls, "Ours", type, j))} | {Join(jobs, j => Rate(m, cls, baseline, type, j))} | {Join(jobs, j => Speedup(m, cls, baseline, type, j))}";
@@ -142,6 +263,12 @@ internal sealed class Measurements
 
     /// <summary>Keyed by the baseline's benchmark: baseline time / our time, when measured directly (paired runs).</summary>
     public Dictionary<MeasurementKey, double> MeasuredSpeedup { get; } = [];
+
+    /// <summary>Keyed by the baseline's benchmark: min / median / max of the per-round ratios baseline / ours (paired runs).</summary>
+    public Dictionary<MeasurementKey, (double Min, double Median, double Max)> RatioSpread { get; } = [];
+
+    /// <summary>Facts a run reports besides times, e.g. Method "GraphLayout" → "q4_0_8x8" (paired runs).</summary>
+    public Dictionary<MeasurementKey, string> Info { get; } = [];
 
     public double? Speedup(string cls, string baseline, QuantType type, string job)
     {

@@ -14,11 +14,13 @@ namespace Quantization;
 /// <para>Two paths:</para>
 /// <list type="bullet">
 /// <item><b>Integer</b> (<see cref="MatVec"/>, <see cref="MatMul"/>): each activation row is quantized once per call to the
-/// weight format's activation format (Q8_0 for Q4_0 / Q5_0 / Q8_0 / IQ4_NL, Q8_1 for Q4_1 / Q5_1, Q8_K for the K-quants
-/// and TQ1_0 / TQ2_0, I8_S for I2_S), and each block's product is an exact integer sum scaled in float, as ggml's
-/// <c>ggml_vec_dot_*</c> computes it. The results agree with ggml up to the order of the float additions. I2_S follows
-/// bitnet.cpp: per-token int8 activations (<see cref="Ternary.BitNetQuantizer.QuantizeActivations"/>), one integer sum per
-/// row, y = (Σ code·q − Σq) / s · scale with the tensor's scale from the trailer. A format without an integer kernel
+/// weight format's activation format (Q8_0 for Q4_0 / Q5_0 / Q8_0 / IQ4_NL / NF4 / FP4, Q8_1 for Q4_1 / Q5_1, Q8_K for
+/// the K-quants and TQ1_0 / TQ2_0, I8_S for I2_S), and each block's product is an exact integer sum scaled in float, as
+/// ggml's <c>ggml_vec_dot_*</c> computes it. The results agree with ggml up to the order of the float additions. NF4 and
+/// FP4 (not in ggml) read their codes as round(code·2^14) in int16, within 2^−15·absmax of each weight, far below the
+/// activations' quantization error. I2_S follows bitnet.cpp: per-token int8 activations
+/// (<see cref="Ternary.BitNetQuantizer.QuantizeActivations"/>), one integer sum per row, y = (Σ code·q − Σq) / s · scale
+/// with the tensor's scale from the trailer. A format without an integer kernel
 /// (<see cref="HasIntegerDot"/> is <see langword="false"/>: F32, F16, BF16 and the formats whose kernel is still to come)
 /// runs the float path instead.</item>
 /// <item><b>Float</b> (<see cref="MatVecAccurate"/>, <see cref="MatMulAccurate"/>): the activations stay in float and each

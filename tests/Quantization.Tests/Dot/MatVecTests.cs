@@ -109,6 +109,8 @@ public sealed class MatVecTests
     [InlineData(QuantType.Q5_1)]
     [InlineData(QuantType.IQ4_NL)]
     [InlineData(QuantType.Q4_K)]
+    [InlineData(QuantType.NF4)]
+    [InlineData(QuantType.FP4)]
     [InlineData(QuantType.F16)]
     [InlineData(QuantType.I2_S)]
     public void ThreadsBatchesAndTheMatrixTypeGiveTheSameBits(QuantType type)

@@ -19,121 +19,138 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
     }
 
     /// <summary>
-    /// The 16 sub-block searches run lane-parallel (make_qkx2_quants with |x| weights without importance,
-    /// make_qkx3_quants with it; each lane replays the scalar sequence exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
+    /// The 16 sub-block searches run lane-parallel (make_qkx2_quants with |x| weights, each lane replaying the scalar
+    /// sequence exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
+        if (!importance.IsEmpty)
+        {
+            QuantizeRowImportanceLanes<TVec>(x, destination, importance);
+            return;
+        }
+
         int c = TVec.Count;
         Span<BlockQ2_K> y = MemoryMarshal.Cast<byte, BlockQ2_K>(destination);
         Span<float> xt = stackalloc float[256];
         Span<float> wt = stackalloc float[256];
-        Span<float> lt = stackalloc float[256];
+        Span<float> firstPass = stackalloc float[256];
         Span<float> laux = stackalloc float[256];
         Span<float> w = stackalloc float[256];
         Span<float> scales = stackalloc float[16];
         Span<float> mins = stackalloc float[16];
-        Span<float> sw = stackalloc float[16];
         Span<byte> L = stackalloc byte[256];
-        Span<byte> ls = stackalloc byte[16];
-        Span<byte> lm = stackalloc byte[16];
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
-            if (importance.IsEmpty)
-            {
-                ElementWise.Abs(xb, w);
-
-                for (int g = 0; g < 16; g += c)
-                {
-                    LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
-                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                    TVec s = LaneSearch.MakeQkx2MadQuants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.5f, 0.1f, 15, out TVec theMin);
-                    TVec.Store(s, ref scales[g]);
-                    TVec.Store(theMin, ref mins[g]);
-                    LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
-                }
-
-                Q2_KReference.EncodeScales(scales, mins, ref y[i]);
-                RequantizeAndPack(xb, ref y[i], L);
-                continue;
-            }
-
-            float sumx2 = 0;
-            for (int j = 0; j < 256; ++j)
-            {
-                sumx2 += xb[j] * xb[j];
-            }
-
-            ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), sumx2 / 256, w);
-            for (int j = 0; j < 16; ++j)
-            {
-                float sumw = 0;
-                for (int l = 0; l < 16; ++l)
-                {
-                    sumw += w[16 * j + l];
-                }
-
-                sw[j] = sumw;
-            }
-
+            ElementWise.Abs(xb, w);
             for (int g = 0; g < 16; g += c)
             {
                 LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
                 LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                TVec s = LaneSearch.MakeQkx3Quants(16, 3, in xt[0], in wt[0], ref lt[0], ref laux[0], -0.9f, 0.05f, 36, out TVec theMin);
+                TVec s = LaneSearch.MakeQkx2MadQuants(16, 3, in xt[0], in wt[0], ref firstPass[16 * g], ref laux[0], -0.5f, 0.1f, 15, out TVec theMin);
                 TVec.Store(s, ref scales[g]);
                 TVec.Store(theMin, ref mins[g]);
-                LaneSearch.Untranspose16(lt, c, L.Slice(16 * g, 16 * c));
             }
 
-            // The reference's scale step (FinishImportanceBlock), verbatim.
-            float dm = QuantSearch.MakeQpQuants(16, 15, scales, ls, sw);
-            float mm = QuantSearch.MakeQpQuants(16, 15, mins, lm, sw);
-            ref BlockQ2_K b = ref y[i];
-            b.D = Fp16.FromSingle(dm);
-            b.Dmin = Fp16.FromSingle(mm);
-            for (int j = 0; j < 16; ++j)
-            {
-                b.Scales[j] = (byte)(ls[j] | (lm[j] << 4));
-            }
-
-            RequantizeAndPack(xb, ref b, L);
+            Q2_KReference.EncodeScales(scales, mins, ref y[i]);
+            RequantizeAndPack(xb, ref y[i], L, firstPass, c);
         }
     }
 
     /// <summary>
-    /// <see cref="Q2_KReference.Requantize"/> 4 values per step ((x + m) / d exact, nearest_int by the same bit trick,
-    /// clamp 0..3; a sub-block with d == 0 keeps its first-pass codes), then <see cref="BlockQ2_K.PackLow2"/> 16 codes per step.
+    /// The importance path, Count super-blocks at a time: their Σx² chains interleaved, the sub-block searches
+    /// (make_qkx3_quants under the sigma² weights) lane-parallel per super-block, then the scale step (make_qp_quants(16, 15)
+    /// of the scales and of the mins under the sub-block weight sums) with one super-block per lane.
     /// </summary>
-    private static void RequantizeAndPack(ReadOnlySpan<float> xb, ref BlockQ2_K b, Span<byte> L)
+    private static void QuantizeRowImportanceLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        const int MaxLanes = 16;
+        int c = TVec.Count;
+        Span<BlockQ2_K> y = MemoryMarshal.Cast<byte, BlockQ2_K>(destination);
+        Span<float> xt = stackalloc float[256];
+        Span<float> wt = stackalloc float[256];
+        Span<float> laux = stackalloc float[256];
+        Span<float> w = stackalloc float[256];
+        Span<float> sumx2 = stackalloc float[MaxLanes];
+        Span<float> scales = stackalloc float[16 * MaxLanes];
+        Span<float> mins = stackalloc float[16 * MaxLanes];
+        Span<float> sw = stackalloc float[16 * MaxLanes];
+        Span<float> firstPass = stackalloc float[256 * MaxLanes];
+        Span<float> scaleCodes = stackalloc float[16 * MaxLanes];
+        Span<float> minCodes = stackalloc float[16 * MaxLanes];
+        Span<float> dBlock = stackalloc float[MaxLanes];
+        Span<float> mBlock = stackalloc float[MaxLanes];
+        Span<byte> L = stackalloc byte[256];
+        int nb = x.Length / 256;
+        for (int i0 = 0; i0 < nb; i0 += c)
+        {
+            int blocks = Math.Min(c, nb - i0);
+            ReadOnlySpan<float> xc = x.Slice(256 * i0, 256 * blocks);
+            ElementWise.SumSquaresPerBlock(xc, 256, sumx2);
+            for (int b = 0; b < blocks; ++b)
+            {
+                ReadOnlySpan<float> xb = xc.Slice(256 * b, 256);
+                ElementWise.ImportanceWeights(xb, importance.Slice(256 * (i0 + b), 256), sumx2[b] / 256, w);
+                for (int g = 0; g < 16; g += c)
+                {
+                    LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                    TVec.Store(LaneSearch.SumElements<TVec>(16, in wt[0]), ref sw[16 * b + g]);
+                    TVec s = LaneSearch.MakeQkx3Quants(16, 3, in xt[0], in wt[0], ref firstPass[256 * b + 16 * g], ref laux[0], -0.9f, 0.05f, 36, out TVec theMin);
+                    TVec.Store(s, ref scales[16 * b + g]);
+                    TVec.Store(theMin, ref mins[16 * b + g]);
+                }
+            }
+
+            // Lanes without a super-block search all-zero values and are ignored.
+            scales[(16 * blocks)..(16 * c)].Clear();
+            mins[(16 * blocks)..(16 * c)].Clear();
+            sw[(16 * blocks)..(16 * c)].Clear();
+            LaneSearch.Transpose16(sw, c, wt);
+            LaneSearch.Transpose16(scales, c, xt);
+            TVec.Store(LaneSearch.MakeQpQuants<TVec>(16, 15, in xt[0], in wt[0], ref scaleCodes[0]), ref dBlock[0]);
+            LaneSearch.Transpose16(mins, c, xt);
+            TVec.Store(LaneSearch.MakeQpQuants<TVec>(16, 15, in xt[0], in wt[0], ref minCodes[0]), ref mBlock[0]);
+            for (int b = 0; b < blocks; ++b)
+            {
+                ref BlockQ2_K block = ref y[i0 + b];
+                block.D = Fp16.FromSingle(dBlock[b]);
+                block.Dmin = Fp16.FromSingle(mBlock[b]);
+                for (int j = 0; j < 16; ++j)
+                {
+                    block.Scales[j] = (byte)((byte)scaleCodes[j * c + b] | ((byte)minCodes[j * c + b] << 4));
+                }
+
+                RequantizeAndPack(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Q2_KReference.Requantize"/>: each sub-block requantized with its final scale and min (a sub-block
+    /// with d == 0 keeps its first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then
+    /// <see cref="BlockQ2_K.PackLow2"/> 16 codes per step.
+    /// </summary>
+    private static void RequantizeAndPack(ReadOnlySpan<float> xb, ref BlockQ2_K b, Span<byte> L, ReadOnlySpan<float> firstPass, int lanes)
     {
         float dAll = Fp16.ToSingle(b.D);
         float mAll = Fp16.ToSingle(b.Dmin);
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref MemoryMarshal.GetReference(L);
-        Vector128<float> magic = Vector128.Create(12582912f);
-        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
-        Vector128<int> low = Vector128.Create(0x00400000);
-        Vector128<int> high = Vector128.Create(0x00400003);
         for (int j = 0; j < 16; ++j)
         {
             float d = dAll * (b.Scales[j] & 0xF);
             if (d == 0)
             {
-                continue;
+                SubBlockCodes.FirstPass16(firstPass, lanes, j, L.Slice(16 * j, 16));
             }
-
-            Vector128<float> mv = Vector128.Create(mAll * (b.Scales[j] >> 4));
-            Vector128<float> dv = Vector128.Create(d);
-            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
-            // nearest_int(v) = (bits(v + magic) & mantissa) − 0x400000; clamp to 0..3.
-            Vector128<int> q0 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128<int> q1 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 4) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128<int> q2 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 8) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128<int> q3 = Vector128.Min(Vector128.Max(((Vector128.LoadUnsafe(ref xs, 12) + mv) / dv + magic).AsInt32() & mantissa, low), high) - low;
-            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+            else
+            {
+                SubBlockCodes.Requantize16(ref Unsafe.Add(ref xr, 16 * j), d, mAll * (b.Scales[j] >> 4), hasMin: true, offset: 0, top: 3, ref Unsafe.Add(ref lr, 16 * j));
+            }
         }
 
         for (int j = 0; j < 256; j += 128)

@@ -19,109 +19,179 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     }
 
     /// <summary>
-    /// The 16 sub-block searches run lane-parallel (make_q3_quants without importance, make_qx_quants with it; each
-    /// lane replays the scalar sequence exactly); the tail uses the reference's scale encoding and vectorised requantization and packing.
+    /// The 16 sub-block searches run lane-parallel (make_q3_quants, each lane replaying the scalar sequence exactly);
+    /// the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
+        if (!importance.IsEmpty)
+        {
+            QuantizeRowImportanceLanes<TVec>(x, destination, importance);
+            return;
+        }
+
         int c = TVec.Count;
         Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
         Span<float> xt = stackalloc float[256];
-        Span<float> wt = stackalloc float[256];
-        Span<float> lt = stackalloc float[256];
         Span<float> w = stackalloc float[256];
+        Span<float> wx = stackalloc float[256];
+        Span<float> codes = stackalloc float[256];
         Span<float> scales = stackalloc float[16];
-        Span<float> sw = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
+        TVec allLanes = TVec.NotEquals(TVec.Create(0), TVec.Create(1));
         for (int i = 0; i < x.Length / 256; i++)
         {
             ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
-            if (!importance.IsEmpty)
-            {
-                float sumx2 = 0;
-                for (int j = 0; j < 256; ++j)
-                {
-                    sumx2 += xb[j] * xb[j];
-                }
-
-                ElementWise.ImportanceWeights(xb, importance.Slice(256 * i, 256), 2 * sumx2 / 256, w);
-                for (int j = 0; j < 16; ++j)
-                {
-                    float sumw = 0;
-                    for (int l = 0; l < 16; ++l)
-                    {
-                        sumw += w[16 * j + l];
-                    }
-
-                    sw[j] = sumw;
-                }
-            }
-
             for (int g = 0; g < 16; g += c)
             {
                 LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
-                TVec s;
-                if (importance.IsEmpty)
-                {
-                    s = LaneSearch.MakeQ3Quants<TVec>(16, 4, in xt[0], ref lt[0]);
-                }
-                else
-                {
-                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
-                    s = LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref lt[0]);
-                }
-
-                TVec.Store(s, ref scales[g]);
-                LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
+                ref float lg = ref codes[16 * g];
+                TVec allZero = LaneSearch.Q3Start(16, 4, in xt[0], ref lg, ref w[0], ref wx[0], out TVec sumlx, out TVec suml2);
+                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref lg, ref sumlx, ref suml2, TVec.Select(allZero, TVec.Create(0), allLanes), 5);
+                TVec.Store(LaneSearch.Q3Finish(16, 4, ref lg, allZero, sumlx, suml2), ref scales[g]);
             }
 
             ref BlockQ3_K b = ref y[i];
-            if (importance.IsEmpty)
-            {
-                Q3_KReference.EncodeReferenceScales(scales, ref b);
-            }
-            else
-            {
-                Q3_KReference.EncodeImportanceScales(scales, sw, ref b);
-            }
-
-            FinishVector(xb, ref b, L);
+            EncodeReferenceScales(scales, ref b);
+            FinishVector(xb, ref b, L, codes, c);
         }
     }
 
     /// <summary>
-    /// The reference's Finish, 4 values per step: x / d (exact IEEE division), nearest_int by the same bit trick,
-    /// clamp to −4..3, + 4; a sub-block with d == 0 keeps its first-pass codes. Then hmask bits and low bit pairs
-    /// 16 codes per step.
+    /// The importance path, Count super-blocks at a time: their Σx² chains interleaved, the sub-block searches
+    /// (make_qx_quants(16, 4) under the sigma² weights) lane-parallel per super-block, then the scale step
+    /// (make_qx_quants(16, 32) over the 16 scales under the sub-block weight sums) with one super-block per lane.
     /// </summary>
-    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L)
+    private static void QuantizeRowImportanceLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        const int MaxLanes = 16;
+        int c = TVec.Count;
+        Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
+        Span<float> xt = stackalloc float[256];
+        Span<float> wt = stackalloc float[256];
+        Span<float> w = stackalloc float[256];
+        Span<float> scratch = stackalloc float[256];
+        Span<float> sumx2 = stackalloc float[MaxLanes];
+        Span<float> scales = stackalloc float[16 * MaxLanes];
+        Span<float> sw = stackalloc float[16 * MaxLanes];
+        Span<float> firstPass = stackalloc float[256 * MaxLanes];
+        Span<float> codes = stackalloc float[16 * MaxLanes];
+        Span<float> dBlock = stackalloc float[MaxLanes];
+        Span<sbyte> L = stackalloc sbyte[256];
+        int nb = x.Length / 256;
+        for (int i0 = 0; i0 < nb; i0 += c)
+        {
+            int blocks = Math.Min(c, nb - i0);
+            ReadOnlySpan<float> xc = x.Slice(256 * i0, 256 * blocks);
+            ElementWise.SumSquaresPerBlock(xc, 256, sumx2);
+            for (int b = 0; b < blocks; ++b)
+            {
+                ReadOnlySpan<float> xb = xc.Slice(256 * b, 256);
+                ElementWise.ImportanceWeights(xb, importance.Slice(256 * (i0 + b), 256), 2 * sumx2[b] / 256, w);
+                for (int g = 0; g < 16; g += c)
+                {
+                    LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
+                    LaneSearch.Transpose16(w.Slice(16 * g, 16 * c), c, wt);
+                    TVec.Store(LaneSearch.SumElements<TVec>(16, in wt[0]), ref sw[16 * b + g]);
+                    TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 4, in xt[0], in wt[0], ref firstPass[256 * b + 16 * g], ref scratch[0]), ref scales[16 * b + g]);
+                }
+            }
+
+            // Lanes without a super-block search all-zero scales and are ignored.
+            scales[(16 * blocks)..(16 * c)].Clear();
+            sw[(16 * blocks)..(16 * c)].Clear();
+            LaneSearch.Transpose16(scales, c, xt);
+            LaneSearch.Transpose16(sw, c, wt);
+            TVec.Store(LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref codes[0], ref scratch[0]), ref dBlock[0]);
+            for (int b = 0; b < blocks; ++b)
+            {
+                ref BlockQ3_K block = ref y[i0 + b];
+                Span<byte> packed = block.Scales;
+                packed.Clear();
+                for (int j = 0; j < 16; ++j)
+                {
+                    BlockQ3_K.SetScale(packed, j, (int)codes[j * c + b]);
+                }
+
+                block.D = Fp16.FromSingle(dBlock[b]);
+                FinishVector(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Q3_KReference.EncodeReferenceScales"/> with the codes 4 scales per step, l = clamp((sbyte)nearest_int(−32/max · s),
+    /// −32, 31) + 32 by the same bit trick (exact for any product), and the 6-bit packing (low nibbles of 0..7 and 8..15,
+    /// then the 2-bit high parts) in 64-bit words.
+    /// </summary>
+    private static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b)
+    {
+        float maxScale = 0;
+        float amax = 0;
+        for (int j = 0; j < 16; ++j)
+        {
+            float scale = MathF.Abs(scales[j]);
+            if (scale > amax)
+            {
+                amax = scale;
+                maxScale = scales[j];
+            }
+        }
+
+        if (maxScale == 0)
+        {
+            ((Span<byte>)b.Scales).Clear();
+            b.D = Fp16.FromSingle(0f);
+            return;
+        }
+
+        ref float sr = ref MemoryMarshal.GetReference(scales);
+        Vector128<float> s0 = Vector128.LoadUnsafe(ref sr), s1 = Vector128.LoadUnsafe(ref sr, 4);
+        Vector128<float> s2 = Vector128.LoadUnsafe(ref sr, 8), s3 = Vector128.LoadUnsafe(ref sr, 12);
+        float iscale = -32f / maxScale;
+        Vector128<float> iv = Vector128.Create(iscale);
+        Vector128<byte> l = Vector128.Narrow(Vector128.Narrow(Code(s0 * iv), Code(s1 * iv)), Vector128.Narrow(Code(s2 * iv), Code(s3 * iv))).AsByte();
+        ulong a = l.AsUInt64().ToScalar(), c = l.AsUInt64().GetElement(1);
+        ulong nibbles = (a & 0x0F0F0F0F0F0F0F0FUL) | ((c & 0x0F0F0F0F0F0F0F0FUL) << 4);
+        ulong ha = (a >> 4) & 0x0303030303030303UL, hc = (c >> 4) & 0x0303030303030303UL;
+        uint high = (uint)ha | ((uint)(ha >> 32) << 2) | ((uint)hc << 4) | ((uint)(hc >> 32) << 6);
+        Span<byte> packed = b.Scales;
+        MemoryMarshal.Write(packed, nibbles);
+        MemoryMarshal.Write(packed[8..], high);
+        b.D = Fp16.FromSingle(1 / iscale);
+
+        static Vector128<int> Code(Vector128<float> v)
+        {
+            Vector128<int> n = ((v + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000);
+            n = Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(n, 24), 24); // the int8_t ggml keeps it in
+            return Vector128.Min(Vector128.Max(n, Vector128.Create(-32)), Vector128.Create(31)) + Vector128.Create(32);
+        }
+    }
+
+    /// <summary>
+    /// The reference's Finish: each sub-block requantized with its final scale (a sub-block with d == 0 keeps its
+    /// first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then hmask bits and low
+    /// bit pairs 16 codes per step.
+    /// </summary>
+    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> firstPass, int lanes)
     {
         float dAll = Fp16.ToSingle(b.D);
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
-        Vector128<float> magic = Vector128.Create(12582912f);
-        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
-        Vector128<int> bias = Vector128.Create(0x00400000 - 4);
-        Vector128<int> zero = Vector128<int>.Zero;
-        Vector128<int> seven = Vector128.Create(7);
         ReadOnlySpan<byte> packed = b.Scales;
         for (int j = 0; j < 16; ++j)
         {
             float d = dAll * BlockQ3_K.GetScale(packed, j);
             if (d == 0)
             {
-                continue;
+                SubBlockCodes.FirstPass16(firstPass, lanes, j, MemoryMarshal.AsBytes(L.Slice(16 * j, 16)));
             }
-
-            Vector128<float> dv = Vector128.Create(d);
-            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
-            // nearest_int(v) + 4 = (bits(v + magic) & mantissa) − (0x400000 − 4); clamp to 0..7.
-            Vector128<int> q0 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128<int> q1 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 4) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128<int> q2 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 8) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128<int> q3 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 12) / dv + magic).AsInt32() & mantissa, bias) - bias, seven);
-            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+            else
+            {
+                SubBlockCodes.Requantize16(ref Unsafe.Add(ref xr, 16 * j), d, 0, hasMin: false, offset: 4, top: 7, ref Unsafe.Add(ref lr, 16 * j));
+            }
         }
 
         Vector128<byte> one = Vector128.Create((byte)1);

@@ -31,6 +31,7 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> wt = stackalloc float[256];
         Span<float> lt = stackalloc float[256];
         Span<float> scales = stackalloc float[16];
+        Span<float> scratch = stackalloc float[256];
         Span<sbyte> L = stackalloc sbyte[256];
         for (int i = 0; i < x.Length / 256; i++)
         {
@@ -47,21 +48,21 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
                     LaneSearch.Transpose16(importance.Slice(i * 256 + 16 * g, 16 * c), c, wt); // the raw imatrix, no sigma2 term
                 }
 
-                TVec s = LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref lt[0]);
+                TVec s = LaneSearch.MakeQxQuants<TVec>(16, 32, in xt[0], in wt[0], ref lt[16 * g], ref scratch[0]);
                 TVec.Store(s, ref scales[g]);
-                LaneSearch.Untranspose16(lt, c, MemoryMarshal.AsBytes(L.Slice(16 * g, 16 * c)));
             }
 
-            FinishBlockVector(xb, scales, L, ref y[i]);
+            FinishBlockVector(xb, scales, L, lt, c, ref y[i]);
         }
     }
 
     /// <summary>
-    /// <see cref="Q6_KReference.FinishBlock"/> with the requantization 4 values per step (x / d exact, nearest_int by
-    /// the same bit trick, clamp −32..31, + 32; a sub-block with d == 0 keeps its first-pass codes) and the packing
-    /// 16 codes per step.
+    /// <see cref="Q6_KReference.FinishBlock"/>: each sub-block requantized with its final scale (a sub-block with
+    /// d == 0 keeps its first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then the
+    /// packing 16 codes per step.
     /// </summary>
-    private static void FinishBlockVector(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ref BlockQ6_K b)
+    private static void FinishBlockVector(ReadOnlySpan<float> xb, ReadOnlySpan<float> scales, Span<sbyte> L, ReadOnlySpan<float> firstPass, int lanes,
+                                          ref BlockQ6_K b)
     {
         if (!Q6_KReference.EncodeScales(scales, ref b))
         {
@@ -71,26 +72,17 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
         float dAll = Fp16.ToSingle(b.D);
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
-        Vector128<float> magic = Vector128.Create(12582912f);
-        Vector128<int> mantissa = Vector128.Create(0x007FFFFF);
-        Vector128<int> bias = Vector128.Create(0x00400000 - 32);
-        Vector128<int> top = Vector128.Create(63);
         for (int j = 0; j < 16; ++j)
         {
             float d = dAll * b.Scales[j];
             if (d == 0)
             {
-                continue; // keeps the first-pass codes
+                SubBlockCodes.FirstPass16(firstPass, lanes, j, MemoryMarshal.AsBytes(L.Slice(16 * j, 16)));
             }
-
-            Vector128<float> dv = Vector128.Create(d);
-            ref float xs = ref Unsafe.Add(ref xr, 16 * j);
-            // nearest_int(v) + 32 = (bits(v + magic) & mantissa) − (0x400000 − 32); clamp to 0..63.
-            Vector128<int> q0 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
-            Vector128<int> q1 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 4) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
-            Vector128<int> q2 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 8) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
-            Vector128<int> q3 = Vector128.Min(Vector128.Max((Vector128.LoadUnsafe(ref xs, 12) / dv + magic).AsInt32() & mantissa, bias) - bias, top);
-            Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).AsByte().StoreUnsafe(ref lr, (nuint)(16 * j));
+            else
+            {
+                SubBlockCodes.Requantize16(ref Unsafe.Add(ref xr, 16 * j), d, 0, hasMin: false, offset: 32, top: 63, ref Unsafe.Add(ref lr, 16 * j));
+            }
         }
 
         Vector128<byte> nibble = Vector128.Create((byte)0x0F);

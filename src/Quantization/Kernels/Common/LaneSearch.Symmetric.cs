@@ -39,46 +39,6 @@ internal static partial class LaneSearch
         }
     }
 
-    /// <summary>The inverse of <see cref="Transpose16"/> for codes (small non-negative integral floats) into bytes.</summary>
-    public static void Untranspose16(ReadOnlySpan<float> src, int lanes, Span<byte> dst)
-    {
-        if (src.Length < 16 * lanes || dst.Length < 16 * lanes || (lanes & 3) != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(lanes), "lanes must be 4, 8 or 16 and the spans hold 16 values per lane.");
-        }
-
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref byte d = ref MemoryMarshal.GetReference(dst);
-        for (int kb = 0; kb < lanes; kb += 4)
-        {
-            // Lane 4kb + j's 16 codes end up in q[j] (4 elements per tile), then narrow to 16 bytes.
-            Vector128<int> a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3;
-            Tile(ref s, lanes, kb, 0, out a0, out a1, out a2, out a3);
-            Tile(ref s, lanes, kb, 4, out b0, out b1, out b2, out b3);
-            Tile(ref s, lanes, kb, 8, out c0, out c1, out c2, out c3);
-            Tile(ref s, lanes, kb, 12, out e0, out e1, out e2, out e3);
-            ref byte o = ref Unsafe.Add(ref d, 16 * kb);
-            Vector128.Narrow(Vector128.Narrow(a0, b0), Vector128.Narrow(c0, e0)).AsByte().StoreUnsafe(ref o);
-            Vector128.Narrow(Vector128.Narrow(a1, b1), Vector128.Narrow(c1, e1)).AsByte().StoreUnsafe(ref o, 16);
-            Vector128.Narrow(Vector128.Narrow(a2, b2), Vector128.Narrow(c2, e2)).AsByte().StoreUnsafe(ref o, 32);
-            Vector128.Narrow(Vector128.Narrow(a3, b3), Vector128.Narrow(c3, e3)).AsByte().StoreUnsafe(ref o, 48);
-        }
-
-        static void Tile(ref float s, int lanes, int kb, int eb, out Vector128<int> q0, out Vector128<int> q1, out Vector128<int> q2, out Vector128<int> q3)
-        {
-            ref float t = ref Unsafe.Add(ref s, eb * lanes + kb);
-            Vector128<float> r0 = Vector128.LoadUnsafe(ref t);
-            Vector128<float> r1 = Vector128.LoadUnsafe(ref t, (nuint)lanes);
-            Vector128<float> r2 = Vector128.LoadUnsafe(ref t, (nuint)(2 * lanes));
-            Vector128<float> r3 = Vector128.LoadUnsafe(ref t, (nuint)(3 * lanes));
-            Transpose4x4(ref r0, ref r1, ref r2, ref r3);
-            q0 = Vector128.ConvertToInt32(r0);
-            q1 = Vector128.ConvertToInt32(r1);
-            q2 = Vector128.ConvertToInt32(r2);
-            q3 = Vector128.ConvertToInt32(r3);
-        }
-    }
-
     /// <summary>Transposes the 4×4 matrix whose rows are <paramref name="r0"/> .. <paramref name="r3"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Transpose4x4(ref Vector128<float> r0, ref Vector128<float> r1, ref Vector128<float> r2, ref Vector128<float> r3)
@@ -115,17 +75,23 @@ internal static partial class LaneSearch
         }
     }
 
+    // make_q3_quants(n, nmax, x, L, do_rmse = true) for every lane, in three parts so that a caller can pool the few
+    // lanes that still change after the first sweep (most converge in it) instead of sweeping every lane of a vector
+    // until its slowest lane is done: Q3Start (x²-weighted codes), Q3Sweeps (coordinate descent; each lane stops after
+    // its own first sweep without a change, as the scalar loop does), Q3Finish (codes and scale).
+
     /// <summary>
-    /// <c>make_q3_quants(n, nmax, x, L, do_rmse = true)</c> for every lane: x²-weighted codes, then up to five sweeps
-    /// of coordinate descent, each lane stopping after its own first sweep without a change, as the scalar loop does.
-    /// Writes the codes (0 .. 2·nmax − 1) as floats to <paramref name="L"/> and returns the scales.
+    /// The first pass of make_q3_quants: the signed maximum, codes clamp(nearest_int(−nmax/max · x), −nmax, nmax − 1)
+    /// into <paramref name="L"/>, the weights w = x·x and products w·x (bit for bit the values the scalar loop
+    /// recomputes at every use) and the sums. Returns the mask of all-zero lanes (max |x| below the group epsilon).
     /// </summary>
-    public static TVec MakeQ3Quants<TVec>(int n, int nmax, ref readonly float x, ref float L)
+    public static TVec Q3Start<TVec>(int n, int nmax, ref readonly float x, ref float L, ref float w, ref float wx, out TVec sumlx, out TVec suml2)
         where TVec : struct, ISimdFloat<TVec>
     {
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
         TVec zero = TVec.Create(0);
+        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
         TVec amax = zero, max = zero;
         for (int i = 0; i < n; ++i)
         {
@@ -136,48 +102,71 @@ internal static partial class LaneSearch
             max = TVec.Select(larger, xi, max);
         }
 
-        TVec allZero = TVec.LessThan(amax, TVec.Create(QuantSearch.GroupMaxEps));
         TVec iscale = TVec.Create(-nmax) / max;
-        TVec sumlx = zero, suml2 = zero;
+        sumlx = zero;
+        suml2 = zero;
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-            TVec l = SimdFloat.Clamp(TVec.NearestInt(iscale * xi), -nmax, nmax - 1);
+            // |iscale·x| ≤ nmax; in an all-zero lane the codes are garbage until Q3Finish clears them.
+            TVec l = TVec.Max(lo, TVec.Min(hi, SimdFloat.NearestSmallInt(iscale * xi)));
             TVec.Store(l, ref Unsafe.Add(ref L, i * c));
-            TVec w = xi * xi;
-            sumlx += w * xi * l;
-            suml2 += w * l * l;
+            TVec wi = xi * xi;
+            TVec wxi = wi * xi;
+            TVec.Store(wi, ref Unsafe.Add(ref w, i * c));
+            TVec.Store(wxi, ref Unsafe.Add(ref wx, i * c));
+            sumlx += wxi * l;
+            suml2 += wi * l * l;
         }
 
-        TVec allOnes = TVec.NotEquals(zero, TVec.Create(1));
-        TVec active = TVec.Select(allZero, zero, allOnes);
-        for (int itry = 0; itry < 5 && TVec.AnyTrue(active); ++itry)
+        return TVec.LessThan(amax, TVec.Create(QuantSearch.GroupMaxEps));
+    }
+
+    /// <summary>
+    /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over the lanes in
+    /// <paramref name="active"/>, each lane stopping after its first sweep without a change. Returns the lanes that
+    /// changed in the last sweep they ran (those a further sweep would continue).
+    /// </summary>
+    public static TVec Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
+                                      ref TVec sumlx, ref TVec suml2, TVec active, int maxSweeps)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        ref float xr = ref Unsafe.AsRef(in x);
+        ref float wr = ref Unsafe.AsRef(in w);
+        ref float wxr = ref Unsafe.AsRef(in wx);
+        TVec zero = TVec.Create(0);
+        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
+        for (int itry = 0; itry < maxSweeps && TVec.AnyTrue(active); ++itry)
         {
             TVec changed = zero;
+            TVec sumlx2 = sumlx * sumlx; // updated with sumlx
             for (int i = 0; i < n; ++i)
             {
-                TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
                 ref float li = ref Unsafe.Add(ref L, i * c);
                 TVec Li = TVec.Load(in li);
-                TVec w = xi * xi;
-                TVec slx = sumlx - w * xi * Li;
+                TVec wxi = TVec.Load(in Unsafe.Add(ref wxr, i * c));
+                TVec slx = sumlx - wxi * Li;
                 TVec candidate = active & TVec.GreaterThan(slx, zero);
                 if (!TVec.AnyTrue(candidate))
                 {
                     continue;
                 }
 
-                TVec sl2 = suml2 - w * Li * Li;
-                TVec newL = SimdFloat.Clamp(TVec.NearestInt(xi * sl2 / slx), -nmax, nmax - 1);
+                TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
+                TVec wi = TVec.Load(in Unsafe.Add(ref wr, i * c));
+                TVec sl2 = suml2 - wi * Li * Li;
+                TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(xi * sl2 / slx)));
                 candidate &= TVec.NotEquals(newL, Li);
-                slx += w * xi * newL;
-                sl2 += w * newL * newL;
-                TVec accept = candidate & TVec.GreaterThan(sl2, zero) & TVec.GreaterThan(slx * slx * suml2, sumlx * sumlx * sl2);
+                slx += wxi * newL;
+                sl2 += wi * newL * newL;
+                TVec accept = candidate & TVec.GreaterThan(sl2, zero) & TVec.GreaterThan(slx * slx * suml2, sumlx2 * sl2);
                 if (TVec.AnyTrue(accept))
                 {
                     TVec.Store(TVec.Select(accept, newL, Li), ref li);
                     sumlx = TVec.Select(accept, slx, sumlx);
                     suml2 = TVec.Select(accept, sl2, suml2);
+                    sumlx2 = sumlx * sumlx;
                     changed |= accept;
                 }
             }
@@ -185,6 +174,18 @@ internal static partial class LaneSearch
             active &= changed;
         }
 
+        return active;
+    }
+
+    /// <summary>
+    /// The end of make_q3_quants: codes L + nmax (0 .. 2·nmax − 1, all 0 in an all-zero lane) and the scale
+    /// sumlx / suml2 (0 when suml2 is not positive or the lane is all zero).
+    /// </summary>
+    public static TVec Q3Finish<TVec>(int n, int nmax, ref float L, TVec allZero, TVec sumlx, TVec suml2)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        TVec zero = TVec.Create(0);
         TVec offset = TVec.Create(nmax);
         for (int i = 0; i < n; ++i)
         {

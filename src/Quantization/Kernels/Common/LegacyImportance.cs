@@ -86,7 +86,7 @@ internal static class LegacyImportance
             TVec theMin = TVec.Create(0);
             TVec scale = TFormat.Affine
                 ? LaneSearch.MakeQkx3Quants(Qk, TFormat.Nmax, in xr, in wr, ref lr, ref MemoryMarshal.GetReference(laux), -0.9f, 0.05f, 36, out theMin)
-                : LaneSearch.MakeQxQuants<TVec>(Qk, TFormat.Nmax, in xr, in wr, ref lr);
+                : LaneSearch.MakeQxQuants<TVec>(Qk, TFormat.Nmax, in xr, in wr, ref lr, ref MemoryMarshal.GetReference(laux));
             TVec.Store(scale, ref MemoryMarshal.GetReference(d));
             TVec.Store(theMin, ref MemoryMarshal.GetReference(mins));
 
