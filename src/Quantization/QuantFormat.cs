@@ -49,6 +49,7 @@ public sealed class QuantFormat
         new(QuantType.NF4, "nf4", 64, 36),
         new(QuantType.FP4, "fp4", 64, 36),
         new(QuantType.I2_S, "i2_s", 128, 32, trailerBytes: 32),
+        new(QuantType.I8_S, "i8_s", 1, 1, trailerBytes: 32),
     }.ToFrozenDictionary(f => f.Type);
 
     private QuantFormat(QuantType type, string name, int blockSize, int bytesPerBlock, int trailerBytes = 0)
@@ -74,7 +75,8 @@ public sealed class QuantFormat
 
     /// <summary>
     /// Bytes stored once per tensor after its last block: 0 for every block format; 32 for <see cref="QuantType.I2_S"/>
-    /// (one float32 scale of the whole tensor, padded to 32 bytes as bitnet.cpp writes it). A tensor of n values takes
+    /// (one float32 scale of the whole tensor, padded to 32 bytes as bitnet.cpp writes it) and for
+    /// <see cref="QuantType.I8_S"/> (the float32 scale and the int32 code sum, zero-padded). A tensor of n values takes
     /// <c>n / BlockSize · BytesPerBlock + TrailerBytes</c> bytes (<see cref="Quantizer.GetByteCount"/>).
     /// </summary>
     public int TrailerBytes { get; }
@@ -84,7 +86,7 @@ public sealed class QuantFormat
 
     /// <summary>
     /// <see langword="true"/> when the id is a ggml type id (a GGUF file can hold it); <see langword="false"/> for the
-    /// formats this library adds (NF4, FP4, I2_S), whose ids start at 1000.
+    /// formats this library adds (NF4, FP4, I2_S, I8_S), whose ids start at 1000.
     /// </summary>
     public bool IsGgmlType => (int)Type < 1000;
 

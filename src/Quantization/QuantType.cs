@@ -85,4 +85,12 @@ public enum QuantType
     FP4 = 1001,
     /// <summary>bitnet.cpp ternary I2_S: blocks of 128 two-bit codes {−1, 0, +1} and one float32 scale per tensor.</summary>
     I2_S = 1002,
+    /// <summary>
+    /// bitnet.cpp's per-token int8 activations (the I8_S of its CPU kernels): one signed 8-bit code per value, then a
+    /// 32-byte trailer with the float32 scale s = 127 / max|x| and the int32 sum of the codes; a value is about q / s.
+    /// The activation format of <see cref="I2_S"/> dot products. Like I2_S it has a per-tensor trailer, so
+    /// <see cref="Quantizer.Quantize"/> treats its whole source as one token; for many tokens use
+    /// <see cref="Ternary.BitNetQuantizer.QuantizeActivations"/>.
+    /// </summary>
+    I8_S = 1003,
 }

@@ -7,17 +7,20 @@ namespace Quantization;
 /// <summary>
 /// Matrix-vector and matrix-matrix products over quantized weights. Weights are <c>rows</c> rows of <c>columns</c>
 /// values stored row after row in <c>type</c> (the bytes <see cref="Quantizer.Quantize"/> writes with
-/// <c>rowLength = columns</c>).
+/// <c>rowLength = columns</c>), followed for a format with a per-tensor trailer (<see cref="QuantFormat.TrailerBytes"/>:
+/// I2_S) by that trailer, i.e. exactly <see cref="Quantizer.GetByteCount"/>(<c>type</c>, <c>rows · columns</c>) bytes.
 /// </summary>
 /// <remarks>
 /// <para>Two paths:</para>
 /// <list type="bullet">
 /// <item><b>Integer</b> (<see cref="MatVec"/>, <see cref="MatMul"/>): each activation row is quantized once per call to the
 /// weight format's activation format (Q8_0 for Q4_0 / Q5_0 / Q8_0 / IQ4_NL / NF4 / FP4, Q8_1 for Q4_1 / Q5_1, Q8_K for
-/// the K-quants), and each block's product is an exact integer sum scaled in float, as ggml's <c>ggml_vec_dot_*</c>
-/// computes it. The results agree with ggml up to the order of the float additions. NF4 and FP4 (not in ggml) read their
-/// codes as round(code·2^14) in int16, within 2^−15·absmax of each weight, far below the activations' quantization
-/// error. A format without an integer kernel
+/// the K-quants and TQ1_0 / TQ2_0, I8_S for I2_S), and each block's product is an exact integer sum scaled in float, as
+/// ggml's <c>ggml_vec_dot_*</c> computes it. The results agree with ggml up to the order of the float additions. NF4 and
+/// FP4 (not in ggml) read their codes as round(code·2^14) in int16, within 2^−15·absmax of each weight, far below the
+/// activations' quantization error. I2_S follows bitnet.cpp: per-token int8 activations
+/// (<see cref="Ternary.BitNetQuantizer.QuantizeActivations"/>), one integer sum per row, y = (Σ code·q − Σq) / s · scale
+/// with the tensor's scale from the trailer. A format without an integer kernel
 /// (<see cref="HasIntegerDot"/> is <see langword="false"/>: F32, F16, BF16 and the formats whose kernel is still to come)
 /// runs the float path instead.</item>
 /// <item><b>Float</b> (<see cref="MatVecAccurate"/>, <see cref="MatMulAccurate"/>): the activations stay in float and each
@@ -41,7 +44,7 @@ public static class QuantizedMath
 
     /// <summary>y[r] = Σc W[r, c]·x[c] through the integer path (activations quantized once per call).</summary>
     /// <param name="type">The weight format.</param>
-    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>.</param>
+    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>, then the format's per-tensor trailer if it has one.</param>
     /// <param name="rows">Number of weight rows (outputs).</param>
     /// <param name="columns">Values per weight row; a positive multiple of the format's block size.</param>
     /// <param name="x">Exactly <paramref name="columns"/> values.</param>
@@ -59,7 +62,7 @@ public static class QuantizedMath
     /// the integer path. Each tile of weight rows is loaded once and multiplied by every activation row.
     /// </summary>
     /// <param name="type">The weight format.</param>
-    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>.</param>
+    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>, then the format's per-tensor trailer if it has one.</param>
     /// <param name="rows">Number of weight rows (outputs per activation row).</param>
     /// <param name="columns">Values per weight row; a positive multiple of the format's block size.</param>
     /// <param name="x">The activations, <paramref name="batch"/> × <paramref name="columns"/>, row-major.</param>
@@ -92,7 +95,7 @@ public static class QuantizedMath
 
     /// <summary>y[r] = Σc W[r, c]·x[c] through the float path: weights dequantized block by block, activations kept in float.</summary>
     /// <param name="type">The weight format.</param>
-    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>.</param>
+    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>, then the format's per-tensor trailer if it has one.</param>
     /// <param name="rows">Number of weight rows (outputs).</param>
     /// <param name="columns">Values per weight row; a positive multiple of the format's block size.</param>
     /// <param name="x">Exactly <paramref name="columns"/> values.</param>
@@ -110,7 +113,7 @@ public static class QuantizedMath
     /// each weight block is dequantized once and multiplied by every activation row.
     /// </summary>
     /// <param name="type">The weight format.</param>
-    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>.</param>
+    /// <param name="weights">Exactly <paramref name="rows"/> rows of <paramref name="columns"/> values in <paramref name="type"/>, then the format's per-tensor trailer if it has one.</param>
     /// <param name="rows">Number of weight rows (outputs per activation row).</param>
     /// <param name="columns">Values per weight row; a positive multiple of the format's block size.</param>
     /// <param name="x">The activations, <paramref name="batch"/> × <paramref name="columns"/>, row-major.</param>

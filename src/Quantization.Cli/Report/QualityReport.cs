@@ -51,7 +51,7 @@ internal static class QualityReport
     public const double ModelParameters = 7e9;
 
     /// <summary>Formats that only exist to hold activations for integer dot products, never stored weights.</summary>
-    private static readonly QuantType[] s_activationOnly = [QuantType.Q8_1, QuantType.Q8_K];
+    private static readonly QuantType[] s_activationOnly = [QuantType.Q8_1, QuantType.Q8_K, QuantType.I8_S];
 
     /// <summary>
     /// Every format the report covers: those this version can quantize and dequantize, minus the activation-only ones,
@@ -122,11 +122,6 @@ internal static class QualityReport
     /// </summary>
     private static double MeasureMatVec(QuantType type, float[] weights, ReportOptions options)
     {
-        if (type == QuantType.I2_S)
-        {
-            return double.NaN; // per-tensor trailer: no product over it yet
-        }
-
         var packed = new byte[Quantizer.GetByteCount(type, weights.Length)];
         Quantizer.Quantize(type, weights, packed, options.Columns);
         var x = new float[options.Columns];

@@ -10,6 +10,8 @@ internal delegate void QuantizeTrailerFn(ReadOnlySpan<float> tensor, Span<byte> 
 
 internal delegate void QuantizeTensorRowFn(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<byte> trailer);
 
+internal delegate void DequantizeTensorBlocksFn(ReadOnlySpan<byte> blocks, ReadOnlySpan<byte> trailer, Span<float> destination);
+
 /// <summary>
 /// The kernels registered for one type. <see cref="Quantize"/> quantizes one row, or for a format with a per-tensor
 /// trailer one whole tensor (its rows as one, then the trailer after them); <see cref="Dequantize"/> takes whole blocks,
@@ -18,7 +20,8 @@ internal delegate void QuantizeTensorRowFn(ReadOnlySpan<float> row, Span<byte> d
 /// </summary>
 internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, QuantizeRowFn? quantizeReference,
                                   DequantizeFn? dequantize, DequantizeFn? dequantizeReference,
-                                  QuantizeTrailerFn? quantizeTrailer = null, QuantizeTensorRowFn? quantizeTensorRow = null)
+                                  QuantizeTrailerFn? quantizeTrailer = null, QuantizeTensorRowFn? quantizeTensorRow = null,
+                                  DequantizeTensorBlocksFn? dequantizeTensorBlocks = null)
 {
     public QuantType Type { get; } = type;
     public QuantFormat Format { get; } = QuantFormat.Get(type);
@@ -31,6 +34,22 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
 
     /// <summary>Writes the per-tensor trailer from the whole tensor (nothing for block formats, whose trailer is empty).</summary>
     public void QuantizeTrailer(ReadOnlySpan<float> tensor, Span<byte> trailer) => quantizeTrailer?.Invoke(tensor, trailer);
+
+    /// <summary>
+    /// Dequantizes whole blocks taken from anywhere in a tensor (a row, or part of one) with the tensor's trailer, which
+    /// block formats (an empty trailer) ignore: the values <see cref="Dequantize"/> gives for those blocks.
+    /// </summary>
+    public void DequantizeBlocks(ReadOnlySpan<byte> blocks, ReadOnlySpan<byte> trailer, Span<float> destination)
+    {
+        if (dequantizeTensorBlocks is not null)
+        {
+            dequantizeTensorBlocks(blocks, trailer, destination);
+        }
+        else
+        {
+            Dequantize!(blocks, destination);
+        }
+    }
 
     /// <summary>Quantizes one row of a tensor whose trailer <see cref="QuantizeTrailer"/> has written.</summary>
     public void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance, ReadOnlySpan<byte> trailer)
@@ -57,7 +76,7 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
             (x, y, _) => WholeTensor(format, x, y, reference: true),
             (x, y) => TKernel.Dequantize(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
             (x, y) => TKernel.DequantizeReference(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
-            TKernel.QuantizeTrailer, TKernel.QuantizeRow);
+            TKernel.QuantizeTrailer, TKernel.QuantizeRow, TKernel.Dequantize);
 
         static void WholeTensor(QuantFormat format, ReadOnlySpan<float> x, Span<byte> y, bool reference)
         {
@@ -106,6 +125,7 @@ internal static class KernelRegistry
         Add(KernelEntry.Create<Formats.TQ1_0Kernel>());
         Add(KernelEntry.Create<Formats.TQ2_0Kernel>());
         Add(KernelEntry.CreateWithTrailer<Formats.I2_SKernel>());
+        Add(KernelEntry.CreateWithTrailer<Formats.I8_SKernel>());
         Add(KernelEntry.Create<Formats.FourBitKernel<Formats.Nf4Code>>());
         Add(KernelEntry.Create<Formats.FourBitKernel<Formats.Fp4Code>>());
         return entries.ToFrozenDictionary();

@@ -1,7 +1,4 @@
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using Quantization.Formats;
 using Quantization.Kernels;
 
 namespace Quantization.Ternary;
@@ -12,7 +9,8 @@ public static partial class BitNetQuantizer
     /// Quantizes activations per token (per row) to int8 as bitnet.cpp's CPU inference does (<c>quantize_row_i8_s</c>):
     /// <c>max = max(1e-5, max|x|)</c> in double, <c>s = (float)(127 / max)</c>, <c>q = clamp(nearest_int(x·s), −128, 127)</c>
     /// with x·s a float32 product rounded half to even; it also returns Σq per row, which the ternary dot product
-    /// subtracts to turn the unsigned codes {0, 1, 2} back into {−1, 0, +1}.
+    /// subtracts to turn the unsigned codes {0, 1, 2} back into {−1, 0, +1}. Each row gives the codes, s and Σq that
+    /// <see cref="Quantizer.Quantize"/> writes for that row as one <see cref="QuantType.I8_S"/> tensor.
     /// </summary>
     /// <param name="activations">Whole rows of <paramref name="rowLength"/> values; every value must be finite.</param>
     /// <param name="rowLength">Values per row (token); positive.</param>
@@ -57,35 +55,8 @@ public static partial class BitNetQuantizer
 
     private static float QuantizeActivationRow(ReadOnlySpan<float> x, Span<sbyte> q, out int sum)
     {
-        // max(1e-5, max|x|) in double: the float maximum converts exactly, so it can be found in float lanes.
-        double max = Math.Max(0.00001, Math.Abs((double)TensorPrimitives.MaxMagnitude(x)));
-        float s = (float)(127.0 / max);
-
-        // |x·s| ≤ 127·(1 + 2⁻²³), so nearest_int never leaves [−127, 127]: the clamps of the C code never act, and
-        // NearestCodeOp's min with 127 is the only one kept (it changes nothing either).
-        var op = new NearestCodeOp(s, 127);
-        sum = 0;
-        int i = 0;
-        if (Vector128.IsHardwareAccelerated)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x);
-            ref sbyte qr = ref MemoryMarshal.GetReference(q);
-            for (; i <= x.Length - Block32.Size; i += Block32.Size)
-            {
-                Block32.Codes(ref Unsafe.Add(ref xr, i), op, out Vector128<byte> lo, out Vector128<byte> hi);
-                lo.AsSByte().StoreUnsafe(ref qr, (nuint)i);
-                hi.AsSByte().StoreUnsafe(ref qr, (nuint)(i + 16));
-                sum += Block32.Sum(lo) + Block32.Sum(hi);
-            }
-        }
-
-        for (; i < x.Length; i++)
-        {
-            int v = Math.Clamp(Rounding.NearestInt(x[i] * s), -128, 127);
-            sum += v;
-            q[i] = (sbyte)v;
-        }
-
+        float s = I8_SKernel.Scale(x);
+        sum = I8_SKernel.Codes(x, s, q);
         return s;
     }
 }

@@ -65,7 +65,7 @@ internal static class DotTestSupport
     public static float[] Dequantize(QuantType type, byte[] q)
     {
         QuantFormat f = QuantFormat.Get(type);
-        var v = new float[q.Length / f.BytesPerBlock * f.BlockSize];
+        var v = new float[(q.Length - f.TrailerBytes) / f.BytesPerBlock * f.BlockSize];
         Quantizer.Dequantize(type, q, v);
         return v;
     }
@@ -124,6 +124,15 @@ internal static class DotTestSupport
         }
 
         return (n / 32 * 9 + 2) * Math.Pow(2, -23) * abs + 1e-30;
+    }
+
+    public static void AssertBits(float[] expected, float[] actual, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                        $"{what}: [{i}] {actual[i]} vs {expected[i]}");
+        }
     }
 
     public static float Half(ReadOnlySpan<byte> bytes, int offset) =>

@@ -151,7 +151,7 @@ public sealed class BitNetQuantizerTests
     // ---------------------------------------------------------------- per-token int8 activations
 
     /// <summary>quantize_row_i8_s written out plainly: double max with floor 1e-5, s = (float)(127/max), half-to-even.</summary>
-    private static (sbyte[] Codes, float S, int Sum) ActivationsPlain(ReadOnlySpan<float> x)
+    internal static (sbyte[] Codes, float S, int Sum) ActivationsPlain(ReadOnlySpan<float> x)
     {
         double max = 1e-5;
         foreach (float v in x)

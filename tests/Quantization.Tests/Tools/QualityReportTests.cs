@@ -10,7 +10,7 @@ public sealed class QualityReportTests
     private static readonly Lazy<IReadOnlyList<ReportRow>> s_default =
         new(() => QualityReport.Compute(new ReportOptions(QualityReport.DefaultRows / 4, QualityReport.DefaultColumns, QualityReport.DefaultSeed)));
 
-    private static readonly QuantType[] s_activationOnly = [QuantType.Q8_1, QuantType.Q8_K];
+    private static readonly QuantType[] s_activationOnly = [QuantType.Q8_1, QuantType.Q8_K, QuantType.I8_S];
 
     private static double Snr(IReadOnlyList<ReportRow> rows, QuantType type) => rows.Single(r => r.Type == type).Error.SnrDecibels;
 

@@ -8,8 +8,12 @@ internal delegate float DotFn(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> act
 /// <summary>One dot product per weight row of <c>rowBytes</c> bytes, for <c>results.Length</c> rows.</summary>
 internal delegate void DotRowsFn(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results);
 
+/// <summary>The factor a per-tensor trailer applies to every row's dot product.</summary>
+internal delegate float TensorScaleFn(ReadOnlySpan<byte> trailer);
+
 /// <summary>The dot kernel registered for one weight type, and the activation format it multiplies.</summary>
-internal sealed class DotEntry(QuantType weightType, QuantType activationType, DotFn dot, DotFn dotReference, DotRowsFn dotRows)
+internal sealed class DotEntry(QuantType weightType, QuantType activationType, DotFn dot, DotFn dotReference, DotRowsFn dotRows,
+                               TensorScaleFn? tensorScale = null)
 {
     public QuantType WeightType { get; } = weightType;
     public QuantType ActivationType { get; } = activationType;
@@ -19,6 +23,12 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
     public DotFn DotReference { get; } = dotReference;
     public DotRowsFn DotRows { get; } = dotRows;
 
+    /// <summary>
+    /// For a weight format with a per-tensor trailer, the factor of every row's result read from it (<see cref="Dot"/>
+    /// leaves it out); <see langword="null"/> for block formats, whose rows carry their scales.
+    /// </summary>
+    public TensorScaleFn? TensorScale { get; } = tensorScale;
+
     /// <summary>The entry of a kernel that has only the one-row <see cref="IDotKernel.Dot"/>: rows run one by one.</summary>
     public static DotEntry Create<TKernel>() where TKernel : IDotKernel =>
         new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>);
@@ -26,6 +36,10 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
     /// <summary>The entry of a kernel with its own multi-row inner loop.</summary>
     public static DotEntry CreateRows<TKernel>() where TKernel : IDotRowsKernel =>
         new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows);
+
+    /// <summary>The entry of a kernel whose weight format has a per-tensor trailer.</summary>
+    public static DotEntry CreateWithTrailer<TKernel>() where TKernel : ITensorDotKernel =>
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.TensorScale);
 
     private static void RowByRow<TKernel>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
         where TKernel : IDotKernel
@@ -66,6 +80,7 @@ internal static class DotRegistry
         Add(DotEntry.Create<Formats.TQ2_0Dot>());
         Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Nf4Code>>());
         Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Fp4Code>>());
+        Add(DotEntry.CreateWithTrailer<Formats.I2_SDot>());
 
         return entries.ToFrozenDictionary();
     }

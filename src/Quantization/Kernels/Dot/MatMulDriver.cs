@@ -28,8 +28,7 @@ internal static unsafe class MatMulDriver
     {
         QuantFormat format = QuantFormat.Get(type);
         KernelEntry? entry = KernelRegistry.TryGet(type);
-        // A format with a per-tensor trailer (bytes after the last block that every row depends on) has no row layout.
-        if (entry is null || !entry.CanDequantize || Quantizer.GetByteCount(type, format.BlockSize) != format.BytesPerBlock)
+        if (entry is null || !entry.CanDequantize)
         {
             ThrowHelper.ThrowNotSupported(type, "Matrix multiplication");
         }
@@ -47,10 +46,14 @@ internal static unsafe class MatMulDriver
             ThrowHelper.ThrowArgument(nameof(columns), $"{columns} columns is not a positive multiple of the {format.Name} block size {format.BlockSize}.");
         }
 
+        // A format with a per-tensor trailer (I2_S's scale) stores it once, after the last row.
         long rowBytes = (long)(columns / format.BlockSize) * format.BytesPerBlock;
-        if (rowBytes > int.MaxValue || weights.Length != rows * rowBytes)
+        long expected = rows * rowBytes + format.TrailerBytes;
+        if (rowBytes > int.MaxValue || weights.Length != expected)
         {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {rows} rows of {columns} {format.Name} values take {rows * rowBytes}.");
+            ThrowHelper.ThrowArgument(nameof(weights), format.TrailerBytes == 0
+                ? $"Weights have {weights.Length} bytes; {rows} rows of {columns} {format.Name} values take {expected}."
+                : $"Weights have {weights.Length} bytes; {rows} rows of {columns} {format.Name} values take {expected} ({rows * rowBytes} and the {format.TrailerBytes}-byte tensor trailer).");
         }
 
         if (xLength != (long)batch * columns)
@@ -66,9 +69,9 @@ internal static unsafe class MatMulDriver
         return (int)rowBytes;
     }
 
-    /// <summary>Bytes of one activation row of <paramref name="columns"/> values in the activation format of <paramref name="dot"/>.</summary>
+    /// <summary>Bytes of one activation row of <paramref name="columns"/> values in the activation format of <paramref name="dot"/> (its trailer included).</summary>
     public static int ActivationRowBytes(DotEntry dot, int columns) =>
-        checked(columns / dot.ActivationFormat.BlockSize * dot.ActivationFormat.BytesPerBlock);
+        checked(columns / dot.ActivationFormat.BlockSize * dot.ActivationFormat.BytesPerBlock + dot.ActivationFormat.TrailerBytes);
 
     /// <summary>The number of row ranges to run: at most one per thread, at least one whole tile each.</summary>
     public static int Parts(int rows, int maxDegreeOfParallelism)
@@ -80,7 +83,8 @@ internal static unsafe class MatMulDriver
 
     /// <summary>
     /// y[b·rows + r] = Σc W[r, c]·x[b·columns + c] with x quantized once into <paramref name="scratch"/>
-    /// (<paramref name="batch"/> × <see cref="ActivationRowBytes"/> bytes) and the integer dot kernel.
+    /// (<paramref name="batch"/> × <see cref="ActivationRowBytes"/> bytes) and the integer dot kernel; for a weight format
+    /// with a per-tensor trailer each result is then multiplied by the trailer's <see cref="DotEntry.TensorScale"/>.
     /// </summary>
     public static void RunQuantized(DotEntry dot, ReadOnlySpan<byte> weights, int rows, int columns, int rowBytes,
                                     ReadOnlySpan<float> x, Span<float> y, int batch, int parts, Span<byte> scratch)
@@ -92,11 +96,12 @@ internal static unsafe class MatMulDriver
             activation.Quantize!(x.Slice(b * columns, columns), scratch.Slice(b * actBytes, actBytes), default);
         }
 
+        float tensorScale = dot.TensorScale?.Invoke(weights[(rows * rowBytes)..]) ?? 1f;
         fixed (byte* w = weights)
         fixed (byte* a = scratch)
         fixed (float* yp = y)
         {
-            var work = new QuantizedRows(dot, w, a, yp, rows, columns, rowBytes, actBytes, batch, parts);
+            var work = new QuantizedRows(dot, w, a, yp, rows, columns, rowBytes, actBytes, batch, parts, tensorScale);
             Run(in work, parts);
         }
     }
@@ -134,7 +139,7 @@ internal static unsafe class MatMulDriver
     }
 
     private readonly struct QuantizedRows(DotEntry dot, byte* weights, byte* activations, float* y, int rows, int columns,
-                                          int rowBytes, int actBytes, int batch, int parts) : IAction
+                                          int rowBytes, int actBytes, int batch, int parts, float tensorScale) : IAction
     {
         public void Invoke(int part)
         {
@@ -150,6 +155,11 @@ internal static unsafe class MatMulDriver
                     var a = new ReadOnlySpan<byte>(activations + (long)b * actBytes, actBytes);
                     Span<float> results = tile[..count];
                     dot.DotRows(w, rowBytes, a, columns, results);
+                    if (dot.TensorScale is not null)
+                    {
+                        TensorPrimitives.Multiply(results, tensorScale, results);
+                    }
+
                     results.CopyTo(new Span<float>(y + (long)b * rows + r, count));
                 }
             }
@@ -168,6 +178,7 @@ internal static unsafe class MatMulDriver
             int first = RangeStart(rows, parts, part);
             int end = RangeStart(rows, parts, part + 1);
             Span<float> values = stackalloc float[chunkValues];
+            var trailer = new ReadOnlySpan<byte>(weights + (long)rows * rowBytes, format.TrailerBytes);
             for (int r = first; r < end; r++)
             {
                 var w = new ReadOnlySpan<byte>(weights + (long)r * rowBytes, rowBytes);
@@ -180,7 +191,7 @@ internal static unsafe class MatMulDriver
                 {
                     int count = Math.Min(chunkValues, columns - c);
                     Span<float> v = values[..count];
-                    kernel.Dequantize!(w.Slice(offset, count / format.BlockSize * format.BytesPerBlock), v);
+                    kernel.DequantizeBlocks(w.Slice(offset, count / format.BlockSize * format.BytesPerBlock), trailer, v);
                     for (int b = 0; b < batch; b++)
                     {
                         y[(long)b * rows + r] += TensorPrimitives.Dot(v, new ReadOnlySpan<float>(x + (long)b * columns + c, count));
