@@ -63,7 +63,7 @@ internal static class DotRegistry
         Add(DotEntry.Create<Formats.Q6_KDot>());
         Add(DotEntry.Create<Formats.IQ4_XSDot>());
         Add(DotEntry.Create<Formats.TQ1_0Dot>());
-        Add(DotEntry.Create<Formats.TQ2_0Dot>());
+        Add(DotEntry.CreateRows<Formats.TQ2_0Dot>());
 
         return entries.ToFrozenDictionary();
     }
