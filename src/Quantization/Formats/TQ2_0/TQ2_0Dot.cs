@@ -150,14 +150,15 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
             Vector256<byte> three = Vector256.Create((byte)3);
             Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
             Vector256<ushort> q1 = Vector256.LoadUnsafe(ref x, 32).AsUInt16();
+            // Constant shift counts written out (immediate shifts).
             Vector256<int> acc0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, q0.AsByte() & three, Vector256.LoadUnsafe(ref q8).AsSByte());
             Vector256<int> acc1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, q1.AsByte() & three, Vector256.LoadUnsafe(ref q8, 128).AsSByte());
-            for (int l = 1; l < 4; l++)
-            {
-                acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 2 * l).AsByte() & three, Vector256.LoadUnsafe(ref q8, (nuint)(32 * l)).AsSByte());
-                acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 2 * l).AsByte() & three, Vector256.LoadUnsafe(ref q8, (nuint)(128 + 32 * l)).AsSByte());
-            }
-
+            acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 32).AsSByte());
+            acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 160).AsSByte());
+            acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 64).AsSByte());
+            acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 192).AsSByte());
+            acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 96).AsSByte());
+            acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 224).AsSByte());
             return acc0 + acc1;
         }
     }
@@ -182,18 +183,17 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         private static Vector256<int> Row(ref byte x, ref byte q8)
         {
             Vector256<byte> three = Vector256.Create((byte)3);
-            Vector256<short> acc = Vector256<short>.Zero;
-            for (int c = 0; c < 2; c++)
-            {
-                Vector256<ushort> qs = Vector256.LoadUnsafe(ref x, (nuint)(32 * c)).AsUInt16();
-                for (int l = 0; l < 4; l++)
-                {
-                    Vector256<byte> codes = Vector256.ShiftRightLogical(qs, 2 * l).AsByte() & three;
-                    acc += Avx2.MultiplyAddAdjacent(codes, Vector256.LoadUnsafe(ref q8, (nuint)(128 * c + 32 * l)).AsSByte());
-                }
-            }
-
-            return Avx2.MultiplyAddAdjacent(acc, Vector256.Create((short)1));
+            Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
+            Vector256<ushort> q1 = Vector256.LoadUnsafe(ref x, 32).AsUInt16();
+            Vector256<short> acc0 = Avx2.MultiplyAddAdjacent(q0.AsByte() & three, Vector256.LoadUnsafe(ref q8).AsSByte())
+                                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q0, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 32).AsSByte());
+            Vector256<short> acc1 = Avx2.MultiplyAddAdjacent(q1.AsByte() & three, Vector256.LoadUnsafe(ref q8, 128).AsSByte())
+                                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q1, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 160).AsSByte());
+            acc0 += Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q0, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 64).AsSByte())
+                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q0, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 96).AsSByte());
+            acc1 += Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q1, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 192).AsSByte())
+                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q1, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 224).AsSByte());
+            return Avx2.MultiplyAddAdjacent(acc0 + acc1, Vector256.Create((short)1));
         }
     }
 
