@@ -246,11 +246,12 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
                 Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 7 * rowBytes)));
                 if (2 * TWeights.BlockBytes > 64)
                 {
-                    // Two blocks span more than a line (Q8_0): without the second, every 16th line would be missed.
-                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 4 * rowBytes + 64)));
-                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 5 * rowBytes + 64)));
-                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 6 * rowBytes + 64)));
-                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 7 * rowBytes + 64)));
+                    // Two blocks span more than a line (Q8_0): with one address per step some lines would be passed
+                    // over; a second one half a line on leaves no gap of 64 bytes and stays inside the two blocks.
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 4 * rowBytes + 32)));
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 5 * rowBytes + 32)));
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 6 * rowBytes + 32)));
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 7 * rowBytes + 32)));
                 }
             }
 
