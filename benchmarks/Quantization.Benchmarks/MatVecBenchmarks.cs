@@ -77,7 +77,7 @@ public abstract unsafe class MatVecBenchmarks
     [
         QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0, QuantType.IQ4_NL,
         QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_XS,
-        QuantType.TQ1_0, QuantType.TQ2_0, QuantType.NF4, QuantType.FP4,
+        QuantType.TQ1_0, QuantType.TQ2_0, QuantType.I2_S, QuantType.NF4, QuantType.FP4,
     ];
 
     /// <summary>The [Params] values of <see cref="Type"/>: <see cref="Formats"/> unless a class narrows them.</summary>

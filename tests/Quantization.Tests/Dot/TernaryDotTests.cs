@@ -236,6 +236,34 @@ public sealed unsafe class TernaryDotTests
     [Fact]
     public void Tq2_0_HostileBlocks_DotEqualsReference() => HostileDotEqualsReference<TQ2_0Dot>(BlockTQ2_0.Size);
 
+    /// <summary>
+    /// The row kernel (four rows per step on x86, then the rest one by one): every row equals the scalar reference of that
+    /// row bit for bit, on random code bytes and q8 at −128; a span one byte short of the last row is rejected.
+    /// </summary>
+    [Fact]
+    public void Tq2_0_HostileRows_DotRowsEqualsReference()
+    {
+        const int rows = 9, blocks = 16, n = blocks * 256;
+        const int rowBytes = blocks * BlockTQ2_0.Size;
+        (byte[] weights, byte[] all) = Hostile(BlockTQ2_0.Size, rows * blocks, 11);
+        byte[] activations = all[..(blocks * Q8Size)];
+        for (int b = 0; b < rows * blocks; b++)
+        {
+            weights[b * BlockTQ2_0.Size + 64] = (byte)(b * 37); // finite fp16 scales of varied magnitude
+            weights[b * BlockTQ2_0.Size + 65] = (byte)(0x30 + b % 12);
+        }
+
+        var results = new float[rows];
+        TQ2_0Dot.DotRows(weights, rowBytes, activations, n, results);
+        for (int r = 0; r < rows; r++)
+        {
+            float reference = TQ2_0Dot.DotReference(weights.AsSpan(r * rowBytes, rowBytes), activations, n);
+            Assert.True(BitConverter.SingleToInt32Bits(reference) == BitConverter.SingleToInt32Bits(results[r]), $"row {r}: {results[r]} vs {reference}");
+        }
+
+        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => TQ2_0Dot.DotRows(weights.AsSpan(0, rows * rowBytes - 1), rowBytes, activations, n, new float[rows])).ParamName);
+    }
+
     [Fact]
     public void Tq2_0_BadArguments_Throw() => BadArgumentsThrow<TQ2_0Dot>(BlockTQ2_0.Size);
 

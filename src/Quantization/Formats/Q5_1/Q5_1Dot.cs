@@ -41,7 +41,7 @@ internal readonly struct Q5_1Weights : IBlock32Weights
     {
         uint qh = Unsafe.ReadUnaligned<uint>(in Unsafe.Add(ref Unsafe.AsRef(in block), 4));
         Vector256<byte> nibbles = Block32Decode.Nibbles256(in Unsafe.Add(ref Unsafe.AsRef(in block), 8));
-        return nibbles | (Block32Decode.BitMask256(qh) & Vector256.Create((byte)0x10));
+        return nibbles | Block32Decode.FifthBits256(qh);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

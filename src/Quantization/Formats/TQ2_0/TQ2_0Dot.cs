@@ -14,7 +14,7 @@ namespace Quantization.Formats;
 /// unsigned (0..3) and subtract Σ q8 from the Q8_K bsums; their integer sums equal the reference's, so
 /// <see cref="Dot"/> returns the same float as <see cref="DotReference"/>.
 /// </summary>
-internal sealed class TQ2_0Dot : IDotKernel
+internal sealed class TQ2_0Dot : IDotRowsKernel
 {
     public static QuantType WeightType => QuantType.TQ2_0;
 
@@ -60,6 +60,141 @@ internal sealed class TQ2_0Dot : IDotKernel
         }
 
         return sumf;
+    }
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+    {
+        int blocks = TernaryDot.RowBlockCount(n, BlockTQ2_0.Size, weights, rowBytes, activations.Length, results.Length);
+        ref byte w = ref MemoryMarshal.GetReference(weights);
+        ref byte a = ref MemoryMarshal.GetReference(activations);
+        int r = 0;
+        for (; Avx2.IsSupported && r + 4 <= results.Length; r += 4)
+        {
+            ref byte rows = ref Unsafe.Add(ref w, (nint)r * rowBytes);
+            Span<float> four = results.Slice(r, 4);
+            bool prefetch = r + 8 <= results.Length;
+            if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+            {
+                TernaryDot.Rows4<Rows4Avx512>(ref rows, rowBytes, ref a, blocks, four, prefetch);
+            }
+            else if (AvxVnni.IsSupported)
+            {
+                TernaryDot.Rows4<Rows4AvxVnni>(ref rows, rowBytes, ref a, blocks, four, prefetch);
+            }
+            else
+            {
+                TernaryDot.Rows4<Rows4Avx2>(ref rows, rowBytes, ref a, blocks, four, prefetch);
+            }
+        }
+
+        for (; r < results.Length; r++)
+        {
+            results[r] = Dot(weights.Slice(r * rowBytes, blocks * BlockTQ2_0.Size), activations, n);
+        }
+    }
+
+    /// <summary>Avx512BW: the four activation vectors loaded once per block for the four rows; u8·s8 pairs in int16.</summary>
+    internal readonly struct Rows4Avx512 : ITernaryRows4
+    {
+        public static int BlockBytes => BlockTQ2_0.Size;
+
+        public static int ScaleOffset => 64;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> Sums4(ref byte x, nint rowBytes, ref byte y)
+        {
+            ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+            Vector512<sbyte> a0 = Vector512.Create(Vector256.LoadUnsafe(ref q8), Vector256.LoadUnsafe(ref q8, 128)).AsSByte();
+            Vector512<sbyte> a1 = Vector512.Create(Vector256.LoadUnsafe(ref q8, 32), Vector256.LoadUnsafe(ref q8, 160)).AsSByte();
+            Vector512<sbyte> a2 = Vector512.Create(Vector256.LoadUnsafe(ref q8, 64), Vector256.LoadUnsafe(ref q8, 192)).AsSByte();
+            Vector512<sbyte> a3 = Vector512.Create(Vector256.LoadUnsafe(ref q8, 96), Vector256.LoadUnsafe(ref q8, 224)).AsSByte();
+            return TernaryDot.Totals4(
+                Row(ref x, a0, a1, a2, a3), Row(ref Unsafe.Add(ref x, rowBytes), a0, a1, a2, a3),
+                Row(ref Unsafe.Add(ref x, 2 * rowBytes), a0, a1, a2, a3), Row(ref Unsafe.Add(ref x, 3 * rowBytes), a0, a1, a2, a3));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Row(ref byte x, Vector512<sbyte> a0, Vector512<sbyte> a1, Vector512<sbyte> a2, Vector512<sbyte> a3)
+        {
+            // Word shifts: the bits a byte takes from its neighbour land above the two kept by the mask.
+            Vector512<ushort> qs = Vector512.LoadUnsafe(ref x).AsUInt16();
+            Vector512<byte> three = Vector512.Create((byte)3);
+            Vector512<short> acc = Avx512BW.MultiplyAddAdjacent(qs.AsByte() & three, a0)
+                                 + Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(qs, 2).AsByte() & three, a1);
+            acc += Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(qs, 4).AsByte() & three, a2)
+                 + Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(qs, 6).AsByte() & three, a3);
+            Vector512<int> s = Avx512BW.MultiplyAddAdjacent(acc, Vector512.Create((short)1));
+            return s.GetLower() + s.GetUpper();
+        }
+    }
+
+    /// <summary>AVX-VNNI: <c>vpdpbusd</c> of the unsigned codes and q8 straight into int32 (no int16 stage).</summary>
+    internal readonly struct Rows4AvxVnni : ITernaryRows4
+    {
+        public static int BlockBytes => BlockTQ2_0.Size;
+
+        public static int ScaleOffset => 64;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> Sums4(ref byte x, nint rowBytes, ref byte y)
+        {
+            ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+            return TernaryDot.Totals4(
+                Row(ref x, ref q8), Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
+                Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Row(ref byte x, ref byte q8)
+        {
+            Vector256<byte> three = Vector256.Create((byte)3);
+            Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
+            Vector256<ushort> q1 = Vector256.LoadUnsafe(ref x, 32).AsUInt16();
+            // Constant shift counts written out (immediate shifts).
+            Vector256<int> acc0 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, q0.AsByte() & three, Vector256.LoadUnsafe(ref q8).AsSByte());
+            Vector256<int> acc1 = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, q1.AsByte() & three, Vector256.LoadUnsafe(ref q8, 128).AsSByte());
+            acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 32).AsSByte());
+            acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 160).AsSByte());
+            acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 64).AsSByte());
+            acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 192).AsSByte());
+            acc0 = AvxVnni.MultiplyWideningAndAdd(acc0, Vector256.ShiftRightLogical(q0, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 96).AsSByte());
+            acc1 = AvxVnni.MultiplyWideningAndAdd(acc1, Vector256.ShiftRightLogical(q1, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 224).AsSByte());
+            return acc0 + acc1;
+        }
+    }
+
+    /// <summary>AVX2: <c>vpmaddubsw</c> pairs in int16 (|pair| ≤ 768, eight of them per lane), then <c>vpmaddwd</c> with ones.</summary>
+    internal readonly struct Rows4Avx2 : ITernaryRows4
+    {
+        public static int BlockBytes => BlockTQ2_0.Size;
+
+        public static int ScaleOffset => 64;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> Sums4(ref byte x, nint rowBytes, ref byte y)
+        {
+            ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
+            return TernaryDot.Totals4(
+                Row(ref x, ref q8), Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
+                Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Row(ref byte x, ref byte q8)
+        {
+            Vector256<byte> three = Vector256.Create((byte)3);
+            Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
+            Vector256<ushort> q1 = Vector256.LoadUnsafe(ref x, 32).AsUInt16();
+            Vector256<short> acc0 = Avx2.MultiplyAddAdjacent(q0.AsByte() & three, Vector256.LoadUnsafe(ref q8).AsSByte())
+                                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q0, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 32).AsSByte());
+            Vector256<short> acc1 = Avx2.MultiplyAddAdjacent(q1.AsByte() & three, Vector256.LoadUnsafe(ref q8, 128).AsSByte())
+                                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q1, 2).AsByte() & three, Vector256.LoadUnsafe(ref q8, 160).AsSByte());
+            acc0 += Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q0, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 64).AsSByte())
+                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q0, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 96).AsSByte());
+            acc1 += Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q1, 4).AsByte() & three, Vector256.LoadUnsafe(ref q8, 192).AsSByte())
+                  + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q1, 6).AsByte() & three, Vector256.LoadUnsafe(ref q8, 224).AsSByte());
+            return Avx2.MultiplyAddAdjacent(acc0 + acc1, Vector256.Create((short)1));
+        }
     }
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

@@ -4,6 +4,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Quantization.Kernels;
+using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
 
@@ -45,7 +46,60 @@ internal static class TernaryDot
     /// <summary>The per-block float factor in ggml's order: <c>y.d · fp16(x.d)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scale(ref byte q8Block, ushort weightScale) =>
-        Unsafe.ReadUnaligned<float>(ref q8Block) * Fp16.ToSingle(weightScale);
+        Unsafe.ReadUnaligned<float>(ref q8Block) * HalfTable.ToSingle(weightScale);
+
+    /// <summary>Checks the arguments of a row kernel; returns the block count per row.</summary>
+    public static int RowBlockCount(int n, int weightBlockSize, ReadOnlySpan<byte> weights, int rowBytes, int activationsLength, int rows)
+    {
+        int blocks = BlockCount(n, weightBlockSize, int.MaxValue, activationsLength);
+        if (rowBytes < blocks * weightBlockSize || (rows > 0 && (long)rowBytes * (rows - 1) + (long)blocks * weightBlockSize > weights.Length))
+        {
+            ThrowHelper.ThrowArgument(nameof(weights), "The weight rows do not fit the span.");
+        }
+
+        return blocks;
+    }
+
+    /// <summary>
+    /// Four consecutive weight rows against one Q8_K row (x86): per block the four rows' integer sums at once
+    /// (<typeparamref name="TRows"/>), then each row's <c>sumf += (float)sumi · (y.d · fp16(x.d))</c> in its own lane, in
+    /// block order, so every row's result is the one-row kernel's to the bit. Four rows read side by side are not the one
+    /// sequential stream the hardware prefetcher follows, so the next four rows are prefetched as the loop goes, front to back.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Rows4<TRows>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results, bool prefetchNext)
+        where TRows : struct, ITernaryRows4
+    {
+        Vector128<float> sumf = Vector128<float>.Zero;
+        ref byte x = ref w;
+        nint groupBytes = 4 * rowBytes;
+        nint linesPerBlock = (groupBytes / 64 + blocks - 1) / blocks;
+        nint pf = groupBytes;
+        for (nint i = 0; i < blocks; i++)
+        {
+            if (prefetchNext)
+            {
+                // The next group's bytes, one sequential sweep spread over this group's blocks.
+                for (nint k = 0; k < linesPerBlock && pf < 2 * groupBytes; k++, pf += 64)
+                {
+                    Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref w, pf)));
+                }
+            }
+
+            ref byte y = ref Unsafe.Add(ref a, i * BlockQ8_K.Size);
+            Vector128<int> sumi = TRows.Sums4(ref x, rowBytes, ref y) - Vector128.Create(BsumTotal(ref y));
+            ref byte d = ref Unsafe.Add(ref x, TRows.ScaleOffset);
+            Vector128<float> dx = Vector128.Create(
+                HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref d)),
+                HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref d, rowBytes))),
+                HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref d, 2 * rowBytes))),
+                HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref d, 3 * rowBytes))));
+            sumf += Vector128.ConvertToSingle(sumi) * (Vector128.Create(Unsafe.ReadUnaligned<float>(ref y)) * dx);
+            x = ref Unsafe.Add(ref x, TRows.BlockBytes);
+        }
+
+        sumf.CopyTo(results);
+    }
 
     /// <summary>Σ of the 16 bsums, i.e. Σ q8 over the block, as the scalar int it is.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -128,3 +182,17 @@ internal static class TernaryDot
         return acc + c0.AsInt16() * y0 + c1.AsInt16() * y1;
     }
 }
+
+/// <summary>The integer side of <see cref="TernaryDot.Rows4{TRows}"/> for one ternary format and instruction set.</summary>
+internal interface ITernaryRows4
+{
+    /// <summary>Bytes per weight block.</summary>
+    static abstract int BlockBytes { get; }
+
+    /// <summary>Offset of the FP16 scale in a weight block.</summary>
+    static abstract int ScaleOffset { get; }
+
+    /// <summary>Σ q·q8 (q the unsigned code) of one block in each of four rows <paramref name="rowBytes"/> apart.</summary>
+    static abstract Vector128<int> Sums4(ref byte x, nint rowBytes, ref byte y);
+}
+

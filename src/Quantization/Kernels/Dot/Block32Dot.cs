@@ -170,10 +170,11 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     }
 
     /// <summary>
-    /// Row after row, each read front to back as one sequential stream (which the hardware prefetcher keeps fed from
-    /// DRAM; interleaving several rows' streams measurably starves it), with four accumulators taking blocks in turn so
-    /// the float additions do not wait on each other. With more than one row, each activation block's share of the work
-    /// (its loaded codes, offset sum and scale) is prepared once for all rows.
+    /// Four rows at a time: each activation block (its loaded codes, offset sum and scale, prepared once per tile when
+    /// there is more than one row) is used by four rows in turn, and each row keeps one float accumulator. Every row adds
+    /// its blocks in pairs, <c>acc += (c₀·s₀ + c₁·s₁)</c> lane-wise, whether it runs alone or beside three others, so a
+    /// row's result does not depend on how many rows share the call. Each group of four prefetches the next group's rows
+    /// as it goes, since the rows are read side by side rather than as one sequential stream.
     /// </summary>
     private static void Rows256<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results,
                                            Span<byte> preparedCodes, Span<float> scales)
@@ -181,23 +182,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     {
         if (results.Length == 1)
         {
-            float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
-            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-            int b = 0;
-            for (; b + 4 <= blocks; b += 4)
-            {
-                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min0);
-                acc1 = Block256<TPath, TY>(ref w, ref a, b + 1, acc1, ref min1);
-                acc2 = Block256<TPath, TY>(ref w, ref a, b + 2, acc2, ref min2);
-                acc3 = Block256<TPath, TY>(ref w, ref a, b + 3, acc3, ref min3);
-            }
-
-            for (; b < blocks; b++)
-            {
-                acc0 = Block256<TPath, TY>(ref w, ref a, b, acc0, ref min0);
-            }
-
-            results[0] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + ((min0 + min1) + (min2 + min3));
+            results[0] = Row256<TPath, TY, RawActivations>(ref w, ref a, ref Unsafe.NullRef<TY>(), ref Unsafe.NullRef<float>(), blocks);
             return;
         }
 
@@ -212,66 +197,186 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
 
         ref TY y = ref MemoryMarshal.GetReference(codes);
         ref float dy = ref MemoryMarshal.GetReference(scales);
-        for (int r = 0; r < results.Length; r++)
+        int r = 0;
+        for (; r + 4 <= results.Length; r += 4)
         {
-            ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
-            float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
-            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-            int b = 0;
-            for (; b + 4 <= blocks; b += 4)
+            Rows256x4<TPath, TY>(ref Unsafe.Add(ref w, (nint)r * rowBytes), rowBytes, ref y, ref dy, blocks, results.Slice(r, 4),
+                                 prefetchNext: Sse.IsSupported && r + 8 <= results.Length);
+        }
+
+        for (; r < results.Length; r++)
+        {
+            results[r] = Row256<TPath, TY, PreparedActivations>(ref Unsafe.Add(ref w, (nint)r * rowBytes), ref a, ref y, ref dy, blocks);
+        }
+    }
+
+    /// <summary>Four rows from the prepared activation blocks, each in the order of <see cref="Row256"/>.</summary>
+    private static unsafe void Rows256x4<TPath, TY>(ref byte w, nint rowBytes, ref TY y, ref float dy, int blocks, Span<float> results,
+                                                  bool prefetchNext)
+        where TPath : IPath256<TY> where TY : unmanaged
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
+        ref byte wb = ref w;
+        nint b = 0;
+        for (; b + 2 <= blocks; b += 2)
+        {
+            TY y0 = Unsafe.Add(ref y, b), y1 = Unsafe.Add(ref y, b + 1);
+            Vector256<float> dy0 = Vector256.Create(Unsafe.Add(ref dy, 2 * b)), dy1 = Vector256.Create(Unsafe.Add(ref dy, 2 * b + 2));
+            acc0 = Pair256<TPath, TY>(ref wb, y0, y1, dy0, dy1, acc0);
+            acc1 = Pair256<TPath, TY>(ref Unsafe.Add(ref wb, rowBytes), y0, y1, dy0, dy1, acc1);
+            acc2 = Pair256<TPath, TY>(ref Unsafe.Add(ref wb, 2 * rowBytes), y0, y1, dy0, dy1, acc2);
+            acc3 = Pair256<TPath, TY>(ref Unsafe.Add(ref wb, 3 * rowBytes), y0, y1, dy0, dy1, acc3);
+            if (TWeights.HasMin)
             {
-                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min0);
-                acc1 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 1, acc1, ref min1);
-                acc2 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 2, acc2, ref min2);
-                acc3 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b + 3, acc3, ref min3);
+                float s0 = Unsafe.Add(ref dy, 2 * b + 1), s1 = Unsafe.Add(ref dy, 2 * b + 3);
+                min0 += MinPair(ref wb, s0, s1);
+                min1 += MinPair(ref Unsafe.Add(ref wb, rowBytes), s0, s1);
+                min2 += MinPair(ref Unsafe.Add(ref wb, 2 * rowBytes), s0, s1);
+                min3 += MinPair(ref Unsafe.Add(ref wb, 3 * rowBytes), s0, s1);
             }
 
-            for (; b < blocks; b++)
+            if (prefetchNext)
             {
-                acc0 = Prepared256<TPath, TY>(ref row, ref y, ref dy, b, acc0, ref min0);
+                // The next four rows, one group ahead (into L2): four interleaved row streams alone starve the
+                // hardware prefetcher when the matrix comes from DRAM.
+                Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 4 * rowBytes)));
+                Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 5 * rowBytes)));
+                Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 6 * rowBytes)));
+                Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 7 * rowBytes)));
+                if (2 * TWeights.BlockBytes > 64)
+                {
+                    // Two blocks span more than a line (Q8_0): with one address per step some lines would be passed
+                    // over; a second one half a line on leaves no gap of 64 bytes and stays inside the two blocks.
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 4 * rowBytes + 32)));
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 5 * rowBytes + 32)));
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 6 * rowBytes + 32)));
+                    Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref wb, 7 * rowBytes + 32)));
+                }
             }
 
-            results[r] = Vector256.Sum((acc0 + acc1) + (acc2 + acc3)) + ((min0 + min1) + (min2 + min3));
+            wb = ref Unsafe.Add(ref wb, 2 * TWeights.BlockBytes);
         }
 
-    }
-
-    /// <summary>One block of one row from the prepared activation block: the same operations as <see cref="Block256"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Prepared256<TPath, TY>(ref byte row, ref TY y, ref float scales, int i, Vector256<float> acc, ref float min)
-        where TPath : IPath256<TY> where TY : unmanaged
-    {
-        ref byte wb = ref Unsafe.Add(ref row, i * TWeights.BlockBytes);
-        if (TWeights.HasMin)
+        if (b < blocks)
         {
-            min += Scale(ref wb, 2) * Unsafe.Add(ref scales, 2 * i + 1);
+            TY y0 = Unsafe.Add(ref y, b);
+            Vector256<float> dy0 = Vector256.Create(Unsafe.Add(ref dy, 2 * b));
+            acc0 = Single256<TPath, TY>(ref wb, y0, dy0, acc0);
+            acc1 = Single256<TPath, TY>(ref Unsafe.Add(ref wb, rowBytes), y0, dy0, acc1);
+            acc2 = Single256<TPath, TY>(ref Unsafe.Add(ref wb, 2 * rowBytes), y0, dy0, acc2);
+            acc3 = Single256<TPath, TY>(ref Unsafe.Add(ref wb, 3 * rowBytes), y0, dy0, acc3);
+            if (TWeights.HasMin)
+            {
+                float s0 = Unsafe.Add(ref dy, 2 * b + 1);
+                min0 += Scale(ref wb, 2) * s0;
+                min1 += Scale(ref Unsafe.Add(ref wb, rowBytes), 2) * s0;
+                min2 += Scale(ref Unsafe.Add(ref wb, 2 * rowBytes), 2) * s0;
+                min3 += Scale(ref Unsafe.Add(ref wb, 3 * rowBytes), 2) * s0;
+            }
         }
 
-        return Accumulate256<TPath, TY>(ref wb, Unsafe.Add(ref y, i), Vector256.Create(Unsafe.Add(ref scales, 2 * i)), acc);
+        results[0] = Vector256.Sum(acc0) + min0;
+        results[1] = Vector256.Sum(acc1) + min1;
+        results[2] = Vector256.Sum(acc2) + min2;
+        results[3] = Vector256.Sum(acc3) + min3;
     }
 
+    /// <summary>One row, from the raw activation blocks (<see cref="RawActivations"/>) or the prepared ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block256<TPath, TY>(ref byte row, ref byte a, int i, Vector256<float> acc, ref float min)
-        where TPath : IPath256<TY> where TY : unmanaged
+    private static float Row256<TPath, TY, TSource>(ref byte w, ref byte a, ref TY y, ref float dy, int blocks)
+        where TPath : IPath256<TY> where TY : unmanaged where TSource : struct
     {
-        ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
-        ref byte wb = ref Unsafe.Add(ref row, i * TWeights.BlockBytes);
-        if (TWeights.HasMin)
+        Vector256<float> acc = default;
+        float min = 0;
+        ref byte wb = ref w;
+        nint b = 0;
+        for (; b + 2 <= blocks; b += 2)
         {
-            min += Scale(ref wb, 2) * Scale(ref ab, 2);
+            TY y0, y1;
+            float d0, d1, s0 = 0, s1 = 0;
+            if (typeof(TSource) == typeof(RawActivations))
+            {
+                ref byte a0 = ref Unsafe.Add(ref a, b * ActivationBytes);
+                ref byte a1 = ref Unsafe.Add(ref a0, ActivationBytes);
+                y0 = TPath.LoadY<TWeights>(in ActivationCodes(ref a0));
+                y1 = TPath.LoadY<TWeights>(in ActivationCodes(ref a1));
+                d0 = Scale(ref a0, 0);
+                d1 = Scale(ref a1, 0);
+                if (TWeights.HasMin)
+                {
+                    s0 = Scale(ref a0, 2);
+                    s1 = Scale(ref a1, 2);
+                }
+            }
+            else
+            {
+                y0 = Unsafe.Add(ref y, b);
+                y1 = Unsafe.Add(ref y, b + 1);
+                d0 = Unsafe.Add(ref dy, 2 * b);
+                d1 = Unsafe.Add(ref dy, 2 * b + 2);
+                s0 = Unsafe.Add(ref dy, 2 * b + 1);
+                s1 = Unsafe.Add(ref dy, 2 * b + 3);
+            }
+
+            acc = Pair256<TPath, TY>(ref wb, y0, y1, Vector256.Create(d0), Vector256.Create(d1), acc);
+            if (TWeights.HasMin)
+            {
+                min += MinPair(ref wb, s0, s1);
+            }
+
+            wb = ref Unsafe.Add(ref wb, 2 * TWeights.BlockBytes);
         }
 
-        return Accumulate256<TPath, TY>(ref wb, TPath.LoadY<TWeights>(in ActivationCodes(ref ab)), Vector256.Create(Scale(ref ab, 0)), acc);
+        if (b < blocks)
+        {
+            TY y0;
+            float d0, s0;
+            if (typeof(TSource) == typeof(RawActivations))
+            {
+                ref byte a0 = ref Unsafe.Add(ref a, b * ActivationBytes);
+                y0 = TPath.LoadY<TWeights>(in ActivationCodes(ref a0));
+                d0 = Scale(ref a0, 0);
+                s0 = TWeights.HasMin ? Scale(ref a0, 2) : 0;
+            }
+            else
+            {
+                y0 = Unsafe.Add(ref y, b);
+                d0 = Unsafe.Add(ref dy, 2 * b);
+                s0 = Unsafe.Add(ref dy, 2 * b + 1);
+            }
+
+            acc = Single256<TPath, TY>(ref wb, y0, Vector256.Create(d0), acc);
+            if (TWeights.HasMin)
+            {
+                min += Scale(ref wb, 2) * s0;
+            }
+        }
+
+        return Vector256.Sum(acc) + min;
     }
 
+    /// <summary>acc + (c₀·(d_x₀·d_y₀) + c₁·(d_x₁·d_y₁)) for two consecutive blocks of one row (c: the converted int32 lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate256<TPath, TY>(ref byte block, TY y, Vector256<float> dy, Vector256<float> acc)
+    private static Vector256<float> Pair256<TPath, TY>(ref byte wb, TY y0, TY y1, Vector256<float> dy0, Vector256<float> dy1, Vector256<float> acc)
         where TPath : IPath256<TY> where TY : unmanaged
     {
-        // Broadcast d_x straight from the table, then d_x·d_y lane-wise: the same product as the scalar one.
-        Vector256<int> lanes = TPath.Lanes<TWeights>(in block, y);
-        return Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(lanes), Vector256.Create(Scale(ref block, 0)) * dy, acc);
+        ref byte wb1 = ref Unsafe.Add(ref wb, TWeights.BlockBytes);
+        Vector256<float> t = Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb, y0)) * (Vector256.Create(Scale(ref wb, 0)) * dy0);
+        t = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb1, y1)), Vector256.Create(Scale(ref wb1, 0)) * dy1, t);
+        return acc + t;
     }
+
+    /// <summary>acc + c·(d_x·d_y) for a row's last block when the count is odd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Single256<TPath, TY>(ref byte wb, TY y, Vector256<float> dy, Vector256<float> acc)
+        where TPath : IPath256<TY> where TY : unmanaged =>
+        Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb, y)), Vector256.Create(Scale(ref wb, 0)) * dy, acc);
+
+    /// <summary>m₀·s₀ + m₁·s₁ of two consecutive blocks of a type-1 row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MinPair(ref byte wb, float s0, float s1) =>
+        Scale(ref wb, 2) * s0 + Scale(ref Unsafe.Add(ref wb, TWeights.BlockBytes), 2) * s1;
 
     private static void Rows128<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
         where TPath : IPath128<TY> where TY : struct

@@ -186,3 +186,9 @@ internal readonly struct AdvSimdPath : IPath128<Halves>
         return AdvSimd.AddPairwiseWideningAndAdd(sum, AdvSimd.MultiplyWideningUpper(high, y.High));
     }
 }
+
+/// <summary>Row loops over activation blocks read straight from the quantized activation row (one row, nothing prepared).</summary>
+internal readonly struct RawActivations;
+
+/// <summary>Row loops over activation blocks prepared once per tile.</summary>
+internal readonly struct PreparedActivations;

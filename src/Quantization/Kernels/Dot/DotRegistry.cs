@@ -77,7 +77,7 @@ internal static class DotRegistry
         Add(DotEntry.Create<Formats.Q6_KDot>());
         Add(DotEntry.Create<Formats.IQ4_XSDot>());
         Add(DotEntry.Create<Formats.TQ1_0Dot>());
-        Add(DotEntry.Create<Formats.TQ2_0Dot>());
+        Add(DotEntry.CreateRows<Formats.TQ2_0Dot>());
         Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Nf4Code>>());
         Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Fp4Code>>());
         Add(DotEntry.CreateWithTrailer<Formats.I2_SDot>());
