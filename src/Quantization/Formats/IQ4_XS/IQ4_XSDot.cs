@@ -178,7 +178,7 @@ internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
             // Signed × signed through pmaddubsw: |w| times q8 with w's sign (exact: |q8| ≤ 127).
             Vector256<short> s = Avx2.Shuffle(scales, pick).AsInt16();
             pick += next;
-            acc += KDot.MulAdd(Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), s);
+            acc = KDot.MulAdd(acc, Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), s);
         }
 
         return acc;

@@ -171,7 +171,7 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
             {
                 Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick));
                 pick += two;
-                acc += KDot.MulAdd(q2.AsByte() & three, Avx.LoadVector256(q8 + 32 * s), sc);
+                acc = KDot.MulAdd(acc, q2.AsByte() & three, Avx.LoadVector256(q8 + 32 * s), sc);
                 q2 = Avx2.ShiftRightLogical(q2, 2);
             }
         }
@@ -191,13 +191,14 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
                                                  0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0003_0003_0003_0003, 0x0003_0003_0003_0003).AsInt16();
         Vector512<short> four = Vector512.Create((short)4);
         Vector512<byte> three = Vector512.Create((byte)3);
-        byte* qs = (byte*)&x->Qs;
+        // All 64 code bytes load at once; each half's 32 is duplicated by a 128-bit lane shuffle.
+        Vector512<uint> codes = Avx512F.LoadVector512((uint*)&x->Qs);
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector512<int> acc = Vector512<int>.Zero;
-        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
+        for (int h = 0; h < 2; ++h, q8 += 128)
         {
-            Vector256<ushort> half = Avx.LoadVector256((ushort*)qs);
-            Vector512<ushort> q2 = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1), two);
+            Vector512<uint> half = h == 0 ? Avx512F.Shuffle4x128(codes, codes, 0b01_00_01_00) : Avx512F.Shuffle4x128(codes, codes, 0b11_10_11_10);
+            Vector512<ushort> q2 = Avx512BW.ShiftRightLogicalVariable(half.AsUInt16(), two);
             acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8), Avx512BW.PermuteVar32x16(sc, pick));
             pick += four;
             q2 = Avx512BW.ShiftRightLogical(q2, 4);

@@ -182,7 +182,7 @@ internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
                 Vector256<byte> u = (q2.AsByte() & three) | (Avx2.ShiftLeftLogical(hbits, 2).AsByte() & four);
                 Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick.AsSByte()));
                 pick += two;
-                acc += KDot.MulAdd(u, Avx.LoadVector256(q8 + 32 * s), sc);
+                acc = KDot.MulAdd(acc, u, Avx.LoadVector256(q8 + 32 * s), sc);
                 q2 = Avx2.ShiftRightLogical(q2, 2);
                 hbits = Avx2.ShiftRightLogical(hbits, 1);
             }

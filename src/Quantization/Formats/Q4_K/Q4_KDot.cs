@@ -184,22 +184,25 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
         sbyte* q8 = (sbyte*)&y->Qs;
 
         // Written out per chunk so that every shuffle control is a constant (the loop is not unrolled by the JIT).
-        Vector256<int> acc = Chunk256(qs, q8, scales, 0);
-        acc += Chunk256(qs, q8, scales, 1);
-        acc += Chunk256(qs, q8, scales, 2);
-        return acc + Chunk256(qs, q8, scales, 3);
+        // Two accumulators (low and high nibbles) keep the multiply-accumulate chains short.
+        Vector256<int> lo = Vector256<int>.Zero, hi = Vector256<int>.Zero;
+        Chunk256(qs, q8, scales, ref lo, ref hi, 0);
+        Chunk256(qs, q8, scales, ref lo, ref hi, 1);
+        Chunk256(qs, q8, scales, ref lo, ref hi, 2);
+        Chunk256(qs, q8, scales, ref lo, ref hi, 3);
+        return lo + hi;
     }
 
     /// <summary>Chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high nibbles), scales broadcast by a byte shuffle.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, [ConstantExpected(Min = 0, Max = 3)] int c)
+    private static unsafe void Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<int> lo, ref Vector256<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
     {
         Vector256<byte> low4 = Vector256.Create((byte)0x0F);
         Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
         Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
         Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
-        return KDot.MulAdd(q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0)
-             + KDot.MulAdd(Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
+        lo = KDot.MulAdd(lo, q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0);
+        hi = KDot.MulAdd(hi, Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -211,26 +214,28 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
 
         // Chunk c's 32 bytes twice: the low half keeps the low nibbles (sub-block 2c, Q8 codes 64c..64c+31), the high
         // half is shifted right by 4 (sub-block 2c+1, codes 64c+32..64c+63), so the Q8 codes load in natural order.
+        // The 128 code bytes load as two 64-byte vectors and each chunk is duplicated by a 128-bit lane shuffle.
         Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
-        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
-        Vector512<short> two = Vector512.Create((short)2);
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
-        byte* qs = (byte*)&x->Qs;
+        Vector512<uint> q01 = Avx512F.LoadVector512((uint*)&x->Qs);
+        Vector512<uint> q23 = Avx512F.LoadVector512((uint*)&x->Qs + 16);
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int c = 0; c < 4; ++c)
-        {
-            // Not Avx512F.BroadcastVector256ToVector512: the .NET 10.0.12 JIT encodes its displacement as if the memory
-            // operand were 16 bytes (qs + 64 reads qs + 128), so the 32 bytes are loaded and inserted instead.
-            Vector256<ushort> half = Avx.LoadVector256((ushort*)(qs + 32 * c));
-            Vector512<ushort> chunk = Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
-            Vector512<byte> q4 = Avx512BW.ShiftRightLogicalVariable(chunk, shift).AsByte() & low4;
-            acc += KDot.MulAdd(q4, Avx512BW.LoadVector512(q8 + 64 * c), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += two;
-        }
-
+        Vector512<int> acc = KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q01, q01, 0b01_00_01_00), shift, low4), Avx512BW.LoadVector512(q8), ScalePair(sc, 0));
+        acc += KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q01, q01, 0b11_10_11_10), shift, low4), Avx512BW.LoadVector512(q8 + 64), ScalePair(sc, 1));
+        acc += KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q23, q23, 0b01_00_01_00), shift, low4), Avx512BW.LoadVector512(q8 + 128), ScalePair(sc, 2));
+        acc += KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q23, q23, 0b11_10_11_10), shift, low4), Avx512BW.LoadVector512(q8 + 192), ScalePair(sc, 3));
         return acc;
     }
+
+    /// <summary>A chunk duplicated in both 256-bit halves: low nibbles in the low half, high nibbles in the high half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<byte> Nibbles(Vector512<uint> chunk, Vector512<ushort> shift, Vector512<byte> low4) =>
+        Avx512BW.ShiftRightLogicalVariable(chunk.AsUInt16(), shift).AsByte() & low4;
+
+    /// <summary>Scales 2c (low 256 bits) and 2c+1 (high 256 bits) of the eight int16 scales in <paramref name="sc"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<short> ScalePair(Vector512<short> sc, [ConstantExpected(Min = 0, Max = 3)] int c) =>
+        Avx512BW.PermuteVar32x16(sc, Vector512.Create(Vector256.Create((short)(2 * c)), Vector256.Create((short)(2 * c + 1))));
 
     /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -178,24 +178,28 @@ internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
         Vector256<ushort> hbits = Avx.LoadVector256((ushort*)&x->Qh);
         byte* qs = (byte*)&x->Qs;
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Chunk256(qs, q8, scales, ref hbits, 0);
-        acc += Chunk256(qs, q8, scales, ref hbits, 1);
-        acc += Chunk256(qs, q8, scales, ref hbits, 2);
-        return acc + Chunk256(qs, q8, scales, ref hbits, 3);
+        // Two accumulators (low and high nibbles) keep the multiply-accumulate chains short.
+        Vector256<int> lo = Vector256<int>.Zero, hi = Vector256<int>.Zero;
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 0);
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 1);
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 2);
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 3);
+        return lo + hi;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, [ConstantExpected(Min = 0, Max = 3)] int c)
+    private static unsafe void Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, ref Vector256<int> lo, ref Vector256<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
     {
         Vector256<byte> low4 = Vector256.Create((byte)0x0F);
         Vector256<byte> bit4 = Vector256.Create((byte)0x10);
         Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
-        Vector256<byte> lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
-        Vector256<byte> hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
+        Vector256<byte> q5lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
+        Vector256<byte> q5hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
         hbits = Avx2.ShiftRightLogical(hbits, 2);
         Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
         Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
-        return KDot.MulAdd(lo, Avx.LoadVector256(q8 + 64 * c), s0) + KDot.MulAdd(hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
+        lo = KDot.MulAdd(lo, q5lo, Avx.LoadVector256(q8 + 64 * c), s0);
+        hi = KDot.MulAdd(hi, q5hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

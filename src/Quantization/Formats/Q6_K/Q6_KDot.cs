@@ -155,7 +155,7 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
         byte* ql = (byte*)&x->Ql;
         byte* qh = (byte*)&x->Qh;
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
+        Vector256<int> acc = Vector256<int>.Zero, acc2 = Vector256<int>.Zero;
         for (int h = 0; h < 2; ++h, ql += 64, qh += 32, q8 += 128)
         {
             Vector256<byte> a = Avx.LoadVector256(ql);
@@ -165,13 +165,13 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
             Vector256<byte> v1 = (b & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 2).AsByte() & bits45);
             Vector256<byte> v2 = (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4) | (hb & bits45);
             Vector256<byte> v3 = (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftRightLogical(hb.AsUInt16(), 2).AsByte() & bits45);
-            acc += KDot.MulAdd(v0, Avx.LoadVector256(q8), ScalePair(scales, ref pick, two));
-            acc += KDot.MulAdd(v1, Avx.LoadVector256(q8 + 32), ScalePair(scales, ref pick, two));
-            acc += KDot.MulAdd(v2, Avx.LoadVector256(q8 + 64), ScalePair(scales, ref pick, two));
-            acc += KDot.MulAdd(v3, Avx.LoadVector256(q8 + 96), ScalePair(scales, ref pick, two));
+            acc = KDot.MulAdd(acc, v0, Avx.LoadVector256(q8), ScalePair(scales, ref pick, two));
+            acc2 = KDot.MulAdd(acc2, v1, Avx.LoadVector256(q8 + 32), ScalePair(scales, ref pick, two));
+            acc = KDot.MulAdd(acc, v2, Avx.LoadVector256(q8 + 64), ScalePair(scales, ref pick, two));
+            acc2 = KDot.MulAdd(acc2, v3, Avx.LoadVector256(q8 + 96), ScalePair(scales, ref pick, two));
         }
 
-        return acc - offset;
+        return acc + acc2 - offset;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -199,14 +199,13 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
         Vector512<byte> bits45 = Vector512.Create((byte)0x30);
         byte* ql = (byte*)&x->Ql;
-        byte* qh = (byte*)&x->Qh;
+        Vector512<uint> qh = Avx512F.LoadVector512((uint*)&x->Qh);
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector512<int> acc = Vector512<int>.Zero;
-        for (int h = 0; h < 2; ++h, ql += 64, qh += 32, q8 += 128)
+        for (int h = 0; h < 2; ++h, ql += 64, q8 += 128)
         {
             Vector512<byte> codes = Avx512BW.LoadVector512(ql);
-            Vector256<ushort> hb = Avx.LoadVector256((ushort*)qh);
-            Vector512<ushort> high = Avx512F.InsertVector256(hb.ToVector512Unsafe(), hb, 1);
+            Vector512<ushort> high = (h == 0 ? Avx512F.Shuffle4x128(qh, qh, 0b01_00_01_00) : Avx512F.Shuffle4x128(qh, qh, 0b11_10_11_10)).AsUInt16();
             Vector512<byte> v01 = (codes & low4) | (Avx512BW.ShiftLeftLogicalVariable(high, shiftUp).AsByte() & bits45);
             Vector512<byte> v23 = (Avx512BW.ShiftRightLogical(codes.AsUInt16(), 4).AsByte() & low4)
                                   | (Avx512BW.ShiftRightLogicalVariable(high, shiftDown).AsByte() & bits45);

@@ -152,6 +152,16 @@ internal static class KDot
     public static Vector256<int> MulAdd(Vector256<byte> unsignedCodes, Vector256<sbyte> activations, Vector256<short> scale) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(unsignedCodes, activations), scale);
 
+    /// <summary>
+    /// acc + <see cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>: with AVX-VNNI the scale multiply
+    /// and the accumulation are one VPDPWSSD (the same wrapping int32 sum).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MulAdd(Vector256<int> acc, Vector256<byte> unsignedCodes, Vector256<sbyte> activations, Vector256<short> scale) =>
+        AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(unsignedCodes, activations), scale)
+            : acc + MulAdd(unsignedCodes, activations, scale);
+
     /// <inheritdoc cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> MulAdd(Vector512<byte> unsignedCodes, Vector512<sbyte> activations, Vector512<short> scale) =>
