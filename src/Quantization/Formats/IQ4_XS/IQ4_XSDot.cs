@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// ggml's generic kernel scales each sub-block's sum in float (its reference order); the vector paths scale in int16
 /// and convert once per super-block.
 /// </summary>
-internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
+internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
 {
     public static QuantType WeightType => QuantType.IQ4_XS;
 
@@ -23,6 +23,9 @@ internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<IQ4_XSDot, BlockIQ4_XS>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: per sub-block, (d·dy·(ls − 32))·Σ into one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

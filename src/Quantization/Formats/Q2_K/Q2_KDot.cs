@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q2_K × Q8_K (<c>ggml_vec_dot_q2_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ q·q8 − dmin·dy·Σ_k m_k·bsum_k over
 /// the 16 sub-blocks of 16 (q in 0..3, sc_k and m_k the nibbles of Scales[k]), both sums exact in int32.
 /// </summary>
-internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
+internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
 {
     public static QuantType WeightType => QuantType.Q2_K;
 
@@ -22,6 +22,9 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q2_KDot, BlockQ2_K>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: one integer sum and one min sum per super-block, one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
 /// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
 /// </summary>
-internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
+internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
 {
     public static QuantType WeightType => QuantType.Q3_K;
 
@@ -22,6 +22,9 @@ internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q3_KDot, BlockQ3_K>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<Q3_KDot, BlockQ3_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
+internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
@@ -22,6 +22,9 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q6_KDot, BlockQ6_K>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<Q6_KDot, BlockQ6_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

@@ -24,7 +24,7 @@ internal enum KDotPath
 /// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
 /// </remarks>
 /// <summary>The vector paths of one super-block format's dot with Q8_K, which <see cref="KDot.Dot{TPaths, TBlock}"/> chooses between.</summary>
-internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotKernel
+internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
     where TBlock : unmanaged
 {
     /// <summary>Bytes of one weight super-block.</summary>
@@ -68,6 +68,58 @@ internal static class KDot
         }
 
         return TPaths.DotReference(weights, activations, n);
+    }
+
+    /// <summary>
+    /// The <see cref="Kernels.Dot.IDotRowsKernel.DotRows"/> of every super-block format: the checks and the path choice
+    /// once per call, then the rows one after another on that path (each result is <c>Dot</c> of its row, to the bit).
+    /// </summary>
+    public static unsafe void DotRows<TPaths, TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+        where TPaths : IKDotPaths<TBlock>
+        where TBlock : unmanaged
+    {
+        if (results.IsEmpty)
+        {
+            return;
+        }
+
+        int nb = SuperBlocks(n, TPaths.BlockBytes, weights, activations);
+        if (rowBytes < nb * TPaths.BlockBytes || (long)rowBytes * (results.Length - 1) + nb * TPaths.BlockBytes > weights.Length)
+        {
+            ThrowHelper.ThrowArgument(nameof(weights), $"{results.Length} rows of {rowBytes} bytes do not fit {weights.Length} weight bytes.");
+        }
+
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+                {
+                    for (int r = 0; r < results.Length; r++)
+                    {
+                        results[r] = TPaths.Dot512((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, nb);
+                    }
+                }
+                else
+                {
+                    for (int r = 0; r < results.Length; r++)
+                    {
+                        results[r] = TPaths.Dot256((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, nb);
+                    }
+                }
+            }
+
+            return;
+        }
+
+        for (int r = 0; r < results.Length; r++)
+        {
+            ReadOnlySpan<byte> row = weights.Slice(r * rowBytes, nb * TPaths.BlockBytes);
+            results[r] = AdvSimd.Arm64.IsSupported
+                ? TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(row), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb)
+                : TPaths.DotReference(row, activations, n);
+        }
     }
 
     /// <summary>The path <c>Dot</c> takes on this machine.</summary>
