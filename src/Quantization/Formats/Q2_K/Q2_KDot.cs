@@ -107,11 +107,12 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y, out Vector256<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
         }
 
         return Vector256.Sum(acc) - Vector256.Sum(accm);
@@ -121,11 +122,12 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y, out Vector256<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
         }
 
         return Vector512.Sum(acc) - Vector256.Sum(accm);

@@ -120,10 +120,11 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
     public static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
         }
 
         return Vector256.Sum(acc);
@@ -132,10 +133,11 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
     public static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
         }
 
         return Vector512.Sum(acc);

@@ -129,11 +129,12 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y, out Vector128<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector256.Sum(acc) - Vector128.Sum(accm);
@@ -143,11 +144,12 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y, out Vector128<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector512.Sum(acc) - Vector128.Sum(accm);
@@ -213,7 +215,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
         mins = MinSums(y, sm);
-        Vector512<short> sc = Sse41.ConvertToVector128Int16(sm).ToVector256Unsafe().ToVector512Unsafe();
+        Vector512<byte> sc = Broadcast128(sm);
 
         // Chunk c's 32 bytes twice: the low half keeps the low nibbles (sub-block 2c, Q8 codes 64c..64c+31), the high
         // half is shifted right by 4 (sub-block 2c+1, codes 64c+32..64c+63), so the Q8 codes load in natural order.
@@ -235,10 +237,21 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     internal static Vector512<byte> Nibbles(Vector512<uint> chunk, Vector512<ushort> shift, Vector512<byte> low4) =>
         Avx512BW.ShiftRightLogicalVariable(chunk.AsUInt16(), shift).AsByte() & low4;
 
-    /// <summary>Scales 2c (low 256 bits) and 2c+1 (high 256 bits) of the eight int16 scales in <paramref name="sc"/>.</summary>
+    /// <summary>The 16 bytes of <paramref name="v"/> in each 128-bit lane, for in-lane byte shuffles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<short> ScalePair(Vector512<short> sc, [ConstantExpected(Min = 0, Max = 3)] int c) =>
-        Avx512BW.PermuteVar32x16(sc, Vector512.Create(Vector256.Create((short)(2 * c)), Vector256.Create((short)(2 * c + 1))));
+    internal static Vector512<byte> Broadcast128(Vector128<byte> v)
+    {
+        Vector512<uint> w = v.AsUInt32().ToVector256Unsafe().ToVector512Unsafe();
+        return Avx512F.Shuffle4x128(w, w, 0).AsByte();
+    }
+
+    /// <summary>
+    /// Scales 2c (low 256 bits) and 2c+1 (high 256 bits) as int16 from the unsigned scale bytes in every lane of
+    /// <paramref name="sc"/> (<see cref="Broadcast128"/>): one byte shuffle, the high byte of each int16 zeroed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<short> ScalePair(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 3)] int c) =>
+        Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create((ushort)(0x8000 + 2 * c)), Vector256.Create((ushort)(0x8000 + 2 * c + 1))).AsByte()).AsInt16();
 
     /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

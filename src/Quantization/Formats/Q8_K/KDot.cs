@@ -172,6 +172,13 @@ internal static class KDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HalfToSingle(ushort h) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_halfTable), h);
 
+    /// <summary>The first entry of the half table, for loops that keep it in a register (see <see cref="HalfToSingle(ref float, ushort)"/>).</summary>
+    public static ref float HalfTable => ref MemoryMarshal.GetArrayDataReference(s_halfTable);
+
+    /// <summary><see cref="HalfToSingle(ushort)"/> from <paramref name="table"/> = <see cref="HalfTable"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HalfToSingle(ref float table, ushort h) => Unsafe.Add(ref table, h);
+
     /// <summary>
     /// The table's entries: the magnitude bits moved into place and scaled by 2^112 (exact, subnormal halves included),
     /// Inf/NaN given the all-ones exponent, and the sign ORed in.
