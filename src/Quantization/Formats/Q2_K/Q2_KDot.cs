@@ -160,28 +160,25 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> Block256(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
     {
-        Vector128<byte> scales = ScalesAndMins(x, y, out mins);
+        Vector256<short> scales16 = Avx2.ConvertToVector256Int16(ScalesAndMins(x, y, out mins));
+        Vector256<int> acc = Vector256<int>.Zero, acc2 = Vector256<int>.Zero;
 
-        // Scale pair (2k, 2k+1) as int16: bytes 2k ×8 then 2k+1 ×8; the pick advances by 2 per 32 values.
-        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-        Vector128<byte> two = Vector128.Create((byte)2);
+        // Written out per half so that every scale shuffle control is a constant.
+        Half256((byte*)&x->Qs, (sbyte*)&y->Qs, KDot.ScaleHalf256(scales16, 0), ref acc, ref acc2);
+        Half256((byte*)&x->Qs + 32, (sbyte*)&y->Qs + 128, KDot.ScaleHalf256(scales16, 1), ref acc, ref acc2);
+        return acc + acc2;
+    }
+
+    /// <summary>The 128 values of one half: 32 code bytes, four 2-bit fields each (scales 8h..8h+7 in <paramref name="scales"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Half256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<int> acc, ref Vector256<int> acc2)
+    {
         Vector256<byte> three = Vector256.Create((byte)3);
-        byte* qs = (byte*)&x->Qs;
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
-        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
-        {
-            Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
-            for (int s = 0; s < 4; ++s)
-            {
-                Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick));
-                pick += two;
-                acc = KDot.MulAdd(acc, q2.AsByte() & three, Avx.LoadVector256(q8 + 32 * s), sc);
-                q2 = Avx2.ShiftRightLogical(q2, 2);
-            }
-        }
-
-        return acc;
+        Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
+        acc = KDot.MulAdd(acc, q2.AsByte() & three, Avx.LoadVector256(q8), KDot.ScalePair256(scales, 0));
+        acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 2).AsByte() & three, Avx.LoadVector256(q8 + 32), KDot.ScalePair256(scales, 1));
+        acc = KDot.MulAdd(acc, Avx2.ShiftRightLogical(q2, 4).AsByte() & three, Avx.LoadVector256(q8 + 64), KDot.ScalePair256(scales, 2));
+        acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 6).AsByte() & three, Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

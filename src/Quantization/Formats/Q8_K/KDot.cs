@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -220,6 +221,19 @@ internal static class KDot
         AvxVnni.IsSupported
             ? AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(unsignedCodes, activations), scale)
             : acc + MulAdd(unsignedCodes, activations, scale);
+
+    /// <summary>Int16 scales 8h..8h+7 of sixteen (<paramref name="scales16"/>) in both 128-bit lanes, for <see cref="ScalePair256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> ScaleHalf256(Vector256<short> scales16, [ConstantExpected(Min = 0, Max = 1)] int h) =>
+        (h == 0 ? Avx2.Permute2x128(scales16, scales16, 0x00) : Avx2.Permute2x128(scales16, scales16, 0x11)).AsByte();
+
+    /// <summary>
+    /// Scale 2s of a <see cref="ScaleHalf256"/> in the low 128 bits and 2s+1 in the high 128 bits (eight int16 lanes
+    /// each, one sub-block of 16 values): one byte shuffle with a constant control.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> ScalePair256(Vector256<byte> half, [ConstantExpected(Min = 0, Max = 3)] int s) =>
+        Avx2.Shuffle(half, Vector256.Create(Vector128.Create((ushort)(0x0100 + 0x0202 * 2 * s)), Vector128.Create((ushort)(0x0100 + 0x0202 * (2 * s + 1)))).AsByte()).AsInt16();
 
     /// <inheritdoc cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
