@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -24,8 +25,39 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q4_KDot, BlockQ4_K>(weights, activations, n);
 
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
+    /// <summary>
+    /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
+    /// which saves it the lane shuffles; elsewhere as every super-block format.
+    /// </summary>
+    [SkipLocalsInit]
+    public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+    {
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        {
+            KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
+            return;
+        }
+
+        int nb = KDot.CheckRows(weights, rowBytes, activations, n, results.Length, BlockQ4_K.Size);
+        const int StackBlocks = 64;
+        byte[]? rented = null;
+        Span<byte> paired = nb <= StackBlocks ? stackalloc byte[StackBlocks * 256] : (rented = ArrayPool<byte>.Shared.Rent(nb * 256));
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+        fixed (byte* p = paired)
+        {
+            PairActivations((BlockQ8_K*)a, nb, (sbyte*)p);
+            for (int r = 0; r < results.Length; r++)
+            {
+                results[r] = Dot512((BlockQ4_K*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, (sbyte*)p, nb);
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -93,7 +125,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
             {
                 case KDotPath.Avx512:
                 {
-                    Vector512<int> s = Block512(px, py, out Vector128<int> m);
+                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector128<int> m);
                     return (Vector512.Sum(s), Vector128.Sum(m));
                 }
 
@@ -140,14 +172,22 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
         return Vector256.Sum(acc) - Vector128.Sum(accm);
     }
 
-    public static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb) => Dot512(x, y, null, nb);
+
+    /// <summary>
+    /// <see cref="Dot512(BlockQ4_K*, BlockQ8_K*, int)"/> with the Q8 codes from <paramref name="paired"/>
+    /// (<see cref="PairActivations"/>) unless it is null; the same result either way.
+    /// </summary>
+    private static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, sbyte* paired, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
         ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
-            Vector512<int> s = Block512(x, y, out Vector128<int> m);
+            Vector512<int> s = paired is null
+                ? Block512(x, y, (sbyte*)&y->Qs, false, out Vector128<int> m)
+                : Block512(x, y, paired + 256 * i, true, out m);
             acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
             accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
@@ -210,26 +250,48 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
         hi = KDot.MulAdd(hi, Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
+    /// <summary>
+    /// One super-block on AVX-512. Each 64 code bytes (chunks c, c+1) give two vectors without a lane shuffle: the low
+    /// nibbles (sub-blocks 2c | 2c+2) and the high nibbles (2c+1 | 2c+3), so the Q8 codes are taken 32 and 32 in that
+    /// order: from <paramref name="q8"/> in natural order (<paramref name="paired"/> false: two loads each), or from a
+    /// copy laid out so already (true: <see cref="PairActivations"/>, made once for many rows). Both give the same lanes.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, sbyte* q8, bool paired, out Vector128<int> mins)
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
         mins = MinSums(y, sm);
         Vector512<byte> sc = Broadcast128(sm);
-
-        // Chunk c's 32 bytes twice: the low half keeps the low nibbles (sub-block 2c, Q8 codes 64c..64c+31), the high
-        // half is shifted right by 4 (sub-block 2c+1, codes 64c+32..64c+63), so the Q8 codes load in natural order.
-        // The 128 code bytes load as two 64-byte vectors and each chunk is duplicated by a 128-bit lane shuffle.
-        Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
-        Vector512<uint> q01 = Avx512F.LoadVector512((uint*)&x->Qs);
-        Vector512<uint> q23 = Avx512F.LoadVector512((uint*)&x->Qs + 16);
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q01, q01, 0b01_00_01_00), shift, low4), Avx512BW.LoadVector512(q8), ScalePair(sc, 0));
-        acc += KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q01, q01, 0b11_10_11_10), shift, low4), Avx512BW.LoadVector512(q8 + 64), ScalePair(sc, 1));
-        acc += KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q23, q23, 0b01_00_01_00), shift, low4), Avx512BW.LoadVector512(q8 + 128), ScalePair(sc, 2));
-        acc += KDot.MulAdd(Nibbles(Avx512F.Shuffle4x128(q23, q23, 0b11_10_11_10), shift, low4), Avx512BW.LoadVector512(q8 + 192), ScalePair(sc, 3));
+        Vector512<byte> q01 = Avx512BW.LoadVector512((byte*)&x->Qs);
+        Vector512<byte> q23 = Avx512BW.LoadVector512((byte*)&x->Qs + 64);
+        Vector512<int> acc = KDot.MulAdd(q01 & low4, Activations(q8, paired, 0), ScalePair(sc, 0, 2));
+        acc += KDot.MulAdd(Avx512BW.ShiftRightLogical(q01.AsUInt16(), 4).AsByte() & low4, Activations(q8, paired, 1), ScalePair(sc, 1, 3));
+        acc += KDot.MulAdd(q23 & low4, Activations(q8, paired, 2), ScalePair(sc, 4, 6));
+        acc += KDot.MulAdd(Avx512BW.ShiftRightLogical(q23.AsUInt16(), 4).AsByte() & low4, Activations(q8, paired, 3), ScalePair(sc, 5, 7));
         return acc;
+    }
+
+    /// <summary>Q8 codes 128(k/2) + 32(k%2) .. +31 and the 32 after the next 32, for vector k = 0..3 of <see cref="Block512"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<sbyte> Activations(sbyte* q8, bool paired, [ConstantExpected(Min = 0, Max = 3)] int k) =>
+        paired
+            ? Avx512BW.LoadVector512(q8 + 64 * k)
+            : Vector512.Create(Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2)), Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2) + 64));
+
+    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each).</summary>
+    private static unsafe void PairActivations(BlockQ8_K* y, int nb, sbyte* paired)
+    {
+        for (int i = 0; i < nb; i++, y++, paired += 256)
+        {
+            sbyte* q8 = (sbyte*)&y->Qs;
+            for (int k = 0; k < 4; k++)
+            {
+                int from = 128 * (k / 2) + 32 * (k % 2);
+                Avx.Store(paired + 64 * k, Avx.LoadVector256(q8 + from));
+                Avx.Store(paired + 64 * k + 32, Avx.LoadVector256(q8 + from + 64));
+            }
+        }
     }
 
     /// <summary>A chunk duplicated in both 256-bit halves: low nibbles in the low half, high nibbles in the high half.</summary>
@@ -246,12 +308,13 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     }
 
     /// <summary>
-    /// Scales 2c (low 256 bits) and 2c+1 (high 256 bits) as int16 from the unsigned scale bytes in every lane of
-    /// <paramref name="sc"/> (<see cref="Broadcast128"/>): one byte shuffle, the high byte of each int16 zeroed.
+    /// Scale <paramref name="low"/> in the low 256 bits and <paramref name="high"/> in the high 256 bits as int16, from
+    /// the unsigned scale bytes in every lane of <paramref name="sc"/> (<see cref="Broadcast128"/>): one byte shuffle,
+    /// the high byte of each int16 zeroed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<short> ScalePair(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 3)] int c) =>
-        Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create((ushort)(0x8000 + 2 * c)), Vector256.Create((ushort)(0x8000 + 2 * c + 1))).AsByte()).AsInt16();
+    internal static Vector512<short> ScalePair(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 7)] int low, [ConstantExpected(Min = 0, Max = 7)] int high) =>
+        Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create((ushort)(0x8000 + low)), Vector256.Create((ushort)(0x8000 + high))).AsByte()).AsInt16();
 
     /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

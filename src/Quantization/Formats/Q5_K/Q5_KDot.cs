@@ -224,10 +224,10 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>
         Vector512<uint> q01 = Avx512F.LoadVector512((uint*)&x->Qs);
         Vector512<uint> q23 = Avx512F.LoadVector512((uint*)&x->Qs + 16);
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q01, q01, 0b01_00_01_00), shift, low4, hbits, 0), Avx512BW.LoadVector512(q8), Q4_KDot.ScalePair(sc, 0));
-        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q01, q01, 0b11_10_11_10), shift, low4, hbits, 1), Avx512BW.LoadVector512(q8 + 64), Q4_KDot.ScalePair(sc, 1));
-        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q23, q23, 0b01_00_01_00), shift, low4, hbits, 2), Avx512BW.LoadVector512(q8 + 128), Q4_KDot.ScalePair(sc, 2));
-        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q23, q23, 0b11_10_11_10), shift, low4, hbits, 3), Avx512BW.LoadVector512(q8 + 192), Q4_KDot.ScalePair(sc, 3));
+        Vector512<int> acc = KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q01, q01, 0b01_00_01_00), shift, low4, hbits, 0), Avx512BW.LoadVector512(q8), Q4_KDot.ScalePair(sc, 0, 1));
+        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q01, q01, 0b11_10_11_10), shift, low4, hbits, 1), Avx512BW.LoadVector512(q8 + 64), Q4_KDot.ScalePair(sc, 2, 3));
+        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q23, q23, 0b01_00_01_00), shift, low4, hbits, 2), Avx512BW.LoadVector512(q8 + 128), Q4_KDot.ScalePair(sc, 4, 5));
+        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q23, q23, 0b11_10_11_10), shift, low4, hbits, 3), Avx512BW.LoadVector512(q8 + 192), Q4_KDot.ScalePair(sc, 6, 7));
         return acc;
     }
 

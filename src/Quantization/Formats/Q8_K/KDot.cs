@@ -84,11 +84,7 @@ internal static class KDot
             return;
         }
 
-        int nb = SuperBlocks(n, TPaths.BlockBytes, weights, activations);
-        if (rowBytes < nb * TPaths.BlockBytes || (long)rowBytes * (results.Length - 1) + nb * TPaths.BlockBytes > weights.Length)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"{results.Length} rows of {rowBytes} bytes do not fit {weights.Length} weight bytes.");
-        }
+        int nb = CheckRows(weights, rowBytes, activations, n, results.Length, TPaths.BlockBytes);
 
         if (Avx2.IsSupported)
         {
@@ -121,6 +117,18 @@ internal static class KDot
                 ? TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(row), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb)
                 : TPaths.DotReference(row, activations, n);
         }
+    }
+
+    /// <summary>Checks <paramref name="n"/>, the activations and <paramref name="rows"/> (≥ 1) weight rows of <paramref name="rowBytes"/>; returns the super-blocks per row.</summary>
+    public static int CheckRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, int rows, int weightBlockBytes)
+    {
+        int nb = SuperBlocks(n, weightBlockBytes, weights, activations);
+        if (rowBytes < nb * weightBlockBytes || (long)rowBytes * (rows - 1) + nb * weightBlockBytes > weights.Length)
+        {
+            ThrowHelper.ThrowArgument(nameof(weights), $"{rows} rows of {rowBytes} bytes do not fit {weights.Length} weight bytes.");
+        }
+
+        return nb;
     }
 
     /// <summary>The path <c>Dot</c> takes on this machine.</summary>
