@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -23,8 +24,20 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q2_KDot, BlockQ2_K>(weights, activations, n);
 
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
+    /// <summary>
+    /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
+    /// which saves it the lane shuffles; elsewhere as every super-block format.
+    /// </summary>
+    public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+    {
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        {
+            KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
+            return;
+        }
+
+        KDot.PairedRows<BlockQ2_K>(weights, rowBytes, activations, n, results, BlockQ2_K.Size, &PairActivations, &Dot512);
+    }
 
     /// <summary>ggml's generic kernel: one integer sum and one min sum per super-block, one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -81,7 +94,7 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
             {
                 case KDotPath.Avx512:
                 {
-                    Vector512<int> s = Block512(px, py, out Vector256<int> m);
+                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector256<int> m);
                     return (Vector512.Sum(s), Vector256.Sum(m));
                 }
 
@@ -118,14 +131,22 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         return Vector256.Sum(acc) - Vector256.Sum(accm);
     }
 
-    public static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb) => Dot512(x, y, null, nb);
+
+    /// <summary>
+    /// <see cref="Dot512(BlockQ2_K*, BlockQ8_K*, int)"/> with the Q8 codes from <paramref name="paired"/>
+    /// (<see cref="PairActivations"/>) unless it is null; the same result either way.
+    /// </summary>
+    private static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, sbyte* paired, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
         ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
-            Vector512<int> s = Block512(x, y, out Vector256<int> m);
+            Vector512<int> s = paired is null
+                ? Block512(x, y, (sbyte*)&y->Qs, false, out Vector256<int> m)
+                : Block512(x, y, paired + 256 * i, true, out m);
             acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
             accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
         }
@@ -181,34 +202,50 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 6).AsByte() & three, Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
     }
 
+    /// <summary>
+    /// One super-block on AVX-512. The 64 code bytes load as one vector; field s (bits 2s..2s+1) of it holds values
+    /// 32s..32s+31 in the low 256 bits and 128+32s.. in the high 256 bits, one sub-block of 16 per 128-bit lane, so the
+    /// Q8 codes are taken 32 and 32 in that order: from <paramref name="q8"/> in natural order (<paramref name="paired"/>
+    /// false: two loads each) or from a copy laid out so already (true: <see cref="PairActivations"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
+    private static unsafe Vector512<int> Block512(BlockQ2_K* x, BlockQ8_K* y, sbyte* q8, bool paired, out Vector256<int> mins)
     {
-        Vector512<short> sc = Avx2.ConvertToVector256Int16(ScalesAndMins(x, y, out mins)).ToVector512Unsafe();
-
-        // Qs[32h..32h+31] twice, the high 256 bits shifted by 2 more: shifts 2s (low) and 2s+2 (high) give values
-        // 128h+32s.. and 128h+32s+32.., so 64 values in natural order and one sub-block of 16 per 128-bit lane.
-        Vector512<ushort> two = Vector512.Create(0UL, 0, 0, 0, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002).AsUInt16();
-        Vector512<short> pick = Vector512.Create(0UL, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001,
-                                                 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0003_0003_0003_0003, 0x0003_0003_0003_0003).AsInt16();
-        Vector512<short> four = Vector512.Create((short)4);
+        Vector512<byte> sc = Q4_KDot.Broadcast128(ScalesAndMins(x, y, out mins));
         Vector512<byte> three = Vector512.Create((byte)3);
-        // All 64 code bytes load at once; each half's 32 is duplicated by a 128-bit lane shuffle.
-        Vector512<uint> codes = Avx512F.LoadVector512((uint*)&x->Qs);
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int h = 0; h < 2; ++h, q8 += 128)
-        {
-            Vector512<uint> half = h == 0 ? Avx512F.Shuffle4x128(codes, codes, 0b01_00_01_00) : Avx512F.Shuffle4x128(codes, codes, 0b11_10_11_10);
-            Vector512<ushort> q2 = Avx512BW.ShiftRightLogicalVariable(half.AsUInt16(), two);
-            acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += four;
-            q2 = Avx512BW.ShiftRightLogical(q2, 4);
-            acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8 + 64), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += four;
-        }
+        Vector512<ushort> q2 = Avx512BW.LoadVector512((ushort*)&x->Qs);
+        Vector512<int> acc = KDot.MulAdd(q2.AsByte() & three, Activations(q8, paired, 0), ScaleQuad(sc, 0));
+        Vector512<int> acc2 = KDot.MulAdd(Avx512BW.ShiftRightLogical(q2, 2).AsByte() & three, Activations(q8, paired, 1), ScaleQuad(sc, 1));
+        acc += KDot.MulAdd(Avx512BW.ShiftRightLogical(q2, 4).AsByte() & three, Activations(q8, paired, 2), ScaleQuad(sc, 2));
+        acc2 += KDot.MulAdd(Avx512BW.ShiftRightLogical(q2, 6).AsByte() & three, Activations(q8, paired, 3), ScaleQuad(sc, 3));
+        return acc + acc2;
+    }
 
-        return acc;
+    /// <summary>Scales 2s, 2s+1, 8+2s, 9+2s as int16, one per 128-bit lane, from the scale bytes in every lane of <paramref name="sc"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> ScaleQuad(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 3)] int s) =>
+        Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create(Vector128.Create((ushort)(0x8000 + 2 * s)), Vector128.Create((ushort)(0x8000 + 2 * s + 1))),
+                                              Vector256.Create(Vector128.Create((ushort)(0x8000 + 8 + 2 * s)), Vector128.Create((ushort)(0x8000 + 9 + 2 * s)))).AsByte()).AsInt16();
+
+    /// <summary>Q8 codes 32s..32s+31 and 128+32s..128+32s+31, for field s of <see cref="Block512"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<sbyte> Activations(sbyte* q8, bool paired, [ConstantExpected(Min = 0, Max = 3)] int s) =>
+        paired
+            ? Avx512BW.LoadVector512(q8 + 64 * s)
+            : Vector512.Create(Avx.LoadVector256(q8 + 32 * s), Avx.LoadVector256(q8 + 128 + 32 * s));
+
+    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each).</summary>
+    private static unsafe void PairActivations(BlockQ8_K* y, int nb, sbyte* paired)
+    {
+        for (int i = 0; i < nb; i++, y++, paired += 256)
+        {
+            sbyte* q8 = (sbyte*)&y->Qs;
+            for (int s = 0; s < 4; s++)
+            {
+                Avx.Store(paired + 64 * s, Avx.LoadVector256(q8 + 32 * s));
+                Avx.Store(paired + 64 * s + 32, Avx.LoadVector256(q8 + 128 + 32 * s));
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -29,7 +28,6 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
     /// which saves it the lane shuffles; elsewhere as every super-block format.
     /// </summary>
-    [SkipLocalsInit]
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
@@ -38,25 +36,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
             return;
         }
 
-        int nb = KDot.CheckRows(weights, rowBytes, activations, n, results.Length, BlockQ4_K.Size);
-        const int StackBlocks = 64;
-        byte[]? rented = null;
-        Span<byte> paired = nb <= StackBlocks ? stackalloc byte[StackBlocks * 256] : (rented = ArrayPool<byte>.Shared.Rent(nb * 256));
-        fixed (byte* w = weights)
-        fixed (byte* a = activations)
-        fixed (byte* p = paired)
-        {
-            PairActivations((BlockQ8_K*)a, nb, (sbyte*)p);
-            for (int r = 0; r < results.Length; r++)
-            {
-                results[r] = Dot512((BlockQ4_K*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, (sbyte*)p, nb);
-            }
-        }
-
-        if (rented is not null)
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
+        KDot.PairedRows<BlockQ4_K>(weights, rowBytes, activations, n, results, BlockQ4_K.Size, &PairActivations, &Dot512);
     }
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>

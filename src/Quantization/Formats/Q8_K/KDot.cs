@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -116,6 +117,36 @@ internal static class KDot
             results[r] = AdvSimd.Arm64.IsSupported
                 ? TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(row), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb)
                 : TPaths.DotReference(row, activations, n);
+        }
+    }
+
+    /// <summary>
+    /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order: <paramref name="pair"/> lays out
+    /// every super-block's 256 codes once for the call, then <paramref name="dot"/> runs each row on that copy.
+    /// </summary>
+    [SkipLocalsInit]
+    public static unsafe void PairedRows<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
+                                                 delegate*<BlockQ8_K*, int, sbyte*, void> pair, delegate*<TBlock*, BlockQ8_K*, sbyte*, int, float> dot)
+        where TBlock : unmanaged
+    {
+        int nb = CheckRows(weights, rowBytes, activations, n, results.Length, weightBlockBytes);
+        const int StackBlocks = 64;
+        byte[]? rented = null;
+        Span<byte> paired = nb <= StackBlocks ? stackalloc byte[StackBlocks * 256] : (rented = ArrayPool<byte>.Shared.Rent(nb * 256));
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+        fixed (byte* p = paired)
+        {
+            pair((BlockQ8_K*)a, nb, (sbyte*)p);
+            for (int r = 0; r < results.Length; r++)
+            {
+                results[r] = dot((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, (sbyte*)p, nb);
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 
