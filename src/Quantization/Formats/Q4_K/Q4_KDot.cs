@@ -105,7 +105,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
             {
                 case KDotPath.Avx512:
                 {
-                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector128<int> m);
+                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector128<int> m, null);
                     return (Vector512.Sum(s), Vector128.Sum(m));
                 }
 
@@ -166,8 +166,8 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = paired is null
-                ? Block512(x, y, (sbyte*)&y->Qs, false, out Vector128<int> m)
-                : Block512(x, y, paired + 256 * i, true, out m);
+                ? Block512(x, y, (sbyte*)&y->Qs, false, out Vector128<int> m, null)
+                : Block512(x, y, paired + 256 * i, true, out m, (short*)(paired + 256 * nb) + 8 * i);
             acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
             accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
@@ -191,11 +191,19 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
 
     /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes (Q4_K and Q5_K); the mins are bytes 8–15 of <paramref name="scalesAndMins"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins)
+    internal static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins) => MinSums(BsumPairs(y), scalesAndMins);
+
+    /// <summary><see cref="MinSums(BlockQ8_K*, Vector128{byte})"/> from the eight sums bsum_2j + bsum_2j+1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> MinSums(Vector128<short> bsumPairs, Vector128<byte> scalesAndMins) =>
+        Sse2.MultiplyAddAdjacent(bsumPairs, Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
+
+    /// <summary>bsum_2j + bsum_2j+1 for the eight 32-value sub-blocks j (int16: |Σ| ≤ 32·127).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<short> BsumPairs(BlockQ8_K* y)
     {
         short* bs = (short*)&y->Bsums;
-        Vector128<short> pairs = Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
-        return Sse2.MultiplyAddAdjacent(pairs, Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
+        return Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -234,13 +242,14 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     /// One super-block on AVX-512. Each 64 code bytes (chunks c, c+1) give two vectors without a lane shuffle: the low
     /// nibbles (sub-blocks 2c | 2c+2) and the high nibbles (2c+1 | 2c+3), so the Q8 codes are taken 32 and 32 in that
     /// order: from <paramref name="q8"/> in natural order (<paramref name="paired"/> false: two loads each), or from a
-    /// copy laid out so already (true: <see cref="PairActivations"/>, made once for many rows). Both give the same lanes.
+    /// copy laid out so already (true: <see cref="PairActivations"/>, made once for many rows, with the bsum pairs of
+    /// <see cref="MinSums(BlockQ8_K*, Vector128{byte})"/> at <paramref name="bsumPairs"/>). Both give the same lanes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, sbyte* q8, bool paired, out Vector128<int> mins)
+    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, sbyte* q8, bool paired, out Vector128<int> mins, short* bsumPairs)
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
-        mins = MinSums(y, sm);
+        mins = paired ? MinSums(Sse2.LoadVector128(bsumPairs), sm) : MinSums(y, sm);
         Vector512<byte> sc = Broadcast128(sm);
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
         Vector512<byte> q01 = Avx512BW.LoadVector512((byte*)&x->Qs);
@@ -259,11 +268,13 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
             ? Avx512BW.LoadVector512(q8 + 64 * k)
             : Vector512.Create(Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2)), Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2) + 64));
 
-    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each).</summary>
+    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each), then its bsum pairs (16 bytes each).</summary>
     private static unsafe void PairActivations(BlockQ8_K* y, int nb, sbyte* paired)
     {
-        for (int i = 0; i < nb; i++, y++, paired += 256)
+        short* pairs = (short*)(paired + 256 * nb);
+        for (int i = 0; i < nb; i++, y++, paired += 256, pairs += 8)
         {
+            Sse2.Store(pairs, BsumPairs(y));
             sbyte* q8 = (sbyte*)&y->Qs;
             for (int k = 0; k < 4; k++)
             {
@@ -296,7 +307,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     internal static Vector512<short> ScalePair(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 7)] int low, [ConstantExpected(Min = 0, Max = 7)] int high) =>
         Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create((ushort)(0x8000 + low)), Vector256.Create((ushort)(0x8000 + high))).AsByte()).AsInt16();
 
-    /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
+    /// <summary><see cref="MinSums(BlockQ8_K*, Vector128{byte})"/> with AdvSimd, reduced to one int.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int MinSumsNeon(ref readonly BlockQ8_K y, Vector128<byte> scalesAndMins)
     {

@@ -122,7 +122,8 @@ internal static class KDot
 
     /// <summary>
     /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order: <paramref name="pair"/> lays out
-    /// every super-block's 256 codes once for the call, then <paramref name="dot"/> runs each row on that copy.
+    /// every super-block's 256 codes once for the call (and may use 16 more bytes per super-block after the
+    /// 256·nb, for other per-block activation terms), then <paramref name="dot"/> runs each row on that copy.
     /// </summary>
     [SkipLocalsInit]
     public static unsafe void PairedRows<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
@@ -130,9 +131,9 @@ internal static class KDot
         where TBlock : unmanaged
     {
         int nb = CheckRows(weights, rowBytes, activations, n, results.Length, weightBlockBytes);
-        const int StackBlocks = 64;
+        const int StackBlocks = 64, PairedBlockBytes = 256 + 16;
         byte[]? rented = null;
-        Span<byte> paired = nb <= StackBlocks ? stackalloc byte[StackBlocks * 256] : (rented = ArrayPool<byte>.Shared.Rent(nb * 256));
+        Span<byte> paired = nb <= StackBlocks ? stackalloc byte[StackBlocks * PairedBlockBytes] : (rented = ArrayPool<byte>.Shared.Rent(nb * PairedBlockBytes));
         fixed (byte* w = weights)
         fixed (byte* a = activations)
         fixed (byte* p = paired)
