@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// ggml's generic kernel scales each sub-block's sum in float (its reference order); the vector paths scale in int16
 /// and convert once per super-block.
 /// </summary>
-internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
+internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
 {
     public static QuantType WeightType => QuantType.IQ4_XS;
 
@@ -23,6 +23,9 @@ internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<IQ4_XSDot, BlockIQ4_XS>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: per sub-block, (d·dy·(ls − 32))·Σ into one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -116,10 +119,11 @@ internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
     public static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
         }
 
         return Vector256.Sum(acc);
@@ -128,10 +132,11 @@ internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
     public static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
         }
 
         return Vector512.Sum(acc);
@@ -178,7 +183,7 @@ internal sealed class IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
             // Signed × signed through pmaddubsw: |w| times q8 with w's sign (exact: |q8| ≤ 127).
             Vector256<short> s = Avx2.Shuffle(scales, pick).AsInt16();
             pick += next;
-            acc += KDot.MulAdd(Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), s);
+            acc = KDot.MulAdd(acc, Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), s);
         }
 
         return acc;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -12,7 +13,7 @@ namespace Quantization.Formats;
 /// Q2_K × Q8_K (<c>ggml_vec_dot_q2_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ q·q8 − dmin·dy·Σ_k m_k·bsum_k over
 /// the 16 sub-blocks of 16 (q in 0..3, sc_k and m_k the nibbles of Scales[k]), both sums exact in int32.
 /// </summary>
-internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
+internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
 {
     public static QuantType WeightType => QuantType.Q2_K;
 
@@ -22,6 +23,21 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q2_KDot, BlockQ2_K>(weights, activations, n);
+
+    /// <summary>
+    /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
+    /// which saves it the lane shuffles; elsewhere as every super-block format.
+    /// </summary>
+    public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+    {
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        {
+            KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
+            return;
+        }
+
+        KDot.PairedRows<BlockQ2_K>(weights, rowBytes, activations, n, results, BlockQ2_K.Size, &PairActivations, &Dot512);
+    }
 
     /// <summary>ggml's generic kernel: one integer sum and one min sum per super-block, one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -78,7 +94,7 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
             {
                 case KDotPath.Avx512:
                 {
-                    Vector512<int> s = Block512(px, py, out Vector256<int> m);
+                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector256<int> m);
                     return (Vector512.Sum(s), Vector256.Sum(m));
                 }
 
@@ -104,25 +120,35 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y, out Vector256<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
         }
 
         return Vector256.Sum(acc) - Vector256.Sum(accm);
     }
 
-    public static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb) => Dot512(x, y, null, nb);
+
+    /// <summary>
+    /// <see cref="Dot512(BlockQ2_K*, BlockQ8_K*, int)"/> with the Q8 codes from <paramref name="paired"/>
+    /// (<see cref="PairActivations"/>) unless it is null; the same result either way.
+    /// </summary>
+    private static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, sbyte* paired, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector256<float> accm = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
-            Vector512<int> s = Block512(x, y, out Vector256<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
+            Vector512<int> s = paired is null
+                ? Block512(x, y, (sbyte*)&y->Qs, false, out Vector256<int> m)
+                : Block512(x, y, paired + 256 * i, true, out m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->Dmin) * y->D), Vector256.ConvertToSingle(m), accm);
         }
 
         return Vector512.Sum(acc) - Vector256.Sum(accm);
@@ -155,57 +181,71 @@ internal sealed class Q2_KDot : IKDotPaths<BlockQ2_K>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> Block256(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
     {
-        Vector128<byte> scales = ScalesAndMins(x, y, out mins);
+        Vector256<short> scales16 = Avx2.ConvertToVector256Int16(ScalesAndMins(x, y, out mins));
+        Vector256<int> acc = Vector256<int>.Zero, acc2 = Vector256<int>.Zero;
 
-        // Scale pair (2k, 2k+1) as int16: bytes 2k ×8 then 2k+1 ×8; the pick advances by 2 per 32 values.
-        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-        Vector128<byte> two = Vector128.Create((byte)2);
-        Vector256<byte> three = Vector256.Create((byte)3);
-        byte* qs = (byte*)&x->Qs;
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
-        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
-        {
-            Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
-            for (int s = 0; s < 4; ++s)
-            {
-                Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick));
-                pick += two;
-                acc += KDot.MulAdd(q2.AsByte() & three, Avx.LoadVector256(q8 + 32 * s), sc);
-                q2 = Avx2.ShiftRightLogical(q2, 2);
-            }
-        }
-
-        return acc;
+        // Written out per half so that every scale shuffle control is a constant.
+        Half256((byte*)&x->Qs, (sbyte*)&y->Qs, KDot.ScaleHalf256(scales16, 0), ref acc, ref acc2);
+        Half256((byte*)&x->Qs + 32, (sbyte*)&y->Qs + 128, KDot.ScaleHalf256(scales16, 1), ref acc, ref acc2);
+        return acc + acc2;
     }
 
+    /// <summary>The 128 values of one half: 32 code bytes, four 2-bit fields each (scales 8h..8h+7 in <paramref name="scales"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ2_K* x, BlockQ8_K* y, out Vector256<int> mins)
+    private static unsafe void Half256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<int> acc, ref Vector256<int> acc2)
     {
-        Vector512<short> sc = Avx2.ConvertToVector256Int16(ScalesAndMins(x, y, out mins)).ToVector512Unsafe();
+        Vector256<byte> three = Vector256.Create((byte)3);
+        Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
+        acc = KDot.MulAdd(acc, q2.AsByte() & three, Avx.LoadVector256(q8), KDot.ScalePair256(scales, 0));
+        acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 2).AsByte() & three, Avx.LoadVector256(q8 + 32), KDot.ScalePair256(scales, 1));
+        acc = KDot.MulAdd(acc, Avx2.ShiftRightLogical(q2, 4).AsByte() & three, Avx.LoadVector256(q8 + 64), KDot.ScalePair256(scales, 2));
+        acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 6).AsByte() & three, Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
+    }
 
-        // Qs[32h..32h+31] twice, the high 256 bits shifted by 2 more: shifts 2s (low) and 2s+2 (high) give values
-        // 128h+32s.. and 128h+32s+32.., so 64 values in natural order and one sub-block of 16 per 128-bit lane.
-        Vector512<ushort> two = Vector512.Create(0UL, 0, 0, 0, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002).AsUInt16();
-        Vector512<short> pick = Vector512.Create(0UL, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001,
-                                                 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0003_0003_0003_0003, 0x0003_0003_0003_0003).AsInt16();
-        Vector512<short> four = Vector512.Create((short)4);
+    /// <summary>
+    /// One super-block on AVX-512. The 64 code bytes load as one vector; field s (bits 2s..2s+1) of it holds values
+    /// 32s..32s+31 in the low 256 bits and 128+32s.. in the high 256 bits, one sub-block of 16 per 128-bit lane, so the
+    /// Q8 codes are taken 32 and 32 in that order: from <paramref name="q8"/> in natural order (<paramref name="paired"/>
+    /// false: two loads each) or from a copy laid out so already (true: <see cref="PairActivations"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Block512(BlockQ2_K* x, BlockQ8_K* y, sbyte* q8, bool paired, out Vector256<int> mins)
+    {
+        Vector512<byte> sc = Q4_KDot.Broadcast128(ScalesAndMins(x, y, out mins));
         Vector512<byte> three = Vector512.Create((byte)3);
-        byte* qs = (byte*)&x->Qs;
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
-        {
-            Vector256<ushort> half = Avx.LoadVector256((ushort*)qs);
-            Vector512<ushort> q2 = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1), two);
-            acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += four;
-            q2 = Avx512BW.ShiftRightLogical(q2, 4);
-            acc += KDot.MulAdd(q2.AsByte() & three, Avx512BW.LoadVector512(q8 + 64), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += four;
-        }
+        Vector512<ushort> q2 = Avx512BW.LoadVector512((ushort*)&x->Qs);
+        Vector512<int> acc = KDot.MulAdd(q2.AsByte() & three, Activations(q8, paired, 0), ScaleQuad(sc, 0));
+        Vector512<int> acc2 = KDot.MulAdd(Avx512BW.ShiftRightLogical(q2, 2).AsByte() & three, Activations(q8, paired, 1), ScaleQuad(sc, 1));
+        acc += KDot.MulAdd(Avx512BW.ShiftRightLogical(q2, 4).AsByte() & three, Activations(q8, paired, 2), ScaleQuad(sc, 2));
+        acc2 += KDot.MulAdd(Avx512BW.ShiftRightLogical(q2, 6).AsByte() & three, Activations(q8, paired, 3), ScaleQuad(sc, 3));
+        return acc + acc2;
+    }
 
-        return acc;
+    /// <summary>Scales 2s, 2s+1, 8+2s, 9+2s as int16, one per 128-bit lane, from the scale bytes in every lane of <paramref name="sc"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> ScaleQuad(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 3)] int s) =>
+        Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create(Vector128.Create((ushort)(0x8000 + 2 * s)), Vector128.Create((ushort)(0x8000 + 2 * s + 1))),
+                                              Vector256.Create(Vector128.Create((ushort)(0x8000 + 8 + 2 * s)), Vector128.Create((ushort)(0x8000 + 9 + 2 * s)))).AsByte()).AsInt16();
+
+    /// <summary>Q8 codes 32s..32s+31 and 128+32s..128+32s+31, for field s of <see cref="Block512"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<sbyte> Activations(sbyte* q8, bool paired, [ConstantExpected(Min = 0, Max = 3)] int s) =>
+        paired
+            ? Avx512BW.LoadVector512(q8 + 64 * s)
+            : Vector512.Create(Avx.LoadVector256(q8 + 32 * s), Avx.LoadVector256(q8 + 128 + 32 * s));
+
+    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each).</summary>
+    private static unsafe void PairActivations(BlockQ8_K* y, int nb, sbyte* paired)
+    {
+        for (int i = 0; i < nb; i++, y++, paired += 256)
+        {
+            sbyte* q8 = (sbyte*)&y->Qs;
+            for (int s = 0; s < 4; s++)
+            {
+                Avx.Store(paired + 64 * s, Avx.LoadVector256(q8 + 32 * s));
+                Avx.Store(paired + 64 * s + 32, Avx.LoadVector256(q8 + 128 + 32 * s));
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

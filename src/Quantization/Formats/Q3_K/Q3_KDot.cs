@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
 /// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
 /// </summary>
-internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
+internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
 {
     public static QuantType WeightType => QuantType.Q3_K;
 
@@ -22,6 +22,9 @@ internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q3_KDot, BlockQ3_K>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<Q3_KDot, BlockQ3_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -117,10 +120,11 @@ internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
     public static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
         }
 
         return Vector256.Sum(acc);
@@ -129,10 +133,11 @@ internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
     public static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
         }
 
         return Vector512.Sum(acc);
@@ -153,48 +158,51 @@ internal sealed class Q3_KDot : IKDotPaths<BlockQ3_K>
 
     /// <summary>4·Σ_k (u_k − 32)·bsum_k in eight int32 lanes: what the unsigned codes q + 4 add.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> OffsetSums(BlockQ3_K* x, BlockQ8_K* y, out Vector128<sbyte> scales)
+    private static unsafe Vector256<int> OffsetSums(BlockQ3_K* x, BlockQ8_K* y, out Vector128<sbyte> scales, out Vector256<short> scales16)
     {
         scales = UnpackScales(in x->Scales);
-        Vector256<int> s = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), Avx2.ConvertToVector256Int16(scales));
+        scales16 = Avx2.ConvertToVector256Int16(scales);
+        Vector256<int> s = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), scales16);
         return Avx2.ShiftLeftLogical(s, 2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> Block256(BlockQ3_K* x, BlockQ8_K* y)
     {
-        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
-        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-        Vector128<byte> two = Vector128.Create((byte)2);
-        Vector256<byte> three = Vector256.Create((byte)3);
-        Vector256<byte> four = Vector256.Create((byte)4);
+        Vector256<int> offset = OffsetSums(x, y, out _, out Vector256<short> scales16);
 
-        // Values 32j..32j+31 take bit j of Hmask: shifted right by one per 32 values, moved to bit 2 (the +4).
+        // Values 32j..32j+31 take bit j of Hmask: shifted right by one per 32 values, moved to bit 2 (the +4). Written
+        // out per 32 values so that every scale shuffle control is a constant.
         Vector256<ushort> hbits = Avx.LoadVector256((ushort*)&x->Hmask);
         byte* qs = (byte*)&x->Qs;
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
-        for (int h = 0; h < 2; ++h, qs += 32, q8 += 128)
-        {
-            Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
-            for (int s = 0; s < 4; ++s)
-            {
-                Vector256<byte> u = (q2.AsByte() & three) | (Avx2.ShiftLeftLogical(hbits, 2).AsByte() & four);
-                Vector256<short> sc = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick.AsSByte()));
-                pick += two;
-                acc += KDot.MulAdd(u, Avx.LoadVector256(q8 + 32 * s), sc);
-                q2 = Avx2.ShiftRightLogical(q2, 2);
-                hbits = Avx2.ShiftRightLogical(hbits, 1);
-            }
-        }
-
-        return acc - offset;
+        Vector256<int> acc = Vector256<int>.Zero, acc2 = Vector256<int>.Zero;
+        Half256(qs, q8, KDot.ScaleHalf256(scales16, 0), ref hbits, ref acc, ref acc2);
+        Half256(qs + 32, q8 + 128, KDot.ScaleHalf256(scales16, 1), ref hbits, ref acc, ref acc2);
+        return acc + acc2 - offset;
     }
+
+    /// <summary>The 128 values of one half: 32 code bytes, four 2-bit fields each, and the next four Hmask bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Half256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, ref Vector256<int> acc, ref Vector256<int> acc2)
+    {
+        Vector256<ushort> q2 = Avx.LoadVector256((ushort*)qs);
+        acc = KDot.MulAdd(acc, Codes(q2, hbits), Avx.LoadVector256(q8), KDot.ScalePair256(scales, 0));
+        acc2 = KDot.MulAdd(acc2, Codes(Avx2.ShiftRightLogical(q2, 2), Avx2.ShiftRightLogical(hbits, 1)), Avx.LoadVector256(q8 + 32), KDot.ScalePair256(scales, 1));
+        acc = KDot.MulAdd(acc, Codes(Avx2.ShiftRightLogical(q2, 4), Avx2.ShiftRightLogical(hbits, 2)), Avx.LoadVector256(q8 + 64), KDot.ScalePair256(scales, 2));
+        acc2 = KDot.MulAdd(acc2, Codes(Avx2.ShiftRightLogical(q2, 6), Avx2.ShiftRightLogical(hbits, 3)), Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
+        hbits = Avx2.ShiftRightLogical(hbits, 4);
+    }
+
+    /// <summary>Unsigned codes q + 4 (0..7): the low two bits of each byte of <paramref name="q2"/>, bit 0 of <paramref name="hbits"/> as bit 2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Codes(Vector256<ushort> q2, Vector256<ushort> hbits) =>
+        (q2.AsByte() & Vector256.Create((byte)3)) | (Avx2.ShiftLeftLogical(hbits, 2).AsByte() & Vector256.Create((byte)4));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Block512(BlockQ3_K* x, BlockQ8_K* y)
     {
-        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
+        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales, out _);
         Vector512<short> sc = Avx2.ConvertToVector256Int16(scales).ToVector512Unsafe();
 
         // As Q2_K's AVX-512 path for the low bits; Hmask twice, the high half shifted by one, so that each step of 64

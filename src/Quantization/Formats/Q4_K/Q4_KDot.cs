@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
 /// both sums exact in int32 (FORMATS.md §5.1).
 /// </summary>
-internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
+internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
 {
     public static QuantType WeightType => QuantType.Q4_K;
 
@@ -23,6 +23,21 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q4_KDot, BlockQ4_K>(weights, activations, n);
+
+    /// <summary>
+    /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
+    /// which saves it the lane shuffles; elsewhere as every super-block format.
+    /// </summary>
+    public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+    {
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        {
+            KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
+            return;
+        }
+
+        KDot.PairedRows<BlockQ4_K>(weights, rowBytes, activations, n, results, BlockQ4_K.Size, &PairActivations, &Dot512);
+    }
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -90,7 +105,7 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
             {
                 case KDotPath.Avx512:
                 {
-                    Vector512<int> s = Block512(px, py, out Vector128<int> m);
+                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector128<int> m, null);
                     return (Vector512.Sum(s), Vector128.Sum(m));
                 }
 
@@ -126,25 +141,35 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y, out Vector128<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector256.Sum(acc) - Vector128.Sum(accm);
     }
 
-    public static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb)
+    public static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb) => Dot512(x, y, null, nb);
+
+    /// <summary>
+    /// <see cref="Dot512(BlockQ4_K*, BlockQ8_K*, int)"/> with the Q8 codes from <paramref name="paired"/>
+    /// (<see cref="PairActivations"/>) unless it is null; the same result either way.
+    /// </summary>
+    private static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, sbyte* paired, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
-            Vector512<int> s = Block512(x, y, out Vector128<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+            Vector512<int> s = paired is null
+                ? Block512(x, y, (sbyte*)&y->Qs, false, out Vector128<int> m, null)
+                : Block512(x, y, paired + 256 * i, true, out m, (short*)(paired + 256 * nb) + 8 * i);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector512.Sum(acc) - Vector128.Sum(accm);
@@ -166,11 +191,19 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
 
     /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes (Q4_K and Q5_K); the mins are bytes 8–15 of <paramref name="scalesAndMins"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins)
+    internal static unsafe Vector128<int> MinSums(BlockQ8_K* y, Vector128<byte> scalesAndMins) => MinSums(BsumPairs(y), scalesAndMins);
+
+    /// <summary><see cref="MinSums(BlockQ8_K*, Vector128{byte})"/> from the eight sums bsum_2j + bsum_2j+1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> MinSums(Vector128<short> bsumPairs, Vector128<byte> scalesAndMins) =>
+        Sse2.MultiplyAddAdjacent(bsumPairs, Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
+
+    /// <summary>bsum_2j + bsum_2j+1 for the eight 32-value sub-blocks j (int16: |Σ| ≤ 32·127).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<short> BsumPairs(BlockQ8_K* y)
     {
         short* bs = (short*)&y->Bsums;
-        Vector128<short> pairs = Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
-        return Sse2.MultiplyAddAdjacent(pairs, Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(scalesAndMins, 8)));
+        return Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -184,55 +217,97 @@ internal sealed class Q4_KDot : IKDotPaths<BlockQ4_K>
         sbyte* q8 = (sbyte*)&y->Qs;
 
         // Written out per chunk so that every shuffle control is a constant (the loop is not unrolled by the JIT).
-        Vector256<int> acc = Chunk256(qs, q8, scales, 0);
-        acc += Chunk256(qs, q8, scales, 1);
-        acc += Chunk256(qs, q8, scales, 2);
-        return acc + Chunk256(qs, q8, scales, 3);
+        // Two accumulators (low and high nibbles) keep the multiply-accumulate chains short.
+        Vector256<int> lo = Vector256<int>.Zero, hi = Vector256<int>.Zero;
+        Chunk256(qs, q8, scales, ref lo, ref hi, 0);
+        Chunk256(qs, q8, scales, ref lo, ref hi, 1);
+        Chunk256(qs, q8, scales, ref lo, ref hi, 2);
+        Chunk256(qs, q8, scales, ref lo, ref hi, 3);
+        return lo + hi;
     }
 
     /// <summary>Chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high nibbles), scales broadcast by a byte shuffle.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, [ConstantExpected(Min = 0, Max = 3)] int c)
+    private static unsafe void Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<int> lo, ref Vector256<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
     {
         Vector256<byte> low4 = Vector256.Create((byte)0x0F);
         Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
         Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
         Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
-        return KDot.MulAdd(q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0)
-             + KDot.MulAdd(Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
+        lo = KDot.MulAdd(lo, q4 & low4, Avx.LoadVector256(q8 + 64 * c), s0);
+        hi = KDot.MulAdd(hi, Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
+    /// <summary>
+    /// One super-block on AVX-512. Each 64 code bytes (chunks c, c+1) give two vectors without a lane shuffle: the low
+    /// nibbles (sub-blocks 2c | 2c+2) and the high nibbles (2c+1 | 2c+3), so the Q8 codes are taken 32 and 32 in that
+    /// order: from <paramref name="q8"/> in natural order (<paramref name="paired"/> false: two loads each), or from a
+    /// copy laid out so already (true: <see cref="PairActivations"/>, made once for many rows, with the bsum pairs of
+    /// <see cref="MinSums(BlockQ8_K*, Vector128{byte})"/> at <paramref name="bsumPairs"/>). Both give the same lanes.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    private static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, sbyte* q8, bool paired, out Vector128<int> mins, short* bsumPairs)
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
-        mins = MinSums(y, sm);
-        Vector512<short> sc = Sse41.ConvertToVector128Int16(sm).ToVector256Unsafe().ToVector512Unsafe();
-
-        // Chunk c's 32 bytes twice: the low half keeps the low nibbles (sub-block 2c, Q8 codes 64c..64c+31), the high
-        // half is shifted right by 4 (sub-block 2c+1, codes 64c+32..64c+63), so the Q8 codes load in natural order.
-        Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
-        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
-        Vector512<short> two = Vector512.Create((short)2);
+        mins = paired ? MinSums(Sse2.LoadVector128(bsumPairs), sm) : MinSums(y, sm);
+        Vector512<byte> sc = Broadcast128(sm);
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
-        byte* qs = (byte*)&x->Qs;
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int c = 0; c < 4; ++c)
-        {
-            // Not Avx512F.BroadcastVector256ToVector512: the .NET 10.0.12 JIT encodes its displacement as if the memory
-            // operand were 16 bytes (qs + 64 reads qs + 128), so the 32 bytes are loaded and inserted instead.
-            Vector256<ushort> half = Avx.LoadVector256((ushort*)(qs + 32 * c));
-            Vector512<ushort> chunk = Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
-            Vector512<byte> q4 = Avx512BW.ShiftRightLogicalVariable(chunk, shift).AsByte() & low4;
-            acc += KDot.MulAdd(q4, Avx512BW.LoadVector512(q8 + 64 * c), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += two;
-        }
-
+        Vector512<byte> q01 = Avx512BW.LoadVector512((byte*)&x->Qs);
+        Vector512<byte> q23 = Avx512BW.LoadVector512((byte*)&x->Qs + 64);
+        Vector512<int> acc = KDot.MulAdd(q01 & low4, Activations(q8, paired, 0), ScalePair(sc, 0, 2));
+        acc += KDot.MulAdd(Avx512BW.ShiftRightLogical(q01.AsUInt16(), 4).AsByte() & low4, Activations(q8, paired, 1), ScalePair(sc, 1, 3));
+        acc += KDot.MulAdd(q23 & low4, Activations(q8, paired, 2), ScalePair(sc, 4, 6));
+        acc += KDot.MulAdd(Avx512BW.ShiftRightLogical(q23.AsUInt16(), 4).AsByte() & low4, Activations(q8, paired, 3), ScalePair(sc, 5, 7));
         return acc;
     }
 
-    /// <summary><see cref="MinSums"/> with AdvSimd, reduced to one int.</summary>
+    /// <summary>Q8 codes 128(k/2) + 32(k%2) .. +31 and the 32 after the next 32, for vector k = 0..3 of <see cref="Block512"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<sbyte> Activations(sbyte* q8, bool paired, [ConstantExpected(Min = 0, Max = 3)] int k) =>
+        paired
+            ? Avx512BW.LoadVector512(q8 + 64 * k)
+            : Vector512.Create(Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2)), Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2) + 64));
+
+    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each), then its bsum pairs (16 bytes each).</summary>
+    private static unsafe void PairActivations(BlockQ8_K* y, int nb, sbyte* paired)
+    {
+        short* pairs = (short*)(paired + 256 * nb);
+        for (int i = 0; i < nb; i++, y++, paired += 256, pairs += 8)
+        {
+            Sse2.Store(pairs, BsumPairs(y));
+            sbyte* q8 = (sbyte*)&y->Qs;
+            for (int k = 0; k < 4; k++)
+            {
+                int from = 128 * (k / 2) + 32 * (k % 2);
+                Avx.Store(paired + 64 * k, Avx.LoadVector256(q8 + from));
+                Avx.Store(paired + 64 * k + 32, Avx.LoadVector256(q8 + from + 64));
+            }
+        }
+    }
+
+    /// <summary>A chunk duplicated in both 256-bit halves: low nibbles in the low half, high nibbles in the high half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<byte> Nibbles(Vector512<uint> chunk, Vector512<ushort> shift, Vector512<byte> low4) =>
+        Avx512BW.ShiftRightLogicalVariable(chunk.AsUInt16(), shift).AsByte() & low4;
+
+    /// <summary>The 16 bytes of <paramref name="v"/> in each 128-bit lane, for in-lane byte shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<byte> Broadcast128(Vector128<byte> v)
+    {
+        Vector512<uint> w = v.AsUInt32().ToVector256Unsafe().ToVector512Unsafe();
+        return Avx512F.Shuffle4x128(w, w, 0).AsByte();
+    }
+
+    /// <summary>
+    /// Scale <paramref name="low"/> in the low 256 bits and <paramref name="high"/> in the high 256 bits as int16, from
+    /// the unsigned scale bytes in every lane of <paramref name="sc"/> (<see cref="Broadcast128"/>): one byte shuffle,
+    /// the high byte of each int16 zeroed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<short> ScalePair(Vector512<byte> sc, [ConstantExpected(Min = 0, Max = 7)] int low, [ConstantExpected(Min = 0, Max = 7)] int high) =>
+        Avx512BW.Shuffle(sc, Vector512.Create(Vector256.Create((ushort)(0x8000 + low)), Vector256.Create((ushort)(0x8000 + high))).AsByte()).AsInt16();
+
+    /// <summary><see cref="MinSums(BlockQ8_K*, Vector128{byte})"/> with AdvSimd, reduced to one int.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int MinSumsNeon(ref readonly BlockQ8_K y, Vector128<byte> scalesAndMins)
     {

@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q5_K × Q8_K (<c>ggml_vec_dot_q5_K_q8_K</c>): Q4_K's formula with five-bit codes (0..31): per super-block,
 /// s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j, both sums exact in int32.
 /// </summary>
-internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
+internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>
 {
     public static QuantType WeightType => QuantType.Q5_K;
 
@@ -23,6 +23,9 @@ internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q5_KDot, BlockQ5_K>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<Q5_KDot, BlockQ5_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -126,11 +129,12 @@ internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y, out Vector128<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector256.Sum(acc) - Vector128.Sum(accm);
@@ -140,11 +144,12 @@ internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
     {
         Vector512<float> acc = Vector512<float>.Zero;
         Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y, out Vector128<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
         }
 
         return Vector512.Sum(acc) - Vector128.Sum(accm);
@@ -178,24 +183,28 @@ internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
         Vector256<ushort> hbits = Avx.LoadVector256((ushort*)&x->Qh);
         byte* qs = (byte*)&x->Qs;
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Chunk256(qs, q8, scales, ref hbits, 0);
-        acc += Chunk256(qs, q8, scales, ref hbits, 1);
-        acc += Chunk256(qs, q8, scales, ref hbits, 2);
-        return acc + Chunk256(qs, q8, scales, ref hbits, 3);
+        // Two accumulators (low and high nibbles) keep the multiply-accumulate chains short.
+        Vector256<int> lo = Vector256<int>.Zero, hi = Vector256<int>.Zero;
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 0);
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 1);
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 2);
+        Chunk256(qs, q8, scales, ref hbits, ref lo, ref hi, 3);
+        return lo + hi;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, [ConstantExpected(Min = 0, Max = 3)] int c)
+    private static unsafe void Chunk256(byte* qs, sbyte* q8, Vector256<byte> scales, ref Vector256<ushort> hbits, ref Vector256<int> lo, ref Vector256<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
     {
         Vector256<byte> low4 = Vector256.Create((byte)0x0F);
         Vector256<byte> bit4 = Vector256.Create((byte)0x10);
         Vector256<byte> q4 = Avx.LoadVector256(qs + 32 * c);
-        Vector256<byte> lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
-        Vector256<byte> hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
+        Vector256<byte> q5lo = (q4 & low4) | (Avx2.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
+        Vector256<byte> q5hi = (Avx2.ShiftRightLogical(q4.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftLeftLogical(hbits, 3).AsByte() & bit4);
         hbits = Avx2.ShiftRightLogical(hbits, 2);
         Vector256<short> s0 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * 2 * c)).AsByte()).AsInt16();
         Vector256<short> s1 = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + 0x0202 * (2 * c + 1))).AsByte()).AsInt16();
-        return KDot.MulAdd(lo, Avx.LoadVector256(q8 + 64 * c), s0) + KDot.MulAdd(hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
+        lo = KDot.MulAdd(lo, q5lo, Avx.LoadVector256(q8 + 64 * c), s0);
+        hi = KDot.MulAdd(hi, q5hi, Avx.LoadVector256(q8 + 64 * c + 32), s1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -203,34 +212,30 @@ internal sealed class Q5_KDot : IKDotPaths<BlockQ5_K>
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
         mins = Q4_KDot.MinSums(y, sm);
-        Vector512<short> sc = Sse41.ConvertToVector128Int16(sm).ToVector256Unsafe().ToVector512Unsafe();
+        Vector512<byte> sc = Q4_KDot.Broadcast128(sm);
 
         // As Q4_K's AVX-512 path: chunk c twice, the high 256 bits shifted by 4 (sub-block 2c+1). Qh twice too, the high
         // half shifted by 1 so that bit 2c of every byte is the fifth bit in both halves.
         Vector512<ushort> shift = Vector512.Create(0UL, 0, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004).AsUInt16();
         Vector512<ushort> one = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsUInt16();
-        Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
-        Vector512<short> two = Vector512.Create((short)2);
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
-        Vector512<byte> bit4 = Vector512.Create((byte)0x10);
         Vector256<ushort> qh = Avx.LoadVector256((ushort*)&x->Qh);
         Vector512<ushort> hbits = Avx512BW.ShiftRightLogicalVariable(Avx512F.InsertVector256(qh.ToVector512Unsafe(), qh, 1), one);
-        byte* qs = (byte*)&x->Qs;
+        Vector512<uint> q01 = Avx512F.LoadVector512((uint*)&x->Qs);
+        Vector512<uint> q23 = Avx512F.LoadVector512((uint*)&x->Qs + 16);
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int c = 0; c < 4; ++c)
-        {
-            Vector256<ushort> half = Avx.LoadVector256((ushort*)(qs + 32 * c));
-            Vector512<ushort> chunk = Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
-            Vector512<byte> q5 = (Avx512BW.ShiftRightLogicalVariable(chunk, shift).AsByte() & low4)
-                                 | (Avx512BW.ShiftLeftLogical(hbits, 4).AsByte() & bit4);
-            hbits = Avx512BW.ShiftRightLogical(hbits, 2);
-            acc += KDot.MulAdd(q5, Avx512BW.LoadVector512(q8 + 64 * c), Avx512BW.PermuteVar32x16(sc, pick));
-            pick += two;
-        }
-
+        Vector512<int> acc = KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q01, q01, 0b01_00_01_00), shift, low4, hbits, 0), Avx512BW.LoadVector512(q8), Q4_KDot.ScalePair(sc, 0, 1));
+        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q01, q01, 0b11_10_11_10), shift, low4, hbits, 1), Avx512BW.LoadVector512(q8 + 64), Q4_KDot.ScalePair(sc, 2, 3));
+        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q23, q23, 0b01_00_01_00), shift, low4, hbits, 2), Avx512BW.LoadVector512(q8 + 128), Q4_KDot.ScalePair(sc, 4, 5));
+        acc += KDot.MulAdd(Codes(Avx512F.Shuffle4x128(q23, q23, 0b11_10_11_10), shift, low4, hbits, 3), Avx512BW.LoadVector512(q8 + 192), Q4_KDot.ScalePair(sc, 6, 7));
         return acc;
     }
+
+    /// <summary>Chunk c's 5-bit codes: the nibbles (<see cref="Q4_KDot.Nibbles"/>) with bit 2c of each high-bit byte moved to bit 4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Codes(Vector512<uint> chunk, Vector512<ushort> shift, Vector512<byte> low4, Vector512<ushort> hbits, [ConstantExpected(Min = 0, Max = 3)] int c) =>
+        Q4_KDot.Nibbles(chunk, shift, low4)
+        | ((c switch { 0 => Avx512BW.ShiftLeftLogical(hbits, 4), 1 => Avx512BW.ShiftLeftLogical(hbits, 2), 2 => hbits, _ => Avx512BW.ShiftRightLogical(hbits, 2) }).AsByte() & Vector512.Create((byte)0x10));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int BlockNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, out int mins)

@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
+internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
@@ -22,6 +22,9 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q6_KDot, BlockQ6_K>(weights, activations, n);
+
+    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.DotRows<Q6_KDot, BlockQ6_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -99,10 +102,11 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
     public static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb)
     {
         Vector256<float> acc = Vector256<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(x->D) * y->D), Vector256.ConvertToSingle(s), acc);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
         }
 
         return Vector256.Sum(acc);
@@ -111,10 +115,11 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
     public static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb)
     {
         Vector512<float> acc = Vector512<float>.Zero;
+        ref float half = ref KDot.HalfTable;
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(x->D) * y->D), Vector512.ConvertToSingle(s), acc);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
         }
 
         return Vector512.Sum(acc);
@@ -135,58 +140,49 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
 
     /// <summary>32·Σ_k sc_k·bsum_k in eight int32 lanes: what the unsigned codes add beyond q − 32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> OffsetSums(BlockQ6_K* x, BlockQ8_K* y, out Vector128<sbyte> scales)
+    private static unsafe Vector256<int> OffsetSums(BlockQ6_K* x, BlockQ8_K* y, out Vector256<short> scales16)
     {
-        scales = Sse2.LoadVector128((sbyte*)&x->Scales);
-        Vector256<int> s = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), Avx2.ConvertToVector256Int16(scales));
+        scales16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)&x->Scales));
+        Vector256<int> s = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)&y->Bsums), scales16);
         return Avx2.ShiftLeftLogical(s, 5);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> Block256(BlockQ6_K* x, BlockQ8_K* y)
     {
-        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
-        Vector256<byte> bits45 = Vector256.Create((byte)0x30);
+        Vector256<int> offset = OffsetSums(x, y, out Vector256<short> scales16);
+        Vector256<int> acc = Vector256<int>.Zero, acc2 = Vector256<int>.Zero;
 
-        // Scale pair (2k, 2k+1) as int16: bytes 2k ×8 then 2k+1 ×8, sign-extended; the pick advances by 2 per 32 values.
-        Vector128<byte> pick = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-        Vector128<byte> two = Vector128.Create((byte)2);
-        byte* ql = (byte*)&x->Ql;
-        byte* qh = (byte*)&x->Qh;
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<int> acc = Vector256<int>.Zero;
-        for (int h = 0; h < 2; ++h, ql += 64, qh += 32, q8 += 128)
-        {
-            Vector256<byte> a = Avx.LoadVector256(ql);
-            Vector256<byte> b = Avx.LoadVector256(ql + 32);
-            Vector256<byte> hb = Avx.LoadVector256(qh);
-            Vector256<byte> v0 = (a & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 4).AsByte() & bits45);
-            Vector256<byte> v1 = (b & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 2).AsByte() & bits45);
-            Vector256<byte> v2 = (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4) | (hb & bits45);
-            Vector256<byte> v3 = (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftRightLogical(hb.AsUInt16(), 2).AsByte() & bits45);
-            acc += KDot.MulAdd(v0, Avx.LoadVector256(q8), ScalePair(scales, ref pick, two));
-            acc += KDot.MulAdd(v1, Avx.LoadVector256(q8 + 32), ScalePair(scales, ref pick, two));
-            acc += KDot.MulAdd(v2, Avx.LoadVector256(q8 + 64), ScalePair(scales, ref pick, two));
-            acc += KDot.MulAdd(v3, Avx.LoadVector256(q8 + 96), ScalePair(scales, ref pick, two));
-        }
-
-        return acc - offset;
+        // Written out per half so that every scale shuffle control is a constant.
+        Half256((byte*)&x->Ql, (byte*)&x->Qh, (sbyte*)&y->Qs, KDot.ScaleHalf256(scales16, 0), ref acc, ref acc2);
+        Half256((byte*)&x->Ql + 64, (byte*)&x->Qh + 32, (sbyte*)&y->Qs + 128, KDot.ScaleHalf256(scales16, 1), ref acc, ref acc2);
+        return acc + acc2 - offset;
     }
 
+    /// <summary>The 128 values of one half (Ql + 64h, Qh + 32h, scales 8h..8h+7 in <paramref name="scales"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> ScalePair(Vector128<sbyte> scales, ref Vector128<byte> pick, Vector128<byte> two)
+    private static unsafe void Half256(byte* ql, byte* qh, sbyte* q8, Vector256<byte> scales, ref Vector256<int> acc, ref Vector256<int> acc2)
     {
-        Vector256<short> s = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, pick.AsSByte()));
-        pick += two;
-        return s;
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> bits45 = Vector256.Create((byte)0x30);
+        Vector256<byte> a = Avx.LoadVector256(ql);
+        Vector256<byte> b = Avx.LoadVector256(ql + 32);
+        Vector256<byte> hb = Avx.LoadVector256(qh);
+        Vector256<byte> v0 = (a & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 4).AsByte() & bits45);
+        Vector256<byte> v1 = (b & low4) | (Avx2.ShiftLeftLogical(hb.AsUInt16(), 2).AsByte() & bits45);
+        Vector256<byte> v2 = (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4) | (hb & bits45);
+        Vector256<byte> v3 = (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4) | (Avx2.ShiftRightLogical(hb.AsUInt16(), 2).AsByte() & bits45);
+        acc = KDot.MulAdd(acc, v0, Avx.LoadVector256(q8), KDot.ScalePair256(scales, 0));
+        acc2 = KDot.MulAdd(acc2, v1, Avx.LoadVector256(q8 + 32), KDot.ScalePair256(scales, 1));
+        acc = KDot.MulAdd(acc, v2, Avx.LoadVector256(q8 + 64), KDot.ScalePair256(scales, 2));
+        acc2 = KDot.MulAdd(acc2, v3, Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Block512(BlockQ6_K* x, BlockQ8_K* y)
     {
-        Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales);
-        Vector512<short> sc = Avx2.ConvertToVector256Int16(scales).ToVector512Unsafe();
+        Vector256<int> offset = OffsetSums(x, y, out Vector256<short> scales16);
+        Vector512<short> sc = scales16.ToVector512Unsafe();
 
         // 64 bytes of Ql hold columns a (low 32) and b (high 32) of one half; Qh is used twice, shifted per 256-bit half.
         // Low nibbles are values 0..63 of the half, high nibbles 64..127, so each 128-bit lane is one sub-block of 16.
@@ -199,14 +195,13 @@ internal sealed class Q6_KDot : IKDotPaths<BlockQ6_K>
         Vector512<byte> low4 = Vector512.Create((byte)0x0F);
         Vector512<byte> bits45 = Vector512.Create((byte)0x30);
         byte* ql = (byte*)&x->Ql;
-        byte* qh = (byte*)&x->Qh;
+        Vector512<uint> qh = Avx512F.LoadVector512((uint*)&x->Qh);
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector512<int> acc = Vector512<int>.Zero;
-        for (int h = 0; h < 2; ++h, ql += 64, qh += 32, q8 += 128)
+        for (int h = 0; h < 2; ++h, ql += 64, q8 += 128)
         {
             Vector512<byte> codes = Avx512BW.LoadVector512(ql);
-            Vector256<ushort> hb = Avx.LoadVector256((ushort*)qh);
-            Vector512<ushort> high = Avx512F.InsertVector256(hb.ToVector512Unsafe(), hb, 1);
+            Vector512<ushort> high = (h == 0 ? Avx512F.Shuffle4x128(qh, qh, 0b01_00_01_00) : Avx512F.Shuffle4x128(qh, qh, 0b11_10_11_10)).AsUInt16();
             Vector512<byte> v01 = (codes & low4) | (Avx512BW.ShiftLeftLogicalVariable(high, shiftUp).AsByte() & bits45);
             Vector512<byte> v23 = (Avx512BW.ShiftRightLogical(codes.AsUInt16(), 4).AsByte() & low4)
                                   | (Avx512BW.ShiftRightLogicalVariable(high, shiftDown).AsByte() & bits45);

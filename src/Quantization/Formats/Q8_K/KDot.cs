@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -24,7 +26,7 @@ internal enum KDotPath
 /// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
 /// </remarks>
 /// <summary>The vector paths of one super-block format's dot with Q8_K, which <see cref="KDot.Dot{TPaths, TBlock}"/> chooses between.</summary>
-internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotKernel
+internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
     where TBlock : unmanaged
 {
     /// <summary>Bytes of one weight super-block.</summary>
@@ -68,6 +70,97 @@ internal static class KDot
         }
 
         return TPaths.DotReference(weights, activations, n);
+    }
+
+    /// <summary>
+    /// The <see cref="Kernels.Dot.IDotRowsKernel.DotRows"/> of every super-block format: the checks and the path choice
+    /// once per call, then the rows one after another on that path (each result is <c>Dot</c> of its row, to the bit).
+    /// </summary>
+    public static unsafe void DotRows<TPaths, TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
+        where TPaths : IKDotPaths<TBlock>
+        where TBlock : unmanaged
+    {
+        if (results.IsEmpty)
+        {
+            return;
+        }
+
+        int nb = CheckRows(weights, rowBytes, activations, n, results.Length, TPaths.BlockBytes);
+
+        if (Avx2.IsSupported)
+        {
+            fixed (byte* w = weights)
+            fixed (byte* a = activations)
+            {
+                if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+                {
+                    for (int r = 0; r < results.Length; r++)
+                    {
+                        results[r] = TPaths.Dot512((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, nb);
+                    }
+                }
+                else
+                {
+                    for (int r = 0; r < results.Length; r++)
+                    {
+                        results[r] = TPaths.Dot256((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, nb);
+                    }
+                }
+            }
+
+            return;
+        }
+
+        for (int r = 0; r < results.Length; r++)
+        {
+            ReadOnlySpan<byte> row = weights.Slice(r * rowBytes, nb * TPaths.BlockBytes);
+            results[r] = AdvSimd.Arm64.IsSupported
+                ? TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(row), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb)
+                : TPaths.DotReference(row, activations, n);
+        }
+    }
+
+    /// <summary>
+    /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order: <paramref name="pair"/> lays out
+    /// every super-block's 256 codes once for the call (and may use 16 more bytes per super-block after the
+    /// 256·nb, for other per-block activation terms), then <paramref name="dot"/> runs each row on that copy.
+    /// </summary>
+    [SkipLocalsInit]
+    public static unsafe void PairedRows<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
+                                                 delegate*<BlockQ8_K*, int, sbyte*, void> pair, delegate*<TBlock*, BlockQ8_K*, sbyte*, int, float> dot)
+        where TBlock : unmanaged
+    {
+        int nb = CheckRows(weights, rowBytes, activations, n, results.Length, weightBlockBytes);
+        const int StackBlocks = 64, PairedBlockBytes = 256 + 16;
+        byte[]? rented = null;
+        Span<byte> paired = nb <= StackBlocks ? stackalloc byte[StackBlocks * PairedBlockBytes] : (rented = ArrayPool<byte>.Shared.Rent(nb * PairedBlockBytes));
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+        fixed (byte* p = paired)
+        {
+            pair((BlockQ8_K*)a, nb, (sbyte*)p);
+            for (int r = 0; r < results.Length; r++)
+            {
+                results[r] = dot((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, (sbyte*)p, nb);
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Checks <paramref name="n"/>, the activations and <paramref name="rows"/> (≥ 1) weight rows of <paramref name="rowBytes"/>; returns the super-blocks per row.</summary>
+    public static int CheckRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, int rows, int weightBlockBytes)
+    {
+        int nb = SuperBlocks(n, weightBlockBytes, weights, activations);
+        if (rowBytes < nb * weightBlockBytes || (long)rowBytes * (rows - 1) + nb * weightBlockBytes > weights.Length)
+        {
+            ThrowHelper.ThrowArgument(nameof(weights), $"{rows} rows of {rowBytes} bytes do not fit {weights.Length} weight bytes.");
+        }
+
+        return nb;
     }
 
     /// <summary>The path <c>Dot</c> takes on this machine.</summary>
@@ -120,6 +213,13 @@ internal static class KDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HalfToSingle(ushort h) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_halfTable), h);
 
+    /// <summary>The first entry of the half table, for loops that keep it in a register (see <see cref="HalfToSingle(ref float, ushort)"/>).</summary>
+    public static ref float HalfTable => ref MemoryMarshal.GetArrayDataReference(s_halfTable);
+
+    /// <summary><see cref="HalfToSingle(ushort)"/> from <paramref name="table"/> = <see cref="HalfTable"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HalfToSingle(ref float table, ushort h) => Unsafe.Add(ref table, h);
+
     /// <summary>
     /// The table's entries: the magnitude bits moved into place and scaled by 2^112 (exact, subnormal halves included),
     /// Inf/NaN given the all-ones exponent, and the sign ORed in.
@@ -151,6 +251,29 @@ internal static class KDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> MulAdd(Vector256<byte> unsignedCodes, Vector256<sbyte> activations, Vector256<short> scale) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(unsignedCodes, activations), scale);
+
+    /// <summary>
+    /// acc + <see cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>: with AVX-VNNI the scale multiply
+    /// and the accumulation are one VPDPWSSD (the same wrapping int32 sum).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MulAdd(Vector256<int> acc, Vector256<byte> unsignedCodes, Vector256<sbyte> activations, Vector256<short> scale) =>
+        AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(unsignedCodes, activations), scale)
+            : acc + MulAdd(unsignedCodes, activations, scale);
+
+    /// <summary>Int16 scales 8h..8h+7 of sixteen (<paramref name="scales16"/>) in both 128-bit lanes, for <see cref="ScalePair256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> ScaleHalf256(Vector256<short> scales16, [ConstantExpected(Min = 0, Max = 1)] int h) =>
+        (h == 0 ? Avx2.Permute2x128(scales16, scales16, 0x00) : Avx2.Permute2x128(scales16, scales16, 0x11)).AsByte();
+
+    /// <summary>
+    /// Scale 2s of a <see cref="ScaleHalf256"/> in the low 128 bits and 2s+1 in the high 128 bits (eight int16 lanes
+    /// each, one sub-block of 16 values): one byte shuffle with a constant control.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> ScalePair256(Vector256<byte> half, [ConstantExpected(Min = 0, Max = 3)] int s) =>
+        Avx2.Shuffle(half, Vector256.Create(Vector128.Create((ushort)(0x0100 + 0x0202 * 2 * s)), Vector128.Create((ushort)(0x0100 + 0x0202 * (2 * s + 1)))).AsByte()).AsInt16();
 
     /// <inheritdoc cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -70,12 +70,12 @@ internal static class DotRegistry
         Add(DotEntry.CreateRows<Formats.Q5_1Dot>());
         Add(DotEntry.CreateRows<Formats.Q8_0Dot>());
         Add(DotEntry.CreateRows<Formats.IQ4_NLDot>());
-        Add(DotEntry.Create<Formats.Q2_KDot>());
-        Add(DotEntry.Create<Formats.Q3_KDot>());
-        Add(DotEntry.Create<Formats.Q4_KDot>());
-        Add(DotEntry.Create<Formats.Q5_KDot>());
-        Add(DotEntry.Create<Formats.Q6_KDot>());
-        Add(DotEntry.Create<Formats.IQ4_XSDot>());
+        Add(DotEntry.CreateRows<Formats.Q2_KDot>());
+        Add(DotEntry.CreateRows<Formats.Q3_KDot>());
+        Add(DotEntry.CreateRows<Formats.Q4_KDot>());
+        Add(DotEntry.CreateRows<Formats.Q5_KDot>());
+        Add(DotEntry.CreateRows<Formats.Q6_KDot>());
+        Add(DotEntry.CreateRows<Formats.IQ4_XSDot>());
         Add(DotEntry.Create<Formats.TQ1_0Dot>());
         Add(DotEntry.CreateRows<Formats.TQ2_0Dot>());
         Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Nf4Code>>());
