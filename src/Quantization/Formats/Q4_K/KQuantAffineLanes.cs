@@ -292,27 +292,9 @@ internal static class KQuantAffineLanes
                 continue; // the first-pass codes stay
             }
 
-            Block32.Codes(ref Unsafe.Add(ref xr, SubBlock * j), new RequantizeCodeOp(dminf * m, dj, nmax), out Vector128<byte> lo, out Vector128<byte> hi);
-            lo.StoreUnsafe(ref lr, (nuint)(SubBlock * j));
-            hi.StoreUnsafe(ref lr, (nuint)(SubBlock * j + 16));
+            ref float xs = ref Unsafe.Add(ref xr, SubBlock * j);
+            SubBlockCodes.Requantize16(ref xs, dj, dminf * m, hasMin: true, offset: 0, top: nmax, ref Unsafe.Add(ref lr, SubBlock * j));
+            SubBlockCodes.Requantize16(ref Unsafe.Add(ref xs, 16), dj, dminf * m, hasMin: true, offset: 0, top: nmax, ref Unsafe.Add(ref lr, SubBlock * j + 16));
         }
     }
-}
-
-/// <summary>clamp(nearest_int((x + dm)/d), 0, nmax): the K-quant requantization step, ggml's bit trick in every lane.</summary>
-internal readonly struct RequantizeCodeOp(float dm, float d, int nmax) : ICodeOp
-{
-    public int Invoke(float x) => Math.Max(0, Math.Min(nmax, Rounding.NearestInt((x + dm) / d)));
-
-    public Vector128<int> Invoke(Vector128<float> x) =>
-        Vector128.Max(Vector128<int>.Zero, Vector128.Min(Vector128.Create(nmax),
-            (((x + Vector128.Create(dm)) / Vector128.Create(d) + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000)));
-
-    public Vector256<int> Invoke(Vector256<float> x) =>
-        Vector256.Max(Vector256<int>.Zero, Vector256.Min(Vector256.Create(nmax),
-            (((x + Vector256.Create(dm)) / Vector256.Create(d) + Vector256.Create(12582912f)).AsInt32() & Vector256.Create(0x007FFFFF)) - Vector256.Create(0x00400000)));
-
-    public Vector512<int> Invoke(Vector512<float> x) =>
-        Vector512.Max(Vector512<int>.Zero, Vector512.Min(Vector512.Create(nmax),
-            (((x + Vector512.Create(dm)) / Vector512.Create(d) + Vector512.Create(12582912f)).AsInt32() & Vector512.Create(0x007FFFFF)) - Vector512.Create(0x00400000)));
 }

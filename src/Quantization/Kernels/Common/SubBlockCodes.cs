@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Quantization.Kernels;
 
 /// <summary>
-/// The last step of the 16-value K-quants (Q2_K, Q3_K, Q6_K): one sub-block's codes requantized with its final scale,
+/// The last step of the K-quants: 16 codes of a sub-block requantized with its final scale (and min),
 /// <c>clamp(nearest_int((x + m) / d) + offset, 0, top)</c> with an exact IEEE division and nearest_int by ggml's bit
 /// trick, and the first-pass codes of a sub-block whose final scale is zero, read back from the lane layout.
 /// </summary>
