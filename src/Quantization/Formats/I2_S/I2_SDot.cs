@@ -27,42 +27,13 @@ internal sealed class I2_SDot : ITensorDotKernel
     /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
     public static readonly DotPath BestPath = SelectPath();
 
-    private static DotPath SelectPath()
-    {
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
-        {
-            return DotPath.Avx512;
-        }
-
-        if (Avx2.IsSupported)
-        {
-            return DotPath.Avx2;
-        }
-
-        if (Ssse3.IsSupported)
-        {
-            return DotPath.Ssse3;
-        }
-
-        if (Dp.IsSupported)
-        {
-            return DotPath.AdvSimdDp;
-        }
-
-        return AdvSimd.Arm64.IsSupported ? DotPath.AdvSimd : DotPath.Scalar;
-    }
+    private static DotPath SelectPath() =>
+        Vector512.IsHardwareAccelerated
+            ? DotPaths.First([DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd])
+            : DotPaths.First([DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
 
     /// <summary>Whether <paramref name="path"/> runs on this process (AVX-VNNI has no I2_S path: it is <see cref="DotPath.Avx2"/>'s job).</summary>
-    public static bool IsSupported(DotPath path) => path switch
-    {
-        DotPath.Scalar => true,
-        DotPath.Avx512 => Avx512BW.IsSupported,
-        DotPath.Avx2 => Avx2.IsSupported,
-        DotPath.Ssse3 => Ssse3.IsSupported,
-        DotPath.AdvSimdDp => Dp.IsSupported,
-        DotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
-        _ => false,
-    };
+    public static bool IsSupported(DotPath path) => path != DotPath.AvxVnni && DotPaths.CanRun(path);
 
     /// <summary>The weight tensor's scale, read from its trailer: the factor of every row's <see cref="Dot"/>.</summary>
     public static float TensorScale(ReadOnlySpan<byte> trailer) => I2_SReference.ReadScale(trailer);

@@ -52,39 +52,14 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// <summary>The fastest path this process supports.</summary>
     public static readonly DotPath BestPath = SelectPath();
 
-    private static DotPath SelectPath()
-    {
-        if (Avx512BW.IsSupported)
-        {
-            return DotPath.Avx512;
-        }
-
-        if (Avx2.IsSupported)
-        {
-            return DotPath.Avx2;
-        }
-
-        if (Ssse3.IsSupported)
-        {
-            return DotPath.Ssse3;
-        }
-
-        return AdvSimd.Arm64.IsSupported ? DotPath.AdvSimd : DotPath.Scalar;
-    }
+    private static DotPath SelectPath() =>
+        DotPaths.First([DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimd]);
 
     /// <summary>
     /// Whether <paramref name="path"/> runs on this process. <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/>
     /// are the one Vector128 path (SSSE3 or NEON shuffles and multiply-adds); VNNI and SDOT are not used.
     /// </summary>
-    public static bool IsSupported(DotPath path) => path switch
-    {
-        DotPath.Scalar => true,
-        DotPath.Avx512 => Avx512BW.IsSupported,
-        DotPath.Avx2 => Avx2.IsSupported,
-        DotPath.Ssse3 => Ssse3.IsSupported,
-        DotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
-        _ => false,
-    };
+    public static bool IsSupported(DotPath path) => path is not (DotPath.AvxVnni or DotPath.AdvSimdDp) && DotPaths.CanRun(path);
 
     /// <summary>The scalar reference: per weight block, <c>sumf += absmax · 2^−14 · (d0·s0 + d1·s1)</c>.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

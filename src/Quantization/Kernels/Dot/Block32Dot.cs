@@ -25,48 +25,11 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     /// <summary>Offset of the codes in an activation block (after d, and after s for Q8_1).</summary>
     private static int ActivationQs => TWeights.HasMin ? 4 : 2;
 
-    private static DotPath SelectPath()
-    {
-        if (AvxVnni.IsSupported)
-        {
-            return DotPath.AvxVnni;
-        }
+    private static DotPath SelectPath() =>
+        DotPaths.First([DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
 
-        if (Avx512BW.IsSupported)
-        {
-            return DotPath.Avx512;
-        }
-
-        if (Avx2.IsSupported)
-        {
-            return DotPath.Avx2;
-        }
-
-        if (Ssse3.IsSupported)
-        {
-            return DotPath.Ssse3;
-        }
-
-        if (Dp.IsSupported)
-        {
-            return DotPath.AdvSimdDp;
-        }
-
-        return AdvSimd.Arm64.IsSupported ? DotPath.AdvSimd : DotPath.Scalar;
-    }
-
-    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
-    public static bool IsSupported(DotPath path) => path switch
-    {
-        DotPath.Scalar => true,
-        DotPath.Avx512 => Avx512BW.IsSupported,
-        DotPath.AvxVnni => AvxVnni.IsSupported,
-        DotPath.Avx2 => Avx2.IsSupported,
-        DotPath.Ssse3 => Ssse3.IsSupported,
-        DotPath.AdvSimdDp => Dp.IsSupported,
-        DotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
-        _ => false,
-    };
+    /// <summary>Whether <paramref name="path"/> runs on this process (every path is implemented).</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.CanRun(path);
 
     /// <summary>ggml's <c>ggml_vec_dot_&lt;w&gt;_q8_&lt;0|1&gt;_generic</c>.</summary>
     public static float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

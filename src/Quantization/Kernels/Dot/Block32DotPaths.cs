@@ -30,6 +30,37 @@ internal enum DotPath
     AdvSimd,
 }
 
+/// <summary>What the CPU can run, shared by the kernels that choose among <see cref="DotPath"/>s.</summary>
+internal static class DotPaths
+{
+    /// <summary>Whether this process has the instructions of <paramref name="path"/>.</summary>
+    public static bool CanRun(DotPath path) => path switch
+    {
+        DotPath.Scalar => true,
+        DotPath.Avx512 => Avx512BW.IsSupported,
+        DotPath.AvxVnni => AvxVnni.IsSupported,
+        DotPath.Avx2 => Avx2.IsSupported,
+        DotPath.Ssse3 => Ssse3.IsSupported,
+        DotPath.AdvSimdDp => Dp.IsSupported,
+        DotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>The first path of <paramref name="preference"/> this process can run, else <see cref="DotPath.Scalar"/>.</summary>
+    public static DotPath First(ReadOnlySpan<DotPath> preference)
+    {
+        foreach (DotPath path in preference)
+        {
+            if (CanRun(path))
+            {
+                return path;
+            }
+        }
+
+        return DotPath.Scalar;
+    }
+}
+
 /// <summary>A 256-bit path: the activation block prepared once (shared by the rows of a tile) and the per-block int32 lanes.</summary>
 internal interface IPath256<TY> where TY : unmanaged
 {
