@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
 /// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
 /// </summary>
-internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
+internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ3_K>
 {
     public static QuantType WeightType => QuantType.Q3_K;
 
@@ -27,35 +27,17 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
         KDot.DotRows<Q3_KDot, BlockQ3_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockQ3_K.Size, weights, activations);
-        ReadOnlySpan<BlockQ3_K> x = MemoryMarshal.Cast<byte, BlockQ3_K>(weights);
-        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
-        Span<float> sums = stackalloc float[8];
-        sums.Clear();
-        Span<int> aux32 = stackalloc int[8];
-        for (int i = 0; i < nb; ++i)
-        {
-            LaneSums(in x[i], in y[i], aux32);
-            float d = Fp16.ToSingle(x[i].D) * y[i].D;
-            for (int l = 0; l < 8; ++l)
-            {
-                sums[l] += d * aux32[l];
-            }
-        }
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.LaneReference<Q3_KDot, BlockQ3_K>(weights, activations, n, BlockQ3_K.Size);
 
-        float sumf = 0;
-        for (int l = 0; l < 8; ++l)
-        {
-            sumf += sums[l];
-        }
+    public static bool HasMin => false;
 
-        return sumf;
-    }
+    public static ushort D(in BlockQ3_K x) => x.D;
+
+    public static ushort DMin(in BlockQ3_K x) => 0;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets (u_k − 32)·q_e·q8_e.</summary>
-    internal static void LaneSums(in BlockQ3_K x, in BlockQ8_K y, Span<int> aux32)
+    public static int LaneSums(in BlockQ3_K x, in BlockQ8_K y, Span<int> aux32)
     {
         aux32.Clear();
         ReadOnlySpan<byte> scales = x.Scales;
@@ -65,6 +47,8 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>
             int q = ((x.Qs[32 * h + l] >> (2 * s)) & 3) - ((x.Hmask[l] >> (e / 32) & 1) != 0 ? 0 : 4);
             aux32[e % 8] += BlockQ3_K.GetScale(scales, e / 16) * (y.Qs[e] * q);
         }
+
+        return 0; // no min term
     }
 
     /// <summary>

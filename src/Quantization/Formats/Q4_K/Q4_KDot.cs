@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
 /// both sums exact in int32 (FORMATS.md §5.1).
 /// </summary>
-internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
+internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>
 {
     public static QuantType WeightType => QuantType.Q4_K;
 
@@ -40,38 +40,17 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>
     }
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockQ4_K.Size, weights, activations);
-        ReadOnlySpan<BlockQ4_K> x = MemoryMarshal.Cast<byte, BlockQ4_K>(weights);
-        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
-        Span<float> sums = stackalloc float[8];
-        sums.Clear();
-        Span<int> aux32 = stackalloc int[8];
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            int mins = LaneSums(in x[i], in y[i], aux32);
-            float d = Fp16.ToSingle(x[i].D) * y[i].D;
-            for (int l = 0; l < 8; ++l)
-            {
-                sums[l] += d * aux32[l];
-            }
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.LaneReference<Q4_KDot, BlockQ4_K>(weights, activations, n, BlockQ4_K.Size);
 
-            float dmin = Fp16.ToSingle(x[i].DMin) * y[i].D;
-            sumf -= dmin * mins;
-        }
+    public static bool HasMin => true;
 
-        for (int l = 0; l < 8; ++l)
-        {
-            sumf += sums[l];
-        }
+    public static ushort D(in BlockQ4_K x) => x.D;
 
-        return sumf;
-    }
+    public static ushort DMin(in BlockQ4_K x) => x.DMin;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc·q·q8 of element e; returns Σ m·bsum.</summary>
-    internal static int LaneSums(in BlockQ4_K x, in BlockQ8_K y, Span<int> aux32)
+    public static int LaneSums(in BlockQ4_K x, in BlockQ8_K y, Span<int> aux32)
     {
         aux32.Clear();
         ReadOnlySpan<byte> scales = x.Scales;

@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>
+internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
@@ -27,35 +27,17 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>
         KDot.DotRows<Q6_KDot, BlockQ6_K>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int nb = KDot.SuperBlocks(n, BlockQ6_K.Size, weights, activations);
-        ReadOnlySpan<BlockQ6_K> x = MemoryMarshal.Cast<byte, BlockQ6_K>(weights);
-        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
-        Span<float> sums = stackalloc float[8];
-        sums.Clear();
-        Span<int> aux32 = stackalloc int[8];
-        for (int i = 0; i < nb; ++i)
-        {
-            LaneSums(in x[i], in y[i], aux32);
-            float d = Fp16.ToSingle(x[i].D) * y[i].D;
-            for (int l = 0; l < 8; ++l)
-            {
-                sums[l] += d * aux32[l];
-            }
-        }
+    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.LaneReference<Q6_KDot, BlockQ6_K>(weights, activations, n, BlockQ6_K.Size);
 
-        float sumf = 0;
-        for (int l = 0; l < 8; ++l)
-        {
-            sumf += sums[l];
-        }
+    public static bool HasMin => false;
 
-        return sumf;
-    }
+    public static ushort D(in BlockQ6_K x) => x.D;
+
+    public static ushort DMin(in BlockQ6_K x) => 0;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc_{e/16}·(q_e − 32)·q8_e.</summary>
-    internal static void LaneSums(in BlockQ6_K x, in BlockQ8_K y, Span<int> aux32)
+    public static int LaneSums(in BlockQ6_K x, in BlockQ8_K y, Span<int> aux32)
     {
         aux32.Clear();
         for (int e = 0; e < 256; ++e)
@@ -65,6 +47,8 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>
             int q = ((ql & 0xF) | (((x.Qh[32 * h + l] >> (2 * k)) & 3) << 4)) - 32;
             aux32[e % 8] += x.Scales[e / 16] * (y.Qs[e] * q);
         }
+
+        return 0; // no min term
     }
 
     /// <summary>Super-block <paramref name="i"/>'s Σ sc·(q − 32)·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>

@@ -42,8 +42,62 @@ internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
     static abstract float DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb);
 }
 
+/// <summary>
+/// A super-block format whose scalar reference is ggml's eight-lane generic kernel (Q3_K–Q6_K): per super-block eight
+/// int32 lane sums, scaled by d·d8 into eight float lane sums, the min term (if any) subtracted per super-block.
+/// </summary>
+internal interface IKLaneReference<TBlock> where TBlock : unmanaged
+{
+    /// <summary>Whether the format has a min term (d_min · Σ m·bsum).</summary>
+    static abstract bool HasMin { get; }
+
+    /// <summary>The FP16 super-block scale d and (formats with a min term) d_min.</summary>
+    static abstract ushort D(in TBlock x);
+
+    static abstract ushort DMin(in TBlock x);
+
+    /// <summary>The generic kernel's integer work for one super-block into <paramref name="aux32"/>; returns Σ m·bsum (0 without a min term).</summary>
+    static abstract int LaneSums(in TBlock x, in BlockQ8_K y, Span<int> aux32);
+}
+
 internal static class KDot
 {
+    /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TBlock}"/>, in its order.</summary>
+    public static float LaneReference<TLanes, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, int blockBytes)
+        where TLanes : IKLaneReference<TBlock>
+        where TBlock : unmanaged
+    {
+        int nb = SuperBlocks(n, blockBytes, weights, activations);
+        ReadOnlySpan<TBlock> x = MemoryMarshal.Cast<byte, TBlock>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        Span<float> sums = stackalloc float[8];
+        sums.Clear();
+        Span<int> aux32 = stackalloc int[8];
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            int mins = TLanes.LaneSums(in x[i], in y[i], aux32);
+            float d = Kernels.Fp16.ToSingle(TLanes.D(in x[i])) * y[i].D;
+            for (int l = 0; l < 8; ++l)
+            {
+                sums[l] += d * aux32[l];
+            }
+
+            if (TLanes.HasMin)
+            {
+                float dmin = Kernels.Fp16.ToSingle(TLanes.DMin(in x[i])) * y[i].D;
+                sumf -= dmin * mins;
+            }
+        }
+
+        for (int l = 0; l < 8; ++l)
+        {
+            sumf += sums[l];
+        }
+
+        return sumf;
+    }
+
     /// <summary>
     /// The <see cref="Kernels.Dot.IDotKernel.Dot"/> of every super-block format: checks the lengths, then runs the widest
     /// path the machine has (AVX-512BW, AVX2, AdvSimd) or the scalar reference.
