@@ -101,17 +101,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
                 }
 
                 default:
-                {
-                    Span<int> lanes = stackalloc int[8];
-                    int m = LaneSums(in x, in y, lanes);
-                    int s = 0;
-                    foreach (int v in lanes)
-                    {
-                        s += v;
-                    }
-
-                    return (s, m);
-                }
+                    return KDot.ReferenceSums<Q4_KDot, BlockQ4_K>(in x, in y);
             }
         }
     }

@@ -89,17 +89,7 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ
                 }
 
                 default:
-                {
-                    Span<int> lanes = stackalloc int[8];
-                    int m = LaneSums(in x, in y, lanes);
-                    int s = 0;
-                    foreach (int v in lanes)
-                    {
-                        s += v;
-                    }
-
-                    return (s, m);
-                }
+                    return KDot.ReferenceSums<Q5_KDot, BlockQ5_K>(in x, in y);
             }
         }
     }

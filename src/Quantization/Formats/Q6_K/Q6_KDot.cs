@@ -68,17 +68,7 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
                 case KDotPath.AdvSimd:
                     return (BlockNeon(in x, in y), 0);
                 default:
-                {
-                    Span<int> lanes = stackalloc int[8];
-                    LaneSums(in x, in y, lanes);
-                    int s = 0;
-                    foreach (int v in lanes)
-                    {
-                        s += v;
-                    }
-
-                    return (s, 0);
-                }
+                    return KDot.ReferenceSums<Q6_KDot, BlockQ6_K>(in x, in y);
             }
         }
     }

@@ -62,6 +62,22 @@ internal interface IKLaneReference<TBlock> where TBlock : unmanaged
 
 internal static class KDot
 {
+    /// <summary>One super-block's (Σ of the reference's eight lane sums, Σ m·bsum): the scalar path's integer work.</summary>
+    public static (int Sum, int Mins) ReferenceSums<TLanes, TBlock>(in TBlock x, in BlockQ8_K y)
+        where TLanes : IKLaneReference<TBlock>
+        where TBlock : unmanaged
+    {
+        Span<int> lanes = stackalloc int[8];
+        int mins = TLanes.LaneSums(in x, in y, lanes);
+        int sum = 0;
+        foreach (int v in lanes)
+        {
+            sum += v;
+        }
+
+        return (sum, mins);
+    }
+
     /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TBlock}"/>, in its order.</summary>
     public static float LaneReference<TLanes, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, int blockBytes)
         where TLanes : IKLaneReference<TBlock>
