@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// ggml's generic kernel scales each sub-block's sum in float (its reference order); the vector paths scale in int16
 /// and convert once per super-block.
 /// </summary>
-internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
+internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<BlockIQ4_XS>
 {
     public static QuantType WeightType => QuantType.IQ4_XS;
 
@@ -116,44 +116,16 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
         }
     }
 
-    public static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
-    {
-        Vector256<float> acc = Vector256<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-        }
+    public static ushort D(in BlockIQ4_XS x) => x.D;
 
-        return Vector256.Sum(acc);
-    }
+    public static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot256<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
 
-    public static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb)
-    {
-        Vector512<float> acc = Vector512<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-        }
+    public static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot512<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
 
-        return Vector512.Sum(acc);
-    }
-
-    public static float DotNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockIQ4_XS xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            sumf += KDot.HalfToSingle(xb.D) * yb.D * BlockNeon(in xb, in yb);
-        }
-
-        return sumf;
-    }
+    public static float DotNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y, int nb) =>
+        KDot.ScaledDotNeon<IQ4_XSDot, BlockIQ4_XS>(in x, in y, nb);
 
     /// <summary>The eight multipliers ls − 32 as int16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -161,7 +133,7 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
         Sse41.ConvertToVector128Int16(Vector128.CreateScalar(Scales(x->ScalesH, *(uint*)&x->ScalesL)).AsByte()) - Vector128.Create((short)32);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Block256(BlockIQ4_XS* x, BlockQ8_K* y)
+    public static unsafe Vector256<int> Block256(BlockIQ4_XS* x, BlockQ8_K* y)
     {
         Vector128<short> sc = SignedScales(x);
         Vector256<byte> scales = Vector256.Create(sc, sc).AsByte();
@@ -190,7 +162,7 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockIQ4_XS* x, BlockQ8_K* y)
+    public static unsafe Vector512<int> Block512(BlockIQ4_XS* x, BlockQ8_K* y)
     {
         Vector512<short> sc = SignedScales(x).ToVector256Unsafe().ToVector512Unsafe();
         Vector512<short> pick = Vector512.Create(0UL, 0, 0, 0, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001, 0x0001_0001_0001_0001).AsInt16();
@@ -229,7 +201,7 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y)
+    public static int BlockNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y)
     {
         Vector128<byte> table = Vector128.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113).AsByte();
         Vector128<byte> low4 = Vector128.Create((byte)0x0F);

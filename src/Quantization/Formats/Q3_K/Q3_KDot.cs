@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
 /// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
 /// </summary>
-internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ3_K>
+internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ3_K>, IKScaledBlocks<BlockQ3_K>
 {
     public static QuantType WeightType => QuantType.Q3_K;
 
@@ -91,44 +91,14 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
         }
     }
 
-    public static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector256<float> acc = Vector256<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-        }
+    public static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot256<Q3_KDot, BlockQ3_K>(x, y, nb);
 
-        return Vector256.Sum(acc);
-    }
+    public static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot512<Q3_KDot, BlockQ3_K>(x, y, nb);
 
-    public static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector512<float> acc = Vector512<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-        }
-
-        return Vector512.Sum(acc);
-    }
-
-    public static float DotNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockQ3_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            sumf += KDot.HalfToSingle(xb.D) * yb.D * BlockNeon(in xb, in yb);
-        }
-
-        return sumf;
-    }
+    public static float DotNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y, int nb) =>
+        KDot.ScaledDotNeon<Q3_KDot, BlockQ3_K>(in x, in y, nb);
 
     /// <summary>4·Σ_k (u_k − 32)·bsum_k in eight int32 lanes: what the unsigned codes q + 4 add.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -141,7 +111,7 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Block256(BlockQ3_K* x, BlockQ8_K* y)
+    public static unsafe Vector256<int> Block256(BlockQ3_K* x, BlockQ8_K* y)
     {
         Vector256<int> offset = OffsetSums(x, y, out _, out Vector256<short> scales16);
 
@@ -174,7 +144,7 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
         (q2.AsByte() & Vector256.Create((byte)3)) | (Avx2.ShiftLeftLogical(hbits, 2).AsByte() & Vector256.Create((byte)4));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ3_K* x, BlockQ8_K* y)
+    public static unsafe Vector512<int> Block512(BlockQ3_K* x, BlockQ8_K* y)
     {
         Vector256<int> offset = OffsetSums(x, y, out Vector128<sbyte> scales, out _);
         Vector512<short> sc = Avx2.ConvertToVector256Int16(scales).ToVector512Unsafe();
@@ -211,7 +181,7 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y)
+    public static int BlockNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y)
     {
         Vector128<sbyte> scales = UnpackScales(in x.Scales);
         Vector128<byte> three = Vector128.Create((byte)3);

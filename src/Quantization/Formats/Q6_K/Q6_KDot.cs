@@ -12,7 +12,7 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ6_K>
+internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ6_K>, IKScaledBlocks<BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
@@ -73,44 +73,14 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
         }
     }
 
-    public static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector256<float> acc = Vector256<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector256<int> s = Block256(x, y);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-        }
+    public static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot256<Q6_KDot, BlockQ6_K>(x, y, nb);
 
-        return Vector256.Sum(acc);
-    }
+    public static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot512<Q6_KDot, BlockQ6_K>(x, y, nb);
 
-    public static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector512<float> acc = Vector512<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector512<int> s = Block512(x, y);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-        }
-
-        return Vector512.Sum(acc);
-    }
-
-    public static float DotNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockQ6_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            sumf += KDot.HalfToSingle(xb.D) * yb.D * BlockNeon(in xb, in yb);
-        }
-
-        return sumf;
-    }
+    public static float DotNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y, int nb) =>
+        KDot.ScaledDotNeon<Q6_KDot, BlockQ6_K>(in x, in y, nb);
 
     /// <summary>32·Σ_k sc_k·bsum_k in eight int32 lanes: what the unsigned codes add beyond q − 32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -122,7 +92,7 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Block256(BlockQ6_K* x, BlockQ8_K* y)
+    public static unsafe Vector256<int> Block256(BlockQ6_K* x, BlockQ8_K* y)
     {
         Vector256<int> offset = OffsetSums(x, y, out Vector256<short> scales16);
         Vector256<int> acc = Vector256<int>.Zero, acc2 = Vector256<int>.Zero;
@@ -153,7 +123,7 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ6_K* x, BlockQ8_K* y)
+    public static unsafe Vector512<int> Block512(BlockQ6_K* x, BlockQ8_K* y)
     {
         Vector256<int> offset = OffsetSums(x, y, out Vector256<short> scales16);
         Vector512<short> sc = scales16.ToVector512Unsafe();
@@ -189,7 +159,7 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y)
+    public static int BlockNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y)
     {
         Vector128<byte> low4 = Vector128.Create((byte)0x0F);
         Vector128<byte> bits45 = Vector128.Create((byte)0x30);

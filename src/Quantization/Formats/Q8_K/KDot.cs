@@ -60,6 +60,22 @@ internal interface IKLaneReference<TBlock> where TBlock : unmanaged
     static abstract int LaneSums(in TBlock x, in BlockQ8_K y, Span<int> aux32);
 }
 
+/// <summary>
+/// A super-block format without a min term whose vector paths give one super-block's integer sums as int32 lanes
+/// (Q3_K, Q6_K, IQ4_XS): the row loops of <see cref="KDot.ScaledDot256{TBlocks, TBlock}"/> and its siblings serve them all.
+/// </summary>
+internal interface IKScaledBlocks<TBlock> where TBlock : unmanaged
+{
+    /// <summary>The FP16 super-block scale d.</summary>
+    static abstract ushort D(in TBlock x);
+
+    static abstract unsafe Vector256<int> Block256(TBlock* x, BlockQ8_K* y);
+
+    static abstract unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y);
+
+    static abstract int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y);
+}
+
 internal static class KDot
 {
     /// <summary>One super-block's (Σ of the reference's eight lane sums, Σ m·bsum): the scalar path's integer work.</summary>
@@ -76,6 +92,54 @@ internal static class KDot
         }
 
         return (sum, mins);
+    }
+
+    /// <summary>AVX2 row loop of a format without a min term: Σ over super-blocks of (fp16(d)·d8)·lanes, eight float lanes.</summary>
+    public static unsafe float ScaledDot256<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = TBlocks.Block256(x, y);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector256.ConvertToSingle(s), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>The AVX-512 row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>.</summary>
+    public static unsafe float ScaledDot512<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = TBlocks.Block512(x, y);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector512.ConvertToSingle(s), acc);
+        }
+
+        return Vector512.Sum(acc);
+    }
+
+    /// <summary>The AdvSimd row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>: one float term per super-block.</summary>
+    public static float ScaledDotNeon<TBlocks, TBlock>(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb)
+        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly TBlock xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            sumf += HalfToSingle(TBlocks.D(in xb)) * yb.D * TBlocks.BlockNeon(in xb, in yb);
+        }
+
+        return sumf;
     }
 
     /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TBlock}"/>, in its order.</summary>
