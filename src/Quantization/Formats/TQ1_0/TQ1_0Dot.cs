@@ -21,19 +21,46 @@ internal sealed class TQ1_0Dot : IDotKernel
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.Dot<Block>(weights, activations, n);
-
-    /// <summary>This format's block for the shared one-row driver.</summary>
-    private readonly struct Block : ITernaryBlock
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
-        public static int BlockBytes => BlockTQ1_0.Size;
+        int blocks = TernaryDot.BlockCount(n, BlockTQ1_0.Size, weights.Length, activations.Length);
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        float sumf = 0f;
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
+            for (; i + 4 <= blocks; i += 4)
+            {
+                ref byte x0 = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
+                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+                ref byte x1 = ref Unsafe.Add(ref x0, BlockTQ1_0.Size);
+                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
+                ref byte x2 = ref Unsafe.Add(ref x1, BlockTQ1_0.Size);
+                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
+                ref byte x3 = ref Unsafe.Add(ref x2, BlockTQ1_0.Size);
+                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
+                Vector128<int> sumi = TernaryDot.Totals4(
+                    PartialX86(ref x0, ref y0), PartialX86(ref x1, ref y1), PartialX86(ref x2, ref y2), PartialX86(ref x3, ref y3));
+                Vector128<float> scales = Vector128.Create(
+                    TernaryDot.Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, 52))),
+                    TernaryDot.Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, 52))),
+                    TernaryDot.Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, 52))),
+                    TernaryDot.Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, 52))));
+                sumf = TernaryDot.Accumulate4(sumf, sumi, scales);
+            }
+        }
 
-        public static int ScaleOffset => 52;
+        for (; i < blocks; i++)
+        {
+            ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
+            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+            int sumi = BlockSum(ref xb, ref yb);
+            sumf += (float)sumi * TernaryDot.Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, 52)));
+        }
 
-        public static Vector256<int> PartialX86(ref byte x, ref byte y) => TQ1_0Dot.PartialX86(ref x, ref y);
-
-        public static int BlockSum(ref byte x, ref byte y) => TQ1_0Dot.BlockSum(ref x, ref y);
+        return sumf;
     }
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

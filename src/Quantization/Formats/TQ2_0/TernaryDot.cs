@@ -21,52 +21,6 @@ internal static class TernaryDot
     /// <summary>Offset of Q8_K's 16 int16 sums of 16 values each.</summary>
     public const int Q8Bsums = 4 + 256;
 
-    /// <summary>
-    /// One weight row against one Q8_K row: per block the exact integer sum, then <c>sumf += (float)sumi · (y.d · fp16(x.d))</c>
-    /// in block order; on x86 four blocks per step share one horizontal reduction and add their four terms in order.
-    /// </summary>
-    public static float Dot<TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-        where TBlock : struct, ITernaryBlock
-    {
-        int blocks = BlockCount(n, TBlock.BlockBytes, weights.Length, activations.Length);
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        float sumf = 0f;
-        int i = 0;
-        if (Avx2.IsSupported)
-        {
-            for (; i + 4 <= blocks; i += 4)
-            {
-                ref byte x0 = ref Unsafe.Add(ref x, i * TBlock.BlockBytes);
-                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-                ref byte x1 = ref Unsafe.Add(ref x0, TBlock.BlockBytes);
-                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
-                ref byte x2 = ref Unsafe.Add(ref x1, TBlock.BlockBytes);
-                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
-                ref byte x3 = ref Unsafe.Add(ref x2, TBlock.BlockBytes);
-                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
-                Vector128<int> sumi = Totals4(
-                    TBlock.PartialX86(ref x0, ref y0), TBlock.PartialX86(ref x1, ref y1), TBlock.PartialX86(ref x2, ref y2), TBlock.PartialX86(ref x3, ref y3));
-                Vector128<float> scales = Vector128.Create(
-                    Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, TBlock.ScaleOffset))),
-                    Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, TBlock.ScaleOffset))),
-                    Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, TBlock.ScaleOffset))),
-                    Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, TBlock.ScaleOffset))));
-                sumf = Accumulate4(sumf, sumi, scales);
-            }
-        }
-
-        for (; i < blocks; i++)
-        {
-            ref byte xb = ref Unsafe.Add(ref x, i * TBlock.BlockBytes);
-            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            int sumi = TBlock.BlockSum(ref xb, ref yb);
-            sumf += (float)sumi * Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, TBlock.ScaleOffset)));
-        }
-
-        return sumf;
-    }
-
     /// <summary>Checks n (a non-negative multiple of 256) and both spans against it.</summary>
     public static int BlockCount(int n, int weightBlockSize, int weightsLength, int activationsLength)
     {
@@ -227,22 +181,6 @@ internal static class TernaryDot
         (Vector128<short> y0, Vector128<short> y1) = Vector128.Widen(q8);
         return acc + c0.AsInt16() * y0 + c1.AsInt16() * y1;
     }
-}
-
-/// <summary>One ternary block format's per-block integer work, for <see cref="TernaryDot.Dot{TBlock}"/>.</summary>
-internal interface ITernaryBlock
-{
-    /// <summary>Bytes of one weight block.</summary>
-    static abstract int BlockBytes { get; }
-
-    /// <summary>Offset of the block's FP16 scale.</summary>
-    static abstract int ScaleOffset { get; }
-
-    /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
-    static abstract Vector256<int> PartialX86(ref byte x, ref byte y);
-
-    /// <summary>The integer block sum Σ (t − 1)·q8 on the best path this machine has.</summary>
-    static abstract int BlockSum(ref byte x, ref byte y);
 }
 
 /// <summary>The integer side of <see cref="TernaryDot.Rows4{TRows}"/> for one ternary format and instruction set.</summary>
