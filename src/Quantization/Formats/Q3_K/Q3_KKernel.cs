@@ -31,30 +31,52 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             return;
         }
 
+        // The sweeps take two groups of lanes at once: the two halves (or quarters) of a super-block, or with 16
+        // lanes two super-blocks (the second one all zero when the row has an odd count).
         int c = TVec.Count;
+        int perPass = c == 16 ? 2 : 1;
+        int groups = 16 * perPass / c;
         Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
-        Span<float> xt = stackalloc float[256];
-        Span<float> w = stackalloc float[256];
-        Span<float> wx = stackalloc float[256];
-        Span<float> codes = stackalloc float[256];
-        Span<float> scales = stackalloc float[16];
+        Span<float> xt = stackalloc float[512];
+        Span<float> w = stackalloc float[512];
+        Span<float> wx = stackalloc float[512];
+        Span<float> codes = stackalloc float[512];
+        Span<float> scales = stackalloc float[32];
         Span<sbyte> L = stackalloc sbyte[256];
-        TVec allLanes = TVec.NotEquals(TVec.Create(0), TVec.Create(1));
-        for (int i = 0; i < x.Length / 256; i++)
+        TVec zero = TVec.Create(0);
+        TVec allLanes = TVec.NotEquals(zero, TVec.Create(1));
+        int nb = x.Length / 256;
+        for (int i = 0; i < nb; i += perPass)
         {
-            ReadOnlySpan<float> xb = x.Slice(i * 256, 256);
-            for (int g = 0; g < 16; g += c)
+            int blocks = Math.Min(perPass, nb - i);
+            ReadOnlySpan<float> xc = x.Slice(256 * i, 256 * blocks);
+            for (int g = 0; g < groups; g += 2)
             {
-                LaneSearch.Transpose16(xb.Slice(16 * g, 16 * c), c, xt);
-                ref float lg = ref codes[16 * g];
-                TVec allZero = LaneSearch.Q3Start(16, 4, in xt[0], ref lg, ref w[0], ref wx[0], out TVec sumlx, out TVec suml2);
-                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref lg, ref sumlx, ref suml2, TVec.Select(allZero, TVec.Create(0), allLanes), 5);
-                TVec.Store(LaneSearch.Q3Finish(16, 4, ref lg, allZero, sumlx, suml2), ref scales[g]);
+                int a = 16 * c * g, b = a + 16 * c;
+                LaneSearch.Transpose16(xc.Slice(a, 16 * c), c, xt);
+                if (b < xc.Length)
+                {
+                    LaneSearch.Transpose16(xc.Slice(b, 16 * c), c, xt[(16 * c)..]);
+                }
+                else
+                {
+                    xt.Slice(16 * c, 16 * c).Clear();
+                }
+
+                TVec zeroA = LaneSearch.Q3Start(16, 4, in xt[0], ref codes[a], ref w[0], ref wx[0], out TVec sumlxA, out TVec suml2A);
+                TVec zeroB = LaneSearch.Q3Start(16, 4, in xt[16 * c], ref codes[b], ref w[16 * c], ref wx[16 * c], out TVec sumlxB, out TVec suml2B);
+                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[a], ref sumlxA, ref suml2A, TVec.Select(zeroA, zero, allLanes),
+                                    ref sumlxB, ref suml2B, TVec.Select(zeroB, zero, allLanes), 5);
+                TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[a], zeroA, sumlxA, suml2A), ref scales[c * g]);
+                TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[b], zeroB, sumlxB, suml2B), ref scales[c * (g + 1)]);
             }
 
-            ref BlockQ3_K b = ref y[i];
-            EncodeReferenceScales(scales, ref b);
-            FinishVector(xb, ref b, L, codes, c);
+            for (int k = 0; k < blocks; k++)
+            {
+                ref BlockQ3_K block = ref y[i + k];
+                EncodeReferenceScales(scales.Slice(16 * k, 16), ref block);
+                FinishVector(xc.Slice(256 * k, 256), ref block, L, codes.Slice(256 * k, 256), c);
+            }
         }
     }
 

@@ -75,10 +75,9 @@ internal static partial class LaneSearch
         }
     }
 
-    // make_q3_quants(n, nmax, x, L, do_rmse = true) for every lane, in three parts so that a caller can pool the few
-    // lanes that still change after the first sweep (most converge in it) instead of sweeping every lane of a vector
-    // until its slowest lane is done: Q3Start (x²-weighted codes), Q3Sweeps (coordinate descent; each lane stops after
-    // its own first sweep without a change, as the scalar loop does), Q3Finish (codes and scale).
+    // make_q3_quants(n, nmax, x, L, do_rmse = true) for every lane, in three parts: Q3Start (x²-weighted codes),
+    // Q3Sweeps (coordinate descent over two vectors of lanes at once; each lane stops after its own first sweep
+    // without a change, as the scalar loop does), Q3Finish (codes and scale).
 
     /// <summary>
     /// The first pass of make_q3_quants: the signed maximum, codes clamp(nearest_int(−nmax/max · x), −nmax, nmax − 1)
@@ -123,64 +122,85 @@ internal static partial class LaneSearch
     }
 
     /// <summary>
-    /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over the lanes in
-    /// <paramref name="active"/>, each lane stopping after its first sweep without a change. Returns the lanes that
-    /// changed in the last sweep they ran (those a further sweep would continue).
+    /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over two independent groups
+    /// of lanes: group A at <paramref name="x"/>, <paramref name="w"/>, <paramref name="wx"/>, <paramref name="L"/>
+    /// and group B <paramref name="n"/>·Count floats after each (element i of a group at [i·Count]). Each step's
+    /// chain (a division, a rounding and the acceptance test) is long, so two chains in flight run at almost the
+    /// speed of one; lanes outside <paramref name="activeA"/> / <paramref name="activeB"/> and lanes that had a
+    /// sweep without a change are left as they are.
     /// </summary>
-    public static TVec Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
-                                      ref TVec sumlxRef, ref TVec suml2Ref, TVec active, int maxSweeps)
+    public static void Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
+                                      ref TVec sumlxRefA, ref TVec suml2RefA, TVec activeA,
+                                      ref TVec sumlxRefB, ref TVec suml2RefB, TVec activeB, int maxSweeps)
         where TVec : struct, ISimdFloat<TVec>
     {
-        TVec sumlx = sumlxRef, suml2 = suml2Ref; // in registers, not through the references
+        // In registers, not through the references.
+        TVec sumlxA = sumlxRefA, suml2A = suml2RefA, sumlxB = sumlxRefB, suml2B = suml2RefB;
         int c = TVec.Count;
+        int gb = n * c;
         ref float xr = ref Unsafe.AsRef(in x);
         ref float wr = ref Unsafe.AsRef(in w);
         ref float wxr = ref Unsafe.AsRef(in wx);
         TVec zero = TVec.Create(0);
         TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
-        for (int itry = 0; itry < maxSweeps && TVec.AnyTrue(active); ++itry)
+        TVec inf = TVec.Create(float.PositiveInfinity), minusInf = TVec.Create(float.NegativeInfinity);
+        for (int itry = 0; itry < maxSweeps && TVec.AnyTrue(activeA | activeB); ++itry)
         {
-            TVec changed = zero;
-            TVec sumlx2 = sumlx * sumlx; // updated with sumlx
+            TVec changedA = zero, changedB = zero;
+            TVec sumlx2A = sumlxA * sumlxA, sumlx2B = sumlxB * sumlxB; // updated with sumlx
             // +∞ in active lanes, −∞ elsewhere: min(bound, slx) > 0 is "active and slx > 0" in one compare (a NaN slx
             // stays NaN, as MINPS returns its second operand then, and fails the compare as it does unmasked).
-            TVec bound = TVec.Select(active, TVec.Create(float.PositiveInfinity), TVec.Create(float.NegativeInfinity));
+            TVec boundA = TVec.Select(activeA, inf, minusInf), boundB = TVec.Select(activeB, inf, minusInf);
             for (int i = 0; i < n; ++i)
             {
-                ref float li = ref Unsafe.Add(ref L, i * c);
-                TVec Li = TVec.Load(in li);
-                TVec wxi = TVec.Load(in Unsafe.Add(ref wxr, i * c));
-                TVec slx = sumlx - wxi * Li;
-                TVec candidate = TVec.GreaterThan(TVec.Min(bound, slx), zero);
-                if (!TVec.AnyTrue(candidate))
+                int o = i * c;
+                ref float liA = ref Unsafe.Add(ref L, o);
+                ref float liB = ref Unsafe.Add(ref L, o + gb);
+                TVec LiA = TVec.Load(in liA), LiB = TVec.Load(in liB);
+                TVec wxiA = TVec.Load(in Unsafe.Add(ref wxr, o)), wxiB = TVec.Load(in Unsafe.Add(ref wxr, o + gb));
+                TVec slxA = sumlxA - wxiA * LiA, slxB = sumlxB - wxiB * LiB;
+                TVec candidateA = TVec.GreaterThan(TVec.Min(boundA, slxA), zero);
+                TVec candidateB = TVec.GreaterThan(TVec.Min(boundB, slxB), zero);
+                if (!TVec.AnyTrue(candidateA | candidateB))
                 {
                     continue;
                 }
 
-                TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-                TVec wi = TVec.Load(in Unsafe.Add(ref wr, i * c));
-                TVec sl2 = suml2 - wi * Li * Li;
-                TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(xi * sl2 / slx)));
-                candidate &= TVec.NotEquals(newL, Li);
-                slx += wxi * newL;
-                sl2 += wi * newL * newL;
-                TVec accept = candidate & TVec.GreaterThan(sl2, zero) & TVec.GreaterThan(slx * slx * suml2, sumlx2 * sl2);
-                if (TVec.AnyTrue(accept))
+                TVec wiA = TVec.Load(in Unsafe.Add(ref wr, o)), wiB = TVec.Load(in Unsafe.Add(ref wr, o + gb));
+                TVec sl2A = suml2A - wiA * LiA * LiA, sl2B = suml2B - wiB * LiB * LiB;
+                TVec newA = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o)) * sl2A / slxA)));
+                TVec newB = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o + gb)) * sl2B / slxB)));
+                candidateA &= TVec.NotEquals(newA, LiA);
+                candidateB &= TVec.NotEquals(newB, LiB);
+                slxA += wxiA * newA;
+                slxB += wxiB * newB;
+                sl2A += wiA * newA * newA;
+                sl2B += wiB * newB * newB;
+                TVec acceptA = candidateA & TVec.GreaterThan(sl2A, zero) & TVec.GreaterThan(slxA * slxA * suml2A, sumlx2A * sl2A);
+                TVec acceptB = candidateB & TVec.GreaterThan(sl2B, zero) & TVec.GreaterThan(slxB * slxB * suml2B, sumlx2B * sl2B);
+                if (TVec.AnyTrue(acceptA | acceptB))
                 {
-                    TVec.Store(TVec.Select(accept, newL, Li), ref li);
-                    sumlx = TVec.Select(accept, slx, sumlx);
-                    suml2 = TVec.Select(accept, sl2, suml2);
-                    sumlx2 = sumlx * sumlx;
-                    changed |= accept;
+                    TVec.Store(TVec.Select(acceptA, newA, LiA), ref liA);
+                    TVec.Store(TVec.Select(acceptB, newB, LiB), ref liB);
+                    sumlxA = TVec.Select(acceptA, slxA, sumlxA);
+                    sumlxB = TVec.Select(acceptB, slxB, sumlxB);
+                    suml2A = TVec.Select(acceptA, sl2A, suml2A);
+                    suml2B = TVec.Select(acceptB, sl2B, suml2B);
+                    sumlx2A = sumlxA * sumlxA;
+                    sumlx2B = sumlxB * sumlxB;
+                    changedA |= acceptA;
+                    changedB |= acceptB;
                 }
             }
 
-            active &= changed;
+            activeA &= changedA;
+            activeB &= changedB;
         }
 
-        sumlxRef = sumlx;
-        suml2Ref = suml2;
-        return active;
+        sumlxRefA = sumlxA;
+        suml2RefA = suml2A;
+        sumlxRefB = sumlxB;
+        suml2RefB = suml2B;
     }
 
     /// <summary>
