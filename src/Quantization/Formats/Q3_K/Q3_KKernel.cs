@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -31,46 +32,72 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             return;
         }
 
-        // The sweeps take two groups of lanes at once: the two halves (or quarters) of a super-block, or with 16
-        // lanes two super-blocks (the second one all zero when the row has an odd count).
+        // Most sub-blocks (about 80 % on weight-like data) end make_q3_quants' descent with one sweep without a change,
+        // but a vector would sweep until its slowest lane is done (about three sweeps). So every lane runs its first
+        // sweep where it is, two groups of lanes at once, and the lanes that changed in it are pooled into two
+        // vectors that run the remaining sweeps together. Chunk super-blocks stay in flight for the pool to fill.
+        const int Chunk = 8;
         int c = TVec.Count;
-        int perPass = c == 16 ? 2 : 1;
-        int groups = 16 * perPass / c;
+        int gs = 16 * c;
         Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
         Span<float> xt = stackalloc float[512];
         Span<float> w = stackalloc float[512];
         Span<float> wx = stackalloc float[512];
-        Span<float> codes = stackalloc float[512];
-        Span<float> scales = stackalloc float[32];
+        Span<float> codes = stackalloc float[256 * Chunk + 256]; // + an all-zero group when 16 lanes pair an odd count
+        Span<float> scales = stackalloc float[16 * Chunk + 16];
+        Span<float> sums = stackalloc float[64];
+        var pool = new SurvivorPool(stackalloc float[512], stackalloc float[512], stackalloc float[512], stackalloc float[96], stackalloc int[32]);
         Span<sbyte> L = stackalloc sbyte[256];
         TVec zero = TVec.Create(0);
         TVec allLanes = TVec.NotEquals(zero, TVec.Create(1));
         int nb = x.Length / 256;
-        for (int i = 0; i < nb; i += perPass)
+        for (int i = 0; i < nb; i += Chunk)
         {
-            int blocks = Math.Min(perPass, nb - i);
+            int blocks = Math.Min(Chunk, nb - i);
             ReadOnlySpan<float> xc = x.Slice(256 * i, 256 * blocks);
-            for (int g = 0; g < groups; g += 2)
+            for (int g = 0; g < 16 * blocks / c; g += 2)
             {
-                int a = 16 * c * g, b = a + 16 * c;
-                LaneSearch.Transpose16(xc.Slice(a, 16 * c), c, xt);
+                int a = gs * g, b = a + gs;
+                LaneSearch.Transpose16(xc.Slice(a, gs), c, xt);
                 if (b < xc.Length)
                 {
-                    LaneSearch.Transpose16(xc.Slice(b, 16 * c), c, xt[(16 * c)..]);
+                    LaneSearch.Transpose16(xc.Slice(b, gs), c, xt[gs..]);
                 }
                 else
                 {
-                    xt.Slice(16 * c, 16 * c).Clear();
+                    xt.Slice(gs, gs).Clear();
                 }
 
                 TVec zeroA = LaneSearch.Q3Start(16, 4, in xt[0], ref codes[a], ref w[0], ref wx[0], out TVec sumlxA, out TVec suml2A);
-                TVec zeroB = LaneSearch.Q3Start(16, 4, in xt[16 * c], ref codes[b], ref w[16 * c], ref wx[16 * c], out TVec sumlxB, out TVec suml2B);
-                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[a], ref sumlxA, ref suml2A, TVec.Select(zeroA, zero, allLanes),
-                                    ref sumlxB, ref suml2B, TVec.Select(zeroB, zero, allLanes), 5);
+                TVec zeroB = LaneSearch.Q3Start(16, 4, in xt[gs], ref codes[b], ref w[gs], ref wx[gs], out TVec sumlxB, out TVec suml2B);
+                TVec moreA = TVec.Select(zeroA, zero, allLanes), moreB = TVec.Select(zeroB, zero, allLanes);
+                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[a], ref sumlxA, ref suml2A, ref moreA,
+                                    ref sumlxB, ref suml2B, ref moreB, 1);
+                uint bitsA = TVec.MaskBits(moreA), bitsB = TVec.MaskBits(moreB);
+                if ((bitsA | bitsB) != 0)
+                {
+                    TVec.Store(sumlxA, ref sums[0]);
+                    TVec.Store(suml2A, ref sums[c]);
+                    TVec.Store(sumlxB, ref sums[2 * c]);
+                    TVec.Store(suml2B, ref sums[3 * c]);
+                }
+
                 TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[a], zeroA, sumlxA, suml2A), ref scales[c * g]);
                 TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[b], zeroB, sumlxB, suml2B), ref scales[c * (g + 1)]);
+                for (; bitsA != 0; bitsA &= bitsA - 1)
+                {
+                    int k = BitOperations.TrailingZeroCount(bitsA);
+                    pool.Add<TVec>(c * g + k, xc, codes, sums[k], sums[c + k], scales, xt, w, wx);
+                }
+
+                for (; bitsB != 0; bitsB &= bitsB - 1)
+                {
+                    int k = BitOperations.TrailingZeroCount(bitsB);
+                    pool.Add<TVec>(c * (g + 1) + k, xc, codes, sums[2 * c + k], sums[3 * c + k], scales, xt, w, wx);
+                }
             }
 
+            pool.Flush<TVec>(codes, scales, xt, w, wx);
             for (int k = 0; k < blocks; k++)
             {
                 ref BlockQ3_K block = ref y[i + k];
@@ -78,6 +105,97 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 FinishVector(xc.Slice(256 * k, 256), ref block, L, codes.Slice(256 * k, 256), c);
             }
         }
+    }
+
+    /// <summary>
+    /// Sub-blocks whose make_q3_quants descent changed a code in its first sweep, with their state after it: the 16
+    /// values, the codes, Σ w·x·l and Σ w·l². Two vectors of them run the remaining (up to four) sweeps together; the
+    /// final codes (+ 4) and scales go back to the lane layout of the chunk (sub-block s of the chunk: group s / Count,
+    /// lane s % Count).
+    /// </summary>
+    private ref struct SurvivorPool(Span<float> rows, Span<float> codeRows, Span<float> codes, Span<float> sums, Span<int> subBlocks)
+    {
+        private readonly Span<float> _rows = rows, _codeRows = codeRows, _codes = codes, _sums = sums;
+        private readonly Span<int> _subBlocks = subBlocks;
+        private int _count;
+
+        /// <summary>Pools sub-block <paramref name="s"/>, its codes read back (− 4) from the finished lane layout; runs the pool when it is full.</summary>
+        public void Add<TVec>(int s, ReadOnlySpan<float> xc, Span<float> chunkCodes, float sumlx, float suml2, Span<float> scales,
+                              Span<float> xt, Span<float> w, Span<float> wx)
+            where TVec : struct, ISimdFloat<TVec>
+        {
+            int c = TVec.Count;
+            int p = _count++;
+            xc.Slice(16 * s, 16).CopyTo(_rows.Slice(16 * p, 16));
+            ReadOnlySpan<float> group = chunkCodes.Slice(16 * (s - s % c), 16 * c);
+            for (int e = 0; e < 16; e++)
+            {
+                _codeRows[16 * p + e] = group[e * c + s % c] - 4;
+            }
+
+            _sums[p] = sumlx;
+            _sums[32 + p] = suml2;
+            _subBlocks[p] = s;
+            if (_count == 2 * c)
+            {
+                Flush<TVec>(chunkCodes, scales, xt, w, wx);
+            }
+        }
+
+        /// <summary>Runs the remaining sweeps of the pooled sub-blocks (scratch: <paramref name="xt"/>, <paramref name="w"/>, <paramref name="wx"/>) and writes their codes and scales back.</summary>
+        public void Flush<TVec>(Span<float> chunkCodes, Span<float> scales, Span<float> xt, Span<float> w, Span<float> wx)
+            where TVec : struct, ISimdFloat<TVec>
+        {
+            int n = _count;
+            if (n == 0)
+            {
+                return;
+            }
+
+            int c = TVec.Count;
+            int gs = 16 * c;
+            _rows[(16 * n)..(32 * c)].Clear(); // idle lanes: all zero, never active
+            _codeRows[(16 * n)..(32 * c)].Clear();
+            _sums[n..(2 * c)].Clear();
+            _sums[(32 + n)..(32 + 2 * c)].Clear();
+            LaneSearch.Transpose16(_rows, c, xt);
+            LaneSearch.Transpose16(_rows[gs..], c, xt[gs..]);
+            LaneSearch.Transpose16(_codeRows, c, _codes);
+            LaneSearch.Transpose16(_codeRows[gs..], c, _codes[gs..]);
+            for (int j = 0; j < 2 * gs; j += c)
+            {
+                TVec xj = TVec.Load(in xt[j]);
+                TVec wj = xj * xj;
+                TVec.Store(wj, ref w[j]);
+                TVec.Store(wj * xj, ref wx[j]);
+            }
+
+            TVec sumlxA = TVec.Load(in _sums[0]), sumlxB = TVec.Load(in _sums[c]);
+            TVec suml2A = TVec.Load(in _sums[32]), suml2B = TVec.Load(in _sums[32 + c]);
+            TVec lane = TVec.Load(in MemoryMarshal.GetReference(LaneIndex));
+            TVec activeA = TVec.LessThan(lane, TVec.Create(n)), activeB = TVec.LessThan(lane, TVec.Create(n - c));
+            LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref _codes[0], ref sumlxA, ref suml2A, ref activeA,
+                                ref sumlxB, ref suml2B, ref activeB, 4);
+            TVec none = TVec.Create(0);
+            TVec.Store(LaneSearch.Q3Finish(16, 4, ref _codes[0], none, sumlxA, suml2A), ref _sums[64]);
+            TVec.Store(LaneSearch.Q3Finish(16, 4, ref _codes[gs], none, sumlxB, suml2B), ref _sums[64 + c]);
+            for (int p = 0; p < n; p++)
+            {
+                int s = _subBlocks[p];
+                Span<float> dst = chunkCodes.Slice(16 * (s - s % c), 16 * c);
+                ReadOnlySpan<float> src = _codes.Slice(16 * (p - p % c), 16 * c);
+                for (int e = 0; e < 16; e++)
+                {
+                    dst[e * c + s % c] = src[e * c + p % c];
+                }
+
+                scales[s] = _sums[64 + p];
+            }
+
+            _count = 0;
+        }
+
+        private static ReadOnlySpan<float> LaneIndex => [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     }
 
     /// <summary>

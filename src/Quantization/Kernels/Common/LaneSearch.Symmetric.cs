@@ -90,14 +90,32 @@ internal static partial class LaneSearch
         int c = TVec.Count;
         ref float xr = ref Unsafe.AsRef(in x);
         TVec zero = TVec.Create(0);
-        TVec amax = zero, max = zero;
-        for (int i = 0; i < n; ++i)
+        // The scalar loop keeps the first x of the largest |x| (strict >). The largest |x| by four independent Max
+        // chains, then the first x that attains it by a chain of one-cycle selects from the back; the inputs are
+        // finite, so equality finds exactly that x. (With all |x| = 0 max may be −0 instead of 0: such a lane is
+        // all-zero and its codes and scale are cleared.)
+        TVec m0 = zero, m1 = zero, m2 = zero, m3 = zero;
+        int i4 = 0;
+        for (; i4 + 4 <= n; i4 += 4)
+        {
+            ref float xi = ref Unsafe.Add(ref xr, i4 * c);
+            m0 = TVec.Max(m0, TVec.Abs(TVec.Load(in xi)));
+            m1 = TVec.Max(m1, TVec.Abs(TVec.Load(in Unsafe.Add(ref xi, c))));
+            m2 = TVec.Max(m2, TVec.Abs(TVec.Load(in Unsafe.Add(ref xi, 2 * c))));
+            m3 = TVec.Max(m3, TVec.Abs(TVec.Load(in Unsafe.Add(ref xi, 3 * c))));
+        }
+
+        for (; i4 < n; ++i4)
+        {
+            m0 = TVec.Max(m0, TVec.Abs(TVec.Load(in Unsafe.Add(ref xr, i4 * c))));
+        }
+
+        TVec amax = TVec.Max(TVec.Max(m0, m1), TVec.Max(m2, m3));
+        TVec max = zero;
+        for (int i = n - 1; i >= 0; --i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-            TVec ax = TVec.Abs(xi);
-            TVec larger = TVec.GreaterThan(ax, amax);
-            amax = TVec.Select(larger, ax, amax);
-            max = TVec.Select(larger, xi, max);
+            max = TVec.Select(TVec.NotEquals(TVec.Abs(xi), amax), max, xi);
         }
 
         TVec iscale = TVec.Create(-nmax) / max;
@@ -124,18 +142,18 @@ internal static partial class LaneSearch
     /// <summary>
     /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over two independent groups
     /// of lanes: group A at <paramref name="x"/>, <paramref name="w"/>, <paramref name="wx"/>, <paramref name="L"/>
-    /// and group B <paramref name="n"/>·Count floats after each (element i of a group at [i·Count]). Each step's
-    /// chain (a division, a rounding and the acceptance test) is long, so two chains in flight run at almost the
-    /// speed of one; lanes outside <paramref name="activeA"/> / <paramref name="activeB"/> and lanes that had a
-    /// sweep without a change are left as they are.
+    /// and group B <paramref name="n"/>·Count floats after each (element i of a group at [i·Count]), two chains in
+    /// flight. Lanes outside the active masks and lanes that had a sweep without a change are left as they are; on
+    /// return the masks hold the lanes that changed in the last sweep they ran (those a further sweep would continue).
     /// </summary>
     public static void Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
-                                      ref TVec sumlxRefA, ref TVec suml2RefA, TVec activeA,
-                                      ref TVec sumlxRefB, ref TVec suml2RefB, TVec activeB, int maxSweeps)
+                                      ref TVec sumlxRefA, ref TVec suml2RefA, ref TVec activeRefA,
+                                      ref TVec sumlxRefB, ref TVec suml2RefB, ref TVec activeRefB, int maxSweeps)
         where TVec : struct, ISimdFloat<TVec>
     {
         // In registers, not through the references.
         TVec sumlxA = sumlxRefA, suml2A = suml2RefA, sumlxB = sumlxRefB, suml2B = suml2RefB;
+        TVec activeA = activeRefA, activeB = activeRefB;
         int c = TVec.Count;
         int gb = n * c;
         ref float xr = ref Unsafe.AsRef(in x);
@@ -197,6 +215,8 @@ internal static partial class LaneSearch
             activeB &= changedB;
         }
 
+        activeRefA = activeA;
+        activeRefB = activeB;
         sumlxRefA = sumlxA;
         suml2RefA = suml2A;
         sumlxRefB = sumlxB;

@@ -47,6 +47,8 @@ internal interface ISimdFloat<TSelf> where TSelf : struct, ISimdFloat<TSelf>
     /// <summary>mask ? a : b per lane, with an all-ones / all-zeros mask from a comparison.</summary>
     static abstract TSelf Select(TSelf mask, TSelf a, TSelf b);
     static abstract bool AnyTrue(TSelf mask);
+    /// <summary>Bit k set when lane k of the comparison mask is true.</summary>
+    static abstract uint MaskBits(TSelf mask);
 }
 
 internal static class SimdFloat
@@ -106,6 +108,7 @@ internal readonly struct SimdFloat128(Vector128<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat128 NotEquals(SimdFloat128 a, SimdFloat128 b) => new(~Vector128.Equals(a._v, b._v));
     public static SimdFloat128 Select(SimdFloat128 mask, SimdFloat128 a, SimdFloat128 b) => new(Vector128.ConditionalSelect(mask._v, a._v, b._v));
     public static bool AnyTrue(SimdFloat128 mask) => Vector128.ExtractMostSignificantBits(mask._v) != 0;
+    public static uint MaskBits(SimdFloat128 mask) => (uint)Vector128.ExtractMostSignificantBits(mask._v);
 }
 
 internal readonly struct SimdFloat256(Vector256<float> v) : ISimdFloat<SimdFloat256>
@@ -148,6 +151,7 @@ internal readonly struct SimdFloat256(Vector256<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat256 NotEquals(SimdFloat256 a, SimdFloat256 b) => new(~Vector256.Equals(a._v, b._v));
     public static SimdFloat256 Select(SimdFloat256 mask, SimdFloat256 a, SimdFloat256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
     public static bool AnyTrue(SimdFloat256 mask) => Vector256.ExtractMostSignificantBits(mask._v) != 0;
+    public static uint MaskBits(SimdFloat256 mask) => (uint)Vector256.ExtractMostSignificantBits(mask._v);
 }
 
 internal readonly struct SimdFloat512(Vector512<float> v) : ISimdFloat<SimdFloat512>
@@ -190,4 +194,5 @@ internal readonly struct SimdFloat512(Vector512<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat512 NotEquals(SimdFloat512 a, SimdFloat512 b) => new(~Vector512.Equals(a._v, b._v));
     public static SimdFloat512 Select(SimdFloat512 mask, SimdFloat512 a, SimdFloat512 b) => new(Vector512.ConditionalSelect(mask._v, a._v, b._v));
     public static bool AnyTrue(SimdFloat512 mask) => Vector512.ExtractMostSignificantBits(mask._v) != 0;
+    public static uint MaskBits(SimdFloat512 mask) => (uint)Vector512.ExtractMostSignificantBits(mask._v);
 }
