@@ -81,4 +81,33 @@ public sealed class KQuant236LaneTests
             }
         }
     }
+
+    /// <summary>
+    /// Q3_K without importance pools the sub-blocks that change in their first descent sweep and finishes them
+    /// elsewhere; a pooled sub-block whose final scale rounds to zero must still emit the codes of that descent.
+    /// Every third sub-block here is 1000x smaller than its neighbours (scale 0), about a fifth of them pooled,
+    /// over rows of 1 to 27 super-blocks (partial, full and several chunks; odd counts).
+    /// </summary>
+    [Fact]
+    public void Q3_KPooledZeroScaleSubBlocksKeepTheirCodes()
+    {
+        KernelEntry kernel = KernelRegistry.TryGet(QuantType.Q3_K)!;
+        foreach (int blocks in new[] { 1, 2, 7, 8, 9, 17, 27 })
+        {
+            float[] x = TestData.Gaussian(0x3C0DE + (ulong)blocks, blocks * 256, 1.0);
+            for (int sb = 0; sb < x.Length / 16; sb += 3)
+            {
+                for (int e = 0; e < 16; e++)
+                {
+                    x[16 * sb + e] *= 1e-3f;
+                }
+            }
+
+            var fast = new byte[Quantizer.GetByteCount(QuantType.Q3_K, x.Length)];
+            var reference = new byte[fast.Length];
+            kernel.Quantize!(x, fast, []);
+            kernel.QuantizeReference!(x, reference, []);
+            AssertBytes.Equal(reference, fast, QuantType.Q3_K);
+        }
+    }
 }

@@ -46,7 +46,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> codes = stackalloc float[256 * Chunk + 256]; // + an all-zero group when 16 lanes pair an odd count
         Span<float> scales = stackalloc float[16 * Chunk + 16];
         Span<float> sums = stackalloc float[64];
-        var pool = new SurvivorPool(stackalloc float[512], stackalloc float[512], stackalloc float[512], stackalloc float[96], stackalloc int[32]);
+        var pool = new SurvivorPool(stackalloc float[512], stackalloc float[512], stackalloc float[256 * Chunk], stackalloc float[96],
+                                    stackalloc int[32], stackalloc int[16 * Chunk]);
         Span<sbyte> L = stackalloc sbyte[256];
         TVec zero = TVec.Create(0);
         TVec allLanes = TVec.NotEquals(zero, TVec.Create(1));
@@ -55,6 +56,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         {
             int blocks = Math.Min(Chunk, nb - i);
             ReadOnlySpan<float> xc = x.Slice(256 * i, 256 * blocks);
+            pool.BeginChunk();
             for (int g = 0; g < 16 * blocks / c; g += 2)
             {
                 int a = gs * g, b = a + gs;
@@ -97,12 +99,12 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 }
             }
 
-            pool.Flush<TVec>(codes, scales, xt, w, wx);
+            pool.Flush<TVec>(scales, xt, w, wx);
             for (int k = 0; k < blocks; k++)
             {
                 ref BlockQ3_K block = ref y[i + k];
                 EncodeReferenceScales(scales.Slice(16 * k, 16), ref block);
-                FinishVector(xc.Slice(256 * k, 256), ref block, L, codes.Slice(256 * k, 256), c);
+                FinishVector(xc.Slice(256 * k, 256), ref block, L, codes.Slice(256 * k, 256), c, pool.PooledCodes, pool.Slots.Slice(16 * k, 16));
             }
         }
     }
@@ -110,27 +112,39 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// <summary>
     /// Sub-blocks whose make_q3_quants descent changed a code in its first sweep, with their state after it: the 16
     /// values, the codes, Σ w·x·l and Σ w·l². Two vectors of them run the remaining (up to four) sweeps together; the
-    /// final codes (+ 4) and scales go back to the lane layout of the chunk (sub-block s of the chunk: group s / Count,
-    /// lane s % Count).
+    /// scales go back to the chunk's scales, the final codes (+ 4) stay in the pool's lane layout (<see cref="PooledCodes"/>,
+    /// pool slot <see cref="Slots"/>[s] for sub-block s of the chunk, −1 when not pooled), as only a sub-block whose
+    /// final scale is zero reads them.
     /// </summary>
-    private ref struct SurvivorPool(Span<float> rows, Span<float> codeRows, Span<float> codes, Span<float> sums, Span<int> subBlocks)
+    private ref struct SurvivorPool(Span<float> rows, Span<float> codeRows, Span<float> codes, Span<float> sums, Span<int> subBlocks, Span<int> slots)
     {
         private readonly Span<float> _rows = rows, _codeRows = codeRows, _codes = codes, _sums = sums;
-        private readonly Span<int> _subBlocks = subBlocks;
-        private int _count;
+        private readonly Span<int> _subBlocks = subBlocks, _slots = slots;
+        private int _count, _first;
+
+        public readonly ReadOnlySpan<float> PooledCodes => _codes;
+
+        public readonly ReadOnlySpan<int> Slots => _slots;
+
+        public void BeginChunk()
+        {
+            _slots.Fill(-1);
+            _first = 0;
+        }
 
         /// <summary>Pools sub-block <paramref name="s"/>, its codes read back (− 4) from the finished lane layout; runs the pool when it is full.</summary>
-        public void Add<TVec>(int s, ReadOnlySpan<float> xc, Span<float> chunkCodes, float sumlx, float suml2, Span<float> scales,
+        public void Add<TVec>(int s, ReadOnlySpan<float> xc, ReadOnlySpan<float> chunkCodes, float sumlx, float suml2, Span<float> scales,
                               Span<float> xt, Span<float> w, Span<float> wx)
             where TVec : struct, ISimdFloat<TVec>
         {
             int c = TVec.Count;
             int p = _count++;
             xc.Slice(16 * s, 16).CopyTo(_rows.Slice(16 * p, 16));
-            ReadOnlySpan<float> group = chunkCodes.Slice(16 * (s - s % c), 16 * c);
+            ref readonly float column = ref chunkCodes[16 * (s - s % c) + s % c];
+            ref float row = ref _codeRows[16 * p];
             for (int e = 0; e < 16; e++)
             {
-                _codeRows[16 * p + e] = group[e * c + s % c] - 4;
+                Unsafe.Add(ref row, e) = Unsafe.Add(ref Unsafe.AsRef(in column), e * c) - 4;
             }
 
             _sums[p] = sumlx;
@@ -138,12 +152,12 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             _subBlocks[p] = s;
             if (_count == 2 * c)
             {
-                Flush<TVec>(chunkCodes, scales, xt, w, wx);
+                Flush<TVec>(scales, xt, w, wx);
             }
         }
 
-        /// <summary>Runs the remaining sweeps of the pooled sub-blocks (scratch: <paramref name="xt"/>, <paramref name="w"/>, <paramref name="wx"/>) and writes their codes and scales back.</summary>
-        public void Flush<TVec>(Span<float> chunkCodes, Span<float> scales, Span<float> xt, Span<float> w, Span<float> wx)
+        /// <summary>Runs the remaining sweeps of the pooled sub-blocks (scratch: <paramref name="xt"/>, <paramref name="w"/>, <paramref name="wx"/>) and writes their scales back.</summary>
+        public void Flush<TVec>(Span<float> scales, Span<float> xt, Span<float> w, Span<float> wx)
             where TVec : struct, ISimdFloat<TVec>
         {
             int n = _count;
@@ -154,14 +168,17 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
 
             int c = TVec.Count;
             int gs = 16 * c;
-            _rows[(16 * n)..(32 * c)].Clear(); // idle lanes: all zero, never active
-            _codeRows[(16 * n)..(32 * c)].Clear();
-            _sums[n..(2 * c)].Clear();
-            _sums[(32 + n)..(32 + 2 * c)].Clear();
+            Span<float> codes = _codes.Slice(16 * _first, 2 * gs);
+            if (n < 2 * c)
+            {
+                _rows[(16 * n)..(2 * gs)].Clear(); // idle lanes: all zero, never active
+                _codeRows[(16 * n)..(2 * gs)].Clear();
+            }
+
             LaneSearch.Transpose16(_rows, c, xt);
             LaneSearch.Transpose16(_rows[gs..], c, xt[gs..]);
-            LaneSearch.Transpose16(_codeRows, c, _codes);
-            LaneSearch.Transpose16(_codeRows[gs..], c, _codes[gs..]);
+            LaneSearch.Transpose16(_codeRows, c, codes);
+            LaneSearch.Transpose16(_codeRows[gs..], c, codes[gs..]);
             for (int j = 0; j < 2 * gs; j += c)
             {
                 TVec xj = TVec.Load(in xt[j]);
@@ -174,24 +191,19 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             TVec suml2A = TVec.Load(in _sums[32]), suml2B = TVec.Load(in _sums[32 + c]);
             TVec lane = TVec.Load(in MemoryMarshal.GetReference(LaneIndex));
             TVec activeA = TVec.LessThan(lane, TVec.Create(n)), activeB = TVec.LessThan(lane, TVec.Create(n - c));
-            LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref _codes[0], ref sumlxA, ref suml2A, ref activeA,
+            LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[0], ref sumlxA, ref suml2A, ref activeA,
                                 ref sumlxB, ref suml2B, ref activeB, 4);
             TVec none = TVec.Create(0);
-            TVec.Store(LaneSearch.Q3Finish(16, 4, ref _codes[0], none, sumlxA, suml2A), ref _sums[64]);
-            TVec.Store(LaneSearch.Q3Finish(16, 4, ref _codes[gs], none, sumlxB, suml2B), ref _sums[64 + c]);
+            TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[0], none, sumlxA, suml2A), ref _sums[64]);
+            TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[gs], none, sumlxB, suml2B), ref _sums[64 + c]);
             for (int p = 0; p < n; p++)
             {
                 int s = _subBlocks[p];
-                Span<float> dst = chunkCodes.Slice(16 * (s - s % c), 16 * c);
-                ReadOnlySpan<float> src = _codes.Slice(16 * (p - p % c), 16 * c);
-                for (int e = 0; e < 16; e++)
-                {
-                    dst[e * c + s % c] = src[e * c + p % c];
-                }
-
                 scales[s] = _sums[64 + p];
+                _slots[s] = _first + p;
             }
 
+            _first += 2 * c;
             _count = 0;
         }
 
@@ -256,7 +268,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 }
 
                 block.D = Fp16.FromSingle(dBlock[b]);
-                FinishVector(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c);
+                FinishVector(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c, default, default);
             }
         }
     }
@@ -304,7 +316,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then hmask bits and low
     /// bit pairs 16 codes per step.
     /// </summary>
-    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> firstPass, int lanes)
+    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> firstPass, int lanes,
+                                     ReadOnlySpan<float> pooledCodes, ReadOnlySpan<int> slots)
     {
         float dAll = Fp16.ToSingle(b.D);
         ref float xr = ref MemoryMarshal.GetReference(xb);
@@ -315,7 +328,15 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             float d = dAll * BlockQ3_K.GetScale(packed, j);
             if (d == 0)
             {
-                SubBlockCodes.FirstPass16(firstPass, lanes, j, MemoryMarshal.AsBytes(L.Slice(16 * j, 16)));
+                Span<byte> dst = MemoryMarshal.AsBytes(L.Slice(16 * j, 16));
+                if (!slots.IsEmpty && slots[j] >= 0)
+                {
+                    SubBlockCodes.FirstPass16(pooledCodes, lanes, slots[j], dst);
+                }
+                else
+                {
+                    SubBlockCodes.FirstPass16(firstPass, lanes, j, dst);
+                }
             }
             else
             {
