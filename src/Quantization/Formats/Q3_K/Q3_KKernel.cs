@@ -49,8 +49,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         var pool = new SurvivorPool(stackalloc float[512], stackalloc float[512], stackalloc float[256 * Chunk], stackalloc float[96],
                                     stackalloc int[32], stackalloc int[16 * Chunk]);
         Span<sbyte> L = stackalloc sbyte[256];
-        TVec zero = TVec.Create(0);
-        TVec allLanes = TVec.NotEquals(zero, TVec.Create(1));
+        uint allLanes = (1u << c) - 1;
         int nb = x.Length / 256;
         for (int i = 0; i < nb; i += Chunk)
         {
@@ -72,10 +71,9 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
 
                 TVec zeroA = LaneSearch.Q3Start(16, 4, in xt[0], ref codes[a], ref w[0], ref wx[0], out TVec sumlxA, out TVec suml2A);
                 TVec zeroB = LaneSearch.Q3Start(16, 4, in xt[gs], ref codes[b], ref w[gs], ref wx[gs], out TVec sumlxB, out TVec suml2B);
-                TVec moreA = TVec.Select(zeroA, zero, allLanes), moreB = TVec.Select(zeroB, zero, allLanes);
-                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[a], ref sumlxA, ref suml2A, ref moreA,
-                                    ref sumlxB, ref suml2B, ref moreB, 1);
-                uint bitsA = TVec.MaskBits(moreA), bitsB = TVec.MaskBits(moreB);
+                uint bitsA = ~TVec.MaskBits(zeroA) & allLanes, bitsB = ~TVec.MaskBits(zeroB) & allLanes;
+                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[a], ref sumlxA, ref suml2A, ref bitsA,
+                                    ref sumlxB, ref suml2B, ref bitsB, 1);
                 if ((bitsA | bitsB) != 0)
                 {
                     TVec.Store(sumlxA, ref sums[0]);
@@ -189,8 +187,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
 
             TVec sumlxA = TVec.Load(in _sums[0]), sumlxB = TVec.Load(in _sums[c]);
             TVec suml2A = TVec.Load(in _sums[32]), suml2B = TVec.Load(in _sums[32 + c]);
-            TVec lane = TVec.Load(in MemoryMarshal.GetReference(LaneIndex));
-            TVec activeA = TVec.LessThan(lane, TVec.Create(n)), activeB = TVec.LessThan(lane, TVec.Create(n - c));
+            uint activeA = n >= c ? (1u << c) - 1 : (1u << n) - 1, activeB = n > c ? (1u << (n - c)) - 1 : 0;
             LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[0], ref sumlxA, ref suml2A, ref activeA,
                                 ref sumlxB, ref suml2B, ref activeB, 4);
             TVec none = TVec.Create(0);
@@ -206,8 +203,6 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             _first += 2 * c;
             _count = 0;
         }
-
-        private static ReadOnlySpan<float> LaneIndex => [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     }
 
     /// <summary>

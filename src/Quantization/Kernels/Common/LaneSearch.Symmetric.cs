@@ -143,17 +143,22 @@ internal static partial class LaneSearch
     /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over two independent groups
     /// of lanes: group A at <paramref name="x"/>, <paramref name="w"/>, <paramref name="wx"/>, <paramref name="L"/>
     /// and group B <paramref name="n"/>·Count floats after each (element i of a group at [i·Count]), two chains in
-    /// flight. Lanes outside the active masks and lanes that had a sweep without a change are left as they are; on
-    /// return the masks hold the lanes that changed in the last sweep they ran (those a further sweep would continue).
+    /// flight. Lanes whose bit is clear in the active masks and lanes that had a sweep without a change are left as
+    /// they are; on return the masks hold the lanes that changed in the last sweep they ran (those a further sweep
+    /// would continue).
     /// </summary>
+    /// <remarks>
+    /// The lane conditions are kept as bits in general registers: a comparison is one compare and one move there, and
+    /// the selects that apply an accepted code, rare after the first sweeps, rebuild their vector mask from the bits.
+    /// </remarks>
     public static void Q3Sweeps<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref float L,
-                                      ref TVec sumlxRefA, ref TVec suml2RefA, ref TVec activeRefA,
-                                      ref TVec sumlxRefB, ref TVec suml2RefB, ref TVec activeRefB, int maxSweeps)
+                                      ref TVec sumlxRefA, ref TVec suml2RefA, ref uint activeRefA,
+                                      ref TVec sumlxRefB, ref TVec suml2RefB, ref uint activeRefB, int maxSweeps)
         where TVec : struct, ISimdFloat<TVec>
     {
         // In registers, not through the references.
         TVec sumlxA = sumlxRefA, suml2A = suml2RefA, sumlxB = sumlxRefB, suml2B = suml2RefB;
-        TVec activeA = activeRefA, activeB = activeRefB;
+        uint activeA = activeRefA, activeB = activeRefB;
         int c = TVec.Count;
         int gb = n * c;
         ref float xr = ref Unsafe.AsRef(in x);
@@ -161,14 +166,10 @@ internal static partial class LaneSearch
         ref float wxr = ref Unsafe.AsRef(in wx);
         TVec zero = TVec.Create(0);
         TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
-        TVec inf = TVec.Create(float.PositiveInfinity), minusInf = TVec.Create(float.NegativeInfinity);
-        for (int itry = 0; itry < maxSweeps && TVec.AnyTrue(activeA | activeB); ++itry)
+        for (int itry = 0; itry < maxSweeps && (activeA | activeB) != 0; ++itry)
         {
-            TVec changedA = zero, changedB = zero;
+            uint changedA = 0, changedB = 0;
             TVec sumlx2A = sumlxA * sumlxA, sumlx2B = sumlxB * sumlxB; // updated with sumlx
-            // +∞ in active lanes, −∞ elsewhere: min(bound, slx) > 0 is "active and slx > 0" in one compare (a NaN slx
-            // stays NaN, as MINPS returns its second operand then, and fails the compare as it does unmasked).
-            TVec boundA = TVec.Select(activeA, inf, minusInf), boundB = TVec.Select(activeB, inf, minusInf);
             for (int i = 0; i < n; ++i)
             {
                 int o = i * c;
@@ -177,9 +178,9 @@ internal static partial class LaneSearch
                 TVec LiA = TVec.Load(in liA), LiB = TVec.Load(in liB);
                 TVec wxiA = TVec.Load(in Unsafe.Add(ref wxr, o)), wxiB = TVec.Load(in Unsafe.Add(ref wxr, o + gb));
                 TVec slxA = sumlxA - wxiA * LiA, slxB = sumlxB - wxiB * LiB;
-                TVec candidateA = TVec.GreaterThan(TVec.Min(boundA, slxA), zero);
-                TVec candidateB = TVec.GreaterThan(TVec.Min(boundB, slxB), zero);
-                if (!TVec.AnyTrue(candidateA | candidateB))
+                uint candidateA = TVec.GreaterThanBits(slxA, zero) & activeA; // a NaN slx fails, as in the scalar test
+                uint candidateB = TVec.GreaterThanBits(slxB, zero) & activeB;
+                if ((candidateA | candidateB) == 0)
                 {
                     continue;
                 }
@@ -188,25 +189,31 @@ internal static partial class LaneSearch
                 TVec sl2A = suml2A - wiA * LiA * LiA, sl2B = suml2B - wiB * LiB * LiB;
                 TVec newA = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o)) * sl2A / slxA)));
                 TVec newB = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o + gb)) * sl2B / slxB)));
-                candidateA &= TVec.NotEquals(newA, LiA);
-                candidateB &= TVec.NotEquals(newB, LiB);
                 slxA += wxiA * newA;
                 slxB += wxiB * newB;
                 sl2A += wiA * newA * newA;
                 sl2B += wiB * newB * newB;
-                TVec acceptA = candidateA & TVec.GreaterThan(sl2A, zero) & TVec.GreaterThan(slxA * slxA * suml2A, sumlx2A * sl2A);
-                TVec acceptB = candidateB & TVec.GreaterThan(sl2B, zero) & TVec.GreaterThan(slxB * slxB * suml2B, sumlx2B * sl2B);
-                if (TVec.AnyTrue(acceptA | acceptB))
+                uint acceptA = candidateA & ~TVec.EqualBits(newA, LiA) & TVec.GreaterThanBits(sl2A, zero)
+                               & TVec.GreaterThanBits(slxA * slxA * suml2A, sumlx2A * sl2A);
+                uint acceptB = candidateB & ~TVec.EqualBits(newB, LiB) & TVec.GreaterThanBits(sl2B, zero)
+                               & TVec.GreaterThanBits(slxB * slxB * suml2B, sumlx2B * sl2B);
+                if (acceptA != 0)
                 {
-                    TVec.Store(TVec.Select(acceptA, newA, LiA), ref liA);
-                    TVec.Store(TVec.Select(acceptB, newB, LiB), ref liB);
-                    sumlxA = TVec.Select(acceptA, slxA, sumlxA);
-                    sumlxB = TVec.Select(acceptB, slxB, sumlxB);
-                    suml2A = TVec.Select(acceptA, sl2A, suml2A);
-                    suml2B = TVec.Select(acceptB, sl2B, suml2B);
+                    TVec m = TVec.MaskFromBits(acceptA);
+                    TVec.Store(TVec.Select(m, newA, LiA), ref liA);
+                    sumlxA = TVec.Select(m, slxA, sumlxA);
+                    suml2A = TVec.Select(m, sl2A, suml2A);
                     sumlx2A = sumlxA * sumlxA;
-                    sumlx2B = sumlxB * sumlxB;
                     changedA |= acceptA;
+                }
+
+                if (acceptB != 0)
+                {
+                    TVec m = TVec.MaskFromBits(acceptB);
+                    TVec.Store(TVec.Select(m, newB, LiB), ref liB);
+                    sumlxB = TVec.Select(m, slxB, sumlxB);
+                    suml2B = TVec.Select(m, sl2B, suml2B);
+                    sumlx2B = sumlxB * sumlxB;
                     changedB |= acceptB;
                 }
             }

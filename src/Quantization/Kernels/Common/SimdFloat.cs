@@ -49,6 +49,12 @@ internal interface ISimdFloat<TSelf> where TSelf : struct, ISimdFloat<TSelf>
     static abstract bool AnyTrue(TSelf mask);
     /// <summary>Bit k set when lane k of the comparison mask is true.</summary>
     static abstract uint MaskBits(TSelf mask);
+    /// <summary>Bit k set when a[k] &gt; b[k]: on AVX-512 a compare into a mask register and one move to a general register.</summary>
+    static abstract uint GreaterThanBits(TSelf a, TSelf b);
+    /// <summary>Bit k set when a[k] == b[k].</summary>
+    static abstract uint EqualBits(TSelf a, TSelf b);
+    /// <summary>The comparison mask whose lane k is true when bit k of <paramref name="bits"/> is set.</summary>
+    static abstract TSelf MaskFromBits(uint bits);
 }
 
 internal static class SimdFloat
@@ -109,6 +115,13 @@ internal readonly struct SimdFloat128(Vector128<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat128 Select(SimdFloat128 mask, SimdFloat128 a, SimdFloat128 b) => new(Vector128.ConditionalSelect(mask._v, a._v, b._v));
     public static bool AnyTrue(SimdFloat128 mask) => Vector128.ExtractMostSignificantBits(mask._v) != 0;
     public static uint MaskBits(SimdFloat128 mask) => (uint)Vector128.ExtractMostSignificantBits(mask._v);
+    public static uint GreaterThanBits(SimdFloat128 a, SimdFloat128 b) => (uint)Vector128.ExtractMostSignificantBits(Vector128.GreaterThan(a._v, b._v));
+    public static uint EqualBits(SimdFloat128 a, SimdFloat128 b) => (uint)Vector128.ExtractMostSignificantBits(Vector128.Equals(a._v, b._v));
+    public static SimdFloat128 MaskFromBits(uint bits)
+    {
+        Vector128<uint> lane = Vector128.Create(1u, 2u, 4u, 8u);
+        return new(Vector128.Equals(Vector128.Create(bits) & lane, lane).AsSingle());
+    }
 }
 
 internal readonly struct SimdFloat256(Vector256<float> v) : ISimdFloat<SimdFloat256>
@@ -152,6 +165,13 @@ internal readonly struct SimdFloat256(Vector256<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat256 Select(SimdFloat256 mask, SimdFloat256 a, SimdFloat256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
     public static bool AnyTrue(SimdFloat256 mask) => Vector256.ExtractMostSignificantBits(mask._v) != 0;
     public static uint MaskBits(SimdFloat256 mask) => (uint)Vector256.ExtractMostSignificantBits(mask._v);
+    public static uint GreaterThanBits(SimdFloat256 a, SimdFloat256 b) => (uint)Vector256.ExtractMostSignificantBits(Vector256.GreaterThan(a._v, b._v));
+    public static uint EqualBits(SimdFloat256 a, SimdFloat256 b) => (uint)Vector256.ExtractMostSignificantBits(Vector256.Equals(a._v, b._v));
+    public static SimdFloat256 MaskFromBits(uint bits)
+    {
+        Vector256<uint> lane = Vector256.Create(1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u);
+        return new(Vector256.Equals(Vector256.Create(bits) & lane, lane).AsSingle());
+    }
 }
 
 internal readonly struct SimdFloat512(Vector512<float> v) : ISimdFloat<SimdFloat512>
@@ -195,4 +215,11 @@ internal readonly struct SimdFloat512(Vector512<float> v) : ISimdFloat<SimdFloat
     public static SimdFloat512 Select(SimdFloat512 mask, SimdFloat512 a, SimdFloat512 b) => new(Vector512.ConditionalSelect(mask._v, a._v, b._v));
     public static bool AnyTrue(SimdFloat512 mask) => Vector512.ExtractMostSignificantBits(mask._v) != 0;
     public static uint MaskBits(SimdFloat512 mask) => (uint)Vector512.ExtractMostSignificantBits(mask._v);
+    public static uint GreaterThanBits(SimdFloat512 a, SimdFloat512 b) => (uint)Vector512.ExtractMostSignificantBits(Vector512.GreaterThan(a._v, b._v));
+    public static uint EqualBits(SimdFloat512 a, SimdFloat512 b) => (uint)Vector512.ExtractMostSignificantBits(Vector512.Equals(a._v, b._v));
+    public static SimdFloat512 MaskFromBits(uint bits)
+    {
+        Vector512<uint> lane = Vector512.Create(1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u);
+        return new(Vector512.Equals(Vector512.Create(bits) & lane, lane).AsSingle());
+    }
 }
