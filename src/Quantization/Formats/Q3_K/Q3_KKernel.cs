@@ -23,6 +23,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// The 16 sub-block searches run lane-parallel (make_q3_quants, each lane replaying the scalar sequence exactly);
     /// the tail uses the reference's scale encoding and vectorised requantization and packing.
     /// </summary>
+    [SkipLocalsInit] // every scratch value is written before it is read; the pool clears its idle lanes
     public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -46,6 +47,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> codes = stackalloc float[256 * Chunk + 256]; // + an all-zero group when 16 lanes pair an odd count
         Span<float> scales = stackalloc float[16 * Chunk + 16];
         Span<float> sums = stackalloc float[64];
+        Span<float> subScales = stackalloc float[16];
         var pool = new SurvivorPool(stackalloc float[512], stackalloc float[512], stackalloc float[256 * Chunk], stackalloc float[96],
                                     stackalloc int[32], stackalloc int[16 * Chunk]);
         Span<sbyte> L = stackalloc sbyte[256];
@@ -101,8 +103,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             for (int k = 0; k < blocks; k++)
             {
                 ref BlockQ3_K block = ref y[i + k];
-                EncodeReferenceScales(scales.Slice(16 * k, 16), ref block);
-                FinishVector(xc.Slice(256 * k, 256), ref block, L, codes.Slice(256 * k, 256), c, pool.PooledCodes, pool.Slots.Slice(16 * k, 16));
+                EncodeReferenceScales(scales.Slice(16 * k, 16), ref block, subScales);
+                FinishVector(xc.Slice(256 * k, 256), ref block, L, subScales, codes.Slice(256 * k, 256), c, pool.PooledCodes, pool.Slots.Slice(16 * k, 16));
             }
         }
     }
@@ -171,6 +173,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             {
                 _rows[(16 * n)..(2 * gs)].Clear(); // idle lanes: all zero, never active
                 _codeRows[(16 * n)..(2 * gs)].Clear();
+                _sums[n..(2 * c)].Clear();
+                _sums[(32 + n)..(32 + 2 * c)].Clear();
             }
 
             LaneSearch.Transpose16(_rows, c, xt);
@@ -226,6 +230,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         Span<float> firstPass = stackalloc float[256 * MaxLanes];
         Span<float> codes = stackalloc float[16 * MaxLanes];
         Span<float> dBlock = stackalloc float[MaxLanes];
+        Span<float> subScales = stackalloc float[16];
         Span<sbyte> L = stackalloc sbyte[256];
         int nb = x.Length / 256;
         for (int i0 = 0; i0 < nb; i0 += c)
@@ -263,7 +268,13 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 }
 
                 block.D = Fp16.FromSingle(dBlock[b]);
-                FinishVector(xc.Slice(256 * b, 256), ref block, L, firstPass.Slice(256 * b, 256), c, default, default);
+                float dAll = Fp16.ToSingle(block.D);
+                for (int j = 0; j < 16; ++j)
+                {
+                    subScales[j] = dAll * ((int)codes[j * c + b] - 32);
+                }
+
+                FinishVector(xc.Slice(256 * b, 256), ref block, L, subScales, firstPass.Slice(256 * b, 256), c, default, default);
             }
         }
     }
@@ -273,13 +284,14 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// −32, 31) + 32 by the same bit trick (exact for any product), and the 6-bit packing (low nibbles of 0..7 and 8..15,
     /// then the 2-bit high parts) in 64-bit words.
     /// </summary>
-    private static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b)
+    private static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b, Span<float> subScales)
     {
         float maxScale = Q3_KReference.SignedMaxScale(scales);
         if (maxScale == 0)
         {
             ((Span<byte>)b.Scales).Clear();
             b.D = Fp16.FromSingle(0f);
+            subScales.Clear();
             return;
         }
 
@@ -288,7 +300,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         Vector128<float> s2 = Vector128.LoadUnsafe(ref sr, 8), s3 = Vector128.LoadUnsafe(ref sr, 12);
         float iscale = -32f / maxScale;
         Vector128<float> iv = Vector128.Create(iscale);
-        Vector128<byte> l = Vector128.Narrow(Vector128.Narrow(Code(s0 * iv), Code(s1 * iv)), Vector128.Narrow(Code(s2 * iv), Code(s3 * iv))).AsByte();
+        Vector128<int> l0 = Code(s0 * iv), l1 = Code(s1 * iv), l2 = Code(s2 * iv), l3 = Code(s3 * iv);
+        Vector128<byte> l = Vector128.Narrow(Vector128.Narrow(l0, l1), Vector128.Narrow(l2, l3)).AsByte();
         ulong a = l.AsUInt64().ToScalar(), c = l.AsUInt64().GetElement(1);
         ulong nibbles = (a & 0x0F0F0F0F0F0F0F0FUL) | ((c & 0x0F0F0F0F0F0F0F0FUL) << 4);
         ulong ha = (a >> 4) & 0x0303030303030303UL, hc = (c >> 4) & 0x0303030303030303UL;
@@ -297,6 +310,15 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         MemoryMarshal.Write(packed, nibbles);
         MemoryMarshal.Write(packed[8..], high);
         b.D = Fp16.FromSingle(1 / iscale);
+
+        // The requantization scales, FP16(d)·(l − 32) as the reference computes them from the stored bytes.
+        Vector128<float> dAll = Vector128.Create(Fp16.ToSingle(b.D));
+        ref float dr = ref MemoryMarshal.GetReference(subScales);
+        Vector128<int> bias = Vector128.Create(32);
+        (dAll * Vector128.ConvertToSingle(l0 - bias)).StoreUnsafe(ref dr);
+        (dAll * Vector128.ConvertToSingle(l1 - bias)).StoreUnsafe(ref dr, 4);
+        (dAll * Vector128.ConvertToSingle(l2 - bias)).StoreUnsafe(ref dr, 8);
+        (dAll * Vector128.ConvertToSingle(l3 - bias)).StoreUnsafe(ref dr, 12);
 
         static Vector128<int> Code(Vector128<float> v)
         {
@@ -307,20 +329,18 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     }
 
     /// <summary>
-    /// The reference's Finish: each sub-block requantized with its final scale (a sub-block with d == 0 keeps its
-    /// first-pass codes, read from the search's lane layout <paramref name="firstPass"/>), then hmask bits and low
-    /// bit pairs 16 codes per step.
+    /// The reference's Finish: each sub-block requantized with its final scale <paramref name="subScales"/>[j]
+    /// (FP16(d)·scale; a sub-block with scale 0 keeps its first-pass codes, read from the search's lane layout
+    /// <paramref name="firstPass"/> or, for a pooled sub-block, from the pool's), then hmask bits and low bit pairs.
     /// </summary>
-    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> firstPass, int lanes,
-                                     ReadOnlySpan<float> pooledCodes, ReadOnlySpan<int> slots)
+    private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> subScales, ReadOnlySpan<float> firstPass,
+                                     int lanes, ReadOnlySpan<float> pooledCodes, ReadOnlySpan<int> slots)
     {
-        float dAll = Fp16.ToSingle(b.D);
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
-        ReadOnlySpan<byte> packed = b.Scales;
         for (int j = 0; j < 16; ++j)
         {
-            float d = dAll * BlockQ3_K.GetScale(packed, j);
+            float d = subScales[j];
             if (d == 0)
             {
                 Span<byte> dst = MemoryMarshal.AsBytes(L.Slice(16 * j, 16));
@@ -339,8 +359,27 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             }
         }
 
-        Vector128<byte> one = Vector128.Create((byte)1);
-        Vector128<byte> three = Vector128.Create((byte)3);
+        // Codes 32k .. 32k + 31 (0..7) give bit k of hmask[0..31] and bits 2s, 2s + 1 of qs[32n .. 32n + 31] (k = 4n + s).
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<byte> hm = Vector256<byte>.Zero;
+            for (int n = 0; n < 2; n++)
+            {
+                Vector256<byte> q = Vector256<byte>.Zero;
+                for (int s = 0; s < 4; s++)
+                {
+                    Vector256<byte> c = Vector256.LoadUnsafe(ref lr, (nuint)(32 * (4 * n + s)));
+                    hm |= Vector256.ShiftLeft(Vector256.ShiftRightLogical(c, 2) & Vector256.Create((byte)1), 4 * n + s);
+                    q |= Vector256.ShiftLeft(c & Vector256.Create((byte)3), 2 * s);
+                }
+
+                q.StoreUnsafe(ref b.Qs[32 * n]);
+            }
+
+            hm.StoreUnsafe(ref b.Hmask[0]);
+            return;
+        }
+
         for (int h = 0; h < 32; h += 16)
         {
             Vector128<byte> hm = Vector128<byte>.Zero;
@@ -349,10 +388,9 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 Vector128<byte> q = Vector128<byte>.Zero;
                 for (int s = 0; s < 4; s++)
                 {
-                    int k = 4 * n + s;
-                    Vector128<byte> c = Vector128.LoadUnsafe(ref lr, (nuint)(32 * k + h));
-                    hm |= Vector128.ShiftLeft(Vector128.ShiftRightLogical(c, 2) & one, k);
-                    q |= Vector128.ShiftLeft(c & three, 2 * s);
+                    Vector128<byte> c = Vector128.LoadUnsafe(ref lr, (nuint)(32 * (4 * n + s) + h));
+                    hm |= Vector128.ShiftLeft(Vector128.ShiftRightLogical(c, 2) & Vector128.Create((byte)1), 4 * n + s);
+                    q |= Vector128.ShiftLeft(c & Vector128.Create((byte)3), 2 * s);
                 }
 
                 q.StoreUnsafe(ref b.Qs[32 * n + h]);
@@ -361,7 +399,6 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             hm.StoreUnsafe(ref b.Hmask[h]);
         }
     }
-
 
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         Q3_KReference.QuantizeRow(x, destination, importance);
