@@ -34,9 +34,10 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         }
 
         // Most sub-blocks (about 80 % on weight-like data) end make_q3_quants' descent with one sweep without a change,
-        // but a vector would sweep until its slowest lane is done (about three sweeps). So every lane runs its first
-        // sweep where it is, two groups of lanes at once, and the lanes that changed in it are pooled into two
-        // vectors that run the remaining sweeps together. Chunk super-blocks stay in flight for the pool to fill.
+        // but a vector would sweep until its slowest lane is done (about three sweeps). So every lane only tests
+        // whether its first sweep changes anything (Q3FirstSweepChanges, no chain), and the lanes where it does are
+        // pooled into two vectors that run the whole descent together. Chunk super-blocks stay in flight for the
+        // pool to fill.
         const int Chunk = 8;
         int c = TVec.Count;
         int gs = 16 * c;
@@ -73,9 +74,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
 
                 TVec zeroA = LaneSearch.Q3Start(16, 4, in xt[0], ref codes[a], ref w[0], ref wx[0], out TVec sumlxA, out TVec suml2A);
                 TVec zeroB = LaneSearch.Q3Start(16, 4, in xt[gs], ref codes[b], ref w[gs], ref wx[gs], out TVec sumlxB, out TVec suml2B);
-                uint bitsA = ~TVec.MaskBits(zeroA) & allLanes, bitsB = ~TVec.MaskBits(zeroB) & allLanes;
-                LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[a], ref sumlxA, ref suml2A, ref bitsA,
-                                    ref sumlxB, ref suml2B, ref bitsB, 1);
+                uint bitsA = LaneSearch.Q3FirstSweepChanges(16, 4, in xt[0], in w[0], in wx[0], in codes[a], sumlxA, suml2A, ~TVec.MaskBits(zeroA) & allLanes);
+                uint bitsB = LaneSearch.Q3FirstSweepChanges(16, 4, in xt[gs], in w[gs], in wx[gs], in codes[b], sumlxB, suml2B, ~TVec.MaskBits(zeroB) & allLanes);
                 if ((bitsA | bitsB) != 0)
                 {
                     TVec.Store(sumlxA, ref sums[0]);
@@ -110,8 +110,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     }
 
     /// <summary>
-    /// Sub-blocks whose make_q3_quants descent changed a code in its first sweep, with their state after it: the 16
-    /// values, the codes, Σ w·x·l and Σ w·l². Two vectors of them run the remaining (up to four) sweeps together; the
+    /// Sub-blocks whose make_q3_quants descent changes a code in its first sweep, with their state before it: the 16
+    /// values, the codes, Σ w·x·l and Σ w·l². Two vectors of them run the descent (up to five sweeps) together; the
     /// scales go back to the chunk's scales, the final codes (+ 4) stay in the pool's lane layout (<see cref="PooledCodes"/>,
     /// pool slot <see cref="Slots"/>[s] for sub-block s of the chunk, −1 when not pooled), as only a sub-block whose
     /// final scale is zero reads them.
@@ -156,7 +156,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             }
         }
 
-        /// <summary>Runs the remaining sweeps of the pooled sub-blocks (scratch: <paramref name="xt"/>, <paramref name="w"/>, <paramref name="wx"/>) and writes their scales back.</summary>
+        /// <summary>Runs the descent of the pooled sub-blocks (scratch: <paramref name="xt"/>, <paramref name="w"/>, <paramref name="wx"/>) and writes their scales back.</summary>
         public void Flush<TVec>(Span<float> scales, Span<float> xt, Span<float> w, Span<float> wx)
             where TVec : struct, ISimdFloat<TVec>
         {
@@ -193,7 +193,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             TVec suml2A = TVec.Load(in _sums[32]), suml2B = TVec.Load(in _sums[32 + c]);
             uint activeA = n >= c ? (1u << c) - 1 : (1u << n) - 1, activeB = n > c ? (1u << (n - c)) - 1 : 0;
             LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[0], ref sumlxA, ref suml2A, ref activeA,
-                                ref sumlxB, ref suml2B, ref activeB, 4);
+                                ref sumlxB, ref suml2B, ref activeB, 5);
             TVec none = TVec.Create(0);
             TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[0], none, sumlxA, suml2A), ref _sums[64]);
             TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[gs], none, sumlxB, suml2B), ref _sums[64 + c]);

@@ -140,6 +140,43 @@ internal static partial class LaneSearch
     }
 
     /// <summary>
+    /// The lanes among <paramref name="active"/> whose first make_q3_quants sweep would change a code. Until a lane's
+    /// first change its sums are the initial ones, so every element is tested against them at once, without a chain
+    /// or a branch; a lane with no change there ends its descent (the scalar loop's first sweep changes nothing and it
+    /// stops), any other lane must run the descent from the start.
+    /// </summary>
+    public static uint Q3FirstSweepChanges<TVec>(int n, int nmax, ref readonly float x, ref readonly float w, ref readonly float wx, ref readonly float L,
+                                                 TVec sumlx, TVec suml2, uint active)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        int c = TVec.Count;
+        ref float xr = ref Unsafe.AsRef(in x);
+        ref float wr = ref Unsafe.AsRef(in w);
+        ref float wxr = ref Unsafe.AsRef(in wx);
+        ref float lr = ref Unsafe.AsRef(in L);
+        TVec zero = TVec.Create(0);
+        TVec lo = TVec.Create(-nmax), hi = TVec.Create(nmax - 1);
+        TVec sumlx2 = sumlx * sumlx;
+        uint changes = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            int o = i * c;
+            TVec Li = TVec.Load(in Unsafe.Add(ref lr, o));
+            TVec wxi = TVec.Load(in Unsafe.Add(ref wxr, o));
+            TVec wi = TVec.Load(in Unsafe.Add(ref wr, o));
+            TVec slx = sumlx - wxi * Li;
+            TVec sl2 = suml2 - wi * Li * Li;
+            TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o)) * sl2 / slx)));
+            uint candidate = TVec.GreaterThanBits(slx, zero) & ~TVec.EqualBits(newL, Li);
+            slx += wxi * newL;
+            sl2 += wi * newL * newL;
+            changes |= candidate & TVec.GreaterThanBits(sl2, zero) & TVec.GreaterThanBits(slx * slx * suml2, sumlx2 * sl2);
+        }
+
+        return changes & active;
+    }
+
+    /// <summary>
     /// Up to <paramref name="maxSweeps"/> sweeps of make_q3_quants' coordinate descent over two independent groups
     /// of lanes: group A at <paramref name="x"/>, <paramref name="w"/>, <paramref name="wx"/>, <paramref name="L"/>
     /// and group B <paramref name="n"/>·Count floats after each (element i of a group at [i·Count]), two chains in
