@@ -42,14 +42,16 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         int c = TVec.Count;
         int gs = 16 * c;
         Span<BlockQ3_K> y = MemoryMarshal.Cast<byte, BlockQ3_K>(destination);
-        Span<float> xt = stackalloc float[512];
-        Span<float> w = stackalloc float[512];
-        Span<float> wx = stackalloc float[512];
-        Span<float> codes = stackalloc float[256 * Chunk + 256]; // + an all-zero group when 16 lanes pair an odd count
-        Span<float> scales = stackalloc float[16 * Chunk + 16];
-        Span<float> sums = stackalloc float[64];
-        Span<float> subScales = stackalloc float[16];
-        var pool = new SurvivorPool(stackalloc float[512], stackalloc float[512], stackalloc float[256 * Chunk], stackalloc float[96],
+        // One 64-byte aligned scratch block: full-width loads and stores that straddle cache lines cost twice.
+        var scratch = new ScratchCarver(stackalloc float[3 * 512 + 256 * Chunk + 256 + 16 * Chunk + 16 + 64 + 16 + 2 * 512 + 256 * Chunk + 96 + 16]);
+        Span<float> xt = scratch.Take(512);
+        Span<float> w = scratch.Take(512);
+        Span<float> wx = scratch.Take(512);
+        Span<float> codes = scratch.Take(256 * Chunk + 256); // + an all-zero group when 16 lanes pair an odd count
+        Span<float> scales = scratch.Take(16 * Chunk + 16);
+        Span<float> sums = scratch.Take(64);
+        Span<float> subScales = scratch.Take(16);
+        var pool = new SurvivorPool(scratch.Take(512), scratch.Take(512), scratch.Take(256 * Chunk), scratch.Take(96),
                                     stackalloc int[32], stackalloc int[16 * Chunk]);
         Span<sbyte> L = stackalloc sbyte[256];
         uint allLanes = (1u << c) - 1;

@@ -19,6 +19,12 @@ internal static partial class LaneSearch
 
         ref float s = ref MemoryMarshal.GetReference(src);
         ref float d = ref MemoryMarshal.GetReference(dst);
+        if (lanes == 16 && Avx512F.IsSupported)
+        {
+            Transpose16x16(ref s, ref d);
+            return;
+        }
+
         // 4×4 tiles: rows 4kb..4kb+3 (lanes) × columns 4eb..4eb+3 (elements).
         for (int kb = 0; kb < lanes; kb += 4)
         {
@@ -36,6 +42,48 @@ internal static partial class LaneSearch
                 r2.StoreUnsafe(ref o, (nuint)(2 * lanes));
                 r3.StoreUnsafe(ref o, (nuint)(3 * lanes));
             }
+        }
+    }
+
+    /// <summary>
+    /// The 16×16 transposition in registers: 16 row loads, four rounds of 16 shuffles (pairs of floats, pairs of
+    /// doubles, then 128-bit blocks twice) and 16 full-width stores, which the next loads can take from the store buffer.
+    /// </summary>
+    private static void Transpose16x16(ref float s, ref float d)
+    {
+        Quad(ref s, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out Vector512<float> u3);
+        Quad(ref Unsafe.Add(ref s, 64), out Vector512<float> u4, out Vector512<float> u5, out Vector512<float> u6, out Vector512<float> u7);
+        Quad(ref Unsafe.Add(ref s, 128), out Vector512<float> u8, out Vector512<float> u9, out Vector512<float> u10, out Vector512<float> u11);
+        Quad(ref Unsafe.Add(ref s, 192), out Vector512<float> u12, out Vector512<float> u13, out Vector512<float> u14, out Vector512<float> u15);
+        Blocks(u0, u4, u8, u12, ref d);
+        Blocks(u1, u5, u9, u13, ref Unsafe.Add(ref d, 16));
+        Blocks(u2, u6, u10, u14, ref Unsafe.Add(ref d, 32));
+        Blocks(u3, u7, u11, u15, ref Unsafe.Add(ref d, 48));
+
+        // Rows 0..3 at r: u_j's 128-bit block b holds the four rows' element 4b + j.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Quad(ref float r, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out Vector512<float> u3)
+        {
+            Vector512<float> r0 = Vector512.LoadUnsafe(ref r), r1 = Vector512.LoadUnsafe(ref r, 16);
+            Vector512<float> r2 = Vector512.LoadUnsafe(ref r, 32), r3 = Vector512.LoadUnsafe(ref r, 48);
+            Vector512<double> t0 = Avx512F.UnpackLow(r0, r1).AsDouble(), t1 = Avx512F.UnpackHigh(r0, r1).AsDouble();
+            Vector512<double> t2 = Avx512F.UnpackLow(r2, r3).AsDouble(), t3 = Avx512F.UnpackHigh(r2, r3).AsDouble();
+            u0 = Avx512F.UnpackLow(t0, t2).AsSingle();
+            u1 = Avx512F.UnpackHigh(t0, t2).AsSingle();
+            u2 = Avx512F.UnpackLow(t1, t3).AsSingle();
+            u3 = Avx512F.UnpackHigh(t1, t3).AsSingle();
+        }
+
+        // The j-th u of each row quad: output rows j, 4 + j, 8 + j, 12 + j (each 16 floats apart from the last).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Blocks(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> e, ref float o)
+        {
+            Vector512<float> v0 = Avx512F.Shuffle4x128(a, b, 0x88), v1 = Avx512F.Shuffle4x128(a, b, 0xDD);
+            Vector512<float> w0 = Avx512F.Shuffle4x128(c, e, 0x88), w1 = Avx512F.Shuffle4x128(c, e, 0xDD);
+            Avx512F.Shuffle4x128(v0, w0, 0x88).StoreUnsafe(ref o);
+            Avx512F.Shuffle4x128(v1, w1, 0x88).StoreUnsafe(ref o, 64);
+            Avx512F.Shuffle4x128(v0, w0, 0xDD).StoreUnsafe(ref o, 128);
+            Avx512F.Shuffle4x128(v1, w1, 0xDD).StoreUnsafe(ref o, 192);
         }
     }
 
