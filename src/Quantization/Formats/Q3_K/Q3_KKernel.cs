@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Quantization.Kernels;
 
 namespace Quantization.Formats;
@@ -86,8 +87,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                     TVec.Store(suml2B, ref sums[3 * c]);
                 }
 
-                TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[a], zeroA, sumlxA, suml2A), ref scales[c * g]);
-                TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[b], zeroB, sumlxB, suml2B), ref scales[c * (g + 1)]);
+                TVec.Store(LaneSearch.Q3Scale(zeroA, sumlxA, suml2A), ref scales[c * g]);
+                TVec.Store(LaneSearch.Q3Scale(zeroB, sumlxB, suml2B), ref scales[c * (g + 1)]);
                 for (; bitsA != 0; bitsA &= bitsA - 1)
                 {
                     int k = BitOperations.TrailingZeroCount(bitsA);
@@ -106,7 +107,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             {
                 ref BlockQ3_K block = ref y[i + k];
                 EncodeReferenceScales(scales.Slice(16 * k, 16), ref block, subScales);
-                FinishVector(xc.Slice(256 * k, 256), ref block, L, subScales, codes.Slice(256 * k, 256), c, pool.PooledCodes, pool.Slots.Slice(16 * k, 16));
+                FinishVector(xc.Slice(256 * k, 256), ref block, L, subScales, codes.Slice(256 * k, 256), c, signedCodes: true, pool.PooledCodes, pool.Slots.Slice(16 * k, 16));
             }
         }
     }
@@ -114,7 +115,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// <summary>
     /// Sub-blocks whose make_q3_quants descent changes a code in its first sweep, with their state before it: the 16
     /// values, the codes, Σ w·x·l and Σ w·l². Two vectors of them run the descent (up to five sweeps) together; the
-    /// scales go back to the chunk's scales, the final codes (+ 4) stay in the pool's lane layout (<see cref="PooledCodes"/>,
+    /// scales go back to the chunk's scales, the final codes (signed) stay in the pool's lane layout (<see cref="PooledCodes"/>,
     /// pool slot <see cref="Slots"/>[s] for sub-block s of the chunk, −1 when not pooled), as only a sub-block whose
     /// final scale is zero reads them.
     /// </summary>
@@ -134,19 +135,39 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             _first = 0;
         }
 
-        /// <summary>Pools sub-block <paramref name="s"/>, its codes read back (− 4) from the finished lane layout; runs the pool when it is full.</summary>
+        /// <summary>Pools sub-block <paramref name="s"/>, its codes read from the chunk's lane layout; runs the pool when it is full.</summary>
         public void Add<TVec>(int s, ReadOnlySpan<float> xc, ReadOnlySpan<float> chunkCodes, float sumlx, float suml2, Span<float> scales,
                               Span<float> xt, Span<float> w, Span<float> wx)
             where TVec : struct, ISimdFloat<TVec>
         {
             int c = TVec.Count;
             int p = _count++;
-            xc.Slice(16 * s, 16).CopyTo(_rows.Slice(16 * p, 16));
-            ref readonly float column = ref chunkCodes[16 * (s - s % c) + s % c];
-            ref float row = ref _codeRows[16 * p];
-            for (int e = 0; e < 16; e++)
+            ref float xs = ref Unsafe.AsRef(in xc[16 * s]);
+            ref float xd = ref _rows[16 * p];
+            for (int e = 0; e < 16; e += 4)
             {
-                Unsafe.Add(ref row, e) = Unsafe.Add(ref Unsafe.AsRef(in column), e * c) - 4;
+                Vector128.LoadUnsafe(ref xs, (nuint)e).StoreUnsafe(ref xd, (nuint)e);
+            }
+
+            ref float column = ref Unsafe.AsRef(in chunkCodes[16 * (s - s % c) + s % c]);
+            ref float row = ref _codeRows[16 * p];
+            if (Avx2.IsSupported && c >= 8)
+            {
+                unsafe
+                {
+                    // Stack memory: it does not move.
+                    float* p0 = (float*)Unsafe.AsPointer(ref column);
+                    Vector256<int> index = Vector256.CreateSequence(0, c);
+                    Avx2.GatherVector256(p0, index, 4).StoreUnsafe(ref row);
+                    Avx2.GatherVector256(p0 + 8 * c, index, 4).StoreUnsafe(ref row, 8);
+                }
+            }
+            else
+            {
+                for (int e = 0; e < 16; e++)
+                {
+                    Unsafe.Add(ref row, e) = Unsafe.Add(ref column, e * c);
+                }
             }
 
             _sums[p] = sumlx;
@@ -197,8 +218,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             LaneSearch.Q3Sweeps(16, 4, in xt[0], in w[0], in wx[0], ref codes[0], ref sumlxA, ref suml2A, ref activeA,
                                 ref sumlxB, ref suml2B, ref activeB, 5);
             TVec none = TVec.Create(0);
-            TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[0], none, sumlxA, suml2A), ref _sums[64]);
-            TVec.Store(LaneSearch.Q3Finish(16, 4, ref codes[gs], none, sumlxB, suml2B), ref _sums[64 + c]);
+            TVec.Store(LaneSearch.Q3Scale(none, sumlxA, suml2A), ref _sums[64]);
+            TVec.Store(LaneSearch.Q3Scale(none, sumlxB, suml2B), ref _sums[64 + c]);
             for (int p = 0; p < n; p++)
             {
                 int s = _subBlocks[p];
@@ -276,7 +297,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                     subScales[j] = dAll * ((int)codes[j * c + b] - 32);
                 }
 
-                FinishVector(xc.Slice(256 * b, 256), ref block, L, subScales, firstPass.Slice(256 * b, 256), c, default, default);
+                FinishVector(xc.Slice(256 * b, 256), ref block, L, subScales, firstPass.Slice(256 * b, 256), c, signedCodes: false, default, default);
             }
         }
     }
@@ -288,8 +309,17 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// </summary>
     private static void EncodeReferenceScales(ReadOnlySpan<float> scales, ref BlockQ3_K b, Span<float> subScales)
     {
-        float maxScale = Q3_KReference.SignedMaxScale(scales);
-        if (maxScale == 0)
+        ref float sr = ref MemoryMarshal.GetReference(scales);
+        Vector128<float> s0 = Vector128.LoadUnsafe(ref sr), s1 = Vector128.LoadUnsafe(ref sr, 4);
+        Vector128<float> s2 = Vector128.LoadUnsafe(ref sr, 8), s3 = Vector128.LoadUnsafe(ref sr, 12);
+
+        // Q3_KReference.SignedMaxScale: the first scale of the largest magnitude (strict >, so a NaN never wins and
+        // all-zero gives 0), as a vector maximum and the first lane that equals it.
+        Vector128<float> a0 = Magnitude(s0), a1 = Magnitude(s1), a2 = Magnitude(s2), a3 = Magnitude(s3);
+        Vector128<float> m = Vector128.MaxNative(Vector128.MaxNative(a0, a1), Vector128.MaxNative(a2, a3));
+        m = Vector128.MaxNative(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.MaxNative(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        if (m.ToScalar() == 0)
         {
             ((Span<byte>)b.Scales).Clear();
             b.D = Fp16.FromSingle(0f);
@@ -297,9 +327,9 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             return;
         }
 
-        ref float sr = ref MemoryMarshal.GetReference(scales);
-        Vector128<float> s0 = Vector128.LoadUnsafe(ref sr), s1 = Vector128.LoadUnsafe(ref sr, 4);
-        Vector128<float> s2 = Vector128.LoadUnsafe(ref sr, 8), s3 = Vector128.LoadUnsafe(ref sr, 12);
+        uint first = Vector128.ExtractMostSignificantBits(Vector128.Equals(a0, m)) | (Vector128.ExtractMostSignificantBits(Vector128.Equals(a1, m)) << 4)
+                     | (Vector128.ExtractMostSignificantBits(Vector128.Equals(a2, m)) << 8) | (Vector128.ExtractMostSignificantBits(Vector128.Equals(a3, m)) << 12);
+        float maxScale = Unsafe.Add(ref sr, BitOperations.TrailingZeroCount(first));
         float iscale = -32f / maxScale;
         Vector128<float> iv = Vector128.Create(iscale);
         Vector128<int> l0 = Code(s0 * iv), l1 = Code(s1 * iv), l2 = Code(s2 * iv), l3 = Code(s3 * iv);
@@ -322,6 +352,8 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         (dAll * Vector128.ConvertToSingle(l2 - bias)).StoreUnsafe(ref dr, 8);
         (dAll * Vector128.ConvertToSingle(l3 - bias)).StoreUnsafe(ref dr, 12);
 
+        static Vector128<float> Magnitude(Vector128<float> v) => Vector128.ConditionalSelect(Vector128.Equals(v, v), Vector128.Abs(v), Vector128<float>.Zero);
+
         static Vector128<int> Code(Vector128<float> v)
         {
             Vector128<int> n = ((v + Vector128.Create(12582912f)).AsInt32() & Vector128.Create(0x007FFFFF)) - Vector128.Create(0x00400000);
@@ -333,10 +365,11 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// <summary>
     /// The reference's Finish: each sub-block requantized with its final scale <paramref name="subScales"/>[j]
     /// (FP16(d)·scale; a sub-block with scale 0 keeps its first-pass codes, read from the search's lane layout
-    /// <paramref name="firstPass"/> or, for a pooled sub-block, from the pool's), then hmask bits and low bit pairs.
+    /// <paramref name="firstPass"/> or, for a pooled sub-block, from the pool's; with <paramref name="signedCodes"/>
+    /// they are make_q3_quants' codes before its + 4, and an all-zero sub-block's are 0), then hmask bits and low bit pairs.
     /// </summary>
     private static void FinishVector(ReadOnlySpan<float> xb, ref BlockQ3_K b, Span<sbyte> L, ReadOnlySpan<float> subScales, ReadOnlySpan<float> firstPass,
-                                     int lanes, ReadOnlySpan<float> pooledCodes, ReadOnlySpan<int> slots)
+                                     int lanes, bool signedCodes, ReadOnlySpan<float> pooledCodes, ReadOnlySpan<int> slots)
     {
         ref float xr = ref MemoryMarshal.GetReference(xb);
         ref byte lr = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(L));
@@ -346,19 +379,34 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             if (d == 0)
             {
                 Span<byte> dst = MemoryMarshal.AsBytes(L.Slice(16 * j, 16));
-                if (!slots.IsEmpty && slots[j] >= 0)
+                if (!signedCodes)
                 {
-                    SubBlockCodes.FirstPass16(pooledCodes, lanes, slots[j], dst);
+                    SubBlockCodes.FirstPass16(firstPass, lanes, j, dst);
+                }
+                else if (IsAllZero(xb.Slice(16 * j, 16)))
+                {
+                    dst.Clear(); // make_q3_quants' early return: every code 0
                 }
                 else
                 {
-                    SubBlockCodes.FirstPass16(firstPass, lanes, j, dst);
+                    SubBlockCodes.FirstPass16(slots[j] >= 0 ? pooledCodes : firstPass, lanes, slots[j] >= 0 ? slots[j] : j, dst, offset: 4);
                 }
             }
             else
             {
                 SubBlockCodes.Requantize16(ref Unsafe.Add(ref xr, 16 * j), d, 0, hasMin: false, offset: 4, top: 7, ref Unsafe.Add(ref lr, 16 * j));
             }
+        }
+
+        static bool IsAllZero(ReadOnlySpan<float> x)
+        {
+            float amax = 0;
+            foreach (float v in x)
+            {
+                amax = Math.Max(amax, Math.Abs(v));
+            }
+
+            return amax < QuantSearch.GroupMaxEps;
         }
 
         // Codes 32k .. 32k + 31 (0..7) give bit k of hmask[0..31] and bits 2s, 2s + 1 of qs[32n .. 32n + 31] (k = 4n + s).

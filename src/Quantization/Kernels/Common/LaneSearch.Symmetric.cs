@@ -123,9 +123,10 @@ internal static partial class LaneSearch
         }
     }
 
-    // make_q3_quants(n, nmax, x, L, do_rmse = true) for every lane, in three parts: Q3Start (x²-weighted codes),
-    // Q3Sweeps (coordinate descent over two vectors of lanes at once; each lane stops after its own first sweep
-    // without a change, as the scalar loop does), Q3Finish (codes and scale).
+    // make_q3_quants(n, nmax, x, L, do_rmse = true) for every lane, in parts: Q3Start (x²-weighted codes),
+    // Q3FirstSweepChanges (whether the descent changes anything), Q3Sweeps (the coordinate descent over two vectors
+    // of lanes at once; each lane stops after its own first sweep without a change, as the scalar loop does) and
+    // Q3Scale; the codes stay signed (the caller adds nmax).
 
     /// <summary>
     /// The first pass of make_q3_quants: the signed maximum, codes clamp(nearest_int(−nmax/max · x), −nmax, nmax − 1)
@@ -171,7 +172,7 @@ internal static partial class LaneSearch
         for (int i = 0; i < n; ++i)
         {
             TVec xi = TVec.Load(in Unsafe.Add(ref xr, i * c));
-            // |iscale·x| ≤ nmax; in an all-zero lane the codes are garbage until Q3Finish clears them.
+            // |iscale·x| ≤ nmax; an all-zero lane's codes are garbage (the caller emits zeros for it).
             TVec l = TVec.RoundClamp(iscale * xi, -nmax, nmax - 1);
             TVec.Store(l, ref Unsafe.Add(ref L, i * c));
             TVec wi = xi * xi;
@@ -315,22 +316,11 @@ internal static partial class LaneSearch
         suml2RefB = suml2B;
     }
 
-    /// <summary>
-    /// The end of make_q3_quants: codes L + nmax (0 .. 2·nmax − 1, all 0 in an all-zero lane) and the scale
-    /// sumlx / suml2 (0 when suml2 is not positive or the lane is all zero).
-    /// </summary>
-    public static TVec Q3Finish<TVec>(int n, int nmax, ref float L, TVec allZero, TVec sumlx, TVec suml2)
+    /// <summary>The scale make_q3_quants returns: sumlx / suml2, 0 when suml2 is not positive or the lane is all zero.</summary>
+    public static TVec Q3Scale<TVec>(TVec allZero, TVec sumlx, TVec suml2)
         where TVec : struct, ISimdFloat<TVec>
     {
-        int c = TVec.Count;
         TVec zero = TVec.Create(0);
-        TVec offset = TVec.Create(nmax);
-        for (int i = 0; i < n; ++i)
-        {
-            ref float li = ref Unsafe.Add(ref L, i * c);
-            TVec.Store(TVec.Select(allZero, zero, TVec.Load(in li) + offset), ref li);
-        }
-
         TVec scale = TVec.Select(TVec.GreaterThan(suml2, zero), sumlx / suml2, zero);
         return TVec.Select(allZero, zero, scale);
     }

@@ -81,15 +81,16 @@ internal static class SubBlockCodes
     /// <summary>
     /// The 16 first-pass codes of sub-block <paramref name="subBlock"/> from the lane layout of the searches: group g
     /// (sub-blocks g .. g + lanes − 1) sits at <c>codes[16·g ..]</c> with element e of lane k at <c>[e·lanes + k]</c>.
-    /// Only sub-blocks whose final scale is zero need them, so they are not untransposed up front.
+    /// Only sub-blocks whose final scale is zero need them, so they are not untransposed up front. <paramref name="offset"/>
+    /// is added to codes kept signed.
     /// </summary>
-    public static void FirstPass16(ReadOnlySpan<float> codes, int lanes, int subBlock, Span<byte> dst)
+    public static void FirstPass16(ReadOnlySpan<float> codes, int lanes, int subBlock, Span<byte> dst, int offset = 0)
     {
         int lane = subBlock % lanes;
         ReadOnlySpan<float> group = codes.Slice(16 * (subBlock - lane), 16 * lanes);
         for (int e = 0; e < 16; e++)
         {
-            dst[e] = (byte)group[e * lanes + lane];
+            dst[e] = (byte)((int)group[e * lanes + lane] + offset);
         }
     }
 }
