@@ -285,23 +285,16 @@ internal static partial class LaneSearch
                                & TVec.GreaterThanBits(slxB * slxB * suml2B, sumlx2B * sl2B);
                 if (acceptA != 0)
                 {
-                    TVec m = TVec.MaskFromBits(acceptA);
-                    TVec.Store(TVec.Select(m, newA, LiA), ref liA);
-                    sumlxA = TVec.Select(m, slxA, sumlxA);
-                    suml2A = TVec.Select(m, sl2A, suml2A);
-                    sumlx2A = sumlxA * sumlxA;
-                    changedA |= acceptA;
+                    (sumlxA, suml2A, sumlx2A) = Q3Accept(acceptA, newA, LiA, ref liA, slxA, sl2A, sumlxA, suml2A);
                 }
 
                 if (acceptB != 0)
                 {
-                    TVec m = TVec.MaskFromBits(acceptB);
-                    TVec.Store(TVec.Select(m, newB, LiB), ref liB);
-                    sumlxB = TVec.Select(m, slxB, sumlxB);
-                    suml2B = TVec.Select(m, sl2B, suml2B);
-                    sumlx2B = sumlxB * sumlxB;
-                    changedB |= acceptB;
+                    (sumlxB, suml2B, sumlx2B) = Q3Accept(acceptB, newB, LiB, ref liB, slxB, sl2B, sumlxB, suml2B);
                 }
+
+                changedA |= acceptA;
+                changedB |= acceptB;
             }
 
             activeA &= changedA;
@@ -314,6 +307,17 @@ internal static partial class LaneSearch
         suml2RefA = suml2A;
         sumlxRefB = sumlxB;
         suml2RefB = suml2B;
+    }
+
+    /// <summary>The accepted lanes take their new code and sums; returns Σ w·x·l, Σ w·l² and the square of the first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (TVec Sumlx, TVec Suml2, TVec Sumlx2) Q3Accept<TVec>(uint accept, TVec newL, TVec L, ref float li, TVec slx, TVec sl2, TVec sumlx, TVec suml2)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        TVec m = TVec.MaskFromBits(accept);
+        TVec.Store(TVec.Select(m, newL, L), ref li);
+        TVec s = TVec.Select(m, slx, sumlx);
+        return (s, TVec.Select(m, sl2, suml2), s * s);
     }
 
     /// <summary>The scale make_q3_quants returns: sumlx / suml2, 0 when suml2 is not positive or the lane is all zero.</summary>
