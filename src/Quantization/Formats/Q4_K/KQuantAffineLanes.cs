@@ -84,20 +84,35 @@ internal static class KQuantAffineLanes
                     wt.Clear();
                 }
 
-                for (int k = 0; k < lanes; ++k)
+                if (lanes == c)
                 {
-                    ReadOnlySpan<float> xs = xc.Slice((s0 + k) * SubBlock, SubBlock);
-                    for (int i = 0; i < SubBlock; ++i)
+                    // Each half of the 32-value sub-blocks as 16-value groups 32 floats apart.
+                    for (int h = 0; h < SubBlock; h += 16)
                     {
-                        xt[i * c + k] = xs[i];
+                        LaneSearch.Transpose16(xc[(s0 * SubBlock + h)..], c, xt[(h * c)..], stride: SubBlock);
+                        if (weighted)
+                        {
+                            LaneSearch.Transpose16(qc[(s0 * SubBlock + h)..], c, wt[(h * c)..], stride: SubBlock);
+                        }
                     }
-
-                    if (weighted)
+                }
+                else
+                {
+                    for (int k = 0; k < lanes; ++k)
                     {
-                        ReadOnlySpan<float> qs = qc.Slice((s0 + k) * SubBlock, SubBlock);
+                        ReadOnlySpan<float> xs = xc.Slice((s0 + k) * SubBlock, SubBlock);
                         for (int i = 0; i < SubBlock; ++i)
                         {
-                            wt[i * c + k] = qs[i];
+                            xt[i * c + k] = xs[i];
+                        }
+
+                        if (weighted)
+                        {
+                            ReadOnlySpan<float> qs = qc.Slice((s0 + k) * SubBlock, SubBlock);
+                            for (int i = 0; i < SubBlock; ++i)
+                            {
+                                wt[i * c + k] = qs[i];
+                            }
                         }
                     }
                 }

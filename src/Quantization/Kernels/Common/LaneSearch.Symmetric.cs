@@ -9,10 +9,13 @@ namespace Quantization.Kernels;
 /// <summary>Lane-parallel make_q3_quants, make_qkx2_quants with MAD error, and the 16-value sub-block transposition of the K-quant kernels.</summary>
 internal static partial class LaneSearch
 {
-    /// <summary>Lane k of <paramref name="dst"/> gets the k-th of <paramref name="lanes"/> (4, 8 or 16) consecutive 16-value groups: dst[e·lanes + k] = src[16k + e].</summary>
-    public static void Transpose16(ReadOnlySpan<float> src, int lanes, Span<float> dst)
+    /// <summary>
+    /// Lane k of <paramref name="dst"/> gets the 16 values of group k of <paramref name="lanes"/> (4, 8 or 16) groups
+    /// <paramref name="stride"/> floats apart (16: consecutive groups): dst[e·lanes + k] = src[stride·k + e].
+    /// </summary>
+    public static void Transpose16(ReadOnlySpan<float> src, int lanes, Span<float> dst, int stride = 16)
     {
-        if (src.Length < 16 * lanes || dst.Length < 16 * lanes || (lanes & 3) != 0)
+        if (stride < 16 || src.Length < stride * (lanes - 1) + 16 || dst.Length < 16 * lanes || (lanes & 3) != 0)
         {
             ThrowHelper.ThrowArgument(nameof(lanes), "lanes must be 4, 8 or 16 and the spans hold 16 values per lane.");
         }
@@ -21,7 +24,7 @@ internal static partial class LaneSearch
         ref float d = ref MemoryMarshal.GetReference(dst);
         if (lanes == 16 && Avx512F.IsSupported)
         {
-            Transpose16x16(ref s, ref d);
+            Transpose16x16(ref s, stride, ref d);
             return;
         }
 
@@ -30,11 +33,11 @@ internal static partial class LaneSearch
         {
             for (int eb = 0; eb < 16; eb += 4)
             {
-                ref float t = ref Unsafe.Add(ref s, 16 * kb + eb);
+                ref float t = ref Unsafe.Add(ref s, stride * kb + eb);
                 Vector128<float> r0 = Vector128.LoadUnsafe(ref t);
-                Vector128<float> r1 = Vector128.LoadUnsafe(ref t, 16);
-                Vector128<float> r2 = Vector128.LoadUnsafe(ref t, 32);
-                Vector128<float> r3 = Vector128.LoadUnsafe(ref t, 48);
+                Vector128<float> r1 = Vector128.LoadUnsafe(ref t, (nuint)stride);
+                Vector128<float> r2 = Vector128.LoadUnsafe(ref t, (nuint)(2 * stride));
+                Vector128<float> r3 = Vector128.LoadUnsafe(ref t, (nuint)(3 * stride));
                 Transpose4x4(ref r0, ref r1, ref r2, ref r3);
                 ref float o = ref Unsafe.Add(ref d, eb * lanes + kb);
                 r0.StoreUnsafe(ref o);
@@ -49,23 +52,23 @@ internal static partial class LaneSearch
     /// The 16×16 transposition in registers: 16 row loads, four rounds of 16 shuffles (pairs of floats, pairs of
     /// doubles, then 128-bit blocks twice) and 16 full-width stores, which the next loads can take from the store buffer.
     /// </summary>
-    private static void Transpose16x16(ref float s, ref float d)
+    private static void Transpose16x16(ref float s, int stride, ref float d)
     {
-        Quad(ref s, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out Vector512<float> u3);
-        Quad(ref Unsafe.Add(ref s, 64), out Vector512<float> u4, out Vector512<float> u5, out Vector512<float> u6, out Vector512<float> u7);
-        Quad(ref Unsafe.Add(ref s, 128), out Vector512<float> u8, out Vector512<float> u9, out Vector512<float> u10, out Vector512<float> u11);
-        Quad(ref Unsafe.Add(ref s, 192), out Vector512<float> u12, out Vector512<float> u13, out Vector512<float> u14, out Vector512<float> u15);
+        Quad(ref s, stride, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out Vector512<float> u3);
+        Quad(ref Unsafe.Add(ref s, 4 * stride), stride, out Vector512<float> u4, out Vector512<float> u5, out Vector512<float> u6, out Vector512<float> u7);
+        Quad(ref Unsafe.Add(ref s, 8 * stride), stride, out Vector512<float> u8, out Vector512<float> u9, out Vector512<float> u10, out Vector512<float> u11);
+        Quad(ref Unsafe.Add(ref s, 12 * stride), stride, out Vector512<float> u12, out Vector512<float> u13, out Vector512<float> u14, out Vector512<float> u15);
         Blocks(u0, u4, u8, u12, ref d);
         Blocks(u1, u5, u9, u13, ref Unsafe.Add(ref d, 16));
         Blocks(u2, u6, u10, u14, ref Unsafe.Add(ref d, 32));
         Blocks(u3, u7, u11, u15, ref Unsafe.Add(ref d, 48));
 
-        // Rows 0..3 at r: u_j's 128-bit block b holds the four rows' element 4b + j.
+        // Rows 0..3 at r, stride apart: u_j's 128-bit block b holds the four rows' element 4b + j.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Quad(ref float r, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out Vector512<float> u3)
+        static void Quad(ref float r, int stride, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out Vector512<float> u3)
         {
-            Vector512<float> r0 = Vector512.LoadUnsafe(ref r), r1 = Vector512.LoadUnsafe(ref r, 16);
-            Vector512<float> r2 = Vector512.LoadUnsafe(ref r, 32), r3 = Vector512.LoadUnsafe(ref r, 48);
+            Vector512<float> r0 = Vector512.LoadUnsafe(ref r), r1 = Vector512.LoadUnsafe(ref r, (nuint)stride);
+            Vector512<float> r2 = Vector512.LoadUnsafe(ref r, (nuint)(2 * stride)), r3 = Vector512.LoadUnsafe(ref r, (nuint)(3 * stride));
             Vector512<double> t0 = Avx512F.UnpackLow(r0, r1).AsDouble(), t1 = Avx512F.UnpackHigh(r0, r1).AsDouble();
             Vector512<double> t2 = Avx512F.UnpackLow(r2, r3).AsDouble(), t3 = Avx512F.UnpackHigh(r2, r3).AsDouble();
             u0 = Avx512F.UnpackLow(t0, t2).AsSingle();
