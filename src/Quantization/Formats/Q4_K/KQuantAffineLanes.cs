@@ -40,7 +40,9 @@ internal static class KQuantAffineLanes
         int nb = x.Length / KQuantAffine.BlockSize;
         Span<float> xt = stackalloc float[SubBlock * MaxLanes];
         Span<float> wt = stackalloc float[SubBlock * MaxLanes];
-        Span<float> lt = stackalloc float[SubBlock * MaxLanes];
+        // The searches' codes of the whole chunk in lane layout (group g of Count sub-blocks at [32·Count·g]): only a
+        // sub-block whose final scale is zero keeps them, so they are read back just for those.
+        Span<float> lt = stackalloc float[SubBlock * MaxSubBlocks];
         Span<float> laux = stackalloc float[SubBlock * MaxLanes];
         Span<float> sigma2 = stackalloc float[MaxSubBlocks];
         Span<float> scales = stackalloc float[MaxSubBlocks];
@@ -56,7 +58,6 @@ internal static class KQuantAffineLanes
         Span<byte> packed = stackalloc byte[12];
         ref float xr = ref MemoryMarshal.GetReference(xt);
         ref float wr = ref MemoryMarshal.GetReference(wt);
-        ref float lr = ref MemoryMarshal.GetReference(lt);
         ref float ar = ref MemoryMarshal.GetReference(laux);
 
         for (int ib0 = 0; ib0 < nb; ib0 += c)
@@ -78,6 +79,7 @@ internal static class KQuantAffineLanes
             for (int s0 = 0; s0 < subBlocks; s0 += c)
             {
                 int lanes = Math.Min(c, subBlocks - s0);
+                ref float lr = ref lt[SubBlock * s0];
                 if (lanes < c)
                 {
                     xt.Clear();
@@ -157,14 +159,6 @@ internal static class KQuantAffineLanes
 
                 TVec.Store(scale, ref scales[s0]);
                 TVec.Store(theMin, ref mins[s0]);
-                for (int k = 0; k < lanes; ++k)
-                {
-                    Span<byte> Ls = L.Slice((s0 + k) * SubBlock, SubBlock);
-                    for (int i = 0; i < SubBlock; ++i)
-                    {
-                        Ls[i] = (byte)lt[i * c + k];
-                    }
-                }
             }
 
             if (weighted)
@@ -196,7 +190,7 @@ internal static class KQuantAffineLanes
                     KQuantAffine.EncodeScales(scales.Slice(b * SubBlocks, SubBlocks), mins.Slice(b * SubBlocks, SubBlocks), packed, out d, out dmin);
                 }
 
-                Requantize(xb, TFormat.Nmax, d, dmin, packed, Lb);
+                Requantize(xb, TFormat.Nmax, d, dmin, packed, Lb, lt, SubBlocks * b, c);
                 Span<byte> block = destination.Slice((ib0 + b) * TFormat.BlockBytes, TFormat.BlockBytes);
                 if (typeof(TFormat) == typeof(Q5_KReference.Format))
                 {
@@ -292,7 +286,8 @@ internal static class KQuantAffineLanes
     }
 
     /// <summary><see cref="KQuantAffine.Requantize"/> with 32 codes per sub-block computed in vector lanes.</summary>
-    private static void Requantize(ReadOnlySpan<float> x, int nmax, ushort d, ushort dmin, ReadOnlySpan<byte> packedScales, Span<byte> L)
+    private static void Requantize(ReadOnlySpan<float> x, int nmax, ushort d, ushort dmin, ReadOnlySpan<byte> packedScales, Span<byte> L,
+                                   ReadOnlySpan<float> laneCodes, int firstSubBlock, int lanes)
     {
         float df = Fp16.ToSingle(d);
         float dminf = Fp16.ToSingle(dmin);
@@ -304,7 +299,15 @@ internal static class KQuantAffineLanes
             float dj = df * sc;
             if (dj == 0)
             {
-                continue; // the first-pass codes stay
+                // The search's codes stay: sub-block s of the chunk is lane s % Count of group s / Count.
+                int sub = firstSubBlock + j, lane = sub % lanes;
+                ReadOnlySpan<float> group = laneCodes.Slice(SubBlock * (sub - lane), SubBlock * lanes);
+                for (int e = 0; e < SubBlock; ++e)
+                {
+                    L[SubBlock * j + e] = (byte)group[e * lanes + lane];
+                }
+
+                continue;
             }
 
             ref float xs = ref Unsafe.Add(ref xr, SubBlock * j);
