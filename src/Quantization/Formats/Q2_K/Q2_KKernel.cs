@@ -145,7 +145,7 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
             float d = dAll * (b.Scales[j] & 0xF);
             if (d == 0)
             {
-                SubBlockCodes.FirstPass16(firstPass, lanes, j, L.Slice(16 * j, 16));
+                SubBlockCodes.FirstPass(firstPass, lanes, j, L.Slice(16 * j, 16));
             }
             else
             {

@@ -381,7 +381,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 Span<byte> dst = MemoryMarshal.AsBytes(L.Slice(16 * j, 16));
                 if (!signedCodes)
                 {
-                    SubBlockCodes.FirstPass16(firstPass, lanes, j, dst);
+                    SubBlockCodes.FirstPass(firstPass, lanes, j, dst);
                 }
                 else if (IsAllZero(xb.Slice(16 * j, 16)))
                 {
@@ -389,7 +389,7 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
                 }
                 else
                 {
-                    SubBlockCodes.FirstPass16(slots[j] >= 0 ? pooledCodes : firstPass, lanes, slots[j] >= 0 ? slots[j] : j, dst, offset: 4);
+                    SubBlockCodes.FirstPass(slots[j] >= 0 ? pooledCodes : firstPass, lanes, slots[j] >= 0 ? slots[j] : j, dst, offset: 4);
                 }
             }
             else

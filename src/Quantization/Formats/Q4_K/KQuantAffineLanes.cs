@@ -299,14 +299,7 @@ internal static class KQuantAffineLanes
             float dj = df * sc;
             if (dj == 0)
             {
-                // The search's codes stay: sub-block s of the chunk is lane s % Count of group s / Count.
-                int sub = firstSubBlock + j, lane = sub % lanes;
-                ReadOnlySpan<float> group = laneCodes.Slice(SubBlock * (sub - lane), SubBlock * lanes);
-                for (int e = 0; e < SubBlock; ++e)
-                {
-                    L[SubBlock * j + e] = (byte)group[e * lanes + lane];
-                }
-
+                SubBlockCodes.FirstPass(laneCodes, lanes, firstSubBlock + j, L.Slice(SubBlock * j, SubBlock)); // the search's codes stay
                 continue;
             }
 

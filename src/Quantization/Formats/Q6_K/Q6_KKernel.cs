@@ -77,7 +77,7 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
             float d = dAll * b.Scales[j];
             if (d == 0)
             {
-                SubBlockCodes.FirstPass16(firstPass, lanes, j, MemoryMarshal.AsBytes(L.Slice(16 * j, 16)));
+                SubBlockCodes.FirstPass(firstPass, lanes, j, MemoryMarshal.AsBytes(L.Slice(16 * j, 16)));
             }
             else
             {

@@ -79,16 +79,17 @@ internal static class SubBlockCodes
     }
 
     /// <summary>
-    /// The 16 first-pass codes of sub-block <paramref name="subBlock"/> from the lane layout of the searches: group g
-    /// (sub-blocks g .. g + lanes − 1) sits at <c>codes[16·g ..]</c> with element e of lane k at <c>[e·lanes + k]</c>.
-    /// Only sub-blocks whose final scale is zero need them, so they are not untransposed up front. <paramref name="offset"/>
-    /// is added to codes kept signed.
+    /// The first-pass codes of sub-block <paramref name="subBlock"/> (<paramref name="dst"/>.Length of them: 16 or 32)
+    /// from the lane layout of the searches: group g (sub-blocks g .. g + lanes − 1) sits at <c>codes[n·g ..]</c> with
+    /// element e of lane k at <c>[e·lanes + k]</c>. Only sub-blocks whose final scale is zero need them, so they are not
+    /// untransposed up front. <paramref name="offset"/> is added to codes kept signed.
     /// </summary>
-    public static void FirstPass16(ReadOnlySpan<float> codes, int lanes, int subBlock, Span<byte> dst, int offset = 0)
+    public static void FirstPass(ReadOnlySpan<float> codes, int lanes, int subBlock, Span<byte> dst, int offset = 0)
     {
+        int n = dst.Length;
         int lane = subBlock % lanes;
-        ReadOnlySpan<float> group = codes.Slice(16 * (subBlock - lane), 16 * lanes);
-        for (int e = 0; e < 16; e++)
+        ReadOnlySpan<float> group = codes.Slice(n * (subBlock - lane), n * lanes);
+        for (int e = 0; e < n; e++)
         {
             dst[e] = (byte)((int)group[e * lanes + lane] + offset);
         }
