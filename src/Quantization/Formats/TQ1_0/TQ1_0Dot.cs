@@ -181,24 +181,20 @@ internal sealed class TQ1_0Dot : IDotKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Trit(Vector256<byte> t)
     {
-        // ⌊3t/256⌋ = (t ≥ 86) + (t ≥ 171) for every byte, from the high half of 16-bit products: each even byte
-        // moved to the high byte and times 3, each odd byte in place and times 768 (its trit lands in the high byte).
-        Vector256<ushort> w = t.AsUInt16();
-        Vector256<ushort> high = Vector256.Create((ushort)0xFF00);
-        Vector256<ushort> even = Avx2.MultiplyHigh(Vector256.ShiftLeft(w, 8), Vector256.Create((ushort)3));
-        Vector256<ushort> odd = Avx2.MultiplyHigh(w & high, Vector256.Create((ushort)768));
-        return (even | (odd & high)).AsByte();
+        // ⌊3t/256⌋ for every byte without a multiply: with s = t ∸ 1, avg(s, avg(s, 0)) = ⌊(s + ⌊(s + 1)/2⌋ + 1)/2⌋ has
+        // bits 6..7 equal to it for all 256 values (checked exhaustively by the tests through the scalar reference).
+        Vector256<byte> s = Avx2.SubtractSaturate(t, Vector256.Create((byte)1));
+        Vector256<byte> r = Avx2.Average(s, Avx2.Average(s, Vector256<byte>.Zero));
+        return Vector256.ShiftRightLogical(r.AsUInt16(), 6).AsByte() & Vector256.Create((byte)3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Trit(Vector512<byte> t)
     {
         // As the Vector256 overload.
-        Vector512<ushort> w = t.AsUInt16();
-        Vector512<ushort> high = Vector512.Create((ushort)0xFF00);
-        Vector512<ushort> even = Avx512BW.MultiplyHigh(Vector512.ShiftLeft(w, 8), Vector512.Create((ushort)3));
-        Vector512<ushort> odd = Avx512BW.MultiplyHigh(w & high, Vector512.Create((ushort)768));
-        return (even | (odd & high)).AsByte();
+        Vector512<byte> s = Avx512BW.SubtractSaturate(t, Vector512.Create((byte)1));
+        Vector512<byte> r = Avx512BW.Average(s, Avx512BW.Average(s, Vector512<byte>.Zero));
+        return Vector512.ShiftRightLogical(r.AsUInt16(), 6).AsByte() & Vector512.Create((byte)3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
