@@ -215,14 +215,9 @@ internal static partial class LaneSearch
             int o = i * c;
             TVec Li = TVec.Load(in Unsafe.Add(ref lr, o));
             TVec wxi = TVec.Load(in Unsafe.Add(ref wxr, o));
-            TVec wi = TVec.Load(in Unsafe.Add(ref wr, o));
             TVec slx = sumlx - wxi * Li;
-            TVec sl2 = suml2 - wi * Li * Li;
-            TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o)) * sl2 / slx)));
-            uint candidate = TVec.GreaterThanBits(slx, zero) & ~TVec.EqualBits(newL, Li);
-            slx += wxi * newL;
-            sl2 += wi * newL * newL;
-            changes |= candidate & TVec.GreaterThanBits(sl2, zero) & TVec.GreaterThanBits(slx * slx * suml2, sumlx2 * sl2);
+            changes |= Q3Trial(TVec.Load(in Unsafe.Add(ref xr, o)), TVec.Load(in Unsafe.Add(ref wr, o)), wxi, Li, slx, suml2, sumlx2,
+                               TVec.GreaterThanBits(slx, zero), lo, hi).Accept;
         }
 
         return changes & active;
@@ -274,30 +269,20 @@ internal static partial class LaneSearch
                     continue;
                 }
 
-                TVec wiA = TVec.Load(in Unsafe.Add(ref wr, o)), wiB = TVec.Load(in Unsafe.Add(ref wr, o + gb));
-                TVec sl2A = suml2A - wiA * LiA * LiA, sl2B = suml2B - wiB * LiB * LiB;
-                TVec newA = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o)) * sl2A / slxA)));
-                TVec newB = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(TVec.Load(in Unsafe.Add(ref xr, o + gb)) * sl2B / slxB)));
-                slxA += wxiA * newA;
-                slxB += wxiB * newB;
-                sl2A += wiA * newA * newA;
-                sl2B += wiB * newB * newB;
-                uint acceptA = candidateA & ~TVec.EqualBits(newA, LiA) & TVec.GreaterThanBits(sl2A, zero)
-                               & TVec.GreaterThanBits(slxA * slxA * suml2A, sumlx2A * sl2A);
-                uint acceptB = candidateB & ~TVec.EqualBits(newB, LiB) & TVec.GreaterThanBits(sl2B, zero)
-                               & TVec.GreaterThanBits(slxB * slxB * suml2B, sumlx2B * sl2B);
-                if (acceptA != 0)
+                var a = Q3Trial(TVec.Load(in Unsafe.Add(ref xr, o)), TVec.Load(in Unsafe.Add(ref wr, o)), wxiA, LiA, slxA, suml2A, sumlx2A, candidateA, lo, hi);
+                var b = Q3Trial(TVec.Load(in Unsafe.Add(ref xr, o + gb)), TVec.Load(in Unsafe.Add(ref wr, o + gb)), wxiB, LiB, slxB, suml2B, sumlx2B, candidateB, lo, hi);
+                if (a.Accept != 0)
                 {
-                    (sumlxA, suml2A, sumlx2A) = Q3Accept(acceptA, newA, LiA, ref liA, slxA, sl2A, sumlxA, suml2A);
+                    (sumlxA, suml2A, sumlx2A) = Q3Accept(a.Accept, a.NewL, LiA, ref liA, a.Slx, a.Sl2, sumlxA, suml2A);
                 }
 
-                if (acceptB != 0)
+                if (b.Accept != 0)
                 {
-                    (sumlxB, suml2B, sumlx2B) = Q3Accept(acceptB, newB, LiB, ref liB, slxB, sl2B, sumlxB, suml2B);
+                    (sumlxB, suml2B, sumlx2B) = Q3Accept(b.Accept, b.NewL, LiB, ref liB, b.Slx, b.Sl2, sumlxB, suml2B);
                 }
 
-                changedA |= acceptA;
-                changedB |= acceptB;
+                changedA |= a.Accept;
+                changedB |= b.Accept;
             }
 
             activeA &= changedA;
@@ -310,6 +295,26 @@ internal static partial class LaneSearch
         suml2RefA = suml2A;
         sumlxRefB = sumlxB;
         suml2RefB = suml2B;
+    }
+
+    /// <summary>
+    /// One element step of the descent for the <paramref name="candidate"/> lanes (slx = Σ w·x·l without this element
+    /// &gt; 0): the new code clamp(nearest_int(x·sl2 / slx)), the sums with it, and the lanes where it differs and the
+    /// scalar loop accepts it (sl2 &gt; 0 and slx²·suml2 &gt; sumlx²·sl2).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (uint Accept, TVec NewL, TVec Slx, TVec Sl2) Q3Trial<TVec>(TVec xi, TVec wi, TVec wxi, TVec Li, TVec slx, TVec suml2, TVec sumlx2,
+                                                                             uint candidate, TVec lo, TVec hi)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        TVec zero = TVec.Create(0);
+        TVec sl2 = suml2 - wi * Li * Li;
+        TVec newL = TVec.Max(lo, TVec.Min(hi, TVec.NearestInt(xi * sl2 / slx)));
+        slx += wxi * newL;
+        sl2 += wi * newL * newL;
+        uint accept = candidate & ~TVec.EqualBits(newL, Li) & TVec.GreaterThanBits(sl2, zero)
+                      & TVec.GreaterThanBits(slx * slx * suml2, sumlx2 * sl2);
+        return (accept, newL, slx, sl2);
     }
 
     /// <summary>The accepted lanes take their new code and sums; returns Σ w·x·l, Σ w·l² and the square of the first.</summary>
