@@ -24,7 +24,9 @@ public unsafe class ActivationQuantizeBenchmarks
     private byte* _ours;
     private int _bytes;
 
-    [Params(QuantType.Q8_0, QuantType.Q8_1, QuantType.Q8_K)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.GgmlActivations;
+
+    [ParamsSource(nameof(TypeValues))]
     public QuantType Type { get; set; }
 
     [GlobalSetup]

@@ -21,9 +21,9 @@ public unsafe class DequantizeBenchmarks
     private float* _ours;
     private int _bytes;
 
-    [Params(QuantType.F16, QuantType.BF16, QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0, QuantType.Q8_K,
-            QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_NL, QuantType.IQ4_XS,
-            QuantType.TQ1_0, QuantType.TQ2_0)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.GgmlDequantizers;
+
+    [ParamsSource(nameof(TypeValues))]
     public QuantType Type { get; set; }
 
     [GlobalSetup]

@@ -21,7 +21,9 @@ public class FourBitBenchmarks
     private float[] _values = [];
     private KernelEntry _kernel = null!;
 
-    [Params(QuantType.NF4, QuantType.FP4)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.FourBitDots;
+
+    [ParamsSource(nameof(TypeValues))]
     public QuantType Type { get; set; }
 
     [GlobalSetup]

@@ -170,7 +170,7 @@ internal sealed unsafe class GgmlMulMatGraph : IDisposable
     }
 
     /// <summary>The types llama.cpp's CPU_REPACK buffer knows at all (which of them it repacks depends on the CPU).</summary>
-    public static bool MayRepack(QuantType type) => type is QuantType.Q4_0 or QuantType.Q4_K or QuantType.Q2_K or QuantType.IQ4_NL;
+    public static bool MayRepack(QuantType type) => MatVecBenchmarks.GraphTypes.Contains(type);
 
     /// <summary>Copies x into the graph's input tensor (f32, <c>columns</c> values).</summary>
     public void SetInput(ReadOnlySpan<float> x)

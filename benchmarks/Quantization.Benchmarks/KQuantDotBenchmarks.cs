@@ -26,13 +26,16 @@ public unsafe class KQuantDotBenchmarks
     private const int MatrixValues = Size * Size;
 
     private delegate* unmanaged<int, float*, nuint, void*, nuint, void*, nuint, int, void> _vecDot;
+    private DotFn _dot = null!;
     private byte* _weights;
     private byte* _activations;
     private int _rowBytes;
     private float* _ggml;
     private float* _ours;
 
-    [Params(QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_XS)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.SuperBlockDots;
+
+    [ParamsSource(nameof(TypeValues))]
     public QuantType Type { get; set; }
 
     [GlobalSetup]
@@ -40,6 +43,7 @@ public unsafe class KQuantDotBenchmarks
     {
         RequireGgml();
         _rowBytes = checked((int)Quantizer.GetByteCount(Type, Size));
+        _dot = DotRegistry.TryGet(Type)!.Dot;
         float[] matrix = TestData.TransformerLike(0x5EED_D07, MatrixValues);
         _weights = Alloc<byte>((long)_rowBytes * Size);
         Quantizer.QuantizeParallel(Type, matrix, new Span<byte>(_weights, _rowBytes * Size), Size);
@@ -96,24 +100,12 @@ public unsafe class KQuantDotBenchmarks
     [BenchmarkCategory("DotQ8_K")]
     public void Ours()
     {
-        switch (Type)
-        {
-            case QuantType.Q2_K: Rows<Q2_KDot>(); break;
-            case QuantType.Q3_K: Rows<Q3_KDot>(); break;
-            case QuantType.Q4_K: Rows<Q4_KDot>(); break;
-            case QuantType.Q5_K: Rows<Q5_KDot>(); break;
-            case QuantType.Q6_K: Rows<Q6_KDot>(); break;
-            case QuantType.IQ4_XS: Rows<IQ4_XSDot>(); break;
-            default: throw new NotSupportedException(Type.ToString());
-        }
-    }
-
-    private void Rows<TDot>() where TDot : IDotKernel
-    {
+        DotFn dot = _dot;
         var activations = new ReadOnlySpan<byte>(_activations, BlockQ8_K.Size * (Size / 256));
         for (int r = 0; r < Size; r++)
         {
-            _ours[r] = TDot.Dot(new ReadOnlySpan<byte>(_weights + (long)r * _rowBytes, _rowBytes), activations, Size);
+            _ours[r] = dot(new ReadOnlySpan<byte>(_weights + (long)r * _rowBytes, _rowBytes), activations, Size);
         }
     }
+
 }

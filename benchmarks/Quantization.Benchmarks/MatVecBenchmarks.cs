@@ -67,18 +67,13 @@ public abstract unsafe class MatVecBenchmarks
     /// Where the loaded build does not repack one (q2_K without AVX-512), its graph runs from a plain CPU buffer. Adding a
     /// type here adds its plain graph path.
     /// </summary>
-    public static readonly QuantType[] GraphTypes = [QuantType.Q4_0, QuantType.Q4_K, QuantType.IQ4_NL, QuantType.Q2_K];
+    public static readonly QuantType[] GraphTypes = [QuantType.Q4_0, QuantType.Q4_K, QuantType.IQ4_NL, QuantType.Q2_K]; // ggml-fact: its CPU_REPACK set
 
     /// <summary>
     /// The formats of the MatVec benchmarks: adding one here adds it to every size and to <c>--paired</c>. A format ggml does
     /// not have (NF4, FP4, I2_S) is measured against our float path instead of ggml (<see cref="IsApplicable"/>).
     /// </summary>
-    public static readonly QuantType[] Formats =
-    [
-        QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0, QuantType.IQ4_NL,
-        QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_XS,
-        QuantType.TQ1_0, QuantType.TQ2_0, QuantType.I2_S, QuantType.NF4, QuantType.FP4,
-    ];
+    public static QuantType[] Formats => BenchmarkTypes.Dots;
 
     /// <summary>The [Params] values of <see cref="Type"/>: <see cref="Formats"/> unless a class narrows them.</summary>
     public virtual IEnumerable<QuantType> TypeValues => Formats;
@@ -471,8 +466,7 @@ public class MatVecBandwidthBenchmarks : MatVecBenchmarks
     protected override bool UsesReadBuffer => true;
 
     /// <summary>A few formats of each family: every pair here costs two ~5 s pairs per tier in <c>--paired</c>.</summary>
-    public static readonly QuantType[] BandwidthFormats =
-        [QuantType.Q4_0, QuantType.Q8_0, QuantType.IQ4_NL, QuantType.Q2_K, QuantType.Q4_K, QuantType.Q6_K, QuantType.TQ2_0];
+    public static QuantType[] BandwidthFormats => BenchmarkTypes.Representatives;
 
     public override IEnumerable<QuantType> TypeValues => BandwidthFormats;
 

@@ -95,8 +95,7 @@ internal static class PairedRunner
     /// </summary>
     public static int RunSmoke(string? filter)
     {
-        QuantType[] types = [QuantType.Q4_0, QuantType.Q8_0, QuantType.IQ4_NL, QuantType.Q2_K, QuantType.Q4_K, QuantType.TQ2_0,
-                             .. MatVecBenchmarks.Formats.Where(t => !MatVecBenchmarks.HasGgmlCounterpart(t))];
+        QuantType[] types = [.. BenchmarkTypes.Representatives, .. MatVecBenchmarks.Formats.Where(t => !MatVecBenchmarks.HasGgmlCounterpart(t))];
         var cases = types.Select(t =>
         {
             var b = new MatVecSmokeBenchmarks { Type = t };
@@ -284,9 +283,9 @@ internal static class PairedRunner
         .. MatVecBenchmarks.IsApplicable("OursFloat", t) ? [new Comparison("OursFloat", oursFloat, "Ours", ours)] : Array.Empty<Comparison>(),
     ];
 
-    /// <summary>The [Params] values of a class's Type property: the same cases BenchmarkDotNet runs.</summary>
+    /// <summary>The [ParamsSource] values (a static property) of a class's Type property: the same cases BenchmarkDotNet runs.</summary>
     private static IEnumerable<QuantType> ParamValues<T>() =>
-        typeof(T).GetProperty("Type")!.GetCustomAttribute<ParamsAttribute>()!.Values.Cast<QuantType>();
+        (IEnumerable<QuantType>)typeof(T).GetProperty(typeof(T).GetProperty("Type")!.GetCustomAttribute<ParamsSourceAttribute>()!.Name)!.GetValue(null)!;
 
     private static (double BaseNs, double OursNs, double Speedup, double MinRatio, double MedianRatio, double MaxRatio, int Rounds) Measure(
         Action baseline, Action ours, long values, Settings settings, bool cold)

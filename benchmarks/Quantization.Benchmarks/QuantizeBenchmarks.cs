@@ -71,9 +71,9 @@ public abstract unsafe class QuantizeBenchmarkBase
 /// <summary>Every implemented weight format, without importance.</summary>
 public class QuantizeBenchmarks : QuantizeBenchmarkBase
 {
-    [Params(QuantType.F16, QuantType.BF16, QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0,
-            QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_NL, QuantType.IQ4_XS,
-            QuantType.TQ1_0, QuantType.TQ2_0)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.GgmlWeights;
+
+    [ParamsSource(nameof(TypeValues))]
     public override QuantType Type { get; set; }
 
     protected override bool WithImportance => false;
@@ -82,8 +82,9 @@ public class QuantizeBenchmarks : QuantizeBenchmarkBase
 /// <summary>The quantizers that take an imatrix-style importance vector (a different search in ggml and here).</summary>
 public class QuantizeWithImportanceBenchmarks : QuantizeBenchmarkBase
 {
-    [Params(QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1,
-            QuantType.Q2_K, QuantType.Q3_K, QuantType.Q4_K, QuantType.Q5_K, QuantType.Q6_K, QuantType.IQ4_NL, QuantType.IQ4_XS)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.GgmlWeightsWithImportance;
+
+    [ParamsSource(nameof(TypeValues))]
     public override QuantType Type { get; set; }
 
     protected override bool WithImportance => true;

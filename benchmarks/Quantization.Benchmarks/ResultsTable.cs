@@ -55,37 +55,18 @@ internal static class ResultsTable
         sb.AppendLine("| Type | Quantize: ours M/s | ggml M/s | speed-up | Dequantize: ours M/s | ggml M/s | speed-up |");
         sb.AppendLine("|---|--:|--:|--:|--:|--:|--:|");
 
+        // Weight formats (floats first), each with its importance row where the quantizer uses importance, then the
+        // activation-only formats (ggml quantizes them with quantize_row_*_ref; it has no Q8_1 dequantizer).
         (string Label, QuantType Type, string QClass, string QBaseline, string? DClass)[] rows =
         [
-            ("F16", QuantType.F16, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("BF16", QuantType.BF16, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q4_0", QuantType.Q4_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q4_0 + imatrix", QuantType.Q4_0, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q4_1", QuantType.Q4_1, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q4_1 + imatrix", QuantType.Q4_1, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q5_0", QuantType.Q5_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q5_0 + imatrix", QuantType.Q5_0, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q5_1", QuantType.Q5_1, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q5_1 + imatrix", QuantType.Q5_1, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q8_0", QuantType.Q8_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q2_K", QuantType.Q2_K, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q2_K + imatrix", QuantType.Q2_K, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q3_K", QuantType.Q3_K, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q3_K + imatrix", QuantType.Q3_K, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q4_K", QuantType.Q4_K, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q4_K + imatrix", QuantType.Q4_K, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q5_K", QuantType.Q5_K, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q5_K + imatrix", QuantType.Q5_K, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("Q6_K", QuantType.Q6_K, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q6_K + imatrix", QuantType.Q6_K, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("IQ4_NL", QuantType.IQ4_NL, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("IQ4_NL + imatrix", QuantType.IQ4_NL, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("IQ4_XS", QuantType.IQ4_XS, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("IQ4_XS + imatrix", QuantType.IQ4_XS, "QuantizeWithImportanceBenchmarks", "Ggml", null),
-            ("TQ2_0", QuantType.TQ2_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("TQ1_0", QuantType.TQ1_0, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks"),
-            ("Q8_1 ¹", QuantType.Q8_1, "ActivationQuantizeBenchmarks", "GgmlRef", null),
-            ("Q8_K ¹", QuantType.Q8_K, "ActivationQuantizeBenchmarks", "GgmlRef", "DequantizeBenchmarks"),
+            .. BenchmarkTypes.GgmlWeights
+                .OrderBy(t => QuantFormat.Get(t).BlockSize == 1 ? 0 : 1).ThenBy(t => (int)t)
+                .SelectMany(t => BenchmarkTypes.GgmlWeightsWithImportance.Contains(t)
+                    ? new[] { (t.ToString(), t, "QuantizeBenchmarks", "Ggml", (string?)"DequantizeBenchmarks"), ($"{t} + imatrix", t, "QuantizeWithImportanceBenchmarks", "Ggml", null) }
+                    : [(t.ToString(), t, "QuantizeBenchmarks", "Ggml", "DequantizeBenchmarks")]),
+            .. BenchmarkTypes.GgmlActivations
+                .Where(t => !BenchmarkTypes.GgmlWeights.Contains(t))
+                .Select(t => ($"{t} ¹", t, "ActivationQuantizeBenchmarks", "GgmlRef", BenchmarkTypes.GgmlDequantizers.Contains(t) ? "DequantizeBenchmarks" : (string?)null)),
         ];
 
         foreach (var (label, type, qClass, qBaseline, dClass) in rows)
@@ -104,7 +85,7 @@ internal static class ResultsTable
         sb.AppendLine();
         sb.AppendLine("| Type | ours M/s | ggml `_ref` M/s | ggml CPU SIMD M/s | speed-up vs `_ref` | speed-up vs SIMD |");
         sb.AppendLine("|---|--:|--:|--:|--:|--:|");
-        foreach (QuantType type in new[] { QuantType.Q8_0, QuantType.Q8_1, QuantType.Q8_K })
+        foreach (QuantType type in BenchmarkTypes.GgmlActivations)
         {
             const string c = "ActivationQuantizeBenchmarks";
             sb.AppendLine(CultureInfo.InvariantCulture,

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Quantization.Formats;
+using Quantization.Kernels.Dot;
 using Quantization.Oracle;
 using static Quantization.Benchmarks.BenchmarkData;
 
@@ -20,6 +21,7 @@ public unsafe class TernaryDotBenchmarks
     private const int N = 4096;
 
     private delegate* unmanaged<int, float*, nuint, void*, nuint, void*, nuint, int, void> _ggml;
+    private DotFn _dot = null!;
     private byte* _weights;
     private byte* _activations;
     private float* _ggmlOut;
@@ -27,7 +29,9 @@ public unsafe class TernaryDotBenchmarks
     private int _rowBytes;
     private int _activationBytes;
 
-    [Params(QuantType.TQ2_0, QuantType.TQ1_0)]
+    public static IEnumerable<QuantType> TypeValues => BenchmarkTypes.TernaryDots;
+
+    [ParamsSource(nameof(TypeValues))]
     public QuantType Type { get; set; }
 
     [GlobalSetup]
@@ -35,6 +39,7 @@ public unsafe class TernaryDotBenchmarks
     {
         RequireGgml();
         _rowBytes = checked((int)Quantizer.GetByteCount(Type, N));
+        _dot = DotRegistry.TryGet(Type)!.Dot;
         _activationBytes = checked((int)Quantizer.GetByteCount(QuantType.Q8_K, N));
         float[] row = Matrix();
         var source = new float[N * 64];
@@ -99,11 +104,11 @@ public unsafe class TernaryDotBenchmarks
     [BenchmarkCategory("TernaryDot")]
     public void Ours()
     {
+        DotFn dot = _dot;
         var activations = new ReadOnlySpan<byte>(_activations, _activationBytes);
         for (int r = 0; r < MatrixRows; r++)
         {
-            var w = new ReadOnlySpan<byte>(_weights + (long)r * _rowBytes, _rowBytes);
-            _oursOut[r] = Type == QuantType.TQ2_0 ? TQ2_0Dot.Dot(w, activations, N) : TQ1_0Dot.Dot(w, activations, N);
+            _oursOut[r] = dot(new ReadOnlySpan<byte>(_weights + (long)r * _rowBytes, _rowBytes), activations, N);
         }
     }
 }

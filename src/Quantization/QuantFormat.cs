@@ -9,48 +9,8 @@ namespace Quantization;
 /// </summary>
 public sealed class QuantFormat
 {
-    private static readonly FrozenDictionary<QuantType, QuantFormat> s_formats = new QuantFormat[]
-    {
-        new(QuantType.F32, "f32", 1, 4),
-        new(QuantType.F16, "f16", 1, 2),
-        new(QuantType.Q4_0, "q4_0", 32, 18),
-        new(QuantType.Q4_1, "q4_1", 32, 20),
-        new(QuantType.Q5_0, "q5_0", 32, 22),
-        new(QuantType.Q5_1, "q5_1", 32, 24),
-        new(QuantType.Q8_0, "q8_0", 32, 34),
-        new(QuantType.Q8_1, "q8_1", 32, 36),
-        new(QuantType.Q2_K, "q2_K", 256, 84),
-        new(QuantType.Q3_K, "q3_K", 256, 110),
-        new(QuantType.Q4_K, "q4_K", 256, 144),
-        new(QuantType.Q5_K, "q5_K", 256, 176),
-        new(QuantType.Q6_K, "q6_K", 256, 210),
-        new(QuantType.Q8_K, "q8_K", 256, 292),
-        new(QuantType.IQ2_XXS, "iq2_xxs", 256, 66),
-        new(QuantType.IQ2_XS, "iq2_xs", 256, 74),
-        new(QuantType.IQ3_XXS, "iq3_xxs", 256, 98),
-        new(QuantType.IQ1_S, "iq1_s", 256, 50),
-        new(QuantType.IQ4_NL, "iq4_nl", 32, 18),
-        new(QuantType.IQ3_S, "iq3_s", 256, 110),
-        new(QuantType.IQ2_S, "iq2_s", 256, 82),
-        new(QuantType.IQ4_XS, "iq4_xs", 256, 136),
-        new(QuantType.I8, "i8", 1, 1),
-        new(QuantType.I16, "i16", 1, 2),
-        new(QuantType.I32, "i32", 1, 4),
-        new(QuantType.I64, "i64", 1, 8),
-        new(QuantType.F64, "f64", 1, 8),
-        new(QuantType.IQ1_M, "iq1_m", 256, 56),
-        new(QuantType.BF16, "bf16", 1, 2),
-        new(QuantType.TQ1_0, "tq1_0", 256, 54),
-        new(QuantType.TQ2_0, "tq2_0", 256, 66),
-        new(QuantType.MXFP4, "mxfp4", 32, 17),
-        new(QuantType.NVFP4, "nvfp4", 64, 36),
-        new(QuantType.Q1_0, "q1_0", 128, 18),
-        new(QuantType.Q2_0, "q2_0", 64, 18),
-        new(QuantType.NF4, "nf4", 64, 36),
-        new(QuantType.FP4, "fp4", 64, 36),
-        new(QuantType.I2_S, "i2_s", 128, 32, trailerBytes: 32),
-        new(QuantType.I8_S, "i8_s", 1, 1, trailerBytes: 32),
-    }.ToFrozenDictionary(f => f.Type);
+    private static readonly FrozenDictionary<QuantType, QuantFormat> s_formats =
+        Formats.FormatRegistry.All.Select(d => new QuantFormat(d.Type, d.Name, d.BlockSize, d.BytesPerBlock, d.TrailerBytes)).ToFrozenDictionary(f => f.Type);
 
     private QuantFormat(QuantType type, string name, int blockSize, int bytesPerBlock, int trailerBytes = 0)
     {

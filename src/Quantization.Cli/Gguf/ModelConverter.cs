@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Quantization.Formats;
 using Quantization.Gguf;
 
 namespace Quantization.Cli.Gguf;
@@ -20,37 +21,23 @@ internal static class ModelConverter
     /// <summary>Float values per slab of rows quantized at once (16 MiB of floats).</summary>
     private const int SlabValues = 1 << 22;
 
-    /// <summary>Target types convert accepts: every type with a quantizer that a GGUF weight can use.</summary>
+    /// <summary>Target types convert accepts: every ggml weight type with a quantizer (activation-only formats aside).</summary>
     public static bool IsSupportedTarget(QuantFormat format) =>
-        format.IsGgmlType && format.CanQuantize && format.Type is not (QuantType.Q8_1 or QuantType.Q8_K);
+        format.IsGgmlType && format.CanQuantize && FormatRegistry.TryGet(format.Type)?.Role == FormatRole.Weight;
 
-    /// <summary>llama.cpp's <c>llama_ftype</c> for a model whose weights are all <paramref name="type"/> (the "_S" mix where ggml has several).</summary>
-    public static uint FileType(QuantType type) => type switch
-    {
-        QuantType.F32 => 0,
-        QuantType.F16 => 1,
-        QuantType.Q4_0 => 2,
-        QuantType.Q4_1 => 3,
-        QuantType.Q8_0 => 7,
-        QuantType.Q5_0 => 8,
-        QuantType.Q5_1 => 9,
-        QuantType.Q2_K => 10,
-        QuantType.Q3_K => 11,
-        QuantType.Q4_K => 14,
-        QuantType.Q5_K => 16,
-        QuantType.Q6_K => 18,
-        QuantType.IQ4_NL => 25,
-        QuantType.IQ4_XS => 30,
-        QuantType.BF16 => 32,
-        QuantType.TQ1_0 => 36,
-        QuantType.TQ2_0 => 37,
-        _ => 1024, // LLAMA_FTYPE_GUESSED
-    };
+    /// <summary>
+    /// llama.cpp's <c>llama_ftype</c> for a model whose weights are all <paramref name="type"/> (the "_S" mix where ggml has
+    /// several), from the format's descriptor; 1024 (<c>LLAMA_FTYPE_GUESSED</c>) for a type without one.
+    /// </summary>
+    public static uint FileType(QuantType type) => (uint)(FormatRegistry.TryGet(type)?.LlamaFileType ?? LlamaFileTypeGuessed);
+
+    /// <summary>llama.cpp's <c>LLAMA_FTYPE_GUESSED</c>.</summary>
+    public const int LlamaFileTypeGuessed = 1024;
 
     /// <summary>Whether convert quantizes <paramref name="tensor"/> to <paramref name="target"/>.</summary>
     public static bool ShouldQuantize(GgufTensorInfo tensor, QuantFormat target) =>
         tensor.Dimensions.Count == 2
-        && tensor.Type is QuantType.F32 or QuantType.F16 or QuantType.BF16
+        && FormatRegistry.TryGet(tensor.Type)?.Family == FormatFamily.Float
         && tensor.Type != target.Type
         && tensor.RowLength > 0 && tensor.RowLength % target.BlockSize == 0 && tensor.RowLength <= SlabValues;
 

@@ -50,16 +50,14 @@ internal static class QualityReport
     /// <summary>Parameter count of the "7B" model whose size the report shows.</summary>
     public const double ModelParameters = 7e9;
 
-    /// <summary>Formats that only exist to hold activations for integer dot products, never stored weights.</summary>
-    private static readonly QuantType[] s_activationOnly = [QuantType.Q8_1, QuantType.Q8_K, QuantType.I8_S];
-
     /// <summary>
-    /// Every format the report covers: those this version can quantize and dequantize, minus the activation-only ones,
+    /// Every format the report covers: those this version can quantize and dequantize, minus the activation-only ones
+    /// (Q8_1, Q8_K, I8_S: formats that only hold activations for integer dot products, never stored weights),
     /// from the most bits per weight to the fewest (F32, F16 and BF16 first, as baselines).
     /// </summary>
     public static IReadOnlyList<QuantFormat> WeightFormats() =>
         [.. QuantFormat.All
-            .Where(f => f.CanQuantize && f.CanDequantize && !s_activationOnly.Contains(f.Type))
+            .Where(f => f.CanQuantize && f.CanDequantize && Formats.FormatRegistry.TryGet(f.Type)?.Role == Formats.FormatRole.Weight)
             .OrderByDescending(f => f.BitsPerWeight)
             .ThenBy(f => (int)f.Type)];
 

@@ -95,41 +95,11 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
     }
 }
 
-/// <summary>Which kernels exist for which type. A new format is one folder under Formats/ and one line here.</summary>
+/// <summary>Which kernels exist for which type: those of every registered format descriptor that has them (<see cref="Formats.FormatRegistry"/>).</summary>
 internal static class KernelRegistry
 {
-    private static readonly FrozenDictionary<QuantType, KernelEntry> s_entries = Build();
-
-    private static FrozenDictionary<QuantType, KernelEntry> Build()
-    {
-        var entries = new Dictionary<QuantType, KernelEntry>();
-        void Add(KernelEntry entry) => entries.Add(entry.Type, entry);
-
-        Add(KernelEntry.Create<Formats.F32Kernel>());
-        Add(KernelEntry.Create<Formats.F16Kernel>());
-        Add(KernelEntry.Create<Formats.BF16Kernel>());
-        Add(KernelEntry.Create<Formats.Q4_0Kernel>());
-        Add(KernelEntry.Create<Formats.Q4_1Kernel>());
-        Add(KernelEntry.Create<Formats.Q5_0Kernel>());
-        Add(KernelEntry.Create<Formats.Q5_1Kernel>());
-        Add(KernelEntry.Create<Formats.Q8_0Kernel>());
-        Add(KernelEntry.Create<Formats.Q8_1Kernel>());
-        Add(KernelEntry.Create<Formats.Q4_KKernel>());
-        Add(KernelEntry.Create<Formats.Q5_KKernel>());
-        Add(KernelEntry.Create<Formats.Q8_KKernel>());
-        Add(KernelEntry.Create<Formats.Q2_KKernel>());
-        Add(KernelEntry.Create<Formats.Q3_KKernel>());
-        Add(KernelEntry.Create<Formats.Q6_KKernel>());
-        Add(KernelEntry.Create<Formats.IQ4_NLKernel>());
-        Add(KernelEntry.Create<Formats.IQ4_XSKernel>());
-        Add(KernelEntry.Create<Formats.TQ1_0Kernel>());
-        Add(KernelEntry.Create<Formats.TQ2_0Kernel>());
-        Add(KernelEntry.CreateWithTrailer<Formats.I2_SKernel>());
-        Add(KernelEntry.CreateWithTrailer<Formats.I8_SKernel>());
-        Add(KernelEntry.Create<Formats.FourBitKernel<Formats.Nf4Code>>());
-        Add(KernelEntry.Create<Formats.FourBitKernel<Formats.Fp4Code>>());
-        return entries.ToFrozenDictionary();
-    }
+    private static readonly FrozenDictionary<QuantType, KernelEntry> s_entries =
+        Formats.FormatRegistry.All.Where(d => d.Kernels is not null).Select(d => d.Kernels!()).ToFrozenDictionary(e => e.Type);
 
     public static KernelEntry? TryGet(QuantType type) => s_entries.GetValueOrDefault(type);
 

@@ -1,3 +1,4 @@
+using Quantization.Formats;
 using Quantization.Tests.Support;
 
 namespace Quantization.Tests.Conformance;
@@ -35,9 +36,7 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
     };
 
     /// <summary>Formats whose ggml quantizer takes importance into account (all block formats but the 8-bit ones).</summary>
-    public static bool UsesImportance(QuantType type) =>
-        type is not (QuantType.F32 or QuantType.F16 or QuantType.BF16 or QuantType.Q8_0 or QuantType.Q8_1 or QuantType.Q8_K
-                     or QuantType.TQ1_0 or QuantType.TQ2_0);
+    public static bool UsesImportance(QuantType type) => FormatRegistry.TryGet(type)!.Importance != ImportanceUse.Ignored;
 
     /// <summary>Every type the library quantizes (F32, a plain copy, aside): a newly registered format is covered at once.</summary>
     public static readonly QuantType[] Types =

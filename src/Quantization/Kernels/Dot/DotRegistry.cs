@@ -52,38 +52,13 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
 }
 
 /// <summary>
-/// Which weight types have a fused dot kernel (one line per format). A type without one still multiplies through the
-/// float path of <see cref="QuantizedMath"/> as long as it can be dequantized.
+/// Which weight types have a fused dot kernel: those whose registered descriptor has one (<see cref="Formats.FormatRegistry"/>).
+/// A type without one still multiplies through the float path of <see cref="QuantizedMath"/> as long as it can be dequantized.
 /// </summary>
 internal static class DotRegistry
 {
-    private static readonly FrozenDictionary<QuantType, DotEntry> s_entries = Build();
-
-    private static FrozenDictionary<QuantType, DotEntry> Build()
-    {
-        var entries = new Dictionary<QuantType, DotEntry>();
-        void Add(DotEntry entry) => entries.Add(entry.WeightType, entry);
-
-        Add(DotEntry.CreateRows<Formats.Q4_0Dot>());
-        Add(DotEntry.CreateRows<Formats.Q4_1Dot>());
-        Add(DotEntry.CreateRows<Formats.Q5_0Dot>());
-        Add(DotEntry.CreateRows<Formats.Q5_1Dot>());
-        Add(DotEntry.CreateRows<Formats.Q8_0Dot>());
-        Add(DotEntry.CreateRows<Formats.IQ4_NLDot>());
-        Add(DotEntry.CreateRows<Formats.Q2_KDot>());
-        Add(DotEntry.CreateRows<Formats.Q3_KDot>());
-        Add(DotEntry.CreateRows<Formats.Q4_KDot>());
-        Add(DotEntry.CreateRows<Formats.Q5_KDot>());
-        Add(DotEntry.CreateRows<Formats.Q6_KDot>());
-        Add(DotEntry.CreateRows<Formats.IQ4_XSDot>());
-        Add(DotEntry.Create<Formats.TQ1_0Dot>());
-        Add(DotEntry.CreateRows<Formats.TQ2_0Dot>());
-        Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Nf4Code>>());
-        Add(DotEntry.CreateRows<Formats.FourBitDot<Formats.Fp4Code>>());
-        Add(DotEntry.CreateWithTrailer<Formats.I2_SDot>());
-
-        return entries.ToFrozenDictionary();
-    }
+    private static readonly FrozenDictionary<QuantType, DotEntry> s_entries =
+        Formats.FormatRegistry.All.Where(d => d.Dot is not null).Select(d => d.Dot!()).ToFrozenDictionary(e => e.WeightType);
 
     public static DotEntry? TryGet(QuantType type) => s_entries.GetValueOrDefault(type);
 

@@ -1,0 +1,16 @@
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>Q6_K: 6-bit codes with 8-bit sub-block scales; dot with Q8_K activations.</summary>
+internal sealed class Q6_KFormat : IFormat
+{
+    public static FormatDescriptor Descriptor { get; } = new(QuantType.Q6_K, "q6_K", blockSize: 256, bytesPerBlock: BlockQ6_K.Size, FormatFamily.KQuant)
+    {
+        LlamaFileType = 18,
+        Importance = ImportanceUse.Optional,
+        Kernels = KernelEntry.Create<Q6_KKernel>,
+        Dot = DotEntry.CreateRows<Q6_KDot>,
+    };
+}
