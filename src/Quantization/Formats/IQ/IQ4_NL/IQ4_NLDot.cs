@@ -59,20 +59,3 @@ internal readonly struct IQ4_NLWeights : IBlock32Weights
         return Iq4Search.Lookup(low);
     }
 }
-
-/// <summary>IQ4_NL × Q8_0 dot products (ggml's <c>ggml_vec_dot_iq4_nl_q8_0</c>) over <see cref="Block32Dot{TWeights}"/>.</summary>
-internal sealed class IQ4_NLDot : IDotRowsKernel
-{
-    public static QuantType WeightType => QuantType.IQ4_NL;
-
-    public static QuantType ActivationType => QuantType.Q8_0;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<IQ4_NLWeights>.Dot(weights, activations, n);
-
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<IQ4_NLWeights>.Reference(weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        Block32Dot<IQ4_NLWeights>.DotRows(weights, rowBytes, activations, n, results);
-}

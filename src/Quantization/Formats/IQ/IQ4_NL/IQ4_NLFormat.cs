@@ -11,6 +11,6 @@ internal sealed class IQ4_NLFormat : IFormat
         LlamaFileType = 25,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<IQ4_NLKernel>,
-        Dot = DotEntry.CreateRows<IQ4_NLDot>,
+        Dot = DotEntry.CreateRows<Block32DotKernel<IQ4_NLWeights>>,
     };
 }

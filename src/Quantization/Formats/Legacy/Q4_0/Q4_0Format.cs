@@ -11,6 +11,6 @@ internal sealed class Q4_0Format : IFormat
         LlamaFileType = 2,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q4_0Kernel>,
-        Dot = DotEntry.CreateRows<Q4_0Dot>,
+        Dot = DotEntry.CreateRows<Block32DotKernel<Q4_0Weights>>,
     };
 }

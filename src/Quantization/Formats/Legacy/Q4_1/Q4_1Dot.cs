@@ -49,20 +49,3 @@ internal readonly struct Q4_1Weights : IBlock32Weights
         return low.AsSByte();
     }
 }
-
-/// <summary>Q4_1 × Q8_1 dot products (ggml's <c>ggml_vec_dot_q4_1_q8_1</c>) over <see cref="Block32Dot{TWeights}"/>.</summary>
-internal sealed class Q4_1Dot : IDotRowsKernel
-{
-    public static QuantType WeightType => QuantType.Q4_1;
-
-    public static QuantType ActivationType => QuantType.Q8_1;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q4_1Weights>.Dot(weights, activations, n);
-
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q4_1Weights>.Reference(weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        Block32Dot<Q4_1Weights>.DotRows(weights, rowBytes, activations, n, results);
-}

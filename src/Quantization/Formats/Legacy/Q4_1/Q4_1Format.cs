@@ -11,6 +11,6 @@ internal sealed class Q4_1Format : IFormat
         LlamaFileType = 3,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q4_1Kernel>,
-        Dot = DotEntry.CreateRows<Q4_1Dot>,
+        Dot = DotEntry.CreateRows<Block32DotKernel<Q4_1Weights>>,
     };
 }

@@ -63,20 +63,3 @@ internal readonly struct Q5_0Weights : IBlock32Weights
         return (low | Vector128.AndNot(f0, Block32Decode.BitMask128(qh))).AsSByte();
     }
 }
-
-/// <summary>Q5_0 × Q8_0 dot products (ggml's <c>ggml_vec_dot_q5_0_q8_0</c>) over <see cref="Block32Dot{TWeights}"/>.</summary>
-internal sealed class Q5_0Dot : IDotRowsKernel
-{
-    public static QuantType WeightType => QuantType.Q5_0;
-
-    public static QuantType ActivationType => QuantType.Q8_0;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q5_0Weights>.Dot(weights, activations, n);
-
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q5_0Weights>.Reference(weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        Block32Dot<Q5_0Weights>.DotRows(weights, rowBytes, activations, n, results);
-}

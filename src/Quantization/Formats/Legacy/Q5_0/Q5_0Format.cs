@@ -11,6 +11,6 @@ internal sealed class Q5_0Format : IFormat
         LlamaFileType = 8,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q5_0Kernel>,
-        Dot = DotEntry.CreateRows<Q5_0Dot>,
+        Dot = DotEntry.CreateRows<Block32DotKernel<Q5_0Weights>>,
     };
 }

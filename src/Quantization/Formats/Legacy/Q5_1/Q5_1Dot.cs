@@ -62,20 +62,3 @@ internal readonly struct Q5_1Weights : IBlock32Weights
         return (low | (Block32Decode.BitMask128(qh) & bit)).AsSByte();
     }
 }
-
-/// <summary>Q5_1 × Q8_1 dot products (ggml's <c>ggml_vec_dot_q5_1_q8_1</c>) over <see cref="Block32Dot{TWeights}"/>.</summary>
-internal sealed class Q5_1Dot : IDotRowsKernel
-{
-    public static QuantType WeightType => QuantType.Q5_1;
-
-    public static QuantType ActivationType => QuantType.Q8_1;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q5_1Weights>.Dot(weights, activations, n);
-
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q5_1Weights>.Reference(weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        Block32Dot<Q5_1Weights>.DotRows(weights, rowBytes, activations, n, results);
-}

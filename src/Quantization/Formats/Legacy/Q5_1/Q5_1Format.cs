@@ -11,6 +11,6 @@ internal sealed class Q5_1Format : IFormat
         LlamaFileType = 9,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q5_1Kernel>,
-        Dot = DotEntry.CreateRows<Q5_1Dot>,
+        Dot = DotEntry.CreateRows<Block32DotKernel<Q5_1Weights>>,
     };
 }

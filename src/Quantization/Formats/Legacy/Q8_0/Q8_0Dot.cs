@@ -43,20 +43,3 @@ internal readonly struct Q8_0Weights : IBlock32Weights
         return Vector128.LoadUnsafe(in block, 2).AsSByte();
     }
 }
-
-/// <summary>Q8_0 × Q8_0 dot products (ggml's <c>ggml_vec_dot_q8_0_q8_0</c>) over <see cref="Block32Dot{TWeights}"/>.</summary>
-internal sealed class Q8_0Dot : IDotRowsKernel
-{
-    public static QuantType WeightType => QuantType.Q8_0;
-
-    public static QuantType ActivationType => QuantType.Q8_0;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q8_0Weights>.Dot(weights, activations, n);
-
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Block32Dot<Q8_0Weights>.Reference(weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        Block32Dot<Q8_0Weights>.DotRows(weights, rowBytes, activations, n, results);
-}

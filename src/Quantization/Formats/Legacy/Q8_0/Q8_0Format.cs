@@ -10,6 +10,6 @@ internal sealed class Q8_0Format : IFormat
     {
         LlamaFileType = 7,
         Kernels = KernelEntry.Create<Q8_0Kernel>,
-        Dot = DotEntry.CreateRows<Q8_0Dot>,
+        Dot = DotEntry.CreateRows<Block32DotKernel<Q8_0Weights>>,
     };
 }
