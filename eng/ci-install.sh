@@ -2,7 +2,7 @@
 # Installs what CI needs on a Debian 12 x86-64 machine that already has the .NET 10 SDK:
 #   1. qemu-user-static (runs the linux-arm64 test build; there is no binfmt_misc, so it is called explicitly);
 #   2. a Debian 13 (trixie) arm64 sysroot in artifacts/arm64-sysroot (the arm64 ggml needs glibc >= 2.38;
-#      Debian 12's arm64 libc is 2.36), used as QEMU_LD_PREFIX. See NEON-QEMU.md.
+#      Debian 12's arm64 libc is 2.36), used as QEMU_LD_PREFIX. See docs/testing.md#arm64-under-qemu.
 # Idempotent: work already done is skipped. Needs root (or sudo) only for the apt-get install step.
 # No host name is written here: the arm64 sources are the machine's own Debian sources with the suites rewritten.
 set -euo pipefail

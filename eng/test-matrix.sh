@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite once per instruction-set tier (NEON-QEMU.md):
+# Runs the test suite once per instruction-set tier (docs/testing.md#isa-matrix):
 #   x64-default   the README command, `dotnet test tests/Quantization.Tests -c Release` (AVX-512 where the CPU has it)
 #   x64-avx2      DOTNET_EnableAVX512=0
 #   x64-sse       DOTNET_EnableAVX2=0

@@ -8,7 +8,7 @@ namespace Quantization.Benchmarks;
 /// <summary>
 /// Activation quantizers (the Q8 formats dot products take): ours against ggml-base's reference
 /// <c>quantize_row_*_ref</c> (the baseline, byte-identical to ours) and the CPU backend's SIMD <c>quantize_row_*</c>
-/// that llama.cpp runs at inference time. The SIMD rows round exact .5 ties differently (FORMATS.md §5.2), so they may
+/// that llama.cpp runs at inference time. The SIMD rows round exact .5 ties differently (docs/formats.md#q8_0-activations), so they may
 /// differ from ours in a few bytes: the same work, not the same bytes; the setup prints how many differ.
 /// </summary>
 [MemoryDiagnoser]

@@ -209,7 +209,7 @@ public abstract unsafe class MatVecBenchmarks
             new Span<float>(_graphOut, MatrixRows).Clear();
             _graph.Compute();
             _graph.GetOutput(new Span<float>(_graphOut, MatrixRows));
-            // ggml quantizes x with its SIMD quantize_row (.5 ties round differently from ours, FORMATS.md §5.2) and sums
+            // ggml quantizes x with its SIMD quantize_row (.5 ties round differently from ours, docs/formats.md#q8_0-activations) and sums
             // in another order: equal within float tolerance, not bit for bit.
             Require(_graphOut, _ours, 1e-3, $"ggml mul_mat graph ({_graph.Layout})", "ours");
         }

@@ -3,7 +3,7 @@ using Quantization.Tests.Support;
 namespace Quantization.Tests.Conformance;
 
 /// <summary>
-/// The FNV-1a hashes FORMATS.md §6.3 publishes for ggml's reference quantizers on test-quantize-fns' data:
+/// The FNV-1a hashes of ggml's reference quantizers on test-quantize-fns' data (docs/testing.md#published-hashes):
 /// a check of our bytes that needs no native library.
 /// </summary>
 public sealed class PublishedHashTests
@@ -26,7 +26,7 @@ public sealed class PublishedHashTests
     [InlineData(QuantType.Q2_K, "a0fdea3b57983a7f", "beafbb51e2edc9f4", "b92ae80e7ebc3343")]
     [InlineData(QuantType.Q3_K, "f88969a7a4e54739", "3305522752af704c", "0545f84866deeb08")]
     [InlineData(QuantType.Q6_K, "e6900f8b360bcbf5", "7e08cccd20e18df5", "df1f4dcab3475474")]
-    // IQ4_NL: Quantize is ggml_quantize_chunk (ntry = 7), whose hash §6.3 gives apart from the ref's; the ref
+    // IQ4_NL: Quantize is ggml_quantize_chunk (ntry = 7), whose hash docs/testing.md#published-hashes gives apart from the ref's; the ref
     // (ntry = −1) and its dequantized hash are checked in IQ4ReferenceTests.
     [InlineData(QuantType.IQ4_NL, "908a3b96b4063901", "1802bee05574e7d1", null)]
     [InlineData(QuantType.IQ4_XS, "7f7e48378467da97", "bd57c1cecba58798", "3295c5923eca89aa")]

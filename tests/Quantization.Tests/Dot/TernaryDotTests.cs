@@ -193,7 +193,7 @@ public sealed unsafe class TernaryDotTests
         }
     }
 
-    /// <summary>Σ (q − 1)·q8 from the element layout of FORMATS.md §2.4, element by element (not ggml's loop order).</summary>
+    /// <summary>Σ (q − 1)·q8 from the element layout of docs/formats.md#tq2_0, element by element (not ggml's loop order).</summary>
     private static int ExpectedTq2Sum(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
     {
         int sum = 0;
@@ -299,7 +299,7 @@ public sealed unsafe class TernaryDotTests
         }
     }
 
-    /// <summary>Σ (t − 1)·q8 from the element layout of FORMATS.md §2.4, element by element (not ggml's loop order).</summary>
+    /// <summary>Σ (t − 1)·q8 from the element layout of docs/formats.md#tq1_0, element by element (not ggml's loop order).</summary>
     private static int ExpectedTq1Sum(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
     {
         int sum = 0;

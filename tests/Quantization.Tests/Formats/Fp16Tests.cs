@@ -6,7 +6,7 @@ using Quantization.Tests.Support;
 namespace Quantization.Tests.Formats;
 
 /// <summary>
-/// FP32 → FP16 as ggml rounds it (Maratyszcza's bit trick, FORMATS.md §3), checked for both of our conversions:
+/// FP32 → FP16 as ggml rounds it (Maratyszcza's bit trick, docs/formats.md#fp16-and-bf16), checked for both of our conversions:
 /// the scalar one the block scales use and TensorPrimitives' vectorised one behind <see cref="QuantType.F16"/>.
 /// The inputs cover every FP16 value, its neighbours, every rounding midpoint and its neighbours, plus random bit patterns.
 /// </summary>

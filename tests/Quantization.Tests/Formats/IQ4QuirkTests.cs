@@ -6,7 +6,7 @@ using Quantization.Tests.Support;
 namespace Quantization.Tests.Formats;
 
 /// <summary>
-/// The quirks of ggml's IQ4 search (FORMATS.md §4.6, §9.5), each on an input where it changes the bytes: our bytes
+/// The quirks of ggml's IQ4 search (docs/formats.md#iq4-search, docs/formats.md#iq4_xs), each on an input where it changes the bytes: our bytes
 /// equal native ggml's (on x64, the byte reference), and a variant of the search with the quirk removed, written
 /// here, gives different bytes. The variant with every quirk kept reproduces ggml too, so the comparison is fair.
 /// </summary>

@@ -8,7 +8,7 @@ namespace Quantization.Tests.Formats;
 
 /// <summary>
 /// IQ4_NL's second quantizer, <c>quantize_row_iq4_nl_ref</c> (ntry = −1, no scale search), which
-/// <c>ggml_quantize_chunk</c> does not use: checked against FORMATS.md §6.3 and against the exported native function.
+/// <c>ggml_quantize_chunk</c> does not use: checked against docs/testing.md#published-hashes and against the exported native function.
 /// </summary>
 public sealed class IQ4ReferenceTests
 {

@@ -8,7 +8,7 @@ using TestData = Quantization.Tests.Support.TestData;
 namespace Quantization.Tests.Formats;
 
 /// <summary>
-/// The quirks FORMATS.md §4.3–4.5 names for Q2_K, Q3_K and Q6_K, one input each where the quirk changes the bytes.
+/// The quirks docs/formats.md#scale-searches and docs/formats.md#k-quants name for Q2_K, Q3_K and Q6_K, one input each where the quirk changes the bytes.
 /// Each test asserts our bytes equal ggml's (the x64 oracle) and that a deliberately quirk-free variant, written
 /// below, gives different bytes, so the input really discriminates. The same variant with every quirk kept must
 /// give our bytes exactly (a check of the variant itself).

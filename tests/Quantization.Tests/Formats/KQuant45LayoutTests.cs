@@ -3,7 +3,7 @@ using Quantization.Formats;
 
 namespace Quantization.Tests.Formats;
 
-/// <summary>Q4_K / Q5_K block layouts against ggml-common.h (FORMATS.md §2.3).</summary>
+/// <summary>Q4_K / Q5_K block layouts against ggml-common.h (docs/formats.md#q4_k, docs/formats.md#q5_k).</summary>
 public sealed class KQuant45LayoutTests
 {
     [Fact]

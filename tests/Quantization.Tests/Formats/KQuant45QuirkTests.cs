@@ -7,7 +7,7 @@ using Quantization.Tests.Support;
 namespace Quantization.Tests.Formats;
 
 /// <summary>
-/// The quirks FORMATS.md §4.3–4.5 names for Q4_K and Q5_K, one test each. Every test runs a model of the quantizer
+/// The quirks docs/formats.md#scale-searches and docs/formats.md#q4_k name for Q4_K and Q5_K, one test each. Every test runs a model of the quantizer
 /// written here (<see cref="Model"/>) twice: with the quirk, where it must equal the library and ggml (the x64 byte
 /// reference), and with the quirk "fixed", where it must give different bytes — proof that the input exercises it.
 /// </summary>
@@ -107,7 +107,7 @@ public sealed class KQuant45QuirkTests
     }
 
     /// <summary>
-    /// FORMATS.md §6.3: ggml built with FMA contraction gives other Q5_K bytes for generate_data (hash c2ad122f8ab5fd1a)
+    /// docs/testing.md#published-hashes: ggml built with FMA contraction gives other Q5_K bytes for generate_data (hash c2ad122f8ab5fd1a)
     /// and the same Q4_K bytes. The model with nearest_int's inlined add and the search sums fused reproduces both, and
     /// the library's plain float arithmetic gives the x86 reference bytes.
     /// </summary>

@@ -62,7 +62,7 @@ public sealed class Nf4Tests
             Assert.Equal(BitConverter.SingleToInt32Bits((float)(Fp4Raw[c] / 12)), BitConverter.SingleToInt32Bits(Fp4Code.Values[c]));
         }
 
-        // The FP4 values as PEERS lists them (codes 0..7; 8..15 are their negatives, −0 included).
+        // The FP4 values as docs/formats.md#fp4 lists them (codes 0..7; 8..15 are their negatives, −0 included).
         double[] fp4Positive = [0, 0.005208333, 0.6666667, 1.0, 0.3333333, 0.5, 0.1666667, 0.25];
         for (int c = 0; c < 8; c++)
         {

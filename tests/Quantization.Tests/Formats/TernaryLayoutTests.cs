@@ -6,7 +6,7 @@ namespace Quantization.Tests.Formats;
 
 /// <summary>
 /// TQ1_0, TQ2_0 and I2_S layouts checked against blocks whose bytes are worked out by hand from the specs
-/// (FORMATS.md §2.4, PEERS.md §B.2): every expected byte below is a literal, not computed by the code under test.
+/// (docs/formats.md#tq1_0, docs/formats.md#tq2_0, docs/formats.md#i2_s): every expected byte below is a literal, not computed by the code under test.
 /// </summary>
 public sealed class TernaryLayoutTests
 {

@@ -162,7 +162,7 @@ public static class TestData
     }
 }
 
-/// <summary>FNV-1a 64-bit, the hash of FORMATS.md §6.3.</summary>
+/// <summary>FNV-1a 64-bit, the hash of docs/testing.md#published-hashes.</summary>
 public static class Fnv
 {
     public static ulong Hash(ReadOnlySpan<byte> data)

@@ -226,7 +226,7 @@ public sealed class GgufCommandTests : IDisposable
             if (quantizable)
             {
                 Assert.Equal((int)target.Type, actual.Type);
-                // x86-64 ggml is the byte reference; the arm64 build is compiled with FMA contraction (ORACLE.md), so
+                // x86-64 ggml is the byte reference; the arm64 build is compiled with FMA contraction (docs/testing.md#the-oracle), so
                 // there the library's quantizer (held to the x86 bytes by the golden hashes) is the expectation.
                 float[] floats = Floats(source);
                 float[]? imatrix = importance.GetValueOrDefault(source.Name);

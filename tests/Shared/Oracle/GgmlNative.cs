@@ -24,7 +24,7 @@ public static unsafe class GgmlNative
 
     private static Api Native => s_api.Value ?? throw new InvalidOperationException("ggml is not available: " + s_loadError);
 
-    /// <summary>x86-64 builds of ggml-base are compiled without FMA: their quantizers are the byte reference (ORACLE.md).</summary>
+    /// <summary>x86-64 builds of ggml-base are compiled without FMA: their quantizers are the byte reference (docs/testing.md#the-oracle).</summary>
     public static bool IsByteReference => RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     public static nuint TypeSize(int type) => Native.TypeSize(type);

@@ -8,7 +8,7 @@ namespace Quantization.Formats;
 
 /// <summary>
 /// The non-linear 4-bit search shared by IQ4_NL and IQ4_XS: ggml's <c>quantize_row_iq4_nl_impl</c> and
-/// <c>best_index_int8</c> (FORMATS.md §4.6), in float32, in ggml's operation order, with no fused multiply-add.
+/// <c>best_index_int8</c> (docs/formats.md#iq4-search), in float32, in ggml's operation order, with no fused multiply-add.
 /// </summary>
 internal static class Iq4Search
 {

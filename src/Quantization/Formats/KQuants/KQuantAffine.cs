@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>
-/// The quantizer steps Q4_K and Q5_K share (FORMATS.md §4.4, §4.5): per 32-value sub-block an affine search, then
+/// The quantizer steps Q4_K and Q5_K share (docs/formats.md#q4_k, docs/formats.md#q5_k): per 32-value sub-block an affine search, then
 /// 6-bit codes for the sub-block scales and mins under FP16 super-block scales, then every value requantized with
 /// the FP16-rounded d / dmin and the integer codes. Only the code range (15 or 31), the search parameters and the
 /// packing of the codes differ.

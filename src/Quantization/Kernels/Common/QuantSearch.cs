@@ -1,7 +1,7 @@
 namespace Quantization.Kernels;
 
 /// <summary>
-/// ggml's scale searches (FORMATS.md §4.3), shared by the importance-weighted legacy quantizers and the K-quants.
+/// ggml's scale searches (docs/formats.md#scale-searches), shared by the importance-weighted legacy quantizers and the K-quants.
 /// Plain float32 in ggml's exact operation order, no fused multiply-add: the bytes depend on every rounding.
 /// </summary>
 internal static class QuantSearch

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace Quantization.Kernels;
 
-/// <summary>The rounding rules of the reference quantizers (FORMATS.md §3): each format has its own, and all are kept exactly.</summary>
+/// <summary>The rounding rules of the reference quantizers (docs/formats.md#rounding-rules): each format has its own, and all are kept exactly.</summary>
 internal static class Rounding
 {
     /// <summary>

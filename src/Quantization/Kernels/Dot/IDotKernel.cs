@@ -3,7 +3,7 @@ namespace Quantization.Kernels.Dot;
 /// <summary>
 /// A fused dot product of one weight row stored in a block format with one activation row quantized once per call
 /// to <see cref="ActivationType"/> (Q8_0, Q8_1 or Q8_K), as ggml's <c>ggml_vec_dot_&lt;w&gt;_&lt;a&gt;</c>
-/// (FORMATS.md §5): exact integer sums inside a block, float only at the block level.
+/// (docs/formats.md#dot-products): exact integer sums inside a block, float only at the block level.
 /// </summary>
 /// <remarks>
 /// <see cref="DotReference"/> is the scalar oracle, written in the order of ggml's generic C kernel. Vector paths

@@ -11,7 +11,7 @@ namespace Quantization.Formats;
 
 /// <summary>
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
-/// both sums exact in int32 (FORMATS.md §5.1).
+/// both sums exact in int32 (docs/formats.md#block-formulas).
 /// </summary>
 internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>
 {
