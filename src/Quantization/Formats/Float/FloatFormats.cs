@@ -12,7 +12,7 @@ internal sealed class F32Format : IFormat
     };
 }
 
-/// <summary>F16: IEEE binary16, rounded to nearest even (docs/formats.md#f16-and-bf16).</summary>
+/// <summary>F16: IEEE binary16, rounded to nearest even (docs/formats.md#f16).</summary>
 internal sealed class F16Format : IFormat
 {
     public static FormatDescriptor Descriptor { get; } = new(QuantType.F16, "f16", blockSize: 1, bytesPerBlock: 2, FormatFamily.Float)
@@ -22,7 +22,7 @@ internal sealed class F16Format : IFormat
     };
 }
 
-/// <summary>BF16: bfloat16, rounded to nearest even (docs/formats.md#f16-and-bf16).</summary>
+/// <summary>BF16: bfloat16, rounded to nearest even (docs/formats.md#bf16).</summary>
 internal sealed class BF16Format : IFormat
 {
     public static FormatDescriptor Descriptor { get; } = new(QuantType.BF16, "bf16", blockSize: 1, bytesPerBlock: 2, FormatFamily.Float)
