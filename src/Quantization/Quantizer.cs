@@ -44,8 +44,8 @@ public static class Quantizer
     /// <param name="destination">At least <see cref="GetByteCount"/>(<paramref name="type"/>, <c>source.Length</c>) bytes.</param>
     /// <param name="rowLength">Values per row; a positive multiple of the type's block size.</param>
     /// <param name="importance">Empty, or one non-negative finite weight per column (<paramref name="rowLength"/> values), as llama.cpp's imatrix.
-    /// Formats whose ggml quantizer ignores importance (Q8_0, F16, ...) ignore it too.</param>
-    /// <exception cref="ArgumentException">A length is wrong, or a value is NaN or infinite.</exception>
+    /// Formats whose ggml quantizer ignores importance (Q8_0, F16, ...) ignore it too; those ggml refuses to quantize without it require it.</param>
+    /// <exception cref="ArgumentException">A length is wrong, a value is NaN or infinite, or <paramref name="type"/> requires importance and none is given.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be quantized by this version.</exception>
     public static void Quantize(QuantType type, ReadOnlySpan<float> source, Span<byte> destination, int rowLength,
                                 ReadOnlySpan<float> importance = default)
@@ -138,6 +138,11 @@ public static class Quantizer
         if (!importance.IsEmpty && importance.Length != rowLength)
         {
             ThrowHelper.ThrowArgument(nameof(importance), $"Importance has {importance.Length} values; it must be empty or have one per column ({rowLength}).");
+        }
+
+        if (importance.IsEmpty && kernel.RequiresImportance)
+        {
+            ThrowHelper.ThrowArgument(nameof(importance), $"{format.Name} needs importance weights (one per column, e.g. from an imatrix): like ggml, it is not quantized without them.");
         }
 
         long bytesPerRow = rowLength / format.BlockSize * (long)format.BytesPerBlock;

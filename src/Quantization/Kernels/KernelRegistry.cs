@@ -30,6 +30,9 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
     public DequantizeFn? Dequantize { get; } = dequantize;
     public DequantizeFn? DequantizeReference { get; } = dequantizeReference;
     public bool CanQuantize => Quantize is not null;
+
+    /// <summary>Whether the quantizer refuses to run without importance weights (ggml's <c>ggml_quantize_requires_imatrix</c>).</summary>
+    public bool RequiresImportance { get; } = Formats.FormatRegistry.TryGet(type)?.Importance == Formats.ImportanceUse.Required;
     public bool CanDequantize => Dequantize is not null;
 
     /// <summary>Writes the per-tensor trailer from the whole tensor (nothing for block formats, whose trailer is empty).</summary>

@@ -54,7 +54,11 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
             {
                 foreach ((int rows, int rowLength) in shapes)
                 {
-                    yield return new ConformanceCase(type, dataset, rows, rowLength, "none");
+                    if (FormatRegistry.TryGet(type)!.Importance != ImportanceUse.Required)
+                    {
+                        yield return new ConformanceCase(type, dataset, rows, rowLength, "none");
+                    }
+
                     if (UsesImportance(type))
                     {
                         yield return new ConformanceCase(type, dataset, rows, rowLength, "imatrix");
