@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
 /// both sums exact in int32 (FORMATS.md §5.1).
 /// </summary>
-internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>
+internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>, IKMinBlocks<BlockQ4_K>
 {
     public static QuantType WeightType => QuantType.Q4_K;
 
@@ -30,7 +30,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     /// </summary>
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
-        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        if (KDot.BestPath != DotPath.Avx512 || results.Length < 2)
         {
             KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
             return;
@@ -73,7 +73,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     }
 
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockQ4_K x = ref MemoryMarshal.Cast<byte, BlockQ4_K>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -82,19 +82,25 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
         {
             switch (path)
             {
-                case KDotPath.Avx512:
+                case DotPath.Avx512:
                 {
                     Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector128<int> m, null);
                     return (Vector512.Sum(s), Vector128.Sum(m));
                 }
 
-                case KDotPath.Avx2:
+                case DotPath.Avx2:
                 {
                     Vector256<int> s = Block256(px, py, out Vector128<int> m);
                     return (Vector256.Sum(s), Vector128.Sum(m));
                 }
 
-                case KDotPath.AdvSimd:
+                case DotPath.Ssse3:
+                {
+                    Vector128<int> s = Block128(px, py, out Vector128<int> m);
+                    return (Vector128.Sum(s), Vector128.Sum(m));
+                }
+
+                case DotPath.AdvSimd:
                 {
                     int s = BlockNeon(in x, in y, out int m);
                     return (s, m);
@@ -105,6 +111,8 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
             }
         }
     }
+
+    public static unsafe float Dot128(BlockQ4_K* x, BlockQ8_K* y, int nb) => KDot.MinDot128<Q4_KDot, BlockQ4_K>(x, y, nb);
 
     public static unsafe float Dot256(BlockQ4_K* x, BlockQ8_K* y, int nb)
     {
@@ -173,6 +181,41 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     {
         short* bs = (short*)&y->Bsums;
         return Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
+    }
+
+    /// <summary>
+    /// One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves. Chunk c is sub-blocks 2c (low
+    /// nibbles) and 2c+1 (high nibbles); both halves of a sub-block share its scale, so their int16 pair sums
+    /// (≤ 2·2·15·127) are added before the scale multiply.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> sm = KScales.Unpack(in x->Scales);
+        mins = MinSums(y, sm);
+        Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> lo = Vector128<int>.Zero, hi = Vector128<int>.Zero;
+        Chunk128(qs, q8, sc, ref lo, ref hi, 0);
+        Chunk128(qs, q8, sc, ref lo, ref hi, 1);
+        Chunk128(qs, q8, sc, ref lo, ref hi, 2);
+        Chunk128(qs, q8, sc, ref lo, ref hi, 3);
+        return lo + hi;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Chunk128(byte* qs, sbyte* q8, Vector128<short> scales, ref Vector128<int> lo, ref Vector128<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> a = Sse2.LoadVector128(qs + 32 * c);
+        Vector128<byte> b = Sse2.LoadVector128(qs + 32 * c + 16);
+        q8 += 64 * c;
+        Vector128<short> pLo = Ssse3.MultiplyAddAdjacent(a & low4, Sse2.LoadVector128(q8)) + Ssse3.MultiplyAddAdjacent(b & low4, Sse2.LoadVector128(q8 + 16));
+        Vector128<short> pHi = Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4, Sse2.LoadVector128(q8 + 32))
+                             + Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4, Sse2.LoadVector128(q8 + 48));
+        lo += Sse2.MultiplyAddAdjacent(pLo, KDot.Broadcast(scales, 2 * c));
+        hi += Sse2.MultiplyAddAdjacent(pHi, KDot.Broadcast(scales, 2 * c + 1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
