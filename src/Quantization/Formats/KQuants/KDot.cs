@@ -86,6 +86,21 @@ internal interface IKMinBlocks<TBlock> where TBlock : unmanaged
     static abstract ushort DMin(in TBlock x);
 
     static abstract unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
+
+    /// <summary>One super-block with AdvSimd: (Σ sc·q·q8, Σ m·bsum), for <see cref="KDot.MinDotNeon{TBlocks, TBlock}"/>.</summary>
+    static abstract int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, out int mins);
+}
+
+/// <summary>
+/// Q4_K and Q5_K: <see cref="IKMinBlocks{TBlock}"/> whose AVX2 and AVX-512 kernels also give Σ m·bsum in four int32
+/// lanes, so that one row loop per width (<see cref="KDot.MinDot256{TBlocks, TBlock}"/>,
+/// <see cref="KDot.MinDot512{TBlocks, TBlock}"/>) and one per-path test entry (<see cref="KDot.MinSuperBlockSums{TBlocks, TBlock}"/>) serve both.
+/// </summary>
+internal interface IKMinBlocks4<TBlock> : IKMinBlocks<TBlock> where TBlock : unmanaged
+{
+    static abstract unsafe Vector256<int> Block256(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
+
+    static abstract unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
 }
 
 internal static class KDot
@@ -170,6 +185,86 @@ internal static class KDot
         }
 
         return Vector128.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    /// <summary>The AVX2 row loop of <see cref="IKMinBlocks4{TBlock}"/>: eight float lanes for the sums, four for the min terms.</summary>
+    public static unsafe float MinDot256<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKMinBlocks4<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = TBlocks.Block256(x, y, out Vector128<int> m);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.DMin(in *x)) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector256.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    /// <summary>The AVX-512 row loop of <see cref="IKMinBlocks4{TBlock}"/>: sixteen float lanes for the sums, four for the min terms.</summary>
+    public static unsafe float MinDot512<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKMinBlocks4<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = TBlocks.Block512(x, y, out Vector128<int> m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.DMin(in *x)) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector512.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    /// <summary>The AdvSimd row loop of a format with a min term: one float term per super-block, d·d8·Σ − dmin·d8·Σm.</summary>
+    public static float MinDotNeon<TBlocks, TBlock>(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb)
+        where TBlocks : IKMinBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly TBlock xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            int s = TBlocks.BlockNeon(in xb, in yb, out int m);
+            sumf += HalfToSingle(TBlocks.D(in xb)) * yb.D * s - HalfToSingle(TBlocks.DMin(in xb)) * yb.D * m;
+        }
+
+        return sumf;
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) of a <see cref="IKMinBlocks4{TBlock}"/> format as computed by <paramref name="path"/>.</summary>
+    public static unsafe (int Sum, int Mins) MinSuperBlockSums<TBlocks, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+        where TBlocks : IKMinBlocks4<TBlock>, IKLaneReference<TBlock>
+        where TBlock : unmanaged
+    {
+        ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (TBlock* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            Vector128<int> m;
+            switch (path)
+            {
+                case DotPath.Avx512:
+                    return (Vector512.Sum(TBlocks.Block512(px, py, out m)), Vector128.Sum(m));
+                case DotPath.Avx2:
+                    return (Vector256.Sum(TBlocks.Block256(px, py, out m)), Vector128.Sum(m));
+                case DotPath.Ssse3:
+                    return (Vector128.Sum(TBlocks.Block128(px, py, out m)), Vector128.Sum(m));
+                case DotPath.AdvSimd:
+                    return (TBlocks.BlockNeon(in x, in y, out int mins), mins);
+                default:
+                    return ReferenceSums<TBlocks, TBlock>(in x, in y);
+            }
+        }
     }
 
     /// <summary>The AdvSimd row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>: one float term per super-block.</summary>

@@ -30,7 +30,7 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
     /// </summary>
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
-        if (KDot.BestPath != DotPath.Avx512 || results.Length < 2)
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
         {
             KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
             return;
@@ -166,19 +166,7 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
         return Vector512.Sum(acc) - Vector256.Sum(accm);
     }
 
-    public static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockQ2_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            int s = BlockNeon(in xb, in yb, out int m);
-            sumf += yb.D * KDot.HalfToSingle(xb.D) * s - yb.D * KDot.HalfToSingle(xb.Dmin) * m;
-        }
-
-        return sumf;
-    }
+    public static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb) => KDot.MinDotNeon<Q2_KDot, BlockQ2_K>(in x, in y, nb);
 
     /// <summary>The 16 scales (low nibbles) and Σ_k m_k·bsum_k in eight int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -293,7 +281,7 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, out int mins)
+    public static int BlockNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, out int mins)
     {
         Vector128<byte> packed = Vector128.LoadUnsafe(in x.Scales[0]);
         Vector128<short> m = AdvSimd.ZeroExtendWideningLower(AdvSimd.ShiftRightLogical(packed, 4).GetLower()).AsInt16();
