@@ -75,13 +75,16 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
             return Bmi2.X64.ParallelBitDeposit(scalesL, 0x0F0F_0F0F_0F0F_0F0F) | Bmi2.X64.ParallelBitDeposit(scalesH, 0x3030_3030_3030_3030);
         }
 
-        ulong s = 0;
-        for (int ib = 0; ib < 8; ++ib)
-        {
-            s |= (ulong)(((scalesL >> (4 * ib)) & 0xF) | (((uint)scalesH >> (2 * ib) & 3) << 4)) << (8 * ib);
-        }
-
-        return s;
+        // The same deposits by shifts and masks: nibble ib and two-bit field ib of the high bits into byte ib.
+        ulong l = scalesL;
+        l = (l | (l << 16)) & 0x0000_FFFF_0000_FFFF;
+        l = (l | (l << 8)) & 0x00FF_00FF_00FF_00FF;
+        l = (l | (l << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+        ulong h = scalesH;
+        h = (h | (h << 24)) & 0x0000_00FF_0000_00FF;
+        h = (h | (h << 12)) & 0x000F_000F_000F_000F;
+        h = (h | (h << 6)) & 0x0303_0303_0303_0303;
+        return l | (h << 4);
     }
 
     /// <summary>Super-block <paramref name="i"/>'s Σ (ls − 32)·Σ kvalues·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
