@@ -44,16 +44,17 @@ internal static class DotPaths
     /// </summary>
     /// <remarks>
     /// AVX-VNNI before AVX-512 keeps the choice the Block32 family (the one with both kernels) made when its VNNI path
-    /// was written: one <c>vpdpbusd</c> per block and row against widening, <c>vpmaddwd</c> and a 512→256 fold. It could
-    /// not be re-measured on the development machine of this order (AMD EPYC, family 25 model 17, Zen 4 "Genoa", 2
-    /// vCPUs): it has AVX-512 (with AVX512-VNNI, which .NET does not expose) but not AVX-VNNI, so
+    /// was written: one <c>vpdpbusd</c> per block and row against widening, <c>vpmaddwd</c> and a 512→256 fold. It
+    /// could not be re-measured on the development machine of this order (AMD EPYC, family 25 model 17, Zen 4 "Genoa",
+    /// 2 vCPUs): it has AVX-512 (with AVX512-VNNI, which .NET does not expose) but not AVX-VNNI, so
     /// <c>AvxVnni.IsSupported</c> is false there; the order only matters where a CPU has both (Sapphire Rapids and
-    /// later, Zen 5). There, measured on Zen 4 by the kernels' own row loops, AVX-512 against AVX2 (best of 15
-    /// alternating rounds, 4096 × 4096, one thread): Q4_0 1.78× faster, Q8_0 0.96×, IQ4_NL 0.84–0.92×, TQ2_0 Rows4
-    /// 1.0× (noise). TQ2_0 has a VNNI row kernel but declares no <see cref="DotPath.AvxVnni"/> path, so that it keeps
-    /// AVX-512 wherever both exist, as it did before this order was shared; it then runs AVX2 on CPUs with AVX-VNNI
-    /// but no AVX-512 (the same integer sums and float order, so the same result). The K-quants, TQ1_0, NF4/FP4 and
-    /// I2_S have no VNNI path (the K-quants' AVX2 path uses <c>vpdpwssd</c> where the CPU has AVX-VNNI).
+    /// later, Zen 5). For reference, AVX-512 against AVX2 on that Zen 4, through the kernels' own row loops (best of 15
+    /// alternating rounds, 4096 × 4096 weights, one thread; speed of AVX-512 relative to AVX2): Q4_0 1.78×, Q8_0
+    /// 0.95–0.96×, IQ4_NL 0.84–0.92×, TQ2_0 (four-row kernel) 0.87–1.02× (noisy). TQ2_0 has a VNNI row kernel but
+    /// declares no <see cref="DotPath.AvxVnni"/> path, so that it keeps AVX-512 wherever both exist, as it did before
+    /// this order was shared; it then runs AVX2 on CPUs with AVX-VNNI but no AVX-512 (the same integer sums and float
+    /// order, so the same result). The K-quants, TQ1_0, NF4/FP4 and I2_S have no VNNI path (the K-quants' AVX2 path
+    /// uses <c>vpdpwssd</c> where the CPU has AVX-VNNI).
     /// </remarks>
     public static ReadOnlySpan<DotPath> Order =>
         [DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];

@@ -30,6 +30,9 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
     /// </summary>
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
+        // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with
+        // dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower (.NET 10.0.12; not so
+        // with DOTNET_TieredPGO=0).
         if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
         {
             KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);

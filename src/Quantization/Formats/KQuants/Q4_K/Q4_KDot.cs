@@ -30,6 +30,9 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     /// </summary>
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
+        // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with
+        // dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower (.NET 10.0.12; not so
+        // with DOTNET_TieredPGO=0).
         if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
         {
             KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
