@@ -1,4 +1,5 @@
 using Quantization.Kernels;
+using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
 
@@ -10,5 +11,6 @@ internal sealed class Q1_0Format : IFormat
         LlamaFileType = 40,
         Importance = ImportanceUse.Ignored,
         Kernels = KernelEntry.Create<Q1_0Kernel>,
+        Dot = DotEntry.CreateRows<WideBlockDotKernel<Q1_0Weights>>,
     };
 }

@@ -1,4 +1,5 @@
 using Quantization.Kernels;
+using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
 
@@ -10,5 +11,6 @@ internal sealed class Q2_0Format : IFormat
         LlamaFileType = 41,
         Importance = ImportanceUse.Ignored,
         Kernels = KernelEntry.Create<Q2_0Kernel>,
+        Dot = DotEntry.CreateRows<WideBlockDotKernel<Q2_0Weights>>,
     };
 }
