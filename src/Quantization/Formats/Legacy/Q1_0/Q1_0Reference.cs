@@ -3,7 +3,7 @@ using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
-/// <summary>Scalar reference of Q1_0: <c>quantize_row_q1_0_ref</c> (also <c>quantize_q1_0</c>, which ignores importance), <c>dequantize_row_q1_0</c>.</summary>
+/// <summary>Scalar reference of Q1_0 (docs/formats.md#q1_0): <c>quantize_row_q1_0_ref</c> (also <c>quantize_q1_0</c>, which ignores importance), <c>dequantize_row_q1_0</c>.</summary>
 internal static class Q1_0Reference
 {
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination)

@@ -3,7 +3,7 @@ using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
-/// <summary>Scalar reference of Q2_0: <c>quantize_row_q2_0_ref</c> (also <c>quantize_q2_0</c>, which ignores importance), <c>dequantize_row_q2_0</c>.</summary>
+/// <summary>Scalar reference of Q2_0 (docs/formats.md#q2_0): <c>quantize_row_q2_0_ref</c> (also <c>quantize_q2_0</c>, which ignores importance), <c>dequantize_row_q2_0</c>.</summary>
 internal static class Q2_0Reference
 {
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination)
