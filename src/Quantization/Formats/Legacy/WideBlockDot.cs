@@ -100,7 +100,13 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
 
         ref byte w = ref MemoryMarshal.GetReference(weights);
         ref byte a = ref MemoryMarshal.GetReference(activations);
-        for (int r = 0; r < results.Length; r++)
+        int r = 0;
+        for (; r + 4 <= results.Length; r += 4)
+        {
+            Rows4(path, ref Unsafe.Add(ref w, (nint)r * rowBytes), rowBytes, ref a, blocks, results.Slice(r, 4));
+        }
+
+        for (; r < results.Length; r++)
         {
             results[r] = Row(path, ref Unsafe.Add(ref w, (nint)r * rowBytes), ref a, blocks);
         }
@@ -141,6 +147,87 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         DotPath.AdvSimd => Row128<AdvSimdPath, Halves>(ref w, ref a, blocks),
         _ => RowScalar(ref w, ref a, blocks),
     };
+
+    /// <summary>Four rows, each activation block loaded once for all four; every row adds its terms as <see cref="Row"/> does, so each result equals its one-row dot to the bit.</summary>
+    private static void Rows4(DotPath path, ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
+    {
+        switch (path)
+        {
+            case DotPath.Avx512: Rows4x256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.AvxVnni: Rows4x256<AvxVnniPath, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.Avx2: Rows4x256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.Ssse3: Rows4x128<Ssse3Path, Halves>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.AdvSimdDp: Rows4x128<AdvSimdDpPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;
+            case DotPath.AdvSimd: Rows4x128<AdvSimdPath, Halves>(ref w, rowBytes, ref a, blocks, results); break;
+            default:
+                for (int r = 0; r < 4; r++)
+                {
+                    results[r] = RowScalar(ref Unsafe.Add(ref w, (nint)r * rowBytes), ref a, blocks);
+                }
+
+                break;
+        }
+    }
+
+    private static void Rows4x256<TPath, TY>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
+        where TPath : IPath256<TY> where TY : unmanaged
+    {
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+        ref byte ab = ref a;
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte wb0 = ref Unsafe.Add(ref w, i * TWeights.BlockBytes);
+            ref byte wb1 = ref Unsafe.Add(ref wb0, rowBytes);
+            ref byte wb2 = ref Unsafe.Add(ref wb1, rowBytes);
+            ref byte wb3 = ref Unsafe.Add(ref wb2, rowBytes);
+            float dx0 = Scale(ref wb0), dx1 = Scale(ref wb1), dx2 = Scale(ref wb2), dx3 = Scale(ref wb3);
+            for (int k = 0; k < TWeights.SubBlocks; k++)
+            {
+                TY y = TPath.LoadY<TWeights>(in ActivationCodes(ref ab));
+                float dy = Scale(ref ab);
+                acc0 += Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb0, k), y)) * Vector256.Create(dx0 * dy);
+                acc1 += Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb1, k), y)) * Vector256.Create(dx1 * dy);
+                acc2 += Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb2, k), y)) * Vector256.Create(dx2 * dy);
+                acc3 += Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb3, k), y)) * Vector256.Create(dx3 * dy);
+                ab = ref Unsafe.Add(ref ab, BlockQ8_0.Size);
+            }
+        }
+
+        results[0] = Vector256.Sum(acc0);
+        results[1] = Vector256.Sum(acc1);
+        results[2] = Vector256.Sum(acc2);
+        results[3] = Vector256.Sum(acc3);
+    }
+
+    private static void Rows4x128<TPath, TY>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
+        where TPath : IPath128<TY> where TY : struct
+    {
+        Vector128<float> acc0 = Vector128<float>.Zero, acc1 = Vector128<float>.Zero, acc2 = Vector128<float>.Zero, acc3 = Vector128<float>.Zero;
+        ref byte ab = ref a;
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte wb0 = ref Unsafe.Add(ref w, i * TWeights.BlockBytes);
+            ref byte wb1 = ref Unsafe.Add(ref wb0, rowBytes);
+            ref byte wb2 = ref Unsafe.Add(ref wb1, rowBytes);
+            ref byte wb3 = ref Unsafe.Add(ref wb2, rowBytes);
+            float dx0 = Scale(ref wb0), dx1 = Scale(ref wb1), dx2 = Scale(ref wb2), dx3 = Scale(ref wb3);
+            for (int k = 0; k < TWeights.SubBlocks; k++)
+            {
+                TY y = TPath.LoadY<TWeights>(in ActivationCodes(ref ab));
+                float dy = Scale(ref ab);
+                acc0 += Vector128.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb0, k), y)) * Vector128.Create(dx0 * dy);
+                acc1 += Vector128.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb1, k), y)) * Vector128.Create(dx1 * dy);
+                acc2 += Vector128.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb2, k), y)) * Vector128.Create(dx2 * dy);
+                acc3 += Vector128.ConvertToSingle(TPath.Lanes<TWeights>(in Codes(ref wb3, k), y)) * Vector128.Create(dx3 * dy);
+                ab = ref Unsafe.Add(ref ab, BlockQ8_0.Size);
+            }
+        }
+
+        results[0] = Vector128.Sum(acc0);
+        results[1] = Vector128.Sum(acc1);
+        results[2] = Vector128.Sum(acc2);
+        results[3] = Vector128.Sum(acc3);
+    }
 
     private static float RowScalar(ref byte w, ref byte a, int blocks) =>
         Reference(MemoryMarshal.CreateReadOnlySpan(ref w, blocks * TWeights.BlockBytes),
