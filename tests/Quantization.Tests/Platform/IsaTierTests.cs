@@ -161,6 +161,8 @@ public sealed class IsaTierTests
         QuantType.NF4 => (FourBitDot<Nf4Code>.BestPath, FourBitDot<Nf4Code>.Paths.ToArray()),
         QuantType.FP4 => (FourBitDot<Fp4Code>.BestPath, FourBitDot<Fp4Code>.Paths.ToArray()),
         QuantType.I2_S => (I2_SDot.BestPath, I2_SDot.Paths.ToArray()),
+        QuantType.Q1_0 => (WideBlockDot<Q1_0Weights>.BestPath, WideBlockDot<Q1_0Weights>.Paths.ToArray()),
+        QuantType.Q2_0 => (WideBlockDot<Q2_0Weights>.BestPath, WideBlockDot<Q2_0Weights>.Paths.ToArray()),
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "a registered dot kernel without a family here"),
     };
 

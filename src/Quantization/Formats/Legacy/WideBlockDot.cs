@@ -38,11 +38,10 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         [DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
 
     /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
-    public static readonly DotPath BestPath =
-        DotPaths.First([DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
+    public static readonly DotPath BestPath = DotPaths.Best(Paths);
 
     /// <summary>Whether <paramref name="path"/> runs on this process (every path is implemented).</summary>
-    public static bool IsSupported(DotPath path) => DotPaths.CanRun(path);
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>ggml's <c>ggml_vec_dot_&lt;w&gt;_q8_0_generic</c>.</summary>
     public static float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
