@@ -39,6 +39,23 @@ internal static class Iq3DotSteps
     }
 
     /// <summary>
+    /// The SSSE3/SSE4.1 form of one sub-block: (2s + 1)·Σ ±magnitude·q8 as int32 lanes, magnitudes of values 0..15 in
+    /// <paramref name="m0"/> and 16..31 in <paramref name="m1"/>, signs as in <see cref="Signed256"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> SubBlock128(Vector128<byte> m0, Vector128<byte> m1, uint signs, sbyte* q8, Vector128<short> scale)
+    {
+        Vector128<byte> bits = Vector128.Create(0x8040_2010_0804_0201UL).AsByte();
+        Vector128<byte> one = Vector128.Create((byte)1);
+        Vector128<byte> all = Vector128.Create(signs).AsByte();
+        Vector128<byte> n0 = Sse2.CompareEqual(Ssse3.Shuffle(all, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)) & bits, bits);
+        Vector128<byte> n1 = Sse2.CompareEqual(Ssse3.Shuffle(all, Vector128.Create((byte)2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)) & bits, bits);
+        Vector128<sbyte> a0 = Ssse3.Sign(Sse2.LoadVector128(q8), (n0 | one).AsSByte());
+        Vector128<sbyte> a1 = Ssse3.Sign(Sse2.LoadVector128(q8 + 16), (n1 | one).AsSByte());
+        return Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(m0, a0), scale) + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(m1, a1), scale);
+    }
+
+    /// <summary>
     /// Σ ±magnitude·q8 over one sub-block on AdvSimd: magnitudes of values 0..15 in <paramref name="m0"/>, 16..31 in
     /// <paramref name="m1"/>, signs as in <see cref="Signed256"/>; the signs go onto the magnitudes (≤ 62, so still int8).
     /// </summary>

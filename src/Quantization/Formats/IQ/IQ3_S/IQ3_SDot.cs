@@ -146,6 +146,24 @@ internal readonly struct IQ3_SDot : IKDotPaths<BlockIQ3_S>, IKScaledBlocks<Block
         return acc;
     }
 
+    /// <summary>The SSSE3/SSE4.1 super-block sums (no gather: four grid entries per vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockIQ3_S* x, BlockQ8_K* y)
+    {
+        uint* signs = (uint*)&x->Signs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        uint* grid = Iq3Grids.Address(Iq3Grids.SValues);
+        Vector128<int> acc = Vector128<int>.Zero;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            Vector128<byte> m0 = Vector128.Create(grid[x->GridIndex(ib, 0)], grid[x->GridIndex(ib, 1)], grid[x->GridIndex(ib, 2)], grid[x->GridIndex(ib, 3)]).AsByte();
+            Vector128<byte> m1 = Vector128.Create(grid[x->GridIndex(ib, 4)], grid[x->GridIndex(ib, 5)], grid[x->GridIndex(ib, 6)], grid[x->GridIndex(ib, 7)]).AsByte();
+            acc += Iq3DotSteps.SubBlock128(m0, m1, signs[ib], q8 + 32 * ib, Vector128.Create((short)(2 * x->Scale(ib) + 1)));
+        }
+
+        return acc;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BlockNeon(ref readonly BlockIQ3_S x, ref readonly BlockQ8_K y)
     {

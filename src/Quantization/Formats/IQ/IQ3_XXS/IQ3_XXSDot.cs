@@ -153,6 +153,27 @@ internal readonly struct IQ3_XXSDot : IKDotPaths<BlockIQ3_XXS>, IKScaledBlocks<B
         return acc;
     }
 
+    /// <summary>The SSSE3/SSE4.1 super-block sums (no gather: four grid entries per vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockIQ3_XXS* x, BlockQ8_K* y)
+    {
+        byte* qs = (byte*)&x->Qs;
+        uint* aux = (uint*)&x->ScalesAndSigns;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        uint* grid = Iq3Grids.Address(Iq3Grids.XxsValues);
+        Vector128<int> acc = Vector128<int>.Zero;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            uint aux32 = aux[ib];
+            byte* q = qs + 8 * ib;
+            Vector128<byte> m0 = Vector128.Create(grid[q[0]], grid[q[1]], grid[q[2]], grid[q[3]]).AsByte();
+            Vector128<byte> m1 = Vector128.Create(grid[q[4]], grid[q[5]], grid[q[6]], grid[q[7]]).AsByte();
+            acc += Iq3DotSteps.SubBlock128(m0, m1, Signs(aux32), q8 + 32 * ib, Vector128.Create((short)(2 * (aux32 >> 28) + 1)));
+        }
+
+        return acc;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BlockNeon(ref readonly BlockIQ3_XXS x, ref readonly BlockQ8_K y)
     {
