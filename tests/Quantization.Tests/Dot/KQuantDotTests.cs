@@ -30,6 +30,8 @@ public sealed unsafe class KQuantDotTests
         new(QuantType.Q5_K, "q5_K", Q5_KDot.Dot, Q5_KDot.DotReference, KDot.DotOn<Q5_KDot, BlockQ5_K>, Q5_KDot.SuperBlockSums, 0, 2),
         new(QuantType.Q6_K, "q6_K", Q6_KDot.Dot, Q6_KDot.DotReference, KDot.DotOn<Q6_KDot, BlockQ6_K>, Q6_KDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ4_XS, "iq4_xs", IQ4_XSDot.Dot, IQ4_XSDot.DotReference, KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>, IQ4_XSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ3_XXS, "iq3_xxs", IQ3_XXSDot.Dot, IQ3_XXSDot.DotReference, KDot.DotOn<IQ3_XXSDot, BlockIQ3_XXS>, IQ3_XXSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ3_S, "iq3_s", IQ3_SDot.Dot, IQ3_SDot.DotReference, KDot.DotOn<IQ3_SDot, BlockIQ3_S>, IQ3_SDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);

@@ -36,7 +36,7 @@ public sealed class KernelProperties
             2 => TestData.Adversarial(seed, n == 0 ? 0 : Math.Max(n, 32))[..n],
             _ => TestData.Uniform(seed, n, -scale, scale * 0.3),
         };
-        return x;
+        return Conformance.ConformanceCase.BoundedForAborts(type, x);
     }
 
     [Theory]
