@@ -49,7 +49,9 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
         foreach (QuantType type in Types)
         {
             int block = QuantFormat.Get(type).BlockSize;
-            (int Rows, int RowLength)[] shapes = block == 256 ? [(1, 256), (3, 512), (2, 4096)] : [(1, 32), (4, 96), (3, 512), (2, 4096)];
+            (int Rows, int RowLength)[] shapes = block == 256 ? [(1, 256), (3, 512), (2, 4096)]
+                : block > 32 ? [(1, block), (4, 3 * block), (3, 512), (2, 4096)]
+                : [(1, 32), (4, 96), (3, 512), (2, 4096)];
             foreach (string dataset in Datasets)
             {
                 foreach ((int rows, int rowLength) in shapes)

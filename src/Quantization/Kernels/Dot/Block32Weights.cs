@@ -17,6 +17,9 @@ internal interface IBlock32Weights
     /// <summary>Bytes per block; the FP16 scale d is the first field, the FP16 min m the second when <see cref="HasMin"/>.</summary>
     static abstract int BlockBytes { get; }
 
+    /// <summary>The block's scale d as a float: by default the FP16 first field; a format with another scale encoding (MXFP4's E8M0 byte) reads its own.</summary>
+    static virtual float WeightScale(ref readonly byte block) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(in block));
+
     /// <summary>w = d·q + m: the activations are Q8_1 and each block adds m·s (s = d_y·Σq_y, stored in Q8_1).</summary>
     static abstract bool HasMin { get; }
 
