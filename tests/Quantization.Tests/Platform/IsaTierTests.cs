@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using Quantization.Formats;
+using Quantization.Kernels.Dot;
 using Quantization.Oracle;
 
 namespace Quantization.Tests.Platform;
@@ -141,6 +143,59 @@ public sealed class IsaTierTests
         }
 
         Assert.Equal(expected, detected);
+    }
+
+    /// <summary>The path each registered dot kernel chooses on this process and the paths its family implements.</summary>
+    private static (DotPath Chosen, DotPath[] Implemented) DotFamily(QuantType type) => type switch
+    {
+        QuantType.Q4_0 => (Block32Dot<Q4_0Weights>.BestPath, Block32Dot<Q4_0Weights>.Paths.ToArray()),
+        QuantType.Q4_1 => (Block32Dot<Q4_1Weights>.BestPath, Block32Dot<Q4_1Weights>.Paths.ToArray()),
+        QuantType.Q5_0 => (Block32Dot<Q5_0Weights>.BestPath, Block32Dot<Q5_0Weights>.Paths.ToArray()),
+        QuantType.Q5_1 => (Block32Dot<Q5_1Weights>.BestPath, Block32Dot<Q5_1Weights>.Paths.ToArray()),
+        QuantType.Q8_0 => (Block32Dot<Q8_0Weights>.BestPath, Block32Dot<Q8_0Weights>.Paths.ToArray()),
+        QuantType.IQ4_NL => (Block32Dot<IQ4_NLWeights>.BestPath, Block32Dot<IQ4_NLWeights>.Paths.ToArray()),
+        QuantType.Q2_K or QuantType.Q3_K or QuantType.Q4_K or QuantType.Q5_K or QuantType.Q6_K or QuantType.IQ4_XS =>
+            (KDot.BestPath, KDot.Paths.ToArray()),
+        QuantType.TQ1_0 => (TQ1_0Dot.BestPath, TQ1_0Dot.Paths.ToArray()),
+        QuantType.TQ2_0 => (TQ2_0Dot.BestPath, TQ2_0Dot.Paths.ToArray()),
+        QuantType.NF4 => (FourBitDot<Nf4Code>.BestPath, FourBitDot<Nf4Code>.Paths.ToArray()),
+        QuantType.FP4 => (FourBitDot<Fp4Code>.BestPath, FourBitDot<Fp4Code>.Paths.ToArray()),
+        QuantType.I2_S => (I2_SDot.BestPath, I2_SDot.Paths.ToArray()),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "a registered dot kernel without a family here"),
+    };
+
+    /// <summary>
+    /// Every registered dot kernel runs the vector path of the tier (<c>QUANT_EXPECTED_TIER</c>, else the detected one):
+    /// the first of the tier's paths its family implements. avx512: AVX-VNNI (where the CPU has it) or AVX-512; avx2:
+    /// AVX-VNNI (where the CPU has it) or AVX2; sse: SSSE3; neon-dp: SDOT or NEON; neon: NEON; scalar: scalar. A family
+    /// without any of its tier's paths fails: no tier may fall back to the scalar reference.
+    /// </summary>
+    [Fact]
+    public void EveryDotKernelRunsTheTiersPath()
+    {
+        string tier = ExpectedTier ?? DetectedTier();
+        DotPath[] tierPaths = tier switch
+        {
+            "avx512" => AvxVnni.IsSupported ? [DotPath.AvxVnni, DotPath.Avx512] : [DotPath.Avx512],
+            "avx2" => AvxVnni.IsSupported ? [DotPath.AvxVnni, DotPath.Avx2] : [DotPath.Avx2],
+            "sse" => [DotPath.Ssse3],
+            "neon-dp" => [DotPath.AdvSimdDp, DotPath.AdvSimd],
+            "neon" => [DotPath.AdvSimd],
+            _ => [DotPath.Scalar],
+        };
+
+        int families = 0;
+        foreach (DotEntry entry in DotRegistry.All)
+        {
+            (DotPath chosen, DotPath[] implemented) = DotFamily(entry.WeightType);
+            DotPath[] candidates = [.. tierPaths.Where(p => p == DotPath.Scalar || implemented.Contains(p))];
+            Assert.True(candidates.Length > 0, $"{entry.WeightType} implements none of the {tier} tier's paths ({string.Join(", ", tierPaths)})");
+            Assert.True(chosen == candidates[0], $"{entry.WeightType} on {tier}: chose {chosen}, expected {candidates[0]}");
+            TestContext.Current.TestOutputHelper?.WriteLine($"{entry.WeightType}: {chosen}");
+            families++;
+        }
+
+        Assert.True(families >= 17, $"only {families} dot kernels registered");
     }
 
     [Fact]

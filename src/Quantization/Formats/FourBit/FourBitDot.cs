@@ -52,14 +52,16 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// <summary>The fastest path this process supports.</summary>
     public static readonly DotPath BestPath = SelectPath();
 
-    private static DotPath SelectPath() =>
-        DotPaths.First([DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimd]);
-
     /// <summary>
-    /// Whether <paramref name="path"/> runs on this process. <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/>
-    /// are the one Vector128 path (SSSE3 or NEON shuffles and multiply-adds); VNNI and SDOT are not used.
+    /// The paths implemented: <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/> are the one Vector128 path
+    /// (SSSE3 or NEON shuffles and multiply-adds); VNNI and SDOT are not used.
     /// </summary>
-    public static bool IsSupported(DotPath path) => path is not (DotPath.AvxVnni or DotPath.AdvSimdDp) && DotPaths.CanRun(path);
+    public static ReadOnlySpan<DotPath> Paths => [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimd, DotPath.Scalar];
+
+    private static DotPath SelectPath() => DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>The scalar reference: per weight block, <c>sumf += absmax · 2^−14 · (d0·s0 + d1·s1)</c>.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

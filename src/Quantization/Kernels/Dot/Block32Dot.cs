@@ -25,11 +25,14 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     /// <summary>Offset of the codes in an activation block (after d, and after s for Q8_1).</summary>
     private static int ActivationQs => TWeights.HasMin ? 4 : 2;
 
-    private static DotPath SelectPath() =>
-        DotPaths.First([DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
+    /// <summary>Every path of <see cref="DotPath"/> is implemented.</summary>
+    public static ReadOnlySpan<DotPath> Paths =>
+        [DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
 
-    /// <summary>Whether <paramref name="path"/> runs on this process (every path is implemented).</summary>
-    public static bool IsSupported(DotPath path) => DotPaths.CanRun(path);
+    private static DotPath SelectPath() => DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>ggml's <c>ggml_vec_dot_&lt;w&gt;_q8_&lt;0|1&gt;_generic</c>.</summary>
     public static float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
