@@ -33,10 +33,13 @@ internal sealed class NVFP4Dot : IDotRowsKernel
     public static QuantType ActivationType => QuantType.Q8_0;
 
     /// <summary>The fastest path this process supports.</summary>
-    public static readonly DotPath BestPath = DotPaths.First([DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
+    public static readonly DotPath BestPath = DotPaths.Best(Paths);
 
-    /// <summary>Whether <paramref name="path"/> runs on this process (VNNI has no byte-sign form and is not used).</summary>
-    public static bool IsSupported(DotPath path) => path != DotPath.AvxVnni && DotPaths.CanRun(path);
+    /// <summary>The paths implemented (no VNNI path: the sign trick has no <c>vpdpbusd</c> form).</summary>
+    public static ReadOnlySpan<DotPath> Paths => [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>ggml's <c>ggml_vec_dot_nvfp4_q8_0_generic</c>.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
