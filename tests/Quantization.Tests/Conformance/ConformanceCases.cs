@@ -73,8 +73,9 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
         foreach (QuantType type in Types)
         {
             int block = QuantFormat.Get(type).BlockSize;
-            int first = Math.Max(block, 32); // one block, then three per row, of the 32-, 64- and 128-value formats (32 for element formats)
-            (int Rows, int RowLength)[] shapes = block == 256 ? [(1, 256), (3, 512), (2, 4096)] : [(1, first), (4, 3 * first), (3, 512), (2, 4096)];
+            (int Rows, int RowLength)[] shapes = block == 256 ? [(1, 256), (3, 512), (2, 4096)]
+                : block > 32 ? [(1, block), (4, 3 * block), (3, 512), (2, 4096)]
+                : [(1, 32), (4, 96), (3, 512), (2, 4096)];
             foreach (string dataset in Datasets)
             {
                 foreach ((int rows, int rowLength) in shapes)

@@ -54,14 +54,22 @@ public sealed partial class FormatRegistryTests
             bool convertible = d.IsGgmlType && d.Kernels is not null && d.Role == FormatRole.Weight;
             if (convertible)
             {
-                Assert.True(d.LlamaFileType is not null, $"{d.Type} can be a GGUF weight type but has no llama.cpp file type.");
-                Assert.True(seen.Add(d.LlamaFileType!.Value), $"{d.Type} repeats llama.cpp file type {d.LlamaFileType}.");
+                // Either llama.cpp's file type of a model all of this type, or (where llama.cpp has none, as for MXFP4)
+                // the mix preset whose default type it is: exactly one of the two, and no number claimed twice.
+                Assert.True(d.LlamaFileType is null != d.LlamaMixFileType is null,
+                            $"{d.Type} can be a GGUF weight type: it needs its llama.cpp file type, or the mix preset it is the default type of, not both.");
+                int fileType = (d.LlamaFileType ?? d.LlamaMixFileType)!.Value;
+                Assert.True(seen.Add(fileType), $"{d.Type} repeats llama.cpp file type {fileType}.");
             }
             else
             {
-                Assert.True(d.LlamaFileType is null, $"{d.Type} is not a convert target but declares a file type.");
+                Assert.True(d.LlamaFileType is null && d.LlamaMixFileType is null, $"{d.Type} is not a convert target but declares a file type.");
             }
         }
+
+        // A mix preset is not written for a model converted to its default type alone.
+        Assert.Equal((uint)Cli.Gguf.ModelConverter.LlamaFileTypeGuessed, Cli.Gguf.ModelConverter.FileType(QuantType.MXFP4));
+        Assert.Equal(39u, Cli.Gguf.ModelConverter.FileType(QuantType.NVFP4));
 
         Assert.Equal(7u, Cli.Gguf.ModelConverter.FileType(QuantType.Q8_0));
         Assert.Equal((uint)Cli.Gguf.ModelConverter.LlamaFileTypeGuessed, Cli.Gguf.ModelConverter.FileType(QuantType.Q8_K));

@@ -154,6 +154,8 @@ public sealed class IsaTierTests
         QuantType.Q5_1 => (Block32Dot<Q5_1Weights>.BestPath, Block32Dot<Q5_1Weights>.Paths.ToArray()),
         QuantType.Q8_0 => (Block32Dot<Q8_0Weights>.BestPath, Block32Dot<Q8_0Weights>.Paths.ToArray()),
         QuantType.IQ4_NL => (Block32Dot<IQ4_NLWeights>.BestPath, Block32Dot<IQ4_NLWeights>.Paths.ToArray()),
+        QuantType.MXFP4 => (Block32Dot<MXFP4Weights>.BestPath, Block32Dot<MXFP4Weights>.Paths.ToArray()),
+        QuantType.NVFP4 => (NVFP4Dot.BestPath, NVFP4Dot.Paths.ToArray()),
         QuantType.Q2_K or QuantType.Q3_K or QuantType.Q4_K or QuantType.Q5_K or QuantType.Q6_K or QuantType.IQ4_XS or QuantType.IQ3_XXS or QuantType.IQ3_S =>
             (KDot.BestPath, KDot.Paths.ToArray()),
         QuantType.TQ1_0 => (TQ1_0Dot.BestPath, TQ1_0Dot.Paths.ToArray()),
