@@ -12,12 +12,6 @@ internal sealed class Q8_KKernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q8_KReference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < x.Length / 256; i++)
@@ -63,12 +57,6 @@ internal sealed class Q8_KKernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q8_KReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ8_K> x = MemoryMarshal.Cast<byte, BlockQ8_K>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

@@ -22,11 +22,6 @@ internal sealed class Q4_1Kernel : IQuantKernel
             return;
         }
 
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q4_1Reference.QuantizeRow(x, destination, importance);
-            return;
-        }
 
         Span<BlockQ4_1> y = MemoryMarshal.Cast<byte, BlockQ4_1>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
@@ -48,12 +43,6 @@ internal sealed class Q4_1Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q4_1Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ4_1> x = MemoryMarshal.Cast<byte, BlockQ4_1>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

@@ -22,11 +22,6 @@ internal sealed class Q5_0Kernel : IQuantKernel
             return;
         }
 
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q5_0Reference.QuantizeRow(x, destination, importance);
-            return;
-        }
 
         Span<BlockQ5_0> y = MemoryMarshal.Cast<byte, BlockQ5_0>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
@@ -48,12 +43,6 @@ internal sealed class Q5_0Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q5_0Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ5_0> x = MemoryMarshal.Cast<byte, BlockQ5_0>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

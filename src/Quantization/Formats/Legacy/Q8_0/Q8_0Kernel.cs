@@ -12,12 +12,6 @@ internal sealed class Q8_0Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q8_0Reference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockQ8_0> y = MemoryMarshal.Cast<byte, BlockQ8_0>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < x.Length / 32; i++)
@@ -31,12 +25,6 @@ internal sealed class Q8_0Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q8_0Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ8_0> x = MemoryMarshal.Cast<byte, BlockQ8_0>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

@@ -12,12 +12,6 @@ internal sealed class Q8_1Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q8_1Reference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockQ8_1> y = MemoryMarshal.Cast<byte, BlockQ8_1>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < x.Length / 32; i++)
@@ -33,12 +27,6 @@ internal sealed class Q8_1Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q8_1Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ8_1> x = MemoryMarshal.Cast<byte, BlockQ8_1>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

@@ -15,12 +15,6 @@ internal sealed class TQ1_0Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            TQ1_0Reference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockTQ1_0> y = MemoryMarshal.Cast<byte, BlockTQ1_0>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < x.Length / TQ1_0Reference.SuperBlockSize; i++)
@@ -60,12 +54,6 @@ internal sealed class TQ1_0Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            TQ1_0Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockTQ1_0> x = MemoryMarshal.Cast<byte, BlockTQ1_0>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         Vector128<byte> qhPow3 = Vector128.Create((byte)1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27);

@@ -12,12 +12,6 @@ internal sealed class TQ2_0Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            TQ2_0Reference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockTQ2_0> y = MemoryMarshal.Cast<byte, BlockTQ2_0>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < x.Length / TQ2_0Reference.SuperBlockSize; i++)
@@ -45,12 +39,6 @@ internal sealed class TQ2_0Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            TQ2_0Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockTQ2_0> x = MemoryMarshal.Cast<byte, BlockTQ2_0>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         Vector128<byte> three = Vector128.Create((byte)3);
