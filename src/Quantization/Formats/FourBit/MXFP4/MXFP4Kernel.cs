@@ -52,12 +52,6 @@ internal readonly struct MXFP4Kernel : IQuantKernel, ILaneQuantizer
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            MXFP4Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockMXFP4> x = MemoryMarshal.Cast<byte, BlockMXFP4>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

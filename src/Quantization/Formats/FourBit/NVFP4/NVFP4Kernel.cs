@@ -71,12 +71,6 @@ internal readonly struct NVFP4Kernel : IQuantKernel, ILaneQuantizer
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            NVFP4Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockNVFP4> x = MemoryMarshal.Cast<byte, BlockNVFP4>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

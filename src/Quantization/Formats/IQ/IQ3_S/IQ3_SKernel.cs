@@ -19,12 +19,6 @@ internal readonly struct IQ3_SKernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            IQ3_SReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockIQ3_S> x = MemoryMarshal.Cast<byte, BlockIQ3_S>(source);
         ref uint grid = ref MemoryMarshal.GetArrayDataReference(Iq3Grids.SValues);
         ref float y = ref MemoryMarshal.GetReference(destination);

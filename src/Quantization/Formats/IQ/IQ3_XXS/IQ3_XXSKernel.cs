@@ -19,12 +19,6 @@ internal readonly struct IQ3_XXSKernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            IQ3_XXSReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockIQ3_XXS> x = MemoryMarshal.Cast<byte, BlockIQ3_XXS>(source);
         ReadOnlySpan<byte> signTable = IqSigns.Signs;
         ref uint grid = ref MemoryMarshal.GetArrayDataReference(Iq3Grids.XxsValues);

@@ -15,12 +15,6 @@ internal sealed class Q1_0Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q1_0Reference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockQ1_0> y = MemoryMarshal.Cast<byte, BlockQ1_0>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < y.Length; i++)
@@ -75,12 +69,6 @@ internal sealed class Q1_0Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q1_0Reference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ1_0> x = MemoryMarshal.Cast<byte, BlockQ1_0>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

@@ -15,12 +15,6 @@ internal sealed class Q2_0Kernel : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q2_0Reference.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockQ2_0> y = MemoryMarshal.Cast<byte, BlockQ2_0>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
         for (int i = 0; i < y.Length; i++)
@@ -57,12 +51,6 @@ internal sealed class Q2_0Kernel : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q2_0Reference.Dequantize(source, destination);
-            return;
-        }
-
         // Each lane masks its field in place and scales it down by a power of two: exact, so (q − 1)·d is the reference's.
         ReadOnlySpan<BlockQ2_0> x = MemoryMarshal.Cast<byte, BlockQ2_0>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
