@@ -134,6 +134,61 @@ public sealed partial class FormatRegistryTests
     }
 
     /// <summary>
+    /// Every dot kernel implements a path for every tier (docs/architecture.md#choosing-an-instruction-set-path): AVX-512,
+    /// AVX2, SSSE3 (the Vector128 tier of x86), NEON (with or without SDOT) and the scalar reference, so no tier of any
+    /// machine falls back to the reference.
+    /// </summary>
+    [Fact]
+    public void EveryDotImplementsEveryTier()
+    {
+        foreach (DotEntry e in DotRegistry.All)
+        {
+            string paths = string.Join(", ", e.Paths);
+            Assert.True(e.Paths.Contains(DotPath.Scalar), $"{e.WeightType} ({paths}) has no scalar reference path");
+            Assert.True(e.Paths.Contains(DotPath.Avx512), $"{e.WeightType} ({paths}) has no AVX-512 path");
+            Assert.True(e.Paths.Contains(DotPath.Avx2) || e.Paths.Contains(DotPath.AvxVnni), $"{e.WeightType} ({paths}) has no 256-bit path");
+            Assert.True(e.Paths.Contains(DotPath.Ssse3), $"{e.WeightType} ({paths}) has no SSSE3 path");
+            Assert.True(e.Paths.Contains(DotPath.AdvSimd) || e.Paths.Contains(DotPath.AdvSimdDp), $"{e.WeightType} ({paths}) has no NEON path");
+        }
+    }
+
+    /// <summary>
+    /// Every path of every registered dot kernel that this process runs, against the kernel's scalar reference on
+    /// quantized transformer-like rows: the integer sums are exact, so only the float order can differ (the per-family
+    /// tests check the integer sums themselves; this one keeps a newly registered kernel from going untested).
+    /// </summary>
+    [Fact]
+    public void EveryRunnableDotPathAgreesWithTheReference()
+    {
+        const int n = 4096;
+        float[] w = TestData.TransformerLike(21, n);
+        float[] x = TestData.TransformerLike(22, n);
+        int tested = 0;
+        foreach (DotEntry e in DotRegistry.All)
+        {
+            byte[] weights = new byte[Quantizer.GetByteCount(e.WeightType, n)];
+            Quantizer.Quantize(e.WeightType, w, weights, n);
+            byte[] activations = new byte[Quantizer.GetByteCount(e.ActivationType, n)];
+            Quantizer.Quantize(e.ActivationType, x, activations, n);
+            ReadOnlySpan<byte> blocks = weights.AsSpan(0, weights.Length - e.WeightFormat.TrailerBytes);
+            ReadOnlySpan<byte> activationBlocks = activations; // an I8_S row carries its scale and code sum in its trailer
+            float reference = e.DotReference(blocks, activationBlocks, n);
+            Assert.True(float.IsFinite(reference) && reference != 0, $"{e.WeightType}: reference {reference}");
+            foreach (DotPath path in e.Paths.Where(p => DotPaths.IsSupported([.. e.Paths], p)))
+            {
+                float onPath = e.DotOn(path, blocks, activationBlocks, n);
+                Assert.True(Math.Abs(onPath - reference) <= 1e-4f * Math.Abs(reference) + 1e-6f,
+                    $"{e.WeightType} on {path}: {onPath} against the reference's {reference}");
+                tested++;
+            }
+
+            Assert.Equal(e.Dot(blocks, activationBlocks, n), e.DotOn(e.BestPath, blocks, activationBlocks, n));
+        }
+
+        Assert.True(tested > DotRegistry.All.Count(), $"only {tested} paths ran");
+    }
+
+    /// <summary>
     /// A hand-written list of types (two or more <c>QuantType.X</c> in one list) in the CLI or the benchmarks would go stale
     /// with the next format; they take their lists from the registry. Facts about ggml itself (which types its CPU backend
     /// repacks) are the exception and say so with a <c>ggml-fact</c> comment on the line.

@@ -145,29 +145,6 @@ public sealed class IsaTierTests
         Assert.Equal(expected, detected);
     }
 
-    /// <summary>The path each registered dot kernel chooses on this process and the paths its family implements.</summary>
-    private static (DotPath Chosen, DotPath[] Implemented) DotFamily(QuantType type) => type switch
-    {
-        QuantType.Q4_0 => (Block32Dot<Q4_0Weights>.BestPath, Block32Dot<Q4_0Weights>.Paths.ToArray()),
-        QuantType.Q4_1 => (Block32Dot<Q4_1Weights>.BestPath, Block32Dot<Q4_1Weights>.Paths.ToArray()),
-        QuantType.Q5_0 => (Block32Dot<Q5_0Weights>.BestPath, Block32Dot<Q5_0Weights>.Paths.ToArray()),
-        QuantType.Q5_1 => (Block32Dot<Q5_1Weights>.BestPath, Block32Dot<Q5_1Weights>.Paths.ToArray()),
-        QuantType.Q8_0 => (Block32Dot<Q8_0Weights>.BestPath, Block32Dot<Q8_0Weights>.Paths.ToArray()),
-        QuantType.IQ4_NL => (Block32Dot<IQ4_NLWeights>.BestPath, Block32Dot<IQ4_NLWeights>.Paths.ToArray()),
-        QuantType.MXFP4 => (Block32Dot<MXFP4Weights>.BestPath, Block32Dot<MXFP4Weights>.Paths.ToArray()),
-        QuantType.NVFP4 => (NVFP4Dot.BestPath, NVFP4Dot.Paths.ToArray()),
-        QuantType.Q2_K or QuantType.Q3_K or QuantType.Q4_K or QuantType.Q5_K or QuantType.Q6_K or QuantType.IQ4_XS or QuantType.IQ3_XXS or QuantType.IQ3_S =>
-            (KDot.BestPath, KDot.Paths.ToArray()),
-        QuantType.TQ1_0 => (TQ1_0Dot.BestPath, TQ1_0Dot.Paths.ToArray()),
-        QuantType.TQ2_0 => (TQ2_0Dot.BestPath, TQ2_0Dot.Paths.ToArray()),
-        QuantType.NF4 => (FourBitDot<Nf4Code>.BestPath, FourBitDot<Nf4Code>.Paths.ToArray()),
-        QuantType.FP4 => (FourBitDot<Fp4Code>.BestPath, FourBitDot<Fp4Code>.Paths.ToArray()),
-        QuantType.I2_S => (I2_SDot.BestPath, I2_SDot.Paths.ToArray()),
-        QuantType.Q1_0 => (WideBlockDot<Q1_0Weights>.BestPath, WideBlockDot<Q1_0Weights>.Paths.ToArray()),
-        QuantType.Q2_0 => (WideBlockDot<Q2_0Weights>.BestPath, WideBlockDot<Q2_0Weights>.Paths.ToArray()),
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "a registered dot kernel without a family here"),
-    };
-
     /// <summary>
     /// Every registered dot kernel runs the vector path of the tier (<c>QUANT_EXPECTED_TIER</c>, else the detected one):
     /// the first of the tier's paths its family implements. avx512: AVX-VNNI (where the CPU has it) or AVX-512; avx2:
@@ -191,7 +168,7 @@ public sealed class IsaTierTests
         int families = 0;
         foreach (DotEntry entry in DotRegistry.All)
         {
-            (DotPath chosen, DotPath[] implemented) = DotFamily(entry.WeightType);
+            (DotPath chosen, IReadOnlyList<DotPath> implemented) = (entry.BestPath, entry.Paths);
             DotPath[] candidates = [.. tierPaths.Where(p => p == DotPath.Scalar || implemented.Contains(p))];
             Assert.True(candidates.Length > 0, $"{entry.WeightType} implements none of the {tier} tier's paths ({string.Join(", ", tierPaths)})");
             Assert.True(chosen == candidates[0], $"{entry.WeightType} on {tier}: chose {chosen}, expected {candidates[0]}");

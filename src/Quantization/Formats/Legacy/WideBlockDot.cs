@@ -318,6 +318,11 @@ internal sealed class WideBlockDotKernel<TWeights> : IDotRowsKernel where TWeigh
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         WideBlockDot<TWeights>.Reference(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => WideBlockDot<TWeights>.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        WideBlockDot<TWeights>.DotOn(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         WideBlockDot<TWeights>.DotRows(weights, rowBytes, activations, n, results);
 }

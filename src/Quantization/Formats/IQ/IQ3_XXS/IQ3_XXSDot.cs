@@ -22,6 +22,11 @@ internal readonly struct IQ3_XXSDot : IKDotPaths<BlockIQ3_XXS>, IKScaledBlocks<B
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ3_XXSDot, BlockIQ3_XXS>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<IQ3_XXSDot, BlockIQ3_XXS>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<IQ3_XXSDot, BlockIQ3_XXS>(weights, rowBytes, activations, n, results);
 

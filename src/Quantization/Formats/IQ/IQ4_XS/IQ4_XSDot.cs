@@ -24,6 +24,11 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<IQ4_XSDot, BlockIQ4_XS>(weights, rowBytes, activations, n, results);
 

@@ -28,6 +28,11 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
     /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
     /// which saves it the lane shuffles; elsewhere as every super-block format.
     /// </summary>
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q2_KDot, BlockQ2_K>(path, weights, activations, n);
+
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with

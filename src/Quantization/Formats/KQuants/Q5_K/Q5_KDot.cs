@@ -24,6 +24,11 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q5_KDot, BlockQ5_K>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q5_KDot, BlockQ5_K>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<Q5_KDot, BlockQ5_K>(weights, rowBytes, activations, n, results);
 
