@@ -481,46 +481,16 @@ internal static class KDot
     private static void ThrowN(int n) =>
         ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of the super-block size 256.");
 
-    /// <summary>Every half-precision bit pattern as a float (256 KiB, built once): one load per scale in the hot loops.</summary>
-    private static readonly float[] s_halfTable = BuildHalfTable();
-
-    /// <summary>IEEE half to float, equal to <see cref="Kernels.Fp16.ToSingle"/> (NaN payloads aside), by table lookup.</summary>
+    /// <summary>IEEE half to float by the shared table (<see cref="Kernels.Dot.HalfTable"/>): one load per scale in the hot loops.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float HalfToSingle(ushort h) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_halfTable), h);
+    public static float HalfToSingle(ushort h) => Kernels.Dot.HalfTable.ToSingle(h);
 
     /// <summary>The first entry of the half table, for loops that keep it in a register (see <see cref="HalfToSingle(ref float, ushort)"/>).</summary>
-    public static ref float HalfTable => ref MemoryMarshal.GetArrayDataReference(s_halfTable);
+    public static ref float HalfTable => ref Kernels.Dot.HalfTable.First;
 
     /// <summary><see cref="HalfToSingle(ushort)"/> from <paramref name="table"/> = <see cref="HalfTable"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HalfToSingle(ref float table, ushort h) => Unsafe.Add(ref table, h);
-
-    /// <summary>
-    /// The table's entries: the magnitude bits moved into place and scaled by 2^112 (exact, subnormal halves included),
-    /// Inf/NaN given the all-ones exponent, and the sign ORed in.
-    /// </summary>
-    internal static float HalfToSingleBits(ushort h)
-    {
-        uint magnitude = (uint)(h & 0x7FFF) << 13;
-        float f = BitConverter.UInt32BitsToSingle(magnitude) * BitConverter.UInt32BitsToSingle((127 + 112) << 23);
-        if (magnitude >= 0x7C00u << 13)
-        {
-            f = BitConverter.UInt32BitsToSingle(magnitude | 0x7F800000);
-        }
-
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(f) | ((uint)(h & 0x8000) << 16));
-    }
-
-    private static float[] BuildHalfTable()
-    {
-        var table = new float[65536];
-        for (int h = 0; h < table.Length; ++h)
-        {
-            table[h] = HalfToSingleBits((ushort)h);
-        }
-
-        return table;
-    }
 
     /// <summary>Σ over pairs of u8·s8 (int16, no saturation for the operand ranges used here), times an int16 scale per pair, into int32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -24,6 +24,9 @@ internal static class HalfTable
         return values;
     }
 
+    /// <summary>The table's first entry, for loops that keep the table in a register.</summary>
+    public static ref float First => ref MemoryMarshal.GetArrayDataReference(s_values);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort bits) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_values), bits);
 }
