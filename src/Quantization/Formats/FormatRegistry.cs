@@ -27,7 +27,7 @@ internal static class FormatRegistry
         Q5_KFormat.Descriptor,
         Q6_KFormat.Descriptor,
         Q8_KFormat.Descriptor,
-        Geometry(QuantType.IQ2_XXS, "iq2_xxs", 256, 66, FormatFamily.IQ),
+        IQ2_XXSFormat.Descriptor,
         Geometry(QuantType.IQ2_XS, "iq2_xs", 256, 74, FormatFamily.IQ),
         Geometry(QuantType.IQ3_XXS, "iq3_xxs", 256, 98, FormatFamily.IQ),
         Geometry(QuantType.IQ1_S, "iq1_s", 256, 50, FormatFamily.IQ),

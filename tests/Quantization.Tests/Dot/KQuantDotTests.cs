@@ -28,6 +28,7 @@ public sealed unsafe class KQuantDotTests
         new(QuantType.Q5_K, "q5_K", Q5_KDot.Dot, Q5_KDot.DotReference, Q5_KDot.SuperBlockSums, 0, 2),
         new(QuantType.Q6_K, "q6_K", Q6_KDot.Dot, Q6_KDot.DotReference, Q6_KDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ4_XS, "iq4_xs", IQ4_XSDot.Dot, IQ4_XSDot.DotReference, IQ4_XSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_XXS, "iq2_xxs", IQ2_XXSDot.Dot, IQ2_XXSDot.DotReference, IQ2_XXSDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);
@@ -233,7 +234,7 @@ public sealed unsafe class KQuantDotTests
     private static byte[] Quantize(QuantType type, float[] x)
     {
         var q = new byte[Quantizer.GetByteCount(type, x.Length)];
-        Quantizer.Quantize(type, x, q, x.Length);
+        Quantizer.Quantize(type, x, q, x.Length, DotTestSupport.RequiredImportance(type, x.Length));
         return q;
     }
 
