@@ -28,7 +28,7 @@ internal static class FormatRegistry
         Q6_KFormat.Descriptor,
         Q8_KFormat.Descriptor,
         IQ2_XXSFormat.Descriptor,
-        Geometry(QuantType.IQ2_XS, "iq2_xs", 256, 74, FormatFamily.IQ),
+        IQ2_XSFormat.Descriptor,
         Geometry(QuantType.IQ3_XXS, "iq3_xxs", 256, 98, FormatFamily.IQ),
         Geometry(QuantType.IQ1_S, "iq1_s", 256, 50, FormatFamily.IQ),
         IQ4_NLFormat.Descriptor,

@@ -56,7 +56,14 @@ internal static class Iq2Search
     /// Levels of a group of 8 at inverse scale <paramref name="id"/> (nearest_int(0.5·(id·x − 1)) clamped to 0..2),
     /// moved to the best listed neighbour (at <paramref name="scale"/>) when off the grid. Returns the grid index.
     /// </summary>
-    public static int SnapGroup(IqLattice lattice, float id, float scale, ReadOnlySpan<float> xval, ReadOnlySpan<float> waux, Span<sbyte> L)
+    public static int SnapGroup(IqLattice lattice, float id, float scale, ReadOnlySpan<float> xval, ReadOnlySpan<float> waux, Span<sbyte> L) =>
+        SnapGroup(lattice, id, scale, xval, waux, L, out _);
+
+    /// <summary>
+    /// <see cref="SnapGroup(IqLattice, float, float, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{sbyte})"/>, also
+    /// telling in <paramref name="onGrid"/> whether the rounded levels were a grid point (no neighbour search).
+    /// </summary>
+    public static int SnapGroup(IqLattice lattice, float id, float scale, ReadOnlySpan<float> xval, ReadOnlySpan<float> waux, Span<sbyte> L, out bool onGrid)
     {
         int code = 0;
         for (int i = 0; i < 8; ++i)
@@ -67,7 +74,59 @@ internal static class Iq2Search
         }
 
         int gridIndex = lattice.Index(code);
-        return gridIndex >= 0 ? gridIndex : lattice.FindBestNeighbour(gridIndex, xval, waux, scale, L);
+        onGrid = gridIndex >= 0;
+        return onGrid ? gridIndex : lattice.FindBestNeighbour(gridIndex, xval, waux, scale, L);
+    }
+
+    /// <summary>
+    /// The scale search of IQ2_XS and IQ2_S for 16 values (two groups), after the signs: start at max/5, try
+    /// id = (5 + 0.1·is)/max for is = −9 … 9 keeping the best levels, then redo the groups that were off the grid at
+    /// the best scale and refit it. Returns the scale; the levels are in <paramref name="L"/>.
+    /// </summary>
+    public static float Search16(IqLattice lattice, float max, ReadOnlySpan<float> xval, ReadOnlySpan<float> weight, ReadOnlySpan<float> waux, Span<sbyte> L)
+    {
+        Span<sbyte> Laux = stackalloc sbyte[16];
+        float best = 0;
+        float scale = max / 5;
+        bool onGrid0 = true, onGrid1 = true;
+        for (int step = -9; step <= 9; ++step)
+        {
+            float id = (5 + step * 0.1f) / max;
+            float thisScale = 1 / id;
+            SnapGroup(lattice, id, thisScale, xval[..8], waux[..8], Laux[..8], out bool aux0);
+            SnapGroup(lattice, id, thisScale, xval[8..], waux[8..], Laux[8..], out bool aux1);
+            (float sumqx, float sumq2) = Moments(weight, xval, Laux);
+            if (sumq2 > 0 && sumqx * sumqx > best * sumq2)
+            {
+                scale = sumqx / sumq2;
+                best = scale * sumqx;
+                Laux.CopyTo(L);
+                onGrid0 = aux0;
+                onGrid1 = aux1;
+            }
+        }
+
+        if ((!onGrid0 || !onGrid1) && scale > 0)
+        {
+            float id = 1 / scale;
+            if (!onGrid0)
+            {
+                SnapGroup(lattice, id, scale, xval[..8], waux[..8], L[..8]);
+            }
+
+            if (!onGrid1)
+            {
+                SnapGroup(lattice, id, scale, xval[8..], waux[8..], L[8..]);
+            }
+
+            (float sumqx, float sumq2) = Moments(weight, xval, L);
+            if (sumq2 > 0)
+            {
+                scale = sumqx / sumq2;
+            }
+        }
+
+        return scale;
     }
 
     /// <summary>Σ w·x·q and Σ w·q² with q = 2l + 1, in ggml's order.</summary>
