@@ -33,7 +33,7 @@ internal static class FormatRegistry
         Geometry(QuantType.IQ1_S, "iq1_s", 256, 50, FormatFamily.IQ),
         IQ4_NLFormat.Descriptor,
         Geometry(QuantType.IQ3_S, "iq3_s", 256, 110, FormatFamily.IQ),
-        Geometry(QuantType.IQ2_S, "iq2_s", 256, 82, FormatFamily.IQ),
+        IQ2_SFormat.Descriptor,
         IQ4_XSFormat.Descriptor,
         Geometry(QuantType.I8, "i8", 1, 1, FormatFamily.Plain),
         Geometry(QuantType.I16, "i16", 1, 2, FormatFamily.Plain),

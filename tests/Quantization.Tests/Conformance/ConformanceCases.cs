@@ -43,18 +43,20 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
     /// ggml aborts the process on such data (so it is never handed to the oracle); the library throws
     /// (<c>LatticeSearchRejectsOverflowingSquares</c>).
     /// </summary>
-    public bool RefusedByLatticeSearch()
+    public bool RefusedByLatticeSearch() => LatticeSearchRefuses(Type, Source());
+
+    /// <summary>
+    /// Whether <paramref name="type"/> is a lattice-search format and some super-block of <paramref name="x"/> has a
+    /// Σx² (float32, in order) that overflows once scaled as the format's σ² needs (2·Σx² for IQ2_S).
+    /// </summary>
+    public static bool LatticeSearchRefuses(QuantType type, float[] x)
     {
-        if (Array.IndexOf(LatticeSearchTypes, Type) < 0)
+        if (Array.IndexOf(LatticeSearchTypes, type) < 0)
         {
             return false;
         }
 
-        return SquaresOverflow(Source());
-    }
-
-    public static bool SquaresOverflow(float[] x)
-    {
+        float factor = type == QuantType.IQ2_S ? 2 : 1;
         for (int b = 0; b < x.Length / 256; ++b)
         {
             float sumx2 = 0;
@@ -63,7 +65,7 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
                 sumx2 += x[i] * x[i];
             }
 
-            if (float.IsInfinity(sumx2))
+            if (float.IsInfinity(factor * sumx2))
             {
                 return true;
             }

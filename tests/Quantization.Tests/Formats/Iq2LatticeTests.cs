@@ -102,9 +102,10 @@ public sealed class Iq2LatticeTests
         float[] importance = TestData.Importance(2, 512, withZeros: false);
         var q = new byte[Quantizer.GetByteCount(type, 512)];
         Quantizer.Quantize(type, x, q, 512, importance);
+        Quantizer.Quantize(type, x, q, 512, FormatRegistry.TryGet(type)!.Importance == ImportanceUse.Required ? importance : []);
 
         x[300] = 2e19f; // finite, but its square is not
-        Assert.True(ConformanceCase.SquaresOverflow(x));
+        Assert.True(ConformanceCase.LatticeSearchRefuses(type, x));
         ArgumentException e = Assert.Throws<ArgumentException>(() => Quantizer.Quantize(type, x, q, 512, importance));
         Assert.Equal("source", e.ParamName);
     }
