@@ -30,7 +30,7 @@ internal static class FormatRegistry
         IQ2_XXSFormat.Descriptor,
         IQ2_XSFormat.Descriptor,
         Geometry(QuantType.IQ3_XXS, "iq3_xxs", 256, 98, FormatFamily.IQ),
-        Geometry(QuantType.IQ1_S, "iq1_s", 256, 50, FormatFamily.IQ),
+        IQ1_SFormat.Descriptor,
         IQ4_NLFormat.Descriptor,
         Geometry(QuantType.IQ3_S, "iq3_s", 256, 110, FormatFamily.IQ),
         IQ2_SFormat.Descriptor,

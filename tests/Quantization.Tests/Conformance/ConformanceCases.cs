@@ -47,7 +47,7 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
 
     /// <summary>
     /// Whether <paramref name="type"/> is a lattice-search format and some super-block of <paramref name="x"/> has a
-    /// Σx² (float32, in order) that overflows once scaled as the format's σ² needs (2·Σx² for IQ2_S).
+    /// Σx² (float32, in order) that overflows once scaled as the format's σ² needs (2·Σx² for IQ2_S and IQ1).
     /// </summary>
     public static bool LatticeSearchRefuses(QuantType type, float[] x)
     {
@@ -56,7 +56,7 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
             return false;
         }
 
-        float factor = type == QuantType.IQ2_S ? 2 : 1;
+        float factor = type is QuantType.IQ2_S or QuantType.IQ1_S or QuantType.IQ1_M ? 2 : 1;
         for (int b = 0; b < x.Length / 256; ++b)
         {
             float sumx2 = 0;

@@ -49,6 +49,9 @@ internal sealed class IqLattice
     /// <summary>IQ2_S's 1024 points; the nearest distance only.</summary>
     public static IqLattice Iq2S => Iq2SHolder.Lattice;
 
+    /// <summary>IQ1_S's and IQ1_M's 2048 points (values −1, 0, 1 as levels 0, 1, 2); three distances.</summary>
+    public static IqLattice Iq1S => Iq1SHolder.Lattice;
+
     /// <summary>
     /// The grid index of the point with level code <paramref name="code"/> (two bits per coordinate, coordinate i at
     /// bit 2i), or a negative value: then <see cref="FindBestNeighbour"/> takes it.
@@ -188,6 +191,13 @@ internal sealed class IqLattice
         public static readonly IqLattice Lattice;
 
         static Iq2SHolder() => Lattice = new IqLattice(IqGrids.Iq2S, Iq2Levels, 1);
+    }
+
+    private static class Iq1SHolder
+    {
+        public static readonly IqLattice Lattice;
+
+        static Iq1SHolder() => Lattice = new IqLattice(IqGrids.Iq1S, [0xFF, 0x00, 0x01], 3);
     }
 
     /// <summary>The magnitudes 8, 25, 43 of the 2-bit grids are levels 0, 1, 2.</summary>
