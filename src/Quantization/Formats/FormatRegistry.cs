@@ -40,7 +40,7 @@ internal static class FormatRegistry
         Geometry(QuantType.I32, "i32", 1, 4, FormatFamily.Plain),
         Geometry(QuantType.I64, "i64", 1, 8, FormatFamily.Plain),
         Geometry(QuantType.F64, "f64", 1, 8, FormatFamily.Plain),
-        Geometry(QuantType.IQ1_M, "iq1_m", 256, 56, FormatFamily.IQ),
+        IQ1_MFormat.Descriptor,
         BF16Format.Descriptor,
         TQ1_0Format.Descriptor,
         TQ2_0Format.Descriptor,

@@ -31,6 +31,7 @@ public sealed unsafe class KQuantDotTests
         new(QuantType.IQ2_XXS, "iq2_xxs", IQ2_XXSDot.Dot, IQ2_XXSDot.DotReference, IQ2_XXSDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ2_XS, "iq2_xs", IQ2_XSDot.Dot, IQ2_XSDot.DotReference, IQ2_XSDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ2_S, "iq2_s", IQ2_SDot.Dot, IQ2_SDot.DotReference, IQ2_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ1_S, "iq1_s", IQ1_SDot.Dot, IQ1_SDot.DotReference, IQ1_SDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);

@@ -2,7 +2,7 @@ using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
-/// <summary>IQ1_S kernels: the scalar reference (the search is ggml's; products take the float path).</summary>
+/// <summary>IQ1_S kernels: the scalar reference (the search is ggml's).</summary>
 internal readonly struct IQ1_SKernel : IQuantKernel
 {
     public static QuantType Type => QuantType.IQ1_S;

@@ -216,7 +216,7 @@ internal static class IQ1_SReference
     }
 
     /// <summary>Indices of <paramref name="x"/> by ascending value, equal values in index order (a stable sort).</summary>
-    private static void SortedOrder(ReadOnlySpan<float> x, Span<int> order)
+    internal static void SortedOrder(ReadOnlySpan<float> x, Span<int> order)
     {
         for (int j = 0; j < order.Length; ++j)
         {
@@ -236,7 +236,7 @@ internal static class IQ1_SReference
     /// When every distance is infinite ggml falls back to a full scan that reads past its 8 values; the library
     /// refuses such a row (only reachable with |x| beyond about 1e12).
     /// </summary>
-    private static int FindBestNeighbour(IqLattice lattice, int mapEntry, ReadOnlySpan<float> xval, ReadOnlySpan<float> weight, float scale, ReadOnlySpan<float> xx)
+    internal static int FindBestNeighbour(IqLattice lattice, int mapEntry, ReadOnlySpan<float> xval, ReadOnlySpan<float> weight, float scale, ReadOnlySpan<float> xx)
     {
         float bestScore = float.MaxValue;
         int gridIndex = -1;
@@ -260,7 +260,7 @@ internal static class IQ1_SReference
 
         if (gridIndex < 0)
         {
-            ThrowHelper.ThrowArgument("source", "Values too large for IQ1_S: every lattice distance overflows float32 (ggml's fallback reads out of bounds).");
+            ThrowHelper.ThrowArgument("source", "Values too large for IQ1_S and IQ1_M: every lattice distance overflows float32 (ggml's fallback reads out of bounds).");
         }
 
         return gridIndex;
