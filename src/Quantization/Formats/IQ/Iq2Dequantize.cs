@@ -23,12 +23,31 @@ internal static class Iq2Dequantize<TBlocks, TBlock>
             for (int h = 0; h < 16; ++h)
             {
                 float db = d * (0.5f + TBlocks.ScaleCode(in x[i], h)) * 0.25f;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    Pair(in x[i], h, db, ref Unsafe.Add(ref y, 256 * i + 16 * h));
+                    continue;
+                }
+
                 for (int g = 2 * h; g < 2 * h + 2; ++g)
                 {
                     Group(TBlocks.Grid(in x[i], g), TBlocks.Signs(in x[i], g), db, ref Unsafe.Add(ref y, 256 * i + 8 * g));
                 }
             }
         }
+    }
+
+    /// <summary>The 16 values of half <paramref name="h"/> (two groups sharing db) in one Vector512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pair(in TBlock x, int h, float db, ref float y)
+    {
+        Vector512<byte> grid = Vector128.Create(TBlocks.Grid(in x, 2 * h), TBlocks.Grid(in x, 2 * h + 1)).ToVector256Unsafe().ToVector512Unsafe().AsByte();
+        Vector512<sbyte> mask = Vector128.Create(Iq2Dot<TBlocks, TBlock>.SignMask(TBlocks.Signs(in x, 2 * h)), Iq2Dot<TBlocks, TBlock>.SignMask(TBlocks.Signs(in x, 2 * h + 1)))
+            .ToVector256Unsafe().ToVector512Unsafe().AsSByte();
+        Vector512<float> g = Vector512.ConvertToSingle(Vector512.WidenLower(Vector512.WidenLower(grid)).AsInt32());
+        Vector512<int> m = Vector512.WidenLower(Vector512.WidenLower(mask));
+        Vector512<float> sign = Vector512.ConditionalSelect(m.AsSingle(), Vector512.Create(-1f), Vector512.Create(1f));
+        (Vector512.Create(db) * g * sign).StoreUnsafe(ref y);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
