@@ -82,6 +82,14 @@ internal sealed class FormatDescriptor(QuantType type, string name, int blockSiz
     /// </summary>
     public int? LlamaFileType { get; init; }
 
+    /// <summary>
+    /// For a ggml weight type that llama.cpp has no <see cref="LlamaFileType"/> for, the <c>llama_ftype</c> of the mix
+    /// preset whose default type it is (MXFP4: <c>LLAMA_FTYPE_MOSTLY_MXFP4_MOE</c> = 38, which keeps non-expert tensors in
+    /// Q8_0). Documentation only: a converted all-MXFP4 model is not that mix, so <c>quant convert</c> writes
+    /// <c>LLAMA_FTYPE_GUESSED</c> for it.
+    /// </summary>
+    public int? LlamaMixFileType { get; init; }
+
     public ImportanceUse Importance { get; init; } = ImportanceUse.Ignored;
 
     /// <summary>Creates the quantize / dequantize kernels; null for a type this version stores but cannot convert.</summary>

@@ -4,6 +4,8 @@ namespace Quantization.Kernels;
 /// The kernels of one format. Every format has a scalar reference (a plain port of ggml's C, the test oracle)
 /// and a fast path that must produce the same bytes and floats on every instruction-set tier.
 /// Row loops, validation and dispatch are written once in <see cref="KernelRegistry"/> and <see cref="Quantizer"/>.
+/// The fast paths assume Vector128 hardware: callers reach them through a <see cref="KernelEntry"/>, which hands out the
+/// reference instead on a process without it.
 /// </summary>
 internal interface IQuantKernel
 {

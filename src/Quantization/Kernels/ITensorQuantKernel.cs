@@ -6,7 +6,8 @@ namespace Quantization.Kernels;
 /// what goes into them depends on every value of the tensor, so quantization is two steps that the generic drivers keep
 /// apart: <see cref="QuantizeTrailer"/> sees the whole tensor once and writes the trailer, then <see cref="QuantizeRow"/>
 /// quantizes each row (in any order, on any thread) from that trailer. Rows split across threads therefore give the
-/// bytes of the whole tensor quantized at once.
+/// bytes of the whole tensor quantized at once. As with <see cref="IQuantKernel"/>, the fast paths assume Vector128
+/// hardware and callers reach them through a <see cref="KernelEntry"/>.
 /// </summary>
 internal interface ITensorQuantKernel
 {

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Runtime.Intrinsics;
 
 namespace Quantization.Kernels;
 
@@ -67,33 +68,39 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
         }
     }
 
+    /// <summary>
+    /// An entry for a block format. The kernels' fast paths are written for Vector128 hardware; without it they would run
+    /// on its software fallback, far slower than the scalar reference they equal to the bit, so the entry then takes the
+    /// reference as its fast path too (this is the one place that decides, for every kernel).
+    /// </summary>
     public static KernelEntry Create<TKernel>() where TKernel : IQuantKernel =>
-        new(TKernel.Type, TKernel.QuantizeRow, TKernel.QuantizeRowReference, TKernel.Dequantize, TKernel.DequantizeReference);
+        Vector128.IsHardwareAccelerated
+            ? new(TKernel.Type, TKernel.QuantizeRow, TKernel.QuantizeRowReference, TKernel.Dequantize, TKernel.DequantizeReference)
+            : new(TKernel.Type, TKernel.QuantizeRowReference, TKernel.QuantizeRowReference, TKernel.DequantizeReference, TKernel.DequantizeReference);
 
-    /// <summary>An entry for a format with a per-tensor trailer (importance does not apply to such formats and is ignored).</summary>
+    /// <summary>
+    /// An entry for a format with a per-tensor trailer (importance does not apply to such formats and is ignored); the
+    /// fast path is chosen as in <see cref="Create{TKernel}"/>.
+    /// </summary>
     public static KernelEntry CreateWithTrailer<TKernel>() where TKernel : ITensorQuantKernel
     {
         QuantFormat format = QuantFormat.Get(TKernel.Type);
+        QuantizeTensorRowFn quantizeRow = Vector128.IsHardwareAccelerated ? TKernel.QuantizeRow : TKernel.QuantizeRowReference;
+        DequantizeTensorBlocksFn dequantize = Vector128.IsHardwareAccelerated ? TKernel.Dequantize : TKernel.DequantizeReference;
+        QuantizeTensorRowFn quantizeRowReference = TKernel.QuantizeRowReference;
         return new(TKernel.Type,
-            (x, y, _) => WholeTensor(format, x, y, reference: false),
-            (x, y, _) => WholeTensor(format, x, y, reference: true),
-            (x, y) => TKernel.Dequantize(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
+            (x, y, _) => WholeTensor(format, x, y, quantizeRow),
+            (x, y, _) => WholeTensor(format, x, y, quantizeRowReference),
+            (x, y) => dequantize(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
             (x, y) => TKernel.DequantizeReference(x[..^format.TrailerBytes], x[^format.TrailerBytes..], y),
-            TKernel.QuantizeTrailer, TKernel.QuantizeRow, TKernel.Dequantize);
+            TKernel.QuantizeTrailer, quantizeRow, dequantize);
 
-        static void WholeTensor(QuantFormat format, ReadOnlySpan<float> x, Span<byte> y, bool reference)
+        static void WholeTensor(QuantFormat format, ReadOnlySpan<float> x, Span<byte> y, QuantizeTensorRowFn quantizeRow)
         {
             int blockBytes = x.Length / format.BlockSize * format.BytesPerBlock;
             Span<byte> trailer = y.Slice(blockBytes, format.TrailerBytes);
             TKernel.QuantizeTrailer(x, trailer);
-            if (reference)
-            {
-                TKernel.QuantizeRowReference(x, y[..blockBytes], trailer);
-            }
-            else
-            {
-                TKernel.QuantizeRow(x, y[..blockBytes], trailer);
-            }
+            quantizeRow(x, y[..blockBytes], trailer);
         }
     }
 }

@@ -11,7 +11,7 @@ namespace Quantization.Tests.Conformance;
 public sealed class ArbitraryBlockTests
 {
     public static TheoryData<QuantType> Types() =>
-        [QuantType.F16, QuantType.BF16, QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0, QuantType.Q8_K];
+        [QuantType.F16, QuantType.BF16, QuantType.Q4_0, QuantType.Q4_1, QuantType.Q5_0, QuantType.Q5_1, QuantType.Q8_0, QuantType.Q8_K, QuantType.MXFP4, QuantType.NVFP4];
 
     [Theory]
     [MemberData(nameof(Types))]

@@ -25,6 +25,7 @@ internal static class DotTestSupport
         QuantType.Q5_1 => Of<Q5_1Weights>(),
         QuantType.Q8_0 => Of<Q8_0Weights>(),
         QuantType.IQ4_NL => Of<IQ4_NLWeights>(),
+        QuantType.MXFP4 => Of<MXFP4Weights>(),
         _ => null,
     };
 

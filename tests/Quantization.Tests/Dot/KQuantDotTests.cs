@@ -15,23 +15,27 @@ public sealed unsafe class KQuantDotTests
 {
     private delegate float DotFn(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 
-    private delegate (int Sum, int Mins) SumsFn(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i);
+    private delegate float DotOnFn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
+
+    private delegate (int Sum, int Mins) SumsFn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i);
 
     /// <summary>One format's kernel: byte offsets of d and dmin (−1 when the format has no min) for the error bound.</summary>
-    private sealed record Kernel(QuantType Type, string GgmlName, DotFn Dot, DotFn Reference, SumsFn Sums, int DOffset, int DminOffset);
+    private sealed record Kernel(QuantType Type, string GgmlName, DotFn Dot, DotFn Reference, DotOnFn DotOn, SumsFn Sums, int DOffset, int DminOffset);
 
     private static readonly Kernel[] s_kernels =
     [
-        new(QuantType.Q2_K, "q2_K", Q2_KDot.Dot, Q2_KDot.DotReference, Q2_KDot.SuperBlockSums, 80, 82),
-        new(QuantType.Q3_K, "q3_K", Q3_KDot.Dot, Q3_KDot.DotReference, Q3_KDot.SuperBlockSums, -1, -1),
-        new(QuantType.Q4_K, "q4_K", Q4_KDot.Dot, Q4_KDot.DotReference, Q4_KDot.SuperBlockSums, 0, 2),
-        new(QuantType.Q5_K, "q5_K", Q5_KDot.Dot, Q5_KDot.DotReference, Q5_KDot.SuperBlockSums, 0, 2),
-        new(QuantType.Q6_K, "q6_K", Q6_KDot.Dot, Q6_KDot.DotReference, Q6_KDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ4_XS, "iq4_xs", IQ4_XSDot.Dot, IQ4_XSDot.DotReference, IQ4_XSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_XXS, "iq2_xxs", IQ2_XXSDot.Dot, IQ2_XXSDot.DotReference, IQ2_XXSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_XS, "iq2_xs", IQ2_XSDot.Dot, IQ2_XSDot.DotReference, IQ2_XSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_S, "iq2_s", IQ2_SDot.Dot, IQ2_SDot.DotReference, IQ2_SDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ1_S, "iq1_s", IQ1_SDot.Dot, IQ1_SDot.DotReference, IQ1_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.Q2_K, "q2_K", Q2_KDot.Dot, Q2_KDot.DotReference, KDot.DotOn<Q2_KDot, BlockQ2_K>, Q2_KDot.SuperBlockSums, 80, 82),
+        new(QuantType.Q3_K, "q3_K", Q3_KDot.Dot, Q3_KDot.DotReference, KDot.DotOn<Q3_KDot, BlockQ3_K>, Q3_KDot.SuperBlockSums, -1, -1),
+        new(QuantType.Q4_K, "q4_K", Q4_KDot.Dot, Q4_KDot.DotReference, KDot.DotOn<Q4_KDot, BlockQ4_K>, Q4_KDot.SuperBlockSums, 0, 2),
+        new(QuantType.Q5_K, "q5_K", Q5_KDot.Dot, Q5_KDot.DotReference, KDot.DotOn<Q5_KDot, BlockQ5_K>, Q5_KDot.SuperBlockSums, 0, 2),
+        new(QuantType.Q6_K, "q6_K", Q6_KDot.Dot, Q6_KDot.DotReference, KDot.DotOn<Q6_KDot, BlockQ6_K>, Q6_KDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ4_XS, "iq4_xs", IQ4_XSDot.Dot, IQ4_XSDot.DotReference, KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>, IQ4_XSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ3_XXS, "iq3_xxs", IQ3_XXSDot.Dot, IQ3_XXSDot.DotReference, KDot.DotOn<IQ3_XXSDot, BlockIQ3_XXS>, IQ3_XXSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ3_S, "iq3_s", IQ3_SDot.Dot, IQ3_SDot.DotReference, KDot.DotOn<IQ3_SDot, BlockIQ3_S>, IQ3_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_XXS, "iq2_xxs", IQ2_XXSDot.Dot, IQ2_XXSDot.DotReference, KDot.DotOn<IQ2_XXSDot, BlockIQ2_XXS>, IQ2_XXSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_XS, "iq2_xs", IQ2_XSDot.Dot, IQ2_XSDot.DotReference, KDot.DotOn<IQ2_XSDot, BlockIQ2_XS>, IQ2_XSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_S, "iq2_s", IQ2_SDot.Dot, IQ2_SDot.DotReference, KDot.DotOn<IQ2_SDot, BlockIQ2_S>, IQ2_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ1_S, "iq1_s", IQ1_SDot.Dot, IQ1_SDot.DotReference, KDot.DotOn<IQ1_SDot, BlockIQ1_S>, IQ1_SDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);
@@ -72,6 +76,15 @@ public sealed unsafe class KQuantDotTests
             AssertClose(dequantized, reference, bound, "reference vs dequantized");
             AssertClose(dequantized, ours, bound, "Dot vs dequantized");
             AssertClose(reference, ours, bound, "Dot vs reference");
+            foreach (DotPath path in Enum.GetValues<DotPath>().Where(KDot.IsSupported))
+            {
+                float onPath = k.DotOn(path, wq, aq, n);
+                AssertClose(reference, onPath, bound, $"{path} vs reference");
+                if (path == KDot.BestPath)
+                {
+                    Assert.Equal(BitConverter.SingleToInt32Bits(ours), BitConverter.SingleToInt32Bits(onPath));
+                }
+            }
 
             if (GgmlNative.IsAvailable)
             {
@@ -136,9 +149,9 @@ public sealed unsafe class KQuantDotTests
         }
 
         int checkedPaths = 0;
-        foreach (KDotPath path in Enum.GetValues<KDotPath>())
+        foreach (DotPath path in Enum.GetValues<DotPath>())
         {
-            if (path == KDotPath.Reference || !KDot.IsSupported(path))
+            if (path == DotPath.Scalar || !KDot.IsSupported(path))
             {
                 continue;
             }
@@ -146,11 +159,12 @@ public sealed unsafe class KQuantDotTests
             checkedPaths++;
             for (int i = 0; i < Blocks; ++i)
             {
-                Assert.Equal(k.Sums(KDotPath.Reference, wq, aq, i), k.Sums(path, wq, aq, i));
+                Assert.Equal(k.Sums(DotPath.Scalar, wq, aq, i), k.Sums(path, wq, aq, i));
             }
         }
 
-        TestContext.Current.TestOutputHelper?.WriteLine($"{type}: {checkedPaths} vector paths checked; Dot uses {KDot.Best}");
+        Assert.True(checkedPaths > 0 || !System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated, "no vector path ran");
+        TestContext.Current.TestOutputHelper?.WriteLine($"{type}: {checkedPaths} vector paths checked; Dot uses {KDot.BestPath}");
     }
 
     [Theory]

@@ -24,24 +24,24 @@ public sealed unsafe class TernaryDotTests
     /// <summary>A block-sum path: weights block, activations block → Σ (q − 1)·q8.</summary>
     private delegate int BlockSumPath(ref byte x, ref byte y);
 
+    /// <summary>The dispatched block sum, then every path TQ2_0 implements that this process runs.</summary>
     private static IEnumerable<(string Name, BlockSumPath Path)> Tq2Paths()
     {
         yield return ("dispatch", TQ2_0Dot.BlockSum);
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) yield return ("avx512", TQ2_0Dot.BlockSumAvx512);
-        if (Avx2.IsSupported) yield return ("avx2", TQ2_0Dot.BlockSumAvx2);
-        if (Dp.IsSupported) yield return ("dp", TQ2_0Dot.BlockSumDp);
-        if (AdvSimd.IsSupported) yield return ("advsimd", TQ2_0Dot.BlockSumAdvSimd);
-        if (Vector128.IsHardwareAccelerated) yield return ("vector128", TQ2_0Dot.BlockSumVector128);
+        foreach (DotPath path in Enum.GetValues<DotPath>().Where(TQ2_0Dot.IsSupported))
+        {
+            yield return (path.ToString(), (ref byte x, ref byte y) => TQ2_0Dot.BlockSumOn(path, ref x, ref y));
+        }
     }
 
+    /// <summary>The dispatched block sum, then every path TQ1_0 implements that this process runs.</summary>
     private static IEnumerable<(string Name, BlockSumPath Path)> Tq1Paths()
     {
         yield return ("dispatch", TQ1_0Dot.BlockSum);
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) yield return ("avx512", TQ1_0Dot.BlockSumAvx512);
-        if (Avx2.IsSupported) yield return ("avx2", TQ1_0Dot.BlockSumAvx2);
-        if (Dp.IsSupported) yield return ("dp", TQ1_0Dot.BlockSumDp);
-        if (AdvSimd.IsSupported) yield return ("advsimd", TQ1_0Dot.BlockSumAdvSimd);
-        if (Vector128.IsHardwareAccelerated) yield return ("vector128", TQ1_0Dot.BlockSumVector128);
+        foreach (DotPath path in Enum.GetValues<DotPath>().Where(TQ1_0Dot.IsSupported))
+        {
+            yield return (path.ToString(), (ref byte x, ref byte y) => TQ1_0Dot.BlockSumOn(path, ref x, ref y));
+        }
     }
 
     /// <summary>

@@ -54,14 +54,22 @@ public sealed partial class FormatRegistryTests
             bool convertible = d.IsGgmlType && d.Kernels is not null && d.Role == FormatRole.Weight;
             if (convertible)
             {
-                Assert.True(d.LlamaFileType is not null, $"{d.Type} can be a GGUF weight type but has no llama.cpp file type.");
-                Assert.True(seen.Add(d.LlamaFileType!.Value), $"{d.Type} repeats llama.cpp file type {d.LlamaFileType}.");
+                // Either llama.cpp's file type of a model all of this type, or (where llama.cpp has none, as for MXFP4)
+                // the mix preset whose default type it is: exactly one of the two, and no number claimed twice.
+                Assert.True(d.LlamaFileType is null != d.LlamaMixFileType is null,
+                            $"{d.Type} can be a GGUF weight type: it needs its llama.cpp file type, or the mix preset it is the default type of, not both.");
+                int fileType = (d.LlamaFileType ?? d.LlamaMixFileType)!.Value;
+                Assert.True(seen.Add(fileType), $"{d.Type} repeats llama.cpp file type {fileType}.");
             }
             else
             {
-                Assert.True(d.LlamaFileType is null, $"{d.Type} is not a convert target but declares a file type.");
+                Assert.True(d.LlamaFileType is null && d.LlamaMixFileType is null, $"{d.Type} is not a convert target but declares a file type.");
             }
         }
+
+        // A mix preset is not written for a model converted to its default type alone.
+        Assert.Equal((uint)Cli.Gguf.ModelConverter.LlamaFileTypeGuessed, Cli.Gguf.ModelConverter.FileType(QuantType.MXFP4));
+        Assert.Equal(39u, Cli.Gguf.ModelConverter.FileType(QuantType.NVFP4));
 
         Assert.Equal(7u, Cli.Gguf.ModelConverter.FileType(QuantType.Q8_0));
         Assert.Equal((uint)Cli.Gguf.ModelConverter.LlamaFileTypeGuessed, Cli.Gguf.ModelConverter.FileType(QuantType.Q8_K));
@@ -123,6 +131,61 @@ public sealed partial class FormatRegistryTests
             Assert.True(activation.Kernels is not null, $"{e.WeightType}'s activation format {e.ActivationType} has no quantizer.");
             Assert.Equal(FormatRegistry.TryGet(e.WeightType)!.TrailerBytes > 0, activation.TrailerBytes > 0);
         }
+    }
+
+    /// <summary>
+    /// Every dot kernel implements a path for every tier (docs/architecture.md#choosing-an-instruction-set-path): AVX-512,
+    /// AVX2, SSSE3 (the Vector128 tier of x86), NEON (with or without SDOT) and the scalar reference, so no tier of any
+    /// machine falls back to the reference.
+    /// </summary>
+    [Fact]
+    public void EveryDotImplementsEveryTier()
+    {
+        foreach (DotEntry e in DotRegistry.All)
+        {
+            string paths = string.Join(", ", e.Paths);
+            Assert.True(e.Paths.Contains(DotPath.Scalar), $"{e.WeightType} ({paths}) has no scalar reference path");
+            Assert.True(e.Paths.Contains(DotPath.Avx512), $"{e.WeightType} ({paths}) has no AVX-512 path");
+            Assert.True(e.Paths.Contains(DotPath.Avx2) || e.Paths.Contains(DotPath.AvxVnni), $"{e.WeightType} ({paths}) has no 256-bit path");
+            Assert.True(e.Paths.Contains(DotPath.Ssse3), $"{e.WeightType} ({paths}) has no SSSE3 path");
+            Assert.True(e.Paths.Contains(DotPath.AdvSimd) || e.Paths.Contains(DotPath.AdvSimdDp), $"{e.WeightType} ({paths}) has no NEON path");
+        }
+    }
+
+    /// <summary>
+    /// Every path of every registered dot kernel that this process runs, against the kernel's scalar reference on
+    /// quantized transformer-like rows: the integer sums are exact, so only the float order can differ (the per-family
+    /// tests check the integer sums themselves; this one keeps a newly registered kernel from going untested).
+    /// </summary>
+    [Fact]
+    public void EveryRunnableDotPathAgreesWithTheReference()
+    {
+        const int n = 4096;
+        float[] w = TestData.TransformerLike(21, n);
+        float[] x = TestData.TransformerLike(22, n);
+        int tested = 0;
+        foreach (DotEntry e in DotRegistry.All)
+        {
+            byte[] weights = new byte[Quantizer.GetByteCount(e.WeightType, n)];
+            Quantizer.Quantize(e.WeightType, w, weights, n, Dot.DotTestSupport.RequiredImportance(e.WeightType, n));
+            byte[] activations = new byte[Quantizer.GetByteCount(e.ActivationType, n)];
+            Quantizer.Quantize(e.ActivationType, x, activations, n);
+            ReadOnlySpan<byte> blocks = weights.AsSpan(0, weights.Length - e.WeightFormat.TrailerBytes);
+            ReadOnlySpan<byte> activationBlocks = activations; // an I8_S row carries its scale and code sum in its trailer
+            float reference = e.DotReference(blocks, activationBlocks, n);
+            Assert.True(float.IsFinite(reference) && reference != 0, $"{e.WeightType}: reference {reference}");
+            foreach (DotPath path in e.Paths.Where(p => DotPaths.IsSupported([.. e.Paths], p)))
+            {
+                float onPath = e.DotOn(path, blocks, activationBlocks, n);
+                Assert.True(Math.Abs(onPath - reference) <= 1e-4f * Math.Abs(reference) + 1e-6f,
+                    $"{e.WeightType} on {path}: {onPath} against the reference's {reference}");
+                tested++;
+            }
+
+            Assert.Equal(e.Dot(blocks, activationBlocks, n), e.DotOn(e.BestPath, blocks, activationBlocks, n));
+        }
+
+        Assert.True(tested > DotRegistry.All.Count(), $"only {tested} paths ran");
     }
 
     /// <summary>

@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using Quantization.Formats;
+using Quantization.Kernels.Dot;
 using Quantization.Oracle;
 
 namespace Quantization.Tests.Platform;
@@ -141,6 +143,40 @@ public sealed class IsaTierTests
         }
 
         Assert.Equal(expected, detected);
+    }
+
+    /// <summary>
+    /// Every registered dot kernel runs the vector path of the tier (<c>QUANT_EXPECTED_TIER</c>, else the detected one):
+    /// the first of the tier's paths its family implements. avx512: AVX-VNNI (where the CPU has it) or AVX-512; avx2:
+    /// AVX-VNNI (where the CPU has it) or AVX2; sse: SSSE3; neon-dp: SDOT or NEON; neon: NEON; scalar: scalar. A family
+    /// without any of its tier's paths fails: no tier may fall back to the scalar reference.
+    /// </summary>
+    [Fact]
+    public void EveryDotKernelRunsTheTiersPath()
+    {
+        string tier = ExpectedTier ?? DetectedTier();
+        DotPath[] tierPaths = tier switch
+        {
+            "avx512" => AvxVnni.IsSupported ? [DotPath.AvxVnni, DotPath.Avx512] : [DotPath.Avx512],
+            "avx2" => AvxVnni.IsSupported ? [DotPath.AvxVnni, DotPath.Avx2] : [DotPath.Avx2],
+            "sse" => [DotPath.Ssse3],
+            "neon-dp" => [DotPath.AdvSimdDp, DotPath.AdvSimd],
+            "neon" => [DotPath.AdvSimd],
+            _ => [DotPath.Scalar],
+        };
+
+        int families = 0;
+        foreach (DotEntry entry in DotRegistry.All)
+        {
+            (DotPath chosen, IReadOnlyList<DotPath> implemented) = (entry.BestPath, entry.Paths);
+            DotPath[] candidates = [.. tierPaths.Where(p => p == DotPath.Scalar || implemented.Contains(p))];
+            Assert.True(candidates.Length > 0, $"{entry.WeightType} implements none of the {tier} tier's paths ({string.Join(", ", tierPaths)})");
+            Assert.True(chosen == candidates[0], $"{entry.WeightType} on {tier}: chose {chosen}, expected {candidates[0]}");
+            TestContext.Current.TestOutputHelper?.WriteLine($"{entry.WeightType}: {chosen}");
+            families++;
+        }
+
+        Assert.True(families >= 17, $"only {families} dot kernels registered");
     }
 
     [Fact]

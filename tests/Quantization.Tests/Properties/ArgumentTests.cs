@@ -117,7 +117,6 @@ public sealed class ArgumentTests
     }
 
     [Theory]
-    [InlineData(QuantType.IQ3_XXS)]
     [InlineData(QuantType.I32)]
     [InlineData(QuantType.I64)]
     public void UnimplementedTypesThrowNotSupportedNamingTheType(QuantType type)

@@ -52,14 +52,16 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// <summary>The fastest path this process supports.</summary>
     public static readonly DotPath BestPath = SelectPath();
 
-    private static DotPath SelectPath() =>
-        DotPaths.First([DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimd]);
-
     /// <summary>
-    /// Whether <paramref name="path"/> runs on this process. <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/>
-    /// are the one Vector128 path (SSSE3 or NEON shuffles and multiply-adds); VNNI and SDOT are not used.
+    /// The paths implemented: <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/> are the one Vector128 path
+    /// (SSSE3 or NEON shuffles and multiply-adds); VNNI and SDOT are not used.
     /// </summary>
-    public static bool IsSupported(DotPath path) => path is not (DotPath.AvxVnni or DotPath.AdvSimdDp) && DotPaths.CanRun(path);
+    public static ReadOnlySpan<DotPath> Paths => [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimd, DotPath.Scalar];
+
+    private static DotPath SelectPath() => DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>The scalar reference: per weight block, <c>sumf += absmax · 2^−14 · (d0·s0 + d1·s1)</c>.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -152,9 +154,9 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
         ref float d = ref MemoryMarshal.GetReference(scales);
         switch (path)
         {
-            case DotPath.Avx512: Rows512(ref w, rowBytes, ref y, ref d, blocks, results); break;
-            case DotPath.Avx2: Rows256(ref w, rowBytes, ref y, ref d, blocks, results); break;
-            case DotPath.Ssse3 or DotPath.AdvSimd: Rows128(ref w, rowBytes, ref y, ref d, blocks, results); break;
+            case DotPath.Avx512: Rows<Step512, Vector512<float>>(ref w, rowBytes, ref y, ref d, blocks, results); break;
+            case DotPath.Avx2: Rows<Step256, Vector256<float>>(ref w, rowBytes, ref y, ref d, blocks, results); break;
+            case DotPath.Ssse3 or DotPath.AdvSimd: Rows<Step128, Vector128<float>>(ref w, rowBytes, ref y, ref d, blocks, results); break;
             default: throw new ArgumentOutOfRangeException(nameof(path));
         }
 
@@ -364,102 +366,90 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
         }
     }
 
-    /// <summary>Row after row, two accumulators taking weight blocks in turn.</summary>
-    private static void Rows512(ref byte w, int rowBytes, ref short y, ref float d, int blocks, Span<float> results)
+    /// <summary>
+    /// Row after row, two accumulators taking weight blocks in turn; <typeparamref name="TWidth"/> is one vector path's
+    /// block step (a struct, so each path gets its own code with the step inlined).
+    /// </summary>
+    private static void Rows<TWidth, TAcc>(ref byte w, int rowBytes, ref short y, ref float d, int blocks, Span<float> results)
+        where TWidth : struct, IBlockStep<TAcc>
+        where TAcc : struct
     {
         for (int r = 0; r < results.Length; r++)
         {
             ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
-            Vector512<float> acc0 = default, acc1 = default;
+            TAcc acc0 = default, acc1 = default;
             int i = 0;
             for (; i + 2 <= blocks; i += 2)
             {
-                acc0 = Block512(ref row, ref y, ref d, i, acc0);
-                acc1 = Block512(ref row, ref y, ref d, i + 1, acc1);
+                acc0 = TWidth.Block(ref row, ref y, ref d, i, acc0);
+                acc1 = TWidth.Block(ref row, ref y, ref d, i + 1, acc1);
             }
 
             if (i < blocks)
             {
-                acc0 = Block512(ref row, ref y, ref d, i, acc0);
+                acc0 = TWidth.Block(ref row, ref y, ref d, i, acc0);
             }
 
-            results[r] = Vector512.Sum(acc0 + acc1);
+            results[r] = TWidth.Sum(acc0, acc1);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Block512(ref byte row, ref short y, ref float d, int i, Vector512<float> acc)
+    /// <summary>One vector path's work per weight block, and the sum of its two accumulators at the end of a row.</summary>
+    private interface IBlockStep<TAcc>
     {
-        ref byte wb = ref Unsafe.Add(ref row, i * BlockBytes);
-        Vector512<int> lanes = Lanes512(ref Unsafe.Add(ref wb, 4), ref Unsafe.Add(ref y, i * PreparedWords));
-        Vector512<float> scaled = Vector512.ConvertToSingle(lanes) * Vector512.LoadUnsafe(ref d, (nuint)(i * PreparedScales));
-        return Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.ReadUnaligned<float>(ref wb) * FourBitDotTable<TCode>.Unit), scaled, acc);
+        /// <summary>Weight block <paramref name="i"/> of <paramref name="row"/> added into <paramref name="acc"/>.</summary>
+        static abstract TAcc Block(ref byte row, ref short y, ref float d, int i, TAcc acc);
+
+        static abstract float Sum(TAcc acc0, TAcc acc1);
     }
 
-    private static void Rows256(ref byte w, int rowBytes, ref short y, ref float d, int blocks, Span<float> results)
+    private readonly struct Step512 : IBlockStep<Vector512<float>>
     {
-        for (int r = 0; r < results.Length; r++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Block(ref byte row, ref short y, ref float d, int i, Vector512<float> acc)
         {
-            ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
-            Vector256<float> acc0 = default, acc1 = default;
-            int i = 0;
-            for (; i + 2 <= blocks; i += 2)
-            {
-                acc0 = Block256(ref row, ref y, ref d, i, acc0);
-                acc1 = Block256(ref row, ref y, ref d, i + 1, acc1);
-            }
-
-            if (i < blocks)
-            {
-                acc0 = Block256(ref row, ref y, ref d, i, acc0);
-            }
-
-            results[r] = Vector256.Sum(acc0 + acc1);
+            ref byte wb = ref Unsafe.Add(ref row, i * BlockBytes);
+            Vector512<int> lanes = Lanes512(ref Unsafe.Add(ref wb, 4), ref Unsafe.Add(ref y, i * PreparedWords));
+            Vector512<float> scaled = Vector512.ConvertToSingle(lanes) * Vector512.LoadUnsafe(ref d, (nuint)(i * PreparedScales));
+            return Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.ReadUnaligned<float>(ref wb) * FourBitDotTable<TCode>.Unit), scaled, acc);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Sum(Vector512<float> acc0, Vector512<float> acc1) => Vector512.Sum(acc0 + acc1);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block256(ref byte row, ref short y, ref float d, int i, Vector256<float> acc)
+    private readonly struct Step256 : IBlockStep<Vector256<float>>
     {
-        ref byte wb = ref Unsafe.Add(ref row, i * BlockBytes);
-        Vector256<int> lanes = Lanes256(ref Unsafe.Add(ref wb, 4), ref Unsafe.Add(ref y, i * PreparedWords));
-        Vector256<float> scaled = Vector256.ConvertToSingle(lanes) * Vector256.LoadUnsafe(ref d, (nuint)(i * PreparedScales));
-        return Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.ReadUnaligned<float>(ref wb) * FourBitDotTable<TCode>.Unit), scaled, acc);
-    }
-
-    private static void Rows128(ref byte w, int rowBytes, ref short y, ref float d, int blocks, Span<float> results)
-    {
-        for (int r = 0; r < results.Length; r++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Block(ref byte row, ref short y, ref float d, int i, Vector256<float> acc)
         {
-            ref byte row = ref Unsafe.Add(ref w, r * rowBytes);
-            Vector128<float> acc0 = default, acc1 = default;
-            int i = 0;
-            for (; i + 2 <= blocks; i += 2)
-            {
-                acc0 = Block128(ref row, ref y, ref d, i, acc0);
-                acc1 = Block128(ref row, ref y, ref d, i + 1, acc1);
-            }
-
-            if (i < blocks)
-            {
-                acc0 = Block128(ref row, ref y, ref d, i, acc0);
-            }
-
-            results[r] = Vector128.Sum(acc0 + acc1);
+            ref byte wb = ref Unsafe.Add(ref row, i * BlockBytes);
+            Vector256<int> lanes = Lanes256(ref Unsafe.Add(ref wb, 4), ref Unsafe.Add(ref y, i * PreparedWords));
+            Vector256<float> scaled = Vector256.ConvertToSingle(lanes) * Vector256.LoadUnsafe(ref d, (nuint)(i * PreparedScales));
+            return Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.ReadUnaligned<float>(ref wb) * FourBitDotTable<TCode>.Unit), scaled, acc);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Sum(Vector256<float> acc0, Vector256<float> acc1) => Vector256.Sum(acc0 + acc1);
     }
 
-    /// <summary>One weight block: lane by lane <c>absmax·2^−14 · (d0·s0 + d1·s1)</c>, the reference's order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Block128(ref byte row, ref short y, ref float d, int i, Vector128<float> acc)
+    private readonly struct Step128 : IBlockStep<Vector128<float>>
     {
-        ref byte wb = ref Unsafe.Add(ref row, i * BlockBytes);
-        ref short yb = ref Unsafe.Add(ref y, i * PreparedWords);
-        ref float db = ref Unsafe.Add(ref d, i * PreparedScales);
-        Vector128<int> s0 = Lanes128(ref Unsafe.Add(ref wb, 4), ref yb, ref Unsafe.Add(ref yb, 32));
-        Vector128<int> s1 = Lanes128(ref Unsafe.Add(ref wb, 20), ref Unsafe.Add(ref yb, 16), ref Unsafe.Add(ref yb, 48));
-        Vector128<float> sum = Vector128.Create(db) * Vector128.ConvertToSingle(s0) + Vector128.Create(Unsafe.Add(ref db, 1)) * Vector128.ConvertToSingle(s1);
-        return Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.ReadUnaligned<float>(ref wb) * FourBitDotTable<TCode>.Unit), sum, acc);
+        /// <summary>One weight block: lane by lane <c>absmax·2^−14 · (d0·s0 + d1·s1)</c>, the reference's order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Block(ref byte row, ref short y, ref float d, int i, Vector128<float> acc)
+        {
+            ref byte wb = ref Unsafe.Add(ref row, i * BlockBytes);
+            ref short yb = ref Unsafe.Add(ref y, i * PreparedWords);
+            ref float db = ref Unsafe.Add(ref d, i * PreparedScales);
+            Vector128<int> s0 = Lanes128(ref Unsafe.Add(ref wb, 4), ref yb, ref Unsafe.Add(ref yb, 32));
+            Vector128<int> s1 = Lanes128(ref Unsafe.Add(ref wb, 20), ref Unsafe.Add(ref yb, 16), ref Unsafe.Add(ref yb, 48));
+            Vector128<float> sum = Vector128.Create(db) * Vector128.ConvertToSingle(s0) + Vector128.Create(Unsafe.Add(ref db, 1)) * Vector128.ConvertToSingle(s1);
+            return Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.ReadUnaligned<float>(ref wb) * FourBitDotTable<TCode>.Unit), sum, acc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Sum(Vector128<float> acc0, Vector128<float> acc1) => Vector128.Sum(acc0 + acc1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -15,12 +15,6 @@ internal sealed class FourBitKernel<TCode> : IQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
-        if (!FourBitVector<TCode>.IsSupported)
-        {
-            FourBitReference<TCode>.QuantizeRow(x, destination);
-            return;
-        }
-
         Span<BlockNF4> y = MemoryMarshal.Cast<byte, BlockNF4>(destination);
         for (int i = 0; i < x.Length / BlockNF4.Values; i++)
         {
@@ -33,12 +27,6 @@ internal sealed class FourBitKernel<TCode> : IQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!FourBitVector<TCode>.IsSupported)
-        {
-            FourBitReference<TCode>.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockNF4> x = MemoryMarshal.Cast<byte, BlockNF4>(source);
         for (int i = 0; i < x.Length; i++)
         {

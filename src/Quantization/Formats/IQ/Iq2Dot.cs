@@ -4,6 +4,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Quantization.Kernels;
+using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
 
@@ -75,7 +76,7 @@ internal static class Iq2Dot<TBlocks, TBlock>
     }
 
     /// <summary>Super-block <paramref name="i"/>'s bsum as computed by <paramref name="path"/> (no min term: 0).</summary>
-    public static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    public static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -84,9 +85,10 @@ internal static class Iq2Dot<TBlocks, TBlock>
         {
             return path switch
             {
-                KDotPath.Avx512 => (Vector512.Sum(Block512(px, py)), 0),
-                KDotPath.Avx2 => (Vector256.Sum(Block256(px, py)), 0),
-                KDotPath.AdvSimd => (BlockNeon(in x, in y), 0),
+                DotPath.Avx512 => (Vector512.Sum(Block512(px, py)), 0),
+                DotPath.Avx2 => (Vector256.Sum(Block256(px, py)), 0),
+                DotPath.Ssse3 => (Vector128.Sum(Block128(px, py)), 0),
+                DotPath.AdvSimd => (BlockNeon(in x, in y), 0),
                 _ => (ReferenceSum(in x, in y), 0),
             };
         }
@@ -113,6 +115,24 @@ internal static class Iq2Dot<TBlocks, TBlock>
             Vector256<sbyte> a = Avx.LoadVector256(q8 + 32 * ib);
             Vector256<short> scale = Vector256.Create(Vector128.Create((short)Multiplier(in *x, 2 * ib)), Vector128.Create((short)Multiplier(in *x, 2 * ib + 1)));
             acc = KDot.MulAdd(acc, w, (a ^ m) - m, scale);
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y)
+    {
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> acc = Vector128<int>.Zero;
+        for (int h = 0; h < 16; ++h)
+        {
+            int g = 2 * h;
+            Vector128<byte> w = Vector128.Create(TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1)).AsByte();
+            Vector128<sbyte> m = Vector128.Create(SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1))).AsSByte();
+            Vector128<sbyte> a = Sse2.LoadVector128(q8 + 16 * h);
+            Vector128<short> products = Ssse3.MultiplyAddAdjacent(w, (a ^ m) - m);
+            acc += Sse2.MultiplyAddAdjacent(products, Vector128.Create((short)Multiplier(in *x, h)));
         }
 
         return acc;

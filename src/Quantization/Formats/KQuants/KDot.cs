@@ -5,17 +5,9 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
-
-/// <summary>The code paths of a fused K-quant dot kernel, so tests can compare each one's integer sums with the reference.</summary>
-internal enum KDotPath
-{
-    Reference,
-    Avx2,
-    Avx512,
-    AdvSimd,
-}
 
 /// <summary>
 /// Pieces shared by the fused dot products of the 256-value formats with Q8_K activations: argument checks and the
@@ -37,6 +29,9 @@ internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
 
     /// <summary>AVX2 path over <paramref name="nb"/> super-blocks.</summary>
     static abstract unsafe float Dot256(TBlock* x, BlockQ8_K* y, int nb);
+
+    /// <summary>SSSE3/SSE4.1 path over <paramref name="nb"/> super-blocks.</summary>
+    static abstract unsafe float Dot128(TBlock* x, BlockQ8_K* y, int nb);
 
     /// <summary>AdvSimd path (SDOT where the CPU has it) over <paramref name="nb"/> super-blocks.</summary>
     static abstract float DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb);
@@ -73,7 +68,39 @@ internal interface IKScaledBlocks<TBlock> where TBlock : unmanaged
 
     static abstract unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y);
 
+    static abstract unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y);
+
     static abstract int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y);
+}
+
+/// <summary>
+/// A super-block format with a min term (Q2_K, Q4_K, Q5_K) whose SSSE3/SSE4.1 path gives one super-block's Σ sc·q·q8
+/// and Σ m·bsum as int32 lanes: <see cref="KDot.MinDot128{TBlocks, TBlock}"/> is the row loop of them all.
+/// </summary>
+internal interface IKMinBlocks<TBlock> where TBlock : unmanaged
+{
+    /// <summary>The FP16 super-block scale d.</summary>
+    static abstract ushort D(in TBlock x);
+
+    /// <summary>The FP16 super-block min scale d_min.</summary>
+    static abstract ushort DMin(in TBlock x);
+
+    static abstract unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
+
+    /// <summary>One super-block with AdvSimd: (Σ sc·q·q8, Σ m·bsum), for <see cref="KDot.MinDotNeon{TBlocks, TBlock}"/>.</summary>
+    static abstract int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, out int mins);
+}
+
+/// <summary>
+/// Q4_K and Q5_K: <see cref="IKMinBlocks{TBlock}"/> whose AVX2 and AVX-512 kernels also give Σ m·bsum in four int32
+/// lanes, so that one row loop per width (<see cref="KDot.MinDot256{TBlocks, TBlock}"/>,
+/// <see cref="KDot.MinDot512{TBlocks, TBlock}"/>) and one per-path test entry (<see cref="KDot.MinSuperBlockSums{TBlocks, TBlock}"/>) serve both.
+/// </summary>
+internal interface IKMinBlocks4<TBlock> : IKMinBlocks<TBlock> where TBlock : unmanaged
+{
+    static abstract unsafe Vector256<int> Block256(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
+
+    static abstract unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
 }
 
 internal static class KDot
@@ -124,6 +151,120 @@ internal static class KDot
         }
 
         return Vector512.Sum(acc);
+    }
+
+    /// <summary>The SSSE3/SSE4.1 row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>, four float lanes.</summary>
+    public static unsafe float ScaledDot128<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector128<float> acc = Vector128<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector128<int> s = TBlocks.Block128(x, y);
+            acc = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector128.ConvertToSingle(s), acc);
+        }
+
+        return Vector128.Sum(acc);
+    }
+
+    /// <summary>The SSSE3/SSE4.1 row loop of a format with a min term: Σ (fp16(d)·d8)·lanes − Σ (fp16(dmin)·d8)·min lanes, four float lanes each.</summary>
+    public static unsafe float MinDot128<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKMinBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector128<int> s = TBlocks.Block128(x, y, out Vector128<int> m);
+            acc = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector128.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.DMin(in *x)) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector128.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    /// <summary>The AVX2 row loop of <see cref="IKMinBlocks4{TBlock}"/>: eight float lanes for the sums, four for the min terms.</summary>
+    public static unsafe float MinDot256<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKMinBlocks4<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector256<int> s = TBlocks.Block256(x, y, out Vector128<int> m);
+            acc = Vector256.MultiplyAddEstimate(Vector256.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector256.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.DMin(in *x)) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector256.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    /// <summary>The AVX-512 row loop of <see cref="IKMinBlocks4{TBlock}"/>: sixteen float lanes for the sums, four for the min terms.</summary>
+    public static unsafe float MinDot512<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
+        where TBlocks : IKMinBlocks4<TBlock>
+        where TBlock : unmanaged
+    {
+        Vector512<float> acc = Vector512<float>.Zero;
+        Vector128<float> accm = Vector128<float>.Zero;
+        ref float half = ref HalfTable;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            Vector512<int> s = TBlocks.Block512(x, y, out Vector128<int> m);
+            acc = Vector512.MultiplyAddEstimate(Vector512.Create(HalfToSingle(ref half, TBlocks.D(in *x)) * y->D), Vector512.ConvertToSingle(s), acc);
+            accm = Vector128.MultiplyAddEstimate(Vector128.Create(HalfToSingle(ref half, TBlocks.DMin(in *x)) * y->D), Vector128.ConvertToSingle(m), accm);
+        }
+
+        return Vector512.Sum(acc) - Vector128.Sum(accm);
+    }
+
+    /// <summary>The AdvSimd row loop of a format with a min term: one float term per super-block, d·d8·Σ − dmin·d8·Σm.</summary>
+    public static float MinDotNeon<TBlocks, TBlock>(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb)
+        where TBlocks : IKMinBlocks<TBlock>
+        where TBlock : unmanaged
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            ref readonly TBlock xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
+            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
+            int s = TBlocks.BlockNeon(in xb, in yb, out int m);
+            sumf += HalfToSingle(TBlocks.D(in xb)) * yb.D * s - HalfToSingle(TBlocks.DMin(in xb)) * yb.D * m;
+        }
+
+        return sumf;
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) of a <see cref="IKMinBlocks4{TBlock}"/> format as computed by <paramref name="path"/>.</summary>
+    public static unsafe (int Sum, int Mins) MinSuperBlockSums<TBlocks, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+        where TBlocks : IKMinBlocks4<TBlock>, IKLaneReference<TBlock>
+        where TBlock : unmanaged
+    {
+        ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (TBlock* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            Vector128<int> m;
+            switch (path)
+            {
+                case DotPath.Avx512:
+                    return (Vector512.Sum(TBlocks.Block512(px, py, out m)), Vector128.Sum(m));
+                case DotPath.Avx2:
+                    return (Vector256.Sum(TBlocks.Block256(px, py, out m)), Vector128.Sum(m));
+                case DotPath.Ssse3:
+                    return (Vector128.Sum(TBlocks.Block128(px, py, out m)), Vector128.Sum(m));
+                case DotPath.AdvSimd:
+                    return (TBlocks.BlockNeon(in x, in y, out int mins), mins);
+                default:
+                    return ReferenceSums<TBlocks, TBlock>(in x, in y);
+            }
+        }
     }
 
     /// <summary>The AdvSimd row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>: one float term per super-block.</summary>
@@ -179,36 +320,57 @@ internal static class KDot
     }
 
     /// <summary>
-    /// The <see cref="Kernels.Dot.IDotKernel.Dot"/> of every super-block format: checks the lengths, then runs the widest
-    /// path the machine has (AVX-512BW, AVX2, AdvSimd) or the scalar reference.
+    /// The paths every super-block format implements. <see cref="DotPath.Avx2"/> uses AVX-VNNI's <c>vpdpwssd</c> where
+    /// the CPU has it, <see cref="DotPath.AdvSimd"/> uses <c>SDOT</c> where the CPU has it (<see cref="Dot4"/>).
     /// </summary>
-    public static unsafe float Dot<TPaths, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    public static ReadOnlySpan<DotPath> Paths => [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimd, DotPath.Scalar];
+
+    /// <summary>The path <c>Dot</c> takes on this machine (folded to a constant by the JIT).</summary>
+    public static readonly DotPath BestPath = DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> can run on this machine.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
+
+    /// <summary>
+    /// The <see cref="Kernels.Dot.IDotKernel.Dot"/> of every super-block format: checks the lengths, then runs
+    /// <see cref="BestPath"/>.
+    /// </summary>
+    public static float Dot<TPaths, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TPaths : IKDotPaths<TBlock>
+        where TBlock : unmanaged =>
+        DotOn<TPaths, TBlock>(BestPath, weights, activations, n);
+
+    /// <summary><see cref="Dot{TPaths, TBlock}"/> on <paramref name="path"/> (which must be supported).</summary>
+    public static unsafe float DotOn<TPaths, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
         where TPaths : IKDotPaths<TBlock>
         where TBlock : unmanaged
     {
         int nb = SuperBlocks(n, TPaths.BlockBytes, weights, activations);
-        if (Avx2.IsSupported)
-        {
-            fixed (byte* w = weights)
-            fixed (byte* a = activations)
-            {
-                return Vector512.IsHardwareAccelerated && Avx512BW.IsSupported
-                    ? TPaths.Dot512((TBlock*)w, (BlockQ8_K*)a, nb)
-                    : TPaths.Dot256((TBlock*)w, (BlockQ8_K*)a, nb);
-            }
-        }
-
-        if (AdvSimd.Arm64.IsSupported)
+        if (path == DotPath.AdvSimd)
         {
             return TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(weights), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb);
         }
 
-        return TPaths.DotReference(weights, activations, n);
+        if (path is not (DotPath.Avx512 or DotPath.Avx2 or DotPath.Ssse3))
+        {
+            return TPaths.DotReference(weights, activations, n);
+        }
+
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+        {
+            return path switch
+            {
+                DotPath.Avx512 => TPaths.Dot512((TBlock*)w, (BlockQ8_K*)a, nb),
+                DotPath.Avx2 => TPaths.Dot256((TBlock*)w, (BlockQ8_K*)a, nb),
+                _ => TPaths.Dot128((TBlock*)w, (BlockQ8_K*)a, nb),
+            };
+        }
     }
 
     /// <summary>
-    /// The <see cref="Kernels.Dot.IDotRowsKernel.DotRows"/> of every super-block format: the checks and the path choice
-    /// once per call, then the rows one after another on that path (each result is <c>Dot</c> of its row, to the bit).
+    /// The <see cref="Kernels.Dot.IDotRowsKernel.DotRows"/> of every super-block format: the checks once per call, then
+    /// the rows one after another on <see cref="BestPath"/> (each result is <c>Dot</c> of its row, to the bit).
     /// </summary>
     public static unsafe void DotRows<TPaths, TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
         where TPaths : IKDotPaths<TBlock>
@@ -221,24 +383,20 @@ internal static class KDot
 
         int nb = CheckRows(weights, rowBytes, activations, n, results.Length, TPaths.BlockBytes);
 
-        if (Avx2.IsSupported)
+        if (BestPath is DotPath.Avx512 or DotPath.Avx2 or DotPath.Ssse3)
         {
             fixed (byte* w = weights)
             fixed (byte* a = activations)
             {
-                if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+                for (int r = 0; r < results.Length; r++)
                 {
-                    for (int r = 0; r < results.Length; r++)
+                    var x = (TBlock*)(w + (nint)r * rowBytes);
+                    results[r] = BestPath switch
                     {
-                        results[r] = TPaths.Dot512((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, nb);
-                    }
-                }
-                else
-                {
-                    for (int r = 0; r < results.Length; r++)
-                    {
-                        results[r] = TPaths.Dot256((TBlock*)(w + (nint)r * rowBytes), (BlockQ8_K*)a, nb);
-                    }
+                        DotPath.Avx512 => TPaths.Dot512(x, (BlockQ8_K*)a, nb),
+                        DotPath.Avx2 => TPaths.Dot256(x, (BlockQ8_K*)a, nb),
+                        _ => TPaths.Dot128(x, (BlockQ8_K*)a, nb),
+                    };
                 }
             }
 
@@ -248,7 +406,7 @@ internal static class KDot
         for (int r = 0; r < results.Length; r++)
         {
             ReadOnlySpan<byte> row = weights.Slice(r * rowBytes, nb * TPaths.BlockBytes);
-            results[r] = AdvSimd.Arm64.IsSupported
+            results[r] = BestPath == DotPath.AdvSimd
                 ? TPaths.DotNeon(in MemoryMarshal.AsRef<TBlock>(row), in MemoryMarshal.AsRef<BlockQ8_K>(activations), nb)
                 : TPaths.DotReference(row, activations, n);
         }
@@ -296,23 +454,6 @@ internal static class KDot
 
         return nb;
     }
-
-    /// <summary>The path <c>Dot</c> takes on this machine.</summary>
-    public static KDotPath Best =>
-        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? KDotPath.Avx512
-        : Avx2.IsSupported ? KDotPath.Avx2
-        : AdvSimd.Arm64.IsSupported ? KDotPath.AdvSimd
-        : KDotPath.Reference;
-
-    /// <summary>Whether <paramref name="path"/> can run on this machine.</summary>
-    public static bool IsSupported(KDotPath path) => path switch
-    {
-        KDotPath.Reference => true,
-        KDotPath.Avx2 => Avx2.IsSupported,
-        KDotPath.Avx512 => Avx512BW.IsSupported,
-        KDotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
-        _ => false,
-    };
 
     /// <summary>Checks <paramref name="n"/> and the two lengths; returns the number of 256-value super-blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -408,6 +549,29 @@ internal static class KDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<short> ScalePair256(Vector256<byte> half, [ConstantExpected(Min = 0, Max = 3)] int s) =>
         Avx2.Shuffle(half, Vector256.Create(Vector128.Create((ushort)(0x0100 + 0x0202 * 2 * s)), Vector128.Create((ushort)(0x0100 + 0x0202 * (2 * s + 1)))).AsByte()).AsInt16();
+
+    /// <inheritdoc cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> MulAdd(Vector128<byte> unsignedCodes, Vector128<sbyte> activations, Vector128<short> scale) =>
+        Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(unsignedCodes, activations), scale);
+
+    /// <summary>Int16 lane <paramref name="k"/> (0..7) of <paramref name="scales8"/> in all eight lanes: one byte shuffle (a constant control where k is one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<short> Broadcast(Vector128<short> scales8, int k) =>
+        Ssse3.Shuffle(scales8.AsByte(), Vector128.Create((ushort)(0x0100 + 0x0202 * k)).AsByte()).AsInt16();
+
+    /// <summary>Bytes 8h..8h+7 of <paramref name="bytes"/> sign-extended to int16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<short> Widen(Vector128<sbyte> bytes, [ConstantExpected(Min = 0, Max = 1)] int h) =>
+        Sse41.ConvertToVector128Int16(h == 0 ? bytes : Sse2.ShiftRightLogical128BitLane(bytes, 8));
+
+    /// <summary>Σ_k bsum_k·scale_k over the sixteen Q8_K bsums in four int32 lanes (scales 0..7 in <paramref name="low"/>, 8..15 in <paramref name="high"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> BsumProducts(BlockQ8_K* y, Vector128<short> low, Vector128<short> high)
+    {
+        short* bs = (short*)&y->Bsums;
+        return Sse2.MultiplyAddAdjacent(Sse2.LoadVector128(bs), low) + Sse2.MultiplyAddAdjacent(Sse2.LoadVector128(bs + 8), high);
+    }
 
     /// <inheritdoc cref="MulAdd(Vector256{byte}, Vector256{sbyte}, Vector256{short})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

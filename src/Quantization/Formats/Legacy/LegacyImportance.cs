@@ -33,6 +33,22 @@ internal static class LegacyImportance
         where TFormat : ILegacyImportanceFormat =>
         LaneDispatch.TryQuantizeRow<Lanes<TFormat>>(x, destination, importance);
 
+    /// <summary>
+    /// Quantizes one row with the widest accelerated vector, or by <typeparamref name="TReference"/>'s reference where none
+    /// is (a direct call on a process without Vector128 hardware); true, as <see cref="IBlockCodec{TBlock}.QuantizeWeighted"/> returns.
+    /// </summary>
+    public static bool QuantizeRowOrReference<TFormat, TReference>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+        where TFormat : ILegacyImportanceFormat
+        where TReference : IReferenceKernel
+    {
+        if (!TryQuantizeRow<TFormat>(x, destination, importance))
+        {
+            TReference.QuantizeRowReference(x, destination, importance);
+        }
+
+        return true;
+    }
+
     private readonly struct Lanes<TFormat> : ILaneQuantizer where TFormat : ILegacyImportanceFormat
     {
         public static void QuantizeRowLanes<TVec>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Quantization.Kernels;
 
 /// <summary>
@@ -189,26 +191,9 @@ internal static class QuantSearch
                 sumXL += w * l * x[i];
             }
 
-            float D = sumW * sumL2 - sumL * sumL;
-            if (D > 0)
+            if (FitScaleMin(sumW, sumX, sumL, sumL2, sumXL, out float thisScale, out float thisMin))
             {
-                float thisScale = (sumW * sumXL - sumX * sumL) / D;
-                float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-                if (thisMin > 0)
-                {
-                    thisMin = 0;
-                    thisScale = sumXL / sumL2;
-                }
-
-                float mad = 0;
-                for (int i = 0; i < n; ++i)
-                {
-                    float diff = thisScale * Laux[i] + thisMin - x[i];
-                    diff = useMad ? MathF.Abs(diff) : diff * diff;
-                    float w = hasWeights ? weights[i] : x[i] * x[i];
-                    mad += w * diff;
-                }
-
+                float mad = FitError(n, x, weights, hasWeights, Laux, thisScale, thisMin, useMad);
                 if (mad < bestMad)
                 {
                     Laux[..n].CopyTo(L);
@@ -296,25 +281,9 @@ internal static class QuantSearch
                 sumXL += w * l * x[i];
             }
 
-            float D = sumW * sumL2 - sumL * sumL;
-            if (D > 0)
+            if (FitScaleMin(sumW, sumX, sumL, sumL2, sumXL, out float thisScale, out float thisMin))
             {
-                float thisScale = (sumW * sumXL - sumX * sumL) / D;
-                float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-                if (thisMin > 0)
-                {
-                    thisMin = 0;
-                    thisScale = sumXL / sumL2;
-                }
-
-                float curError = 0;
-                for (int i = 0; i < n; ++i)
-                {
-                    float diff = thisScale * Laux[i] + thisMin - x[i];
-                    diff = useMad ? MathF.Abs(diff) : diff * diff;
-                    curError += weights[i] * diff;
-                }
-
+                float curError = FitError(n, x, weights, hasWeights: true, Laux, thisScale, thisMin, useMad);
                 if (curError < bestError)
                 {
                     Laux[..n].CopyTo(L);
@@ -327,6 +296,49 @@ internal static class QuantSearch
 
         theMin = -min;
         return scale;
+    }
+
+    /// <summary>
+    /// One step of the qkx searches: the weighted least-squares scale and min of the trial codes from their sums (a
+    /// positive min is clamped to 0 and the scale refitted alone), in ggml's operation order; false when the system is
+    /// singular (D ≤ 0) and the step is skipped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool FitScaleMin(float sumW, float sumX, float sumL, float sumL2, float sumXL, out float scale, out float min)
+    {
+        float D = sumW * sumL2 - sumL * sumL;
+        if (D <= 0)
+        {
+            scale = min = 0;
+            return false;
+        }
+
+        scale = (sumW * sumXL - sumX * sumL) / D;
+        min = (sumL2 * sumX - sumL * sumXL) / D;
+        if (min > 0)
+        {
+            min = 0;
+            scale = sumXL / sumL2;
+        }
+
+        return true;
+    }
+
+    /// <summary>Σ w·|scale·L + min − x| (<paramref name="useMad"/>) or Σ w·(scale·L + min − x)², w the weights or x².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float FitError(int n, ReadOnlySpan<float> x, ReadOnlySpan<float> weights, bool hasWeights, ReadOnlySpan<byte> L,
+                                  float scale, float min, bool useMad)
+    {
+        float error = 0;
+        for (int i = 0; i < n; ++i)
+        {
+            float diff = scale * L[i] + min - x[i];
+            diff = useMad ? MathF.Abs(diff) : diff * diff;
+            float w = hasWeights ? weights[i] : x[i] * x[i];
+            error += w * diff;
+        }
+
+        return error;
     }
 
     /// <summary>

@@ -25,11 +25,14 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     /// <summary>Offset of the codes in an activation block (after d, and after s for Q8_1).</summary>
     private static int ActivationQs => TWeights.HasMin ? 4 : 2;
 
-    private static DotPath SelectPath() =>
-        DotPaths.First([DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
+    /// <summary>Every path of <see cref="DotPath"/> is implemented.</summary>
+    public static ReadOnlySpan<DotPath> Paths =>
+        [DotPath.AvxVnni, DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
 
-    /// <summary>Whether <paramref name="path"/> runs on this process (every path is implemented).</summary>
-    public static bool IsSupported(DotPath path) => DotPaths.CanRun(path);
+    private static DotPath SelectPath() => DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>ggml's <c>ggml_vec_dot_&lt;w&gt;_q8_&lt;0|1&gt;_generic</c>.</summary>
     public static float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -43,7 +46,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             ref byte wb = ref Unsafe.Add(ref w, i * TWeights.BlockBytes);
             ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
             int sumi = TWeights.IntegerSumReference(in wb, in ActivationCodes(ref ab));
-            float term = TWeights.ScaleReference(sumi, Scale(ref wb, 0), Scale(ref ab, 0));
+            float term = TWeights.ScaleReference(sumi, TWeights.WeightScale(in wb), Scale(ref ab, 0));
             sumf += TWeights.HasMin ? term + Scale(ref wb, 2) * Scale(ref ab, 2) : term;
         }
 
@@ -325,8 +328,8 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
         where TPath : IPath256<TY> where TY : unmanaged
     {
         ref byte wb1 = ref Unsafe.Add(ref wb, TWeights.BlockBytes);
-        Vector256<float> t = Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb, y0)) * (Vector256.Create(Scale(ref wb, 0)) * dy0);
-        t = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb1, y1)), Vector256.Create(Scale(ref wb1, 0)) * dy1, t);
+        Vector256<float> t = Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb, y0)) * (Vector256.Create(TWeights.WeightScale(in wb)) * dy0);
+        t = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb1, y1)), Vector256.Create(TWeights.WeightScale(in wb1)) * dy1, t);
         return acc + t;
     }
 
@@ -334,7 +337,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Single256<TPath, TY>(ref byte wb, TY y, Vector256<float> dy, Vector256<float> acc)
         where TPath : IPath256<TY> where TY : unmanaged =>
-        Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb, y)), Vector256.Create(Scale(ref wb, 0)) * dy, acc);
+        Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TPath.Lanes<TWeights>(in wb, y)), Vector256.Create(TWeights.WeightScale(in wb)) * dy, acc);
 
     /// <summary>m₀·s₀ + m₁·s₁ of two consecutive blocks of a type-1 row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -354,7 +357,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
                 ref byte ab = ref Unsafe.Add(ref a, i * ActivationBytes);
                 ref byte wb = ref Unsafe.Add(ref row, i * TWeights.BlockBytes);
                 Vector128<int> lanes = TPath.Lanes<TWeights>(in wb, TPath.LoadY<TWeights>(in ActivationCodes(ref ab)));
-                acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(lanes), Vector128.Create(Scale(ref wb, 0) * Scale(ref ab, 0)), acc);
+                acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(lanes), Vector128.Create(TWeights.WeightScale(in wb) * Scale(ref ab, 0)), acc);
                 if (TWeights.HasMin)
                 {
                     min += Scale(ref wb, 2) * Scale(ref ab, 2);

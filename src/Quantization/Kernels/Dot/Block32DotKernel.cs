@@ -17,6 +17,11 @@ internal sealed class Block32DotKernel<TWeights> : IDotRowsKernel where TWeights
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Block32Dot<TWeights>.Reference(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => Block32Dot<TWeights>.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        Block32Dot<TWeights>.DotOn(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         Block32Dot<TWeights>.DotRows(weights, rowBytes, activations, n, results);
 }

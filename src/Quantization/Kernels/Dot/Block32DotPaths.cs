@@ -5,62 +5,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Quantization.Kernels.Dot;
 
-/// <summary>The instruction-set paths of the integer dot kernels (each one's integer sums equal the scalar reference's).</summary>
-internal enum DotPath
-{
-    /// <summary>Scalar, in ggml's generic order.</summary>
-    Scalar,
-
-    /// <summary>AVX-512BW: codes and activations widened to int16, <c>vpmaddwd</c> on 512 bits.</summary>
-    Avx512,
-
-    /// <summary>AVX-VNNI: <c>vpdpbusd</c> (u8·s8 in fours into int32) after the sign trick.</summary>
-    AvxVnni,
-
-    /// <summary>AVX2: sign trick, <c>vpmaddubsw</c> then <c>vpmaddwd</c> with ones.</summary>
-    Avx2,
-
-    /// <summary>SSSE3 (Vector128 tier on x86): the AVX2 sequence on 128-bit halves.</summary>
-    Ssse3,
-
-    /// <summary>arm64 with the dot-product extension: <c>SDOT</c>.</summary>
-    AdvSimdDp,
-
-    /// <summary>arm64 without it: <c>SMULL</c> / <c>SMULL2</c> and pairwise widening adds.</summary>
-    AdvSimd,
-}
-
-/// <summary>What the CPU can run, shared by the kernels that choose among <see cref="DotPath"/>s.</summary>
-internal static class DotPaths
-{
-    /// <summary>Whether this process has the instructions of <paramref name="path"/>.</summary>
-    public static bool CanRun(DotPath path) => path switch
-    {
-        DotPath.Scalar => true,
-        DotPath.Avx512 => Avx512BW.IsSupported,
-        DotPath.AvxVnni => AvxVnni.IsSupported,
-        DotPath.Avx2 => Avx2.IsSupported,
-        DotPath.Ssse3 => Ssse3.IsSupported,
-        DotPath.AdvSimdDp => Dp.IsSupported,
-        DotPath.AdvSimd => AdvSimd.Arm64.IsSupported,
-        _ => false,
-    };
-
-    /// <summary>The first path of <paramref name="preference"/> this process can run, else <see cref="DotPath.Scalar"/>.</summary>
-    public static DotPath First(ReadOnlySpan<DotPath> preference)
-    {
-        foreach (DotPath path in preference)
-        {
-            if (CanRun(path))
-            {
-                return path;
-            }
-        }
-
-        return DotPath.Scalar;
-    }
-}
-
 /// <summary>A 256-bit path: the activation block prepared once (shared by the rows of a tile) and the per-block int32 lanes.</summary>
 internal interface IPath256<TY> where TY : unmanaged
 {

@@ -14,8 +14,11 @@ internal interface IBlock32Weights
     /// <summary>The weight format.</summary>
     static abstract QuantType WeightType { get; }
 
-    /// <summary>Bytes per block; the FP16 scale d is the first field, the FP16 min m the second when <see cref="HasMin"/>.</summary>
+    /// <summary>Bytes per block; the scale d is the first field (FP16 unless <see cref="WeightScale"/> says otherwise), the FP16 min m the second when <see cref="HasMin"/>.</summary>
     static abstract int BlockBytes { get; }
+
+    /// <summary>The block's scale d as a float: by default the FP16 first field; a format with another scale encoding (MXFP4's E8M0 byte) reads its own.</summary>
+    static virtual float WeightScale(ref readonly byte block) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(in block));
 
     /// <summary>w = d·q + m: the activations are Q8_1 and each block adds m·s (s = d_y·Σq_y, stored in Q8_1).</summary>
     static abstract bool HasMin { get; }

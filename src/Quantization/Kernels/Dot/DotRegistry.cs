@@ -6,6 +6,9 @@ namespace Quantization.Kernels.Dot;
 internal delegate float DotFn(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 
 /// <summary>One dot product per weight row of <c>rowBytes</c> bytes, for <c>results.Length</c> rows.</summary>
+/// <summary>Σ w·a on one instruction-set path.</summary>
+internal delegate float DotOnFn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
+
 internal delegate void DotRowsFn(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results);
 
 /// <summary>The factor a per-tensor trailer applies to every row's dot product.</summary>
@@ -13,7 +16,7 @@ internal delegate float TensorScaleFn(ReadOnlySpan<byte> trailer);
 
 /// <summary>The dot kernel registered for one weight type, and the activation format it multiplies.</summary>
 internal sealed class DotEntry(QuantType weightType, QuantType activationType, DotFn dot, DotFn dotReference, DotRowsFn dotRows,
-                               TensorScaleFn? tensorScale = null)
+                               DotPath[] paths, DotOnFn dotOn, TensorScaleFn? tensorScale = null)
 {
     public QuantType WeightType { get; } = weightType;
     public QuantType ActivationType { get; } = activationType;
@@ -23,6 +26,15 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
     public DotFn DotReference { get; } = dotReference;
     public DotRowsFn DotRows { get; } = dotRows;
 
+    /// <summary>The instruction-set paths the kernel implements (<see cref="DotPath.Scalar"/> included).</summary>
+    public IReadOnlyList<DotPath> Paths { get; } = paths;
+
+    /// <summary>The path <see cref="Dot"/> takes in this process.</summary>
+    public DotPath BestPath { get; } = DotPaths.Best(paths);
+
+    /// <summary><see cref="Dot"/> on a given path (one this process supports), for tests and benchmarks.</summary>
+    public DotOnFn DotOn { get; } = dotOn;
+
     /// <summary>
     /// For a weight format with a per-tensor trailer, the factor of every row's result read from it (<see cref="Dot"/>
     /// leaves it out); <see langword="null"/> for block formats, whose rows carry their scales.
@@ -31,15 +43,16 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
 
     /// <summary>The entry of a kernel that has only the one-row <see cref="IDotKernel.Dot"/>: rows run one by one.</summary>
     public static DotEntry Create<TKernel>() where TKernel : IDotKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>);
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>, TKernel.Paths.ToArray(), TKernel.DotOn);
 
     /// <summary>The entry of a kernel with its own multi-row inner loop.</summary>
     public static DotEntry CreateRows<TKernel>() where TKernel : IDotRowsKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows);
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.Paths.ToArray(), TKernel.DotOn);
 
     /// <summary>The entry of a kernel whose weight format has a per-tensor trailer.</summary>
     public static DotEntry CreateWithTrailer<TKernel>() where TKernel : ITensorDotKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.TensorScale);
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.Paths.ToArray(), TKernel.DotOn,
+            TKernel.TensorScale);
 
     private static void RowByRow<TKernel>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
         where TKernel : IDotKernel

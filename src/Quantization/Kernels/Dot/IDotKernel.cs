@@ -23,4 +23,13 @@ internal interface IDotKernel
 
     /// <summary>The scalar reference of <see cref="Dot"/>.</summary>
     static abstract float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
+
+    /// <summary>
+    /// The instruction-set paths the kernel implements, <see cref="DotPath.Scalar"/> included; <see cref="Dot"/> runs the
+    /// first of them in <see cref="DotPaths.Order"/> that this process supports (<see cref="DotPaths.Best"/>).
+    /// </summary>
+    static abstract ReadOnlySpan<DotPath> Paths { get; }
+
+    /// <summary><see cref="Dot"/> on <paramref name="path"/>, which this process must support (<see cref="DotPaths.IsSupported"/>).</summary>
+    static abstract float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 }

@@ -24,6 +24,11 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ1_SDot, BlockIQ1_S>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<IQ1_SDot, BlockIQ1_S>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<IQ1_SDot, BlockIQ1_S>(weights, rowBytes, activations, n, results);
 
@@ -82,7 +87,7 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     private static int Multiplier(in BlockIQ1_S x, int ib) => 2 * ((x.Qh(ib) >> 12) & 7) + 1;
 
     /// <summary>Super-block <paramref name="i"/>'s (sumi, sumi1) as computed by <paramref name="path"/>.</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockIQ1_S x = ref MemoryMarshal.Cast<byte, BlockIQ1_S>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -91,9 +96,10 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
         {
             int sum = path switch
             {
-                KDotPath.Avx512 => Vector512.Sum(Block512(px, py)),
-                KDotPath.Avx2 => Vector256.Sum(Block256(px, py)),
-                KDotPath.AdvSimd => BlockNeon(in x, in y),
+                DotPath.Avx512 => Vector512.Sum(Block512(px, py)),
+                DotPath.Avx2 => Vector256.Sum(Block256(px, py)),
+                DotPath.Ssse3 => Vector128.Sum(Block128(px, py)),
+                DotPath.AdvSimd => BlockNeon(in x, in y),
                 _ => ReferenceSum(in x, in y),
             };
             return (sum, DeltaSum(in x, in y));
@@ -106,6 +112,18 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
         for (int i = 0; i < nb; ++i, ++x, ++y)
         {
             int sumi = Vector256.Sum(Block256(x, y));
+            sumf += KDot.HalfToSingle(x->D) * y->D * (sumi + IQ1_SReference.Delta * DeltaSum(in *x, in *y));
+        }
+
+        return sumf;
+    }
+
+    public static unsafe float Dot128(BlockIQ1_S* x, BlockQ8_K* y, int nb)
+    {
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i, ++x, ++y)
+        {
+            int sumi = Vector128.Sum(Block128(x, y));
             sumf += KDot.HalfToSingle(x->D) * y->D * (sumi + IQ1_SReference.Delta * DeltaSum(in *x, in *y));
         }
 
@@ -153,6 +171,22 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
         {
             Vector256<sbyte> w = Points256(in *x, ib);
             acc = KDot.MulAdd(acc, Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), Vector256.Create((short)Multiplier(in *x, ib)));
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockIQ1_S* x, BlockQ8_K* y)
+    {
+        ReadOnlySpan<ulong> grid = IqGrids.Iq1S;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> acc = Vector128<int>.Zero;
+        for (int h = 0; h < 16; ++h)
+        {
+            Vector128<sbyte> w = Vector128.Create(grid[x->GridIndex(2 * h)], grid[x->GridIndex(2 * h + 1)]).AsSByte();
+            Vector128<short> products = Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(Sse2.LoadVector128(q8 + 16 * h), w));
+            acc += Sse2.MultiplyAddAdjacent(products, Vector128.Create((short)Multiplier(in *x, h / 2)));
         }
 
         return acc;

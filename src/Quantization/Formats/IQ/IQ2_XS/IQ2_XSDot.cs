@@ -17,13 +17,18 @@ internal readonly struct IQ2_XSDot : IKDotPaths<BlockIQ2_XS>, IKScaledBlocks<Blo
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ2_XSDot, BlockIQ2_XS>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<IQ2_XSDot, BlockIQ2_XS>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<IQ2_XSDot, BlockIQ2_XS>(weights, rowBytes, activations, n, results);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.Reference(weights, activations, n, BlockIQ2_XS.Size);
 
-    internal static (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i) =>
+    internal static (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i) =>
         Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.SuperBlockSums(path, weights, activations, i);
 
     public static ushort D(in BlockIQ2_XS x) => x.D;
@@ -41,6 +46,9 @@ internal readonly struct IQ2_XSDot : IKDotPaths<BlockIQ2_XS>, IKScaledBlocks<Blo
     public static unsafe float Dot256(BlockIQ2_XS* x, BlockQ8_K* y, int nb) =>
         0.125f * KDot.ScaledDot256<IQ2_XSDot, BlockIQ2_XS>(x, y, nb);
 
+    public static unsafe float Dot128(BlockIQ2_XS* x, BlockQ8_K* y, int nb) =>
+        0.125f * KDot.ScaledDot128<IQ2_XSDot, BlockIQ2_XS>(x, y, nb);
+
     public static unsafe float Dot512(BlockIQ2_XS* x, BlockQ8_K* y, int nb) =>
         0.125f * KDot.ScaledDot512<IQ2_XSDot, BlockIQ2_XS>(x, y, nb);
 
@@ -50,6 +58,8 @@ internal readonly struct IQ2_XSDot : IKDotPaths<BlockIQ2_XS>, IKScaledBlocks<Blo
     public static unsafe Vector256<int> Block256(BlockIQ2_XS* x, BlockQ8_K* y) => Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.Block256(x, y);
 
     public static unsafe Vector512<int> Block512(BlockIQ2_XS* x, BlockQ8_K* y) => Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.Block512(x, y);
+
+    public static unsafe Vector128<int> Block128(BlockIQ2_XS* x, BlockQ8_K* y) => Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.Block128(x, y);
 
     public static int BlockNeon(ref readonly BlockIQ2_XS x, ref readonly BlockQ8_K y) => Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.BlockNeon(in x, in y);
 }

@@ -17,13 +17,18 @@ internal readonly struct IQ2_XXSDot : IKDotPaths<BlockIQ2_XXS>, IKScaledBlocks<B
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ2_XXSDot, BlockIQ2_XXS>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<IQ2_XXSDot, BlockIQ2_XXS>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<IQ2_XXSDot, BlockIQ2_XXS>(weights, rowBytes, activations, n, results);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.Reference(weights, activations, n, BlockIQ2_XXS.Size);
 
-    internal static (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i) =>
+    internal static (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i) =>
         Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.SuperBlockSums(path, weights, activations, i);
 
     public static ushort D(in BlockIQ2_XXS x) => x.D;
@@ -42,6 +47,9 @@ internal readonly struct IQ2_XXSDot : IKDotPaths<BlockIQ2_XXS>, IKScaledBlocks<B
     public static unsafe float Dot256(BlockIQ2_XXS* x, BlockQ8_K* y, int nb) =>
         0.125f * KDot.ScaledDot256<IQ2_XXSDot, BlockIQ2_XXS>(x, y, nb);
 
+    public static unsafe float Dot128(BlockIQ2_XXS* x, BlockQ8_K* y, int nb) =>
+        0.125f * KDot.ScaledDot128<IQ2_XXSDot, BlockIQ2_XXS>(x, y, nb);
+
     public static unsafe float Dot512(BlockIQ2_XXS* x, BlockQ8_K* y, int nb) =>
         0.125f * KDot.ScaledDot512<IQ2_XXSDot, BlockIQ2_XXS>(x, y, nb);
 
@@ -51,6 +59,8 @@ internal readonly struct IQ2_XXSDot : IKDotPaths<BlockIQ2_XXS>, IKScaledBlocks<B
     public static unsafe Vector256<int> Block256(BlockIQ2_XXS* x, BlockQ8_K* y) => Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.Block256(x, y);
 
     public static unsafe Vector512<int> Block512(BlockIQ2_XXS* x, BlockQ8_K* y) => Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.Block512(x, y);
+
+    public static unsafe Vector128<int> Block128(BlockIQ2_XXS* x, BlockQ8_K* y) => Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.Block128(x, y);
 
     public static int BlockNeon(ref readonly BlockIQ2_XXS x, ref readonly BlockQ8_K y) => Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.BlockNeon(in x, in y);
 }

@@ -28,12 +28,6 @@ internal readonly struct IQ4_NLKernel : IQuantKernel, ILaneQuantizer
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            IQ4_NLReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockIQ4_NL> x = MemoryMarshal.Cast<byte, BlockIQ4_NL>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

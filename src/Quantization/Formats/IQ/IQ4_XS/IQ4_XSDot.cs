@@ -24,6 +24,11 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<IQ4_XSDot, BlockIQ4_XS>(weights, rowBytes, activations, n, results);
 
@@ -75,17 +80,20 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
             return Bmi2.X64.ParallelBitDeposit(scalesL, 0x0F0F_0F0F_0F0F_0F0F) | Bmi2.X64.ParallelBitDeposit(scalesH, 0x3030_3030_3030_3030);
         }
 
-        ulong s = 0;
-        for (int ib = 0; ib < 8; ++ib)
-        {
-            s |= (ulong)(((scalesL >> (4 * ib)) & 0xF) | (((uint)scalesH >> (2 * ib) & 3) << 4)) << (8 * ib);
-        }
-
-        return s;
+        // The same deposits by shifts and masks: nibble ib and two-bit field ib of the high bits into byte ib.
+        ulong l = scalesL;
+        l = (l | (l << 16)) & 0x0000_FFFF_0000_FFFF;
+        l = (l | (l << 8)) & 0x00FF_00FF_00FF_00FF;
+        l = (l | (l << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+        ulong h = scalesH;
+        h = (h | (h << 24)) & 0x0000_00FF_0000_00FF;
+        h = (h | (h << 12)) & 0x000F_000F_000F_000F;
+        h = (h | (h << 6)) & 0x0303_0303_0303_0303;
+        return l | (h << 4);
     }
 
     /// <summary>Super-block <paramref name="i"/>'s Σ (ls − 32)·Σ kvalues·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockIQ4_XS x = ref MemoryMarshal.Cast<byte, BlockIQ4_XS>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -94,11 +102,13 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
         {
             switch (path)
             {
-                case KDotPath.Avx512:
+                case DotPath.Avx512:
                     return (Vector512.Sum(Block512(px, py)), 0);
-                case KDotPath.Avx2:
+                case DotPath.Avx2:
                     return (Vector256.Sum(Block256(px, py)), 0);
-                case KDotPath.AdvSimd:
+                case DotPath.Ssse3:
+                    return (Vector128.Sum(Block128(px, py)), 0);
+                case DotPath.AdvSimd:
                     return (BlockNeon(in x, in y), 0);
                 default:
                 {
@@ -120,6 +130,9 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
 
     public static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
         KDot.ScaledDot256<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
+
+    public static unsafe float Dot128(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot128<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
 
     public static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
         KDot.ScaledDot512<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
@@ -159,6 +172,37 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
         }
 
         return acc;
+    }
+
+    /// <summary>
+    /// One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves (the low and the high nibbles of a
+    /// sub-block). Each half's int16 pair sums reach 2·127·127, so each is scaled on its own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockIQ4_XS* x, BlockQ8_K* y)
+    {
+        Vector128<byte> scales = SignedScales(x).AsByte();
+        Vector128<byte> pick = Vector128.Create((ushort)0x0100).AsByte();
+        Vector128<byte> next = Vector128.Create((byte)2);
+        Vector128<sbyte> table = Vector128.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> acc = Vector128<int>.Zero, acc2 = Vector128<int>.Zero;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            Vector128<byte> q = Sse2.LoadVector128(qs + 16 * ib);
+            Vector128<sbyte> lo = Ssse3.Shuffle(table, (q & low4).AsSByte());
+            Vector128<sbyte> hi = Ssse3.Shuffle(table, (Sse2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & low4).AsSByte());
+
+            // Signed × signed through pmaddubsw: |w| times q8 with w's sign (exact: |q8| ≤ 127).
+            Vector128<short> s = Ssse3.Shuffle(scales, pick).AsInt16();
+            pick += next;
+            acc += KDot.MulAdd(Ssse3.Abs(lo), Ssse3.Sign(Sse2.LoadVector128(q8 + 32 * ib), lo), s);
+            acc2 += KDot.MulAdd(Ssse3.Abs(hi), Ssse3.Sign(Sse2.LoadVector128(q8 + 32 * ib + 16), hi), s);
+        }
+
+        return acc + acc2;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -28,12 +28,6 @@ internal readonly struct IQ4_XSKernel : IQuantKernel, ILaneQuantizer
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            IQ4_XSReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockIQ4_XS> x = MemoryMarshal.Cast<byte, BlockIQ4_XS>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         for (int i = 0; i < x.Length; i++)

@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q2_K × Q8_K (<c>ggml_vec_dot_q2_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ q·q8 − dmin·dy·Σ_k m_k·bsum_k over
 /// the 16 sub-blocks of 16 (q in 0..3, sc_k and m_k the nibbles of Scales[k]), both sums exact in int32.
 /// </summary>
-internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
+internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
 {
     public static QuantType WeightType => QuantType.Q2_K;
 
@@ -28,8 +28,16 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
     /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
     /// which saves it the lane shuffles; elsewhere as every super-block format.
     /// </summary>
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q2_KDot, BlockQ2_K>(path, weights, activations, n);
+
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
+        // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with
+        // dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower (.NET 10.0.12; not so
+        // with DOTNET_TieredPGO=0).
         if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
         {
             KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
@@ -82,8 +90,12 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         return (isum, summs);
     }
 
+    public static ushort D(in BlockQ2_K x) => x.D;
+
+    public static ushort DMin(in BlockQ2_K x) => x.Dmin;
+
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockQ2_K x = ref MemoryMarshal.Cast<byte, BlockQ2_K>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -92,19 +104,25 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         {
             switch (path)
             {
-                case KDotPath.Avx512:
+                case DotPath.Avx512:
                 {
                     Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector256<int> m);
                     return (Vector512.Sum(s), Vector256.Sum(m));
                 }
 
-                case KDotPath.Avx2:
+                case DotPath.Avx2:
                 {
                     Vector256<int> s = Block256(px, py, out Vector256<int> m);
                     return (Vector256.Sum(s), Vector256.Sum(m));
                 }
 
-                case KDotPath.AdvSimd:
+                case DotPath.Ssse3:
+                {
+                    Vector128<int> s = Block128(px, py, out Vector128<int> m);
+                    return (Vector128.Sum(s), Vector128.Sum(m));
+                }
+
+                case DotPath.AdvSimd:
                 {
                     int s = BlockNeon(in x, in y, out int m);
                     return (s, m);
@@ -131,6 +149,8 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         return Vector256.Sum(acc) - Vector256.Sum(accm);
     }
 
+    public static unsafe float Dot128(BlockQ2_K* x, BlockQ8_K* y, int nb) => KDot.MinDot128<Q2_KDot, BlockQ2_K>(x, y, nb);
+
     public static unsafe float Dot512(BlockQ2_K* x, BlockQ8_K* y, int nb) => Dot512(x, y, null, nb);
 
     /// <summary>
@@ -154,19 +174,7 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         return Vector512.Sum(acc) - Vector256.Sum(accm);
     }
 
-    public static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockQ2_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            int s = BlockNeon(in xb, in yb, out int m);
-            sumf += yb.D * KDot.HalfToSingle(xb.D) * s - yb.D * KDot.HalfToSingle(xb.Dmin) * m;
-        }
-
-        return sumf;
-    }
+    public static float DotNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, int nb) => KDot.MinDotNeon<Q2_KDot, BlockQ2_K>(in x, in y, nb);
 
     /// <summary>The 16 scales (low nibbles) and Σ_k m_k·bsum_k in eight int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -200,6 +208,38 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
         acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 2).AsByte() & three, Avx.LoadVector256(q8 + 32), KDot.ScalePair256(scales, 1));
         acc = KDot.MulAdd(acc, Avx2.ShiftRightLogical(q2, 4).AsByte() & three, Avx.LoadVector256(q8 + 64), KDot.ScalePair256(scales, 2));
         acc2 = KDot.MulAdd(acc2, Avx2.ShiftRightLogical(q2, 6).AsByte() & three, Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
+    }
+
+    /// <summary>One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves, each one sub-block of 16 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockQ2_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> packed = Sse2.LoadVector128((byte*)&x->Scales);
+        Vector128<sbyte> m = (Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low4).AsSByte();
+        mins = KDot.BsumProducts(y, KDot.Widen(m, 0), KDot.Widen(m, 1));
+        Vector128<sbyte> sc = (packed & low4).AsSByte();
+        Vector128<int> acc = Vector128<int>.Zero, acc2 = Vector128<int>.Zero;
+        Half128((byte*)&x->Qs, (sbyte*)&y->Qs, KDot.Widen(sc, 0), ref acc, ref acc2);
+        Half128((byte*)&x->Qs + 32, (sbyte*)&y->Qs + 128, KDot.Widen(sc, 1), ref acc, ref acc2);
+        return acc + acc2;
+    }
+
+    /// <summary>The 128 values of one half: code bytes 0–15 and 16–31, four 2-bit fields each (scales 8h..8h+7 in <paramref name="scales"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Half128(byte* qs, sbyte* q8, Vector128<short> scales, ref Vector128<int> acc, ref Vector128<int> acc2)
+    {
+        Vector128<byte> three = Vector128.Create((byte)3);
+        Vector128<ushort> a = Sse2.LoadVector128((ushort*)qs);
+        Vector128<ushort> b = Sse2.LoadVector128((ushort*)(qs + 16));
+        acc += KDot.MulAdd(a.AsByte() & three, Sse2.LoadVector128(q8), KDot.Broadcast(scales, 0));
+        acc2 += KDot.MulAdd(b.AsByte() & three, Sse2.LoadVector128(q8 + 16), KDot.Broadcast(scales, 1));
+        acc += KDot.MulAdd(Sse2.ShiftRightLogical(a, 2).AsByte() & three, Sse2.LoadVector128(q8 + 32), KDot.Broadcast(scales, 2));
+        acc2 += KDot.MulAdd(Sse2.ShiftRightLogical(b, 2).AsByte() & three, Sse2.LoadVector128(q8 + 48), KDot.Broadcast(scales, 3));
+        acc += KDot.MulAdd(Sse2.ShiftRightLogical(a, 4).AsByte() & three, Sse2.LoadVector128(q8 + 64), KDot.Broadcast(scales, 4));
+        acc2 += KDot.MulAdd(Sse2.ShiftRightLogical(b, 4).AsByte() & three, Sse2.LoadVector128(q8 + 80), KDot.Broadcast(scales, 5));
+        acc += KDot.MulAdd(Sse2.ShiftRightLogical(a, 6).AsByte() & three, Sse2.LoadVector128(q8 + 96), KDot.Broadcast(scales, 6));
+        acc2 += KDot.MulAdd(Sse2.ShiftRightLogical(b, 6).AsByte() & three, Sse2.LoadVector128(q8 + 112), KDot.Broadcast(scales, 7));
     }
 
     /// <summary>
@@ -249,7 +289,7 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, out int mins)
+    public static int BlockNeon(ref readonly BlockQ2_K x, ref readonly BlockQ8_K y, out int mins)
     {
         Vector128<byte> packed = Vector128.LoadUnsafe(in x.Scales[0]);
         Vector128<short> m = AdvSimd.ZeroExtendWideningLower(AdvSimd.ShiftRightLogical(packed, 4).GetLower()).AsInt16();

@@ -172,12 +172,6 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
     /// <summary>16 values per step: the 2-bit codes of one sub-block widened to floats, dl·q − ml.</summary>
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q2_KReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ2_K> x = MemoryMarshal.Cast<byte, BlockQ2_K>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         Vector128<byte> three = Vector128.Create((byte)3);

@@ -23,6 +23,11 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q3_KDot, BlockQ3_K>(weights, activations, n);
 
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q3_KDot, BlockQ3_K>(path, weights, activations, n);
+
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<Q3_KDot, BlockQ3_K>(weights, rowBytes, activations, n, results);
 
@@ -70,7 +75,7 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
     }
 
     /// <summary>Super-block <paramref name="i"/>'s Σ (u − 32)·q·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockQ3_K x = ref MemoryMarshal.Cast<byte, BlockQ3_K>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -79,11 +84,13 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
         {
             switch (path)
             {
-                case KDotPath.Avx512:
+                case DotPath.Avx512:
                     return (Vector512.Sum(Block512(px, py)), 0);
-                case KDotPath.Avx2:
+                case DotPath.Avx2:
                     return (Vector256.Sum(Block256(px, py)), 0);
-                case KDotPath.AdvSimd:
+                case DotPath.Ssse3:
+                    return (Vector128.Sum(Block128(px, py)), 0);
+                case DotPath.AdvSimd:
                     return (BlockNeon(in x, in y), 0);
                 default:
                     return KDot.ReferenceSums<Q3_KDot, BlockQ3_K>(in x, in y);
@@ -93,6 +100,9 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
 
     public static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
         KDot.ScaledDot256<Q3_KDot, BlockQ3_K>(x, y, nb);
+
+    public static unsafe float Dot128(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot128<Q3_KDot, BlockQ3_K>(x, y, nb);
 
     public static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
         KDot.ScaledDot512<Q3_KDot, BlockQ3_K>(x, y, nb);
@@ -142,6 +152,46 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Codes(Vector256<ushort> q2, Vector256<ushort> hbits) =>
         (q2.AsByte() & Vector256.Create((byte)3)) | (Avx2.ShiftLeftLogical(hbits, 2).AsByte() & Vector256.Create((byte)4));
+
+    /// <summary>One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves, each one sub-block of 16 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockQ3_K* x, BlockQ8_K* y)
+    {
+        Vector128<sbyte> scales = UnpackScales(in x->Scales);
+        Vector128<short> low = KDot.Widen(scales, 0), high = KDot.Widen(scales, 1);
+        Vector128<int> offset = Sse2.ShiftLeftLogical(KDot.BsumProducts(y, low, high), 2);
+        Vector128<ushort> ha = Sse2.LoadVector128((ushort*)&x->Hmask);
+        Vector128<ushort> hb = Sse2.LoadVector128((ushort*)&x->Hmask + 8);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> acc = Vector128<int>.Zero, acc2 = Vector128<int>.Zero;
+        Half128(qs, q8, low, ref ha, ref hb, ref acc, ref acc2);
+        Half128(qs + 32, q8 + 128, high, ref ha, ref hb, ref acc, ref acc2);
+        return acc + acc2 - offset;
+    }
+
+    /// <summary>The 128 values of one half: code bytes 0–15 and 16–31, four 2-bit fields each, and the next four bits of Hmask bytes 0–15 and 16–31.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Half128(byte* qs, sbyte* q8, Vector128<short> scales, ref Vector128<ushort> ha, ref Vector128<ushort> hb, ref Vector128<int> acc, ref Vector128<int> acc2)
+    {
+        Vector128<ushort> a = Sse2.LoadVector128((ushort*)qs);
+        Vector128<ushort> b = Sse2.LoadVector128((ushort*)(qs + 16));
+        acc += KDot.MulAdd(Codes(a, ha), Sse2.LoadVector128(q8), KDot.Broadcast(scales, 0));
+        acc2 += KDot.MulAdd(Codes(b, hb), Sse2.LoadVector128(q8 + 16), KDot.Broadcast(scales, 1));
+        acc += KDot.MulAdd(Codes(Sse2.ShiftRightLogical(a, 2), Sse2.ShiftRightLogical(ha, 1)), Sse2.LoadVector128(q8 + 32), KDot.Broadcast(scales, 2));
+        acc2 += KDot.MulAdd(Codes(Sse2.ShiftRightLogical(b, 2), Sse2.ShiftRightLogical(hb, 1)), Sse2.LoadVector128(q8 + 48), KDot.Broadcast(scales, 3));
+        acc += KDot.MulAdd(Codes(Sse2.ShiftRightLogical(a, 4), Sse2.ShiftRightLogical(ha, 2)), Sse2.LoadVector128(q8 + 64), KDot.Broadcast(scales, 4));
+        acc2 += KDot.MulAdd(Codes(Sse2.ShiftRightLogical(b, 4), Sse2.ShiftRightLogical(hb, 2)), Sse2.LoadVector128(q8 + 80), KDot.Broadcast(scales, 5));
+        acc += KDot.MulAdd(Codes(Sse2.ShiftRightLogical(a, 6), Sse2.ShiftRightLogical(ha, 3)), Sse2.LoadVector128(q8 + 96), KDot.Broadcast(scales, 6));
+        acc2 += KDot.MulAdd(Codes(Sse2.ShiftRightLogical(b, 6), Sse2.ShiftRightLogical(hb, 3)), Sse2.LoadVector128(q8 + 112), KDot.Broadcast(scales, 7));
+        ha = Sse2.ShiftRightLogical(ha, 4);
+        hb = Sse2.ShiftRightLogical(hb, 4);
+    }
+
+    /// <summary><see cref="Codes(Vector256{ushort}, Vector256{ushort})"/> on 16 bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Codes(Vector128<ushort> q2, Vector128<ushort> hbits) =>
+        (q2.AsByte() & Vector128.Create((byte)3)) | (Sse2.ShiftLeftLogical(hbits, 2).AsByte() & Vector128.Create((byte)4));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector512<int> Block512(BlockQ3_K* x, BlockQ8_K* y)

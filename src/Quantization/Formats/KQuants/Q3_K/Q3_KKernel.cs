@@ -456,12 +456,6 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
     /// <summary>16 values per step: low bit pair plus hmask bit gives q + 4 (0..7), then (q + 4 − 4)·dl.</summary>
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q3_KReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ3_K> x = MemoryMarshal.Cast<byte, BlockQ3_K>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         Vector128<byte> three = Vector128.Create((byte)3);

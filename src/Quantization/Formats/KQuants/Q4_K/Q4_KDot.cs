@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
 /// both sums exact in int32 (docs/formats.md#block-formulas).
 /// </summary>
-internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>
+internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>, IKMinBlocks4<BlockQ4_K>
 {
     public static QuantType WeightType => QuantType.Q4_K;
 
@@ -28,8 +28,16 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
     /// which saves it the lane shuffles; elsewhere as every super-block format.
     /// </summary>
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q4_KDot, BlockQ4_K>(path, weights, activations, n);
+
     public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
+        // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with
+        // dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower (.NET 10.0.12; not so
+        // with DOTNET_TieredPGO=0).
         if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
         {
             KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
@@ -73,53 +81,12 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     }
 
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly BlockQ4_K x = ref MemoryMarshal.Cast<byte, BlockQ4_K>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockQ4_K* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            switch (path)
-            {
-                case KDotPath.Avx512:
-                {
-                    Vector512<int> s = Block512(px, py, (sbyte*)&py->Qs, false, out Vector128<int> m, null);
-                    return (Vector512.Sum(s), Vector128.Sum(m));
-                }
+    internal static (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i) =>
+        KDot.MinSuperBlockSums<Q4_KDot, BlockQ4_K>(path, weights, activations, i);
 
-                case KDotPath.Avx2:
-                {
-                    Vector256<int> s = Block256(px, py, out Vector128<int> m);
-                    return (Vector256.Sum(s), Vector128.Sum(m));
-                }
+    public static unsafe float Dot128(BlockQ4_K* x, BlockQ8_K* y, int nb) => KDot.MinDot128<Q4_KDot, BlockQ4_K>(x, y, nb);
 
-                case KDotPath.AdvSimd:
-                {
-                    int s = BlockNeon(in x, in y, out int m);
-                    return (s, m);
-                }
-
-                default:
-                    return KDot.ReferenceSums<Q4_KDot, BlockQ4_K>(in x, in y);
-            }
-        }
-    }
-
-    public static unsafe float Dot256(BlockQ4_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector128<float> accm = Vector128<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector256<int> s = Block256(x, y, out Vector128<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
-        }
-
-        return Vector256.Sum(acc) - Vector128.Sum(accm);
-    }
+    public static unsafe float Dot256(BlockQ4_K* x, BlockQ8_K* y, int nb) => KDot.MinDot256<Q4_KDot, BlockQ4_K>(x, y, nb);
 
     public static unsafe float Dot512(BlockQ4_K* x, BlockQ8_K* y, int nb) => Dot512(x, y, null, nb);
 
@@ -144,19 +111,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
         return Vector512.Sum(acc) - Vector128.Sum(accm);
     }
 
-    public static float DotNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockQ4_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            int s = BlockNeon(in xb, in yb, out int m);
-            sumf += Fp16.ToSingle(xb.D) * yb.D * s - Fp16.ToSingle(xb.DMin) * yb.D * m;
-        }
-
-        return sumf;
-    }
+    public static float DotNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, int nb) => KDot.MinDotNeon<Q4_KDot, BlockQ4_K>(in x, in y, nb);
 
     /// <summary>Σ m_j·(bsum_2j + bsum_2j+1) in four int32 lanes (Q4_K and Q5_K); the mins are bytes 8–15 of <paramref name="scalesAndMins"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -175,8 +130,43 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
         return Ssse3.HorizontalAdd(Sse2.LoadVector128(bs), Sse2.LoadVector128(bs + 8));
     }
 
+    /// <summary>
+    /// One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves. Chunk c is sub-blocks 2c (low
+    /// nibbles) and 2c+1 (high nibbles); both halves of a sub-block share its scale, so their int16 pair sums
+    /// (≤ 2·2·15·127) are added before the scale multiply.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Block256(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    public static unsafe Vector128<int> Block128(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    {
+        Vector128<byte> sm = KScales.Unpack(in x->Scales);
+        mins = MinSums(y, sm);
+        Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> lo = Vector128<int>.Zero, hi = Vector128<int>.Zero;
+        Chunk128(qs, q8, sc, ref lo, ref hi, 0);
+        Chunk128(qs, q8, sc, ref lo, ref hi, 1);
+        Chunk128(qs, q8, sc, ref lo, ref hi, 2);
+        Chunk128(qs, q8, sc, ref lo, ref hi, 3);
+        return lo + hi;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Chunk128(byte* qs, sbyte* q8, Vector128<short> scales, ref Vector128<int> lo, ref Vector128<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> a = Sse2.LoadVector128(qs + 32 * c);
+        Vector128<byte> b = Sse2.LoadVector128(qs + 32 * c + 16);
+        q8 += 64 * c;
+        Vector128<short> pLo = Ssse3.MultiplyAddAdjacent(a & low4, Sse2.LoadVector128(q8)) + Ssse3.MultiplyAddAdjacent(b & low4, Sse2.LoadVector128(q8 + 16));
+        Vector128<short> pHi = Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4, Sse2.LoadVector128(q8 + 32))
+                             + Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4, Sse2.LoadVector128(q8 + 48));
+        lo += Sse2.MultiplyAddAdjacent(pLo, KDot.Broadcast(scales, 2 * c));
+        hi += Sse2.MultiplyAddAdjacent(pHi, KDot.Broadcast(scales, 2 * c + 1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<int> Block256(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins)
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
         mins = MinSums(y, sm);
@@ -230,14 +220,19 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
         return acc;
     }
 
-    /// <summary>Q8 codes 128(k/2) + 32(k%2) .. +31 and the 32 after the next 32, for vector k = 0..3 of <see cref="Block512"/>.</summary>
+    /// <summary><see cref="Block512(BlockQ4_K*, BlockQ8_K*, sbyte*, bool, out Vector128{int}, short*)"/> on the Q8 codes in natural order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<int> Block512(BlockQ4_K* x, BlockQ8_K* y, out Vector128<int> mins) =>
+        Block512(x, y, (sbyte*)&y->Qs, false, out mins, null);
+
+    /// <summary>Q8 codes 128(k/2) + 32(k%2) .. +31 and the 32 after the next 32, for vector k = 0..3 of <see cref="Block512(BlockQ4_K*, BlockQ8_K*, sbyte*, bool, out Vector128{int}, short*)"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<sbyte> Activations(sbyte* q8, bool paired, [ConstantExpected(Min = 0, Max = 3)] int k) =>
         paired
             ? Avx512BW.LoadVector512(q8 + 64 * k)
             : Vector512.Create(Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2)), Avx.LoadVector256(q8 + 128 * (k / 2) + 32 * (k % 2) + 64));
 
-    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512"/> takes them (256 bytes each), then its bsum pairs (16 bytes each).</summary>
+    /// <summary>Every super-block's Q8 codes in the order <see cref="Block512(BlockQ4_K*, BlockQ8_K*, sbyte*, bool, out Vector128{int}, short*)"/> takes them (256 bytes each), then its bsum pairs (16 bytes each).</summary>
     private static unsafe void PairActivations(BlockQ8_K* y, int nb, sbyte* paired)
     {
         short* pairs = (short*)(paired + 256 * nb);
@@ -288,7 +283,7 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, out int mins)
+    public static int BlockNeon(ref readonly BlockQ4_K x, ref readonly BlockQ8_K y, out int mins)
     {
         Vector128<byte> sm = KScales.Unpack(in x.Scales);
         mins = MinSumsNeon(in y, sm);

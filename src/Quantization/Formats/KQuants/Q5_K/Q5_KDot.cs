@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q5_K × Q8_K (<c>ggml_vec_dot_q5_K_q8_K</c>): Q4_K's formula with five-bit codes (0..31): per super-block,
 /// s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j, both sums exact in int32.
 /// </summary>
-internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ5_K>
+internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ5_K>, IKMinBlocks4<BlockQ5_K>
 {
     public static QuantType WeightType => QuantType.Q5_K;
 
@@ -23,6 +23,11 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q5_KDot, BlockQ5_K>(weights, activations, n);
+
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q5_KDot, BlockQ5_K>(path, weights, activations, n);
 
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<Q5_KDot, BlockQ5_K>(weights, rowBytes, activations, n, results);
@@ -61,85 +66,63 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ
     }
 
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) as computed by <paramref name="path"/>.</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i) =>
+        KDot.MinSuperBlockSums<Q5_KDot, BlockQ5_K>(path, weights, activations, i);
+
+    public static unsafe float Dot128(BlockQ5_K* x, BlockQ8_K* y, int nb) => KDot.MinDot128<Q5_KDot, BlockQ5_K>(x, y, nb);
+
+    public static unsafe float Dot256(BlockQ5_K* x, BlockQ8_K* y, int nb) => KDot.MinDot256<Q5_KDot, BlockQ5_K>(x, y, nb);
+
+    public static unsafe float Dot512(BlockQ5_K* x, BlockQ8_K* y, int nb) => KDot.MinDot512<Q5_KDot, BlockQ5_K>(x, y, nb);
+
+    public static float DotNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, int nb) => KDot.MinDotNeon<Q5_KDot, BlockQ5_K>(in x, in y, nb);
+
+    /// <summary>
+    /// One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves (Qh bytes 0–15 and 16–31 beside code
+    /// bytes 0–15 and 16–31 of each chunk). Both halves of a sub-block share its scale, so their int16 pair sums
+    /// (≤ 2·2·31·127) are added before the scale multiply.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
     {
-        ref readonly BlockQ5_K x = ref MemoryMarshal.Cast<byte, BlockQ5_K>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockQ5_K* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            switch (path)
-            {
-                case KDotPath.Avx512:
-                {
-                    Vector512<int> s = Block512(px, py, out Vector128<int> m);
-                    return (Vector512.Sum(s), Vector128.Sum(m));
-                }
-
-                case KDotPath.Avx2:
-                {
-                    Vector256<int> s = Block256(px, py, out Vector128<int> m);
-                    return (Vector256.Sum(s), Vector128.Sum(m));
-                }
-
-                case KDotPath.AdvSimd:
-                {
-                    int s = BlockNeon(in x, in y, out int m);
-                    return (s, m);
-                }
-
-                default:
-                    return KDot.ReferenceSums<Q5_KDot, BlockQ5_K>(in x, in y);
-            }
-        }
-    }
-
-    public static unsafe float Dot256(BlockQ5_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector128<float> accm = Vector128<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector256<int> s = Block256(x, y, out Vector128<int> m);
-            acc = Vector256.MultiplyAddEstimate(Vector256.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector256.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
-        }
-
-        return Vector256.Sum(acc) - Vector128.Sum(accm);
-    }
-
-    public static unsafe float Dot512(BlockQ5_K* x, BlockQ8_K* y, int nb)
-    {
-        Vector512<float> acc = Vector512<float>.Zero;
-        Vector128<float> accm = Vector128<float>.Zero;
-        ref float half = ref KDot.HalfTable;
-        for (int i = 0; i < nb; ++i, ++x, ++y)
-        {
-            Vector512<int> s = Block512(x, y, out Vector128<int> m);
-            acc = Vector512.MultiplyAddEstimate(Vector512.Create(KDot.HalfToSingle(ref half, x->D) * y->D), Vector512.ConvertToSingle(s), acc);
-            accm = Vector128.MultiplyAddEstimate(Vector128.Create(KDot.HalfToSingle(ref half, x->DMin) * y->D), Vector128.ConvertToSingle(m), accm);
-        }
-
-        return Vector512.Sum(acc) - Vector128.Sum(accm);
-    }
-
-    public static float DotNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, int nb)
-    {
-        float sumf = 0;
-        for (int i = 0; i < nb; ++i)
-        {
-            ref readonly BlockQ5_K xb = ref Unsafe.Add(ref Unsafe.AsRef(in x), i);
-            ref readonly BlockQ8_K yb = ref Unsafe.Add(ref Unsafe.AsRef(in y), i);
-            int s = BlockNeon(in xb, in yb, out int m);
-            sumf += KDot.HalfToSingle(xb.D) * yb.D * s - KDot.HalfToSingle(xb.DMin) * yb.D * m;
-        }
-
-        return sumf;
+        Vector128<byte> sm = KScales.Unpack(in x->Scales);
+        mins = Q4_KDot.MinSums(y, sm);
+        Vector128<short> sc = Sse41.ConvertToVector128Int16(sm);
+        Vector128<ushort> ha = Sse2.LoadVector128((ushort*)&x->Qh);
+        Vector128<ushort> hb = Sse2.LoadVector128((ushort*)&x->Qh + 8);
+        byte* qs = (byte*)&x->Qs;
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> lo = Vector128<int>.Zero, hi = Vector128<int>.Zero;
+        Chunk128(qs, q8, sc, ref ha, ref hb, ref lo, ref hi, 0);
+        Chunk128(qs, q8, sc, ref ha, ref hb, ref lo, ref hi, 1);
+        Chunk128(qs, q8, sc, ref ha, ref hb, ref lo, ref hi, 2);
+        Chunk128(qs, q8, sc, ref ha, ref hb, ref lo, ref hi, 3);
+        return lo + hi;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Block256(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    private static unsafe void Chunk128(byte* qs, sbyte* q8, Vector128<short> scales, ref Vector128<ushort> ha, ref Vector128<ushort> hb,
+                                        ref Vector128<int> lo, ref Vector128<int> hi, [ConstantExpected(Min = 0, Max = 3)] int c)
+    {
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> bit4 = Vector128.Create((byte)0x10);
+        Vector128<byte> a = Sse2.LoadVector128(qs + 32 * c);
+        Vector128<byte> b = Sse2.LoadVector128(qs + 32 * c + 16);
+        Vector128<byte> aLo = (a & low4) | (Sse2.ShiftLeftLogical(ha, 4).AsByte() & bit4);
+        Vector128<byte> bLo = (b & low4) | (Sse2.ShiftLeftLogical(hb, 4).AsByte() & bit4);
+        Vector128<byte> aHi = (Sse2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4) | (Sse2.ShiftLeftLogical(ha, 3).AsByte() & bit4);
+        Vector128<byte> bHi = (Sse2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4) | (Sse2.ShiftLeftLogical(hb, 3).AsByte() & bit4);
+        ha = Sse2.ShiftRightLogical(ha, 2);
+        hb = Sse2.ShiftRightLogical(hb, 2);
+        q8 += 64 * c;
+        Vector128<short> pLo = Ssse3.MultiplyAddAdjacent(aLo, Sse2.LoadVector128(q8)) + Ssse3.MultiplyAddAdjacent(bLo, Sse2.LoadVector128(q8 + 16));
+        Vector128<short> pHi = Ssse3.MultiplyAddAdjacent(aHi, Sse2.LoadVector128(q8 + 32)) + Ssse3.MultiplyAddAdjacent(bHi, Sse2.LoadVector128(q8 + 48));
+        lo += Sse2.MultiplyAddAdjacent(pLo, KDot.Broadcast(scales, 2 * c));
+        hi += Sse2.MultiplyAddAdjacent(pHi, KDot.Broadcast(scales, 2 * c + 1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<int> Block256(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
         mins = Q4_KDot.MinSums(y, sm);
@@ -177,7 +160,7 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<int> Block512(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
+    public static unsafe Vector512<int> Block512(BlockQ5_K* x, BlockQ8_K* y, out Vector128<int> mins)
     {
         Vector128<byte> sm = KScales.UnpackAvx2((byte*)&x->Scales);
         mins = Q4_KDot.MinSums(y, sm);
@@ -207,7 +190,7 @@ internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ
         | ((c switch { 0 => Avx512BW.ShiftLeftLogical(hbits, 4), 1 => Avx512BW.ShiftLeftLogical(hbits, 2), 2 => hbits, _ => Avx512BW.ShiftRightLogical(hbits, 2) }).AsByte() & Vector512.Create((byte)0x10));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, out int mins)
+    public static int BlockNeon(ref readonly BlockQ5_K x, ref readonly BlockQ8_K y, out int mins)
     {
         Vector128<byte> sm = KScales.Unpack(in x.Scales);
         mins = Q4_KDot.MinSumsNeon(in y, sm);

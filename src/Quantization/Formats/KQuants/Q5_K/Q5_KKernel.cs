@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 using Quantization.Kernels;
 
 namespace Quantization.Formats;
@@ -19,16 +18,8 @@ internal sealed class Q5_KKernel : IQuantKernel
     public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         Q5_KReference.QuantizeRow(x, destination, importance);
 
-    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q5_KReference.Dequantize(source, destination);
-            return;
-        }
-
+    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         KDequantize.Q5_K(source, destination);
-    }
 
     public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
         Q5_KReference.Dequantize(source, destination);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -22,6 +23,11 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.Dot<Q6_KDot, BlockQ6_K>(weights, activations, n);
+
+    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
+
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.DotOn<Q6_KDot, BlockQ6_K>(path, weights, activations, n);
 
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.DotRows<Q6_KDot, BlockQ6_K>(weights, rowBytes, activations, n, results);
@@ -52,7 +58,7 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
     }
 
     /// <summary>Super-block <paramref name="i"/>'s Σ sc·(q − 32)·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(KDotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
     {
         ref readonly BlockQ6_K x = ref MemoryMarshal.Cast<byte, BlockQ6_K>(weights)[i];
         ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
@@ -61,11 +67,13 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
         {
             switch (path)
             {
-                case KDotPath.Avx512:
+                case DotPath.Avx512:
                     return (Vector512.Sum(Block512(px, py)), 0);
-                case KDotPath.Avx2:
+                case DotPath.Avx2:
                     return (Vector256.Sum(Block256(px, py)), 0);
-                case KDotPath.AdvSimd:
+                case DotPath.Ssse3:
+                    return (Vector128.Sum(Block128(px, py)), 0);
+                case DotPath.AdvSimd:
                     return (BlockNeon(in x, in y), 0);
                 default:
                     return KDot.ReferenceSums<Q6_KDot, BlockQ6_K>(in x, in y);
@@ -75,6 +83,9 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
 
     public static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
         KDot.ScaledDot256<Q6_KDot, BlockQ6_K>(x, y, nb);
+
+    public static unsafe float Dot128(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
+        KDot.ScaledDot128<Q6_KDot, BlockQ6_K>(x, y, nb);
 
     public static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
         KDot.ScaledDot512<Q6_KDot, BlockQ6_K>(x, y, nb);
@@ -120,6 +131,48 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
         acc2 = KDot.MulAdd(acc2, v1, Avx.LoadVector256(q8 + 32), KDot.ScalePair256(scales, 1));
         acc = KDot.MulAdd(acc, v2, Avx.LoadVector256(q8 + 64), KDot.ScalePair256(scales, 2));
         acc2 = KDot.MulAdd(acc2, v3, Avx.LoadVector256(q8 + 96), KDot.ScalePair256(scales, 3));
+    }
+
+    /// <summary>One super-block on SSSE3/SSE4.1: <see cref="Block256"/> on 16-byte halves, each one sub-block of 16 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(BlockQ6_K* x, BlockQ8_K* y)
+    {
+        Vector128<sbyte> scales = Sse2.LoadVector128((sbyte*)&x->Scales);
+        Vector128<short> low = KDot.Widen(scales, 0), high = KDot.Widen(scales, 1);
+        Vector128<int> offset = Sse2.ShiftLeftLogical(KDot.BsumProducts(y, low, high), 5);
+        Vector128<int> acc = Vector128<int>.Zero, acc2 = Vector128<int>.Zero;
+        byte* ql = (byte*)&x->Ql;
+        byte* qh = (byte*)&x->Qh;
+        sbyte* q8 = (sbyte*)&y->Qs;
+
+        // Bytes 0–15 of each 32-byte column of Half256 are the first sub-block of its 32 values, bytes 16–31 the second.
+        Quarter128(ql, qh, q8, low, 0, ref acc);
+        Quarter128(ql + 16, qh + 16, q8 + 16, low, 1, ref acc2);
+        Quarter128(ql + 64, qh + 32, q8 + 128, high, 0, ref acc);
+        Quarter128(ql + 80, qh + 48, q8 + 144, high, 1, ref acc2);
+        return acc + acc2 - offset;
+    }
+
+    /// <summary>
+    /// Sixteen code bytes of each of the four columns of one half (<see cref="Half256"/>): byte l of Ql, Ql + 32 and Qh,
+    /// for l in 16o..16o+15, giving values 32j + 16o + l of the half, sub-block 2j + o (scales in <paramref name="scales"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Quarter128(byte* ql, byte* qh, sbyte* q8, Vector128<short> scales, [ConstantExpected(Min = 0, Max = 1)] int o, ref Vector128<int> acc)
+    {
+        Vector128<byte> low4 = Vector128.Create((byte)0x0F);
+        Vector128<byte> bits45 = Vector128.Create((byte)0x30);
+        Vector128<byte> a = Sse2.LoadVector128(ql);
+        Vector128<byte> b = Sse2.LoadVector128(ql + 32);
+        Vector128<byte> hb = Sse2.LoadVector128(qh);
+        Vector128<byte> v0 = (a & low4) | (Sse2.ShiftLeftLogical(hb.AsUInt16(), 4).AsByte() & bits45);
+        Vector128<byte> v1 = (b & low4) | (Sse2.ShiftLeftLogical(hb.AsUInt16(), 2).AsByte() & bits45);
+        Vector128<byte> v2 = (Sse2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & low4) | (hb & bits45);
+        Vector128<byte> v3 = (Sse2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & low4) | (Sse2.ShiftRightLogical(hb.AsUInt16(), 2).AsByte() & bits45);
+        acc += KDot.MulAdd(v0, Sse2.LoadVector128(q8), KDot.Broadcast(scales, o));
+        acc += KDot.MulAdd(v1, Sse2.LoadVector128(q8 + 32), KDot.Broadcast(scales, 2 + o));
+        acc += KDot.MulAdd(v2, Sse2.LoadVector128(q8 + 64), KDot.Broadcast(scales, 4 + o));
+        acc += KDot.MulAdd(v3, Sse2.LoadVector128(q8 + 96), KDot.Broadcast(scales, 6 + o));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

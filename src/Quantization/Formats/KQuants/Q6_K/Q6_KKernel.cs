@@ -110,12 +110,6 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
     /// <summary>16 values per step: nibble plus bit pair gives q + 32 (0..63), then (q + 32 − 32)·(d·sc).</summary>
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q6_KReference.Dequantize(source, destination);
-            return;
-        }
-
         ReadOnlySpan<BlockQ6_K> x = MemoryMarshal.Cast<byte, BlockQ6_K>(source);
         ref float yr = ref MemoryMarshal.GetReference(destination);
         Vector128<byte> lowNibble = Vector128.Create((byte)0x0F);

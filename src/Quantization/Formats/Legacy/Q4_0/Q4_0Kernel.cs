@@ -1,69 +1,45 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
 /// <summary>Q4_0 kernels: vector paths over <see cref="Block32"/>, identical in bytes to <see cref="Q4_0Reference"/>.</summary>
-internal sealed class Q4_0Kernel : IQuantKernel
+internal sealed class Q4_0Kernel : BlockKernel<Q4_0Kernel.Codec, BlockQ4_0>
 {
-    public static QuantType Type => QuantType.Q4_0;
-
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    internal readonly struct Codec : IBlockCodec<BlockQ4_0>
     {
-        if (!importance.IsEmpty)
-        {
-            if (!LegacyImportance.TryQuantizeRow<Q4_0Reference.ImportanceFormat>(x, destination, importance))
-            {
-                Q4_0Reference.QuantizeRow(x, destination, importance);
-            }
+        public static QuantType Type => QuantType.Q4_0;
 
-            return;
-        }
+        public static int BlockValues => 32;
 
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            Q4_0Reference.QuantizeRow(x, destination, importance);
-            return;
-        }
+        public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+            LegacyImportance.QuantizeRowOrReference<Q4_0Reference.ImportanceFormat, Codec>(x, destination, importance);
 
-        Span<BlockQ4_0> y = MemoryMarshal.Cast<byte, BlockQ4_0>(destination);
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        for (int i = 0; i < x.Length / 32; i++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void QuantizeBlock(ref float x, ref BlockQ4_0 y)
         {
-            ref float xb = ref Unsafe.Add(ref xr, i * 32);
-            float max = Block32.SignedMaxAbs(ref xb, out _);
+            float max = Block32.SignedMaxAbs(ref x, out _);
             float d = max / -8;
             float id = d != 0 ? 1.0f / d : 0.0f;
-            y[i].D = Fp16.FromSingle(d);
-            Block32.Codes(ref xb, new TruncateCodeOp(0f, id, 8.5f, 15), out Vector128<byte> lo, out Vector128<byte> hi);
-            Block32.PackNibbles(lo, hi).StoreUnsafe(ref y[i].Qs[0]);
+            y.D = Fp16.FromSingle(d);
+            Block32.Codes(ref x, new TruncateCodeOp(0f, id, 8.5f, 15), out Vector128<byte> lo, out Vector128<byte> hi);
+            Block32.PackNibbles(lo, hi).StoreUnsafe(ref y.Qs[0]);
         }
-    }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q4_0Reference.QuantizeRow(x, destination, importance);
-
-    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        if (!Vector128.IsHardwareAccelerated)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void DequantizeBlock(ref readonly BlockQ4_0 x, ref float y)
         {
+            var op = new ScaleValueOp(8, Fp16.ToSingle(x.D));
+            Block32.SplitNibbles(Vector128.LoadUnsafe(in x.Qs[0]), out Vector128<byte> lo, out Vector128<byte> hi);
+            Block32.Values16(lo.AsSByte(), op, ref y);
+            Block32.Values16(hi.AsSByte(), op, ref Unsafe.Add(ref y, 16));
+        }
+
+        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+            Q4_0Reference.QuantizeRow(x, destination, importance);
+
+        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
             Q4_0Reference.Dequantize(source, destination);
-            return;
-        }
-
-        ReadOnlySpan<BlockQ4_0> x = MemoryMarshal.Cast<byte, BlockQ4_0>(source);
-        ref float yr = ref MemoryMarshal.GetReference(destination);
-        for (int i = 0; i < x.Length; i++)
-        {
-            var op = new ScaleValueOp(8, Fp16.ToSingle(x[i].D));
-            Block32.SplitNibbles(Vector128.LoadUnsafe(in x[i].Qs[0]), out Vector128<byte> lo, out Vector128<byte> hi);
-            Block32.Values16(lo.AsSByte(), op, ref Unsafe.Add(ref yr, i * 32));
-            Block32.Values16(hi.AsSByte(), op, ref Unsafe.Add(ref yr, i * 32 + 16));
-        }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q4_0Reference.Dequantize(source, destination);
 }

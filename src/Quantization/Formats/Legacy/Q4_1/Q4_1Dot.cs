@@ -12,21 +12,8 @@ internal readonly struct Q4_1Weights : IBlock32Weights
     public static bool HasMin => true;
     public static bool NonNegative => true;
 
-    public static int IntegerSumReference(ref readonly byte block, ref readonly sbyte y)
-    {
-        ref byte qs = ref Unsafe.Add(ref Unsafe.AsRef(in block), 4);
-        ref sbyte yr = ref Unsafe.AsRef(in y);
-        int sumi0 = 0, sumi1 = 0;
-        for (int j = 0; j < 16; j++)
-        {
-            int v0 = Unsafe.Add(ref qs, j) & 0x0F;
-            int v1 = Unsafe.Add(ref qs, j) >> 4;
-            sumi0 += v0 * Unsafe.Add(ref yr, j);
-            sumi1 += v1 * Unsafe.Add(ref yr, j + 16);
-        }
-
-        return sumi0 + sumi1;
-    }
+    public static int IntegerSumReference(ref readonly byte block, ref readonly sbyte y) =>
+        LegacyDotCodes.NibbleSumReference(in block, 4, 0, in y);
 
     // (d_x*d_y)*sumi (+ m_x*s_y, added by the driver)
     public static float ScaleReference(int sumi, float dx, float dy) => dx * dy * sumi;

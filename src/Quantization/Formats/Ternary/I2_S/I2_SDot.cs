@@ -27,13 +27,14 @@ internal sealed class I2_SDot : ITensorDotKernel
     /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
     public static readonly DotPath BestPath = SelectPath();
 
-    private static DotPath SelectPath() =>
-        Vector512.IsHardwareAccelerated
-            ? DotPaths.First([DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd])
-            : DotPaths.First([DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd]);
+    /// <summary>The paths implemented (AVX-VNNI has no I2_S path: it is <see cref="DotPath.Avx2"/>'s job).</summary>
+    public static ReadOnlySpan<DotPath> Paths =>
+        [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
 
-    /// <summary>Whether <paramref name="path"/> runs on this process (AVX-VNNI has no I2_S path: it is <see cref="DotPath.Avx2"/>'s job).</summary>
-    public static bool IsSupported(DotPath path) => path != DotPath.AvxVnni && DotPaths.CanRun(path);
+    private static DotPath SelectPath() => DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
     /// <summary>The weight tensor's scale, read from its trailer: the factor of every row's <see cref="Dot"/>.</summary>
     public static float TensorScale(ReadOnlySpan<byte> trailer) => I2_SReference.ReadScale(trailer);

@@ -16,12 +16,6 @@ internal sealed class I2_SKernel : ITensorQuantKernel
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<byte> trailer)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            I2_SReference.QuantizeRow(x, destination, trailer);
-            return;
-        }
-
         var op = new I2_SCodeOp(I2_SReference.ReadScale(trailer));
         Span<BlockI2_S> y = MemoryMarshal.Cast<byte, BlockI2_S>(destination);
         ref float xr = ref MemoryMarshal.GetReference(x);
@@ -44,12 +38,6 @@ internal sealed class I2_SKernel : ITensorQuantKernel
 
     public static void Dequantize(ReadOnlySpan<byte> blocks, ReadOnlySpan<byte> trailer, Span<float> destination)
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            I2_SReference.Dequantize(blocks, trailer, destination);
-            return;
-        }
-
         var op = new ScaleValueOp(0, I2_SReference.ReadScale(trailer));
         Vector128<sbyte> values = Vector128.Create((sbyte)-1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         Vector128<byte> three = Vector128.Create((byte)3);

@@ -20,6 +20,17 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
+    /// <summary>The paths implemented (<see cref="Rows4AvxVnni"/> is not one: AVX-512 comes after AVX-VNNI in
+    /// <see cref="DotPaths.Order"/>, and this format keeps AVX-512 where a CPU has both); <see cref="DotPath.Ssse3"/> is the portable Vector128 kernel.</summary>
+    public static ReadOnlySpan<DotPath> Paths =>
+        [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
+
+    /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
+    public static readonly DotPath BestPath = DotPaths.Best(Paths);
+
+    /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
+    public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
+
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         int blocks = TernaryDot.BlockCount(n, BlockTQ2_0.Size, weights.Length, activations.Length);
@@ -27,7 +38,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         ref byte y = ref MemoryMarshal.GetReference(activations);
         float sumf = 0f;
         int i = 0;
-        if (Avx2.IsSupported)
+        if (BestPath is DotPath.Avx512 or DotPath.Avx2)
         {
             // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
             for (; i + 4 <= blocks; i += 4)
@@ -68,18 +79,14 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         ref byte w = ref MemoryMarshal.GetReference(weights);
         ref byte a = ref MemoryMarshal.GetReference(activations);
         int r = 0;
-        for (; Avx2.IsSupported && r + 4 <= results.Length; r += 4)
+        for (; (BestPath is DotPath.Avx512 or DotPath.Avx2) && r + 4 <= results.Length; r += 4)
         {
             ref byte rows = ref Unsafe.Add(ref w, (nint)r * rowBytes);
             Span<float> four = results.Slice(r, 4);
             bool prefetch = r + 8 <= results.Length;
-            if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+            if (BestPath == DotPath.Avx512)
             {
                 TernaryDot.Rows4<Rows4Avx512>(ref rows, rowBytes, ref a, blocks, four, prefetch);
-            }
-            else if (AvxVnni.IsSupported)
-            {
-                TernaryDot.Rows4<Rows4AvxVnni>(ref rows, rowBytes, ref a, blocks, four, prefetch);
             }
             else
             {
@@ -197,6 +204,26 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         }
     }
 
+    /// <summary>
+    /// The dot product with every block's integer sum from <paramref name="path"/>, blocks added one by one in order (the
+    /// reference's float order), so any path's result equals the reference's exactly.
+    /// </summary>
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        int blocks = TernaryDot.BlockCount(n, BlockTQ2_0.Size, weights.Length, activations.Length);
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        float sumf = 0f;
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
+            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+            sumf += (float)BlockSumOn(path, ref xb, ref yb) * TernaryDot.Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, 64)));
+        }
+
+        return sumf;
+    }
+
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         int blocks = TernaryDot.BlockCount(n, BlockTQ2_0.Size, weights.Length, activations.Length);
@@ -240,39 +267,23 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
     /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> PartialX86(ref byte x, ref byte y) =>
-        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
+        BestPath == DotPath.Avx512 ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
 
     /// <summary>The integer block sum on the best path this machine has.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSum(ref byte x, ref byte y)
+    internal static int BlockSum(ref byte x, ref byte y) => BlockSumOn(BestPath, ref x, ref y);
+
+    /// <summary>The integer block sum on <paramref name="path"/> (which must be supported).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BlockSumOn(DotPath path, ref byte x, ref byte y) => path switch
     {
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
-        {
-            return BlockSumAvx512(ref x, ref y);
-        }
-
-        if (Avx2.IsSupported)
-        {
-            return BlockSumAvx2(ref x, ref y);
-        }
-
-        if (Dp.IsSupported)
-        {
-            return BlockSumDp(ref x, ref y);
-        }
-
-        if (AdvSimd.IsSupported)
-        {
-            return BlockSumAdvSimd(ref x, ref y);
-        }
-
-        if (Vector128.IsHardwareAccelerated)
-        {
-            return BlockSumVector128(ref x, ref y);
-        }
-
-        return BlockSumReference(in Unsafe.As<byte, BlockTQ2_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y));
-    }
+        DotPath.Avx512 => BlockSumAvx512(ref x, ref y),
+        DotPath.Avx2 => BlockSumAvx2(ref x, ref y),
+        DotPath.Ssse3 => BlockSumVector128(ref x, ref y),
+        DotPath.AdvSimdDp => BlockSumDp(ref x, ref y),
+        DotPath.AdvSimd => BlockSumAdvSimd(ref x, ref y),
+        _ => BlockSumReference(in Unsafe.As<byte, BlockTQ2_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y)),
+    };
 
     /// <summary>Avx512BW: the 64 code bytes in one vector; shift l selects elements 32l.. (low half) and 128 + 32l.. (high half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

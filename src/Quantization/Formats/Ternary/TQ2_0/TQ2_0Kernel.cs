@@ -1,35 +1,28 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Quantization.Kernels;
 
 namespace Quantization.Formats;
 
 /// <summary>TQ2_0 kernels: 32 codes per vector step over <see cref="Block32"/>, identical in bytes and floats to <see cref="TQ2_0Reference"/>.</summary>
-internal sealed class TQ2_0Kernel : IQuantKernel
+internal sealed class TQ2_0Kernel : BlockKernel<TQ2_0Kernel.Codec, BlockTQ2_0>
 {
-    public static QuantType Type => QuantType.TQ2_0;
-
-    public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
+    internal readonly struct Codec : IBlockCodec<BlockTQ2_0>
     {
-        if (!Vector128.IsHardwareAccelerated)
-        {
-            TQ2_0Reference.QuantizeRow(x, destination);
-            return;
-        }
+        public static QuantType Type => QuantType.TQ2_0;
 
-        Span<BlockTQ2_0> y = MemoryMarshal.Cast<byte, BlockTQ2_0>(destination);
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        for (int i = 0; i < x.Length / TQ2_0Reference.SuperBlockSize; i++)
+        public static int BlockValues => TQ2_0Reference.SuperBlockSize;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void QuantizeBlock(ref float x, ref BlockTQ2_0 y)
         {
-            ref float xb = ref Unsafe.Add(ref xr, i * TQ2_0Reference.SuperBlockSize);
-            float d = TernaryBlocks.MaxAbs256(ref xb);
+            float d = TernaryBlocks.MaxAbs256(ref x);
             var op = new TernaryCodeOp(TernaryCodes.Inverse(d));
-            y[i].D = Fp16.FromSingle(d);
-            ref byte qs = ref y[i].Qs[0];
+            y.D = Fp16.FromSingle(d);
+            ref byte qs = ref y.Qs[0];
             for (int c = 0; c < 2; c++)
             {
-                ref float xc = ref Unsafe.Add(ref xb, 128 * c);
+                ref float xc = ref Unsafe.Add(ref x, 128 * c);
                 Block32.Codes(ref xc, op, out Vector128<byte> l0, out Vector128<byte> h0);
                 Block32.Codes(ref Unsafe.Add(ref xc, 32), op, out Vector128<byte> l1, out Vector128<byte> h1);
                 Block32.Codes(ref Unsafe.Add(ref xc, 64), op, out Vector128<byte> l2, out Vector128<byte> h2);
@@ -38,41 +31,30 @@ internal sealed class TQ2_0Kernel : IQuantKernel
                 TernaryBlocks.Pack2Bit(h0, h1, h2, h3).StoreUnsafe(ref qs, (nuint)(32 * c + 16));
             }
         }
-    }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        TQ2_0Reference.QuantizeRow(x, destination);
-
-    public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        if (!Vector128.IsHardwareAccelerated)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void DequantizeBlock(ref readonly BlockTQ2_0 x, ref float y)
         {
-            TQ2_0Reference.Dequantize(source, destination);
-            return;
-        }
-
-        ReadOnlySpan<BlockTQ2_0> x = MemoryMarshal.Cast<byte, BlockTQ2_0>(source);
-        ref float yr = ref MemoryMarshal.GetReference(destination);
-        Vector128<byte> three = Vector128.Create((byte)3);
-        for (int i = 0; i < x.Length; i++)
-        {
-            var op = new ScaleValueOp(1, Fp16.ToSingle(x[i].D));
-            ref float yb = ref Unsafe.Add(ref yr, i * TQ2_0Reference.SuperBlockSize);
+            var op = new ScaleValueOp(1, Fp16.ToSingle(x.D));
+            Vector128<byte> three = Vector128.Create((byte)3);
             for (int c = 0; c < 2; c++)
             {
                 for (int h = 0; h < 2; h++)
                 {
-                    Vector128<byte> b = Vector128.LoadUnsafe(in x[i].Qs[0], (nuint)(32 * c + 16 * h));
+                    Vector128<byte> b = Vector128.LoadUnsafe(in x.Qs[0], (nuint)(32 * c + 16 * h));
                     for (int l = 0; l < 4; l++)
                     {
                         Vector128<byte> q = Vector128.ShiftRightLogical(b, 2 * l) & three;
-                        Block32.Values16(q.AsSByte(), op, ref Unsafe.Add(ref yb, 128 * c + 32 * l + 16 * h));
+                        Block32.Values16(q.AsSByte(), op, ref Unsafe.Add(ref y, 128 * c + 32 * l + 16 * h));
                     }
                 }
             }
         }
-    }
 
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        TQ2_0Reference.Dequantize(source, destination);
+        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
+            TQ2_0Reference.QuantizeRow(x, destination);
+
+        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
+            TQ2_0Reference.Dequantize(source, destination);
+    }
 }
