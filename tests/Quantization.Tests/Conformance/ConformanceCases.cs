@@ -48,8 +48,11 @@ public sealed record ConformanceCase(QuantType Type, string Dataset, int Rows, i
         return x;
     }
 
-    /// <summary>Types whose ggml quantizer asserts when every candidate grid point is at an infinite weighted distance.</summary>
-    public static bool AbortsOnHugeValues(QuantType type) => type is QuantType.IQ3_XXS or QuantType.IQ3_S;
+    /// <summary>
+    /// Types whose ggml quantizer asserts when every candidate grid point is at an infinite weighted distance: IQ3, and
+    /// the lattice-search types (IQ1, IQ2), which also abort on rows whose Σx² overflows (<see cref="LatticeSearchRefuses"/>).
+    /// </summary>
+    public static bool AbortsOnHugeValues(QuantType type) => type is QuantType.IQ3_XXS or QuantType.IQ3_S || Array.IndexOf(LatticeSearchTypes, type) >= 0;
 
     public float[] ImportanceWeights() => Importance switch
     {
