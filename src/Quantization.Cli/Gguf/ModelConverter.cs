@@ -63,6 +63,14 @@ internal static class ModelConverter
                 {
                     GgufTensorInfo t = input.Tensors[i];
                     plan[i] = ShouldQuantize(t, target);
+                    if (plan[i] && FormatRegistry.TryGet(target.Type)?.Importance == ImportanceUse.Required && importance?.ContainsKey(t.Name) != true)
+                    {
+                        // Like llama-quantize: these formats are not quantized without importance (ggml aborts).
+                        throw new InvalidDataException(importance is null
+                            ? $"{target.Name} needs an importance matrix; pass one with --imatrix."
+                            : $"{target.Name} needs an importance matrix entry for every quantized tensor; the imatrix has none for '{t.Name}'.");
+                    }
+
                     writer.AddTensor(t.Name, plan[i] ? target.Type : t.Type, [.. t.Dimensions]);
                 }
 
@@ -78,7 +86,15 @@ internal static class ModelConverter
                             throw new InvalidDataException($"The imatrix entry for '{t.Name}' has {imatrix.Length} values; the tensor's rows have {t.RowLength}.");
                         }
 
-                        Quantize(view, target, imatrix, threads, writer, t.Name);
+                        try
+                        {
+                            Quantize(view, target, imatrix, threads, writer, t.Name);
+                        }
+                        catch (Exception ex) when (RejectedSource(ex) is { } rejected)
+                        {
+                            // Values a format cannot take (e.g. IQ2 rows whose squares overflow): a data error, not a crash.
+                            throw new InvalidDataException($"Tensor '{t.Name}': {rejected.Message}", ex);
+                        }
                         quantized++;
                     }
                     else
@@ -107,6 +123,14 @@ internal static class ModelConverter
             target.Name, quantized, copied, inputBytes, outputBytes, (double)inputBytes / outputBytes, result.Elapsed.TotalSeconds);
         return result;
     }
+
+    /// <summary>The quantizer's refusal of the values themselves, also when a parallel loop wrapped it.</summary>
+    private static ArgumentException? RejectedSource(Exception ex) => ex switch
+    {
+        ArgumentException { ParamName: "source" } a => a,
+        AggregateException g => g.Flatten().InnerExceptions.OfType<ArgumentException>().FirstOrDefault(a => a.ParamName == "source"),
+        _ => null,
+    };
 
     private static void Copy(GgufTensorView view, GgufWriter writer)
     {

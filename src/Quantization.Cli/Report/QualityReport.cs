@@ -106,12 +106,28 @@ internal static class QualityReport
         {
             QuantizationError error = format.Type == QuantType.I2_S
                 ? MeasureAbsMeanI2S(weights)
-                : QuantizationError.Measure(format.Type, weights, options.Columns);
+                : QuantizationError.Measure(format.Type, weights, options.Columns, UniformImportanceIfRequired(format.Type, options.Columns));
             double speed = MeasureMatVec(format.Type, weights, options);
             rows.Add(new ReportRow(format.Type, format.Name, format.BitsPerWeight, Model7BGigabytes(format.BitsPerWeight), error, speed));
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// Equal importance for every column when the format cannot quantize without importance (IQ2_XXS, IQ2_XS, IQ1_S):
+    /// the report has no imatrix, and equal weights favour no column. Empty for every other format.
+    /// </summary>
+    private static float[] UniformImportanceIfRequired(QuantType type, int columns)
+    {
+        if (Quantization.Formats.FormatRegistry.TryGet(type)?.Importance != Quantization.Formats.ImportanceUse.Required)
+        {
+            return [];
+        }
+
+        var importance = new float[columns];
+        Array.Fill(importance, 1f);
+        return importance;
     }
 
     /// <summary>
@@ -121,7 +137,7 @@ internal static class QualityReport
     private static double MeasureMatVec(QuantType type, float[] weights, ReportOptions options)
     {
         var packed = new byte[Quantizer.GetByteCount(type, weights.Length)];
-        Quantizer.Quantize(type, weights, packed, options.Columns);
+        Quantizer.Quantize(type, weights, packed, options.Columns, UniformImportanceIfRequired(type, options.Columns));
         var x = new float[options.Columns];
         for (int i = 0; i < x.Length; i++)
         {

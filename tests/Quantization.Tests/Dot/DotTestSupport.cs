@@ -2,6 +2,7 @@ using Quantization.Formats;
 using Quantization.Kernels;
 using Quantization.Kernels.Dot;
 using Quantization.Oracle;
+using Quantization.Tests.Support;
 
 namespace Quantization.Tests.Dot;
 
@@ -59,9 +60,15 @@ internal static class DotTestSupport
     public static byte[] Quantize(QuantType type, float[] values, int rowLength)
     {
         var q = new byte[Quantizer.GetByteCount(type, values.Length)];
-        Quantizer.Quantize(type, values, q, rowLength);
+        Quantizer.Quantize(type, values, q, rowLength, RequiredImportance(type, rowLength));
         return q;
     }
+
+    /// <summary>Importance for a format that cannot quantize without it (IQ2_XXS, IQ2_XS), otherwise none.</summary>
+    public static float[]? RequiredImportance(QuantType type, int rowLength) =>
+        FormatRegistry.TryGet(type)!.Importance == ImportanceUse.Required
+            ? TestData.Importance(5, rowLength, withZeros: false)
+            : null;
 
     public static float[] Dequantize(QuantType type, byte[] q)
     {

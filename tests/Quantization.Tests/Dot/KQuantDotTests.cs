@@ -32,6 +32,10 @@ public sealed unsafe class KQuantDotTests
         new(QuantType.IQ4_XS, "iq4_xs", IQ4_XSDot.Dot, IQ4_XSDot.DotReference, KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>, IQ4_XSDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ3_XXS, "iq3_xxs", IQ3_XXSDot.Dot, IQ3_XXSDot.DotReference, KDot.DotOn<IQ3_XXSDot, BlockIQ3_XXS>, IQ3_XXSDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ3_S, "iq3_s", IQ3_SDot.Dot, IQ3_SDot.DotReference, KDot.DotOn<IQ3_SDot, BlockIQ3_S>, IQ3_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_XXS, "iq2_xxs", IQ2_XXSDot.Dot, IQ2_XXSDot.DotReference, KDot.DotOn<IQ2_XXSDot, BlockIQ2_XXS>, IQ2_XXSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_XS, "iq2_xs", IQ2_XSDot.Dot, IQ2_XSDot.DotReference, KDot.DotOn<IQ2_XSDot, BlockIQ2_XS>, IQ2_XSDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ2_S, "iq2_s", IQ2_SDot.Dot, IQ2_SDot.DotReference, KDot.DotOn<IQ2_SDot, BlockIQ2_S>, IQ2_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ1_S, "iq1_s", IQ1_SDot.Dot, IQ1_SDot.DotReference, KDot.DotOn<IQ1_SDot, BlockIQ1_S>, IQ1_SDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);
@@ -247,7 +251,7 @@ public sealed unsafe class KQuantDotTests
     private static byte[] Quantize(QuantType type, float[] x)
     {
         var q = new byte[Quantizer.GetByteCount(type, x.Length)];
-        Quantizer.Quantize(type, x, q, x.Length);
+        Quantizer.Quantize(type, x, q, x.Length, DotTestSupport.RequiredImportance(type, x.Length));
         return q;
     }
 

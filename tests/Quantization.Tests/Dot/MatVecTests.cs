@@ -211,7 +211,7 @@ public sealed class MatVecTests
         Check("x", () => matrix.MatVec(x, y));
         Check("y", () => matrix.MatMul(x, y.AsSpan(0, 5), 2));
         Check("type", () => QuantizedMath.MatVec((QuantType)999, w, rows, columns, x.AsSpan(0, columns), y));
-        Assert.Throws<NotSupportedException>(() => QuantizedMath.MatVec(QuantType.IQ2_XXS, new byte[66], 1, 256, new float[256], y));
+        Assert.Throws<NotSupportedException>(() => QuantizedMath.MatVec(QuantType.I32, new byte[1024], 1, 256, new float[256], y));
         Assert.All(y, v => Assert.Equal(7f, v));
     }
 

@@ -167,7 +167,7 @@ public sealed partial class FormatRegistryTests
         foreach (DotEntry e in DotRegistry.All)
         {
             byte[] weights = new byte[Quantizer.GetByteCount(e.WeightType, n)];
-            Quantizer.Quantize(e.WeightType, w, weights, n);
+            Quantizer.Quantize(e.WeightType, w, weights, n, Dot.DotTestSupport.RequiredImportance(e.WeightType, n));
             byte[] activations = new byte[Quantizer.GetByteCount(e.ActivationType, n)];
             Quantizer.Quantize(e.ActivationType, x, activations, n);
             ReadOnlySpan<byte> blocks = weights.AsSpan(0, weights.Length - e.WeightFormat.TrailerBytes);

@@ -251,6 +251,88 @@ public sealed class GgufCommandTests : IDisposable
         }
     }
 
+    /// <summary>IQ2_XXS needs importance for every quantized tensor: with a GGUF imatrix covering them the bytes are ggml's.</summary>
+    [Fact]
+    public void ConvertToIq2XxsWithAnImatrixQuantizesLikeGgml()
+    {
+        GgufInteropTests.RequireGgml();
+        var model = WriteGgmlModel();
+        var importance = new Dictionary<string, float[]>();
+        using (var writer = GgufWriter.Create(PathOf("imatrix.gguf")))
+        {
+            writer.SetMetadata("general.type", GgufValue.FromString("imatrix"));
+            (string Name, int Columns)[] entries = [("blk.0.attn_q.weight", 256), ("blk.0.ffn_down.weight", 512), ("output.weight", 256)];
+            foreach ((string name, int columns) in entries)
+            {
+                writer.AddTensor(name + ".in_sum2", QuantType.F32, [columns, 1]);
+                writer.AddTensor(name + ".counts", QuantType.F32, [1, 1]);
+            }
+
+            ulong seed = 20;
+            foreach ((string name, int columns) in entries)
+            {
+                float[] sums = TestData.Importance(seed++, columns, withZeros: true).Select(v => v * 8).ToArray();
+                writer.WriteTensorData(MemoryMarshal.AsBytes(sums.AsSpan()));
+                writer.WriteTensorData(BitConverter.GetBytes(8f));
+                importance[name] = sums.Select(v => v / 8f).ToArray();
+            }
+
+            writer.Finish();
+        }
+
+        var (exitCode, _, error) = Run("convert", model.Path, PathOf("out.gguf"), "--type", "iq2_xxs", "--imatrix", PathOf("imatrix.gguf"));
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        Assert.Contains("3 tensors quantized, 3 copied", error, StringComparison.Ordinal);
+        GgmlGgufContents? loaded = GgmlGguf.Read(PathOf("out.gguf"));
+        Assert.NotNull(loaded);
+        byte[] file = File.ReadAllBytes(PathOf("out.gguf"));
+        int checkedTensors = 0;
+        for (int i = 0; i < model.Tensors.Count; i++)
+        {
+            var source = model.Tensors[i];
+            GgmlTensorEntry actual = loaded.Tensors[i];
+            if (!importance.TryGetValue(source.Name, out float[]? imatrix))
+            {
+                Assert.Equal(source.Type, actual.Type);
+                continue;
+            }
+
+            Assert.Equal((int)QuantType.IQ2_XXS, actual.Type);
+            byte[] bytes = file.AsSpan((int)(loaded.DataOffset + actual.Offset), (int)actual.Size).ToArray();
+            float[] floats = Floats(source);
+            byte[] expected;
+            if (GgmlNative.IsByteReference)
+            {
+                expected = GgmlNative.QuantizeChunk((int)QuantType.IQ2_XXS, floats, (int)source.Ne[0], imatrix);
+            }
+            else
+            {
+                expected = new byte[Quantizer.GetByteCount(QuantType.IQ2_XXS, floats.Length)];
+                Quantizer.Quantize(QuantType.IQ2_XXS, floats, expected, (int)source.Ne[0], imatrix);
+            }
+
+            Assert.Equal(expected, bytes);
+            checkedTensors++;
+        }
+
+        Assert.Equal(3, checkedTensors);
+    }
+
+    [Fact]
+    public void ConvertToIq2XxsWithoutAnImatrixFailsWithAClearError()
+    {
+        var model = WriteGgmlModel();
+
+        var (exitCode, _, error) = Run("convert", model.Path, PathOf("out.gguf"), "--type", "iq2_xxs");
+
+        Assert.Equal(QuantCommandLine.ExitRuntimeError, exitCode);
+        Assert.Contains("quant: error: iq2_xxs needs an importance matrix", error, StringComparison.Ordinal);
+        Assert.Contains("--imatrix", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(PathOf("out.gguf")));
+        Assert.False(File.Exists(PathOf("out.gguf.tmp")));
+    }
+
     [Fact]
     public void ConvertOfACorruptModelFailsWithoutLeavingAnOutput()
     {

@@ -257,7 +257,8 @@ public sealed class QuantizationErrorTests
         float[] x = TestData.TransformerLike(41, 72 * rowLength);
         float[] importance = TestData.Importance(42, rowLength, withZeros: true);
 
-        foreach (float[] imp in new[] { [], importance })
+        bool required = Quantization.Formats.FormatRegistry.TryGet(type)!.Importance == Quantization.Formats.ImportanceUse.Required;
+        foreach (float[] imp in required ? new[] { importance } : new[] { [], importance })
         {
             var bytes = new byte[Quantizer.GetByteCount(type, x.Length)];
             var restored = new float[x.Length];

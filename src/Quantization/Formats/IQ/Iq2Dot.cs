@@ -1,0 +1,208 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
+using Quantization.Kernels.Dot;
+
+namespace Quantization.Formats;
+
+/// <summary>
+/// How one IQ2 super-block names its values: per group of 8 (g = 0..31) a grid point of eight magnitudes and eight
+/// sign bits; per half sub-block of 16 (h = 0..15) an odd multiplier ls = 2s + 1.
+/// </summary>
+internal interface IIq2Blocks<TBlock> where TBlock : unmanaged
+{
+    static abstract ushort D(in TBlock x);
+
+    static abstract ulong Grid(in TBlock x, int g);
+
+    /// <summary>Bit j set negates element j of group <paramref name="g"/>.</summary>
+    static abstract byte Signs(in TBlock x, int g);
+
+    /// <summary>The 4-bit scale s of half <paramref name="h"/>: dequantized d·(0.5 + s)·0.25, multiplier 2s + 1 in the dots.</summary>
+    static abstract int ScaleCode(in TBlock x, int h);
+}
+
+/// <summary>
+/// The IQ2 × Q8_K dots (<c>ggml_vec_dot_iq2_xxs_q8_K</c>, <c>_iq2_xs_</c>, <c>_iq2_s_</c>): per super-block
+/// bsum = Σ_h ls_h·Σ grid·sign·q8 is exact in int32 (|bsum| ≤ 16·31·2·43·127·8), then
+/// 0.125·Σ (d·d8)·bsum. Every vector path computes bsum exactly: grid magnitudes (≤ 43) as unsigned bytes against the
+/// sign-adjusted q8 (|q8| ≤ 127), so no pair sum saturates int16.
+/// </summary>
+internal static class Iq2Dot<TBlocks, TBlock>
+    where TBlocks : IIq2Blocks<TBlock>
+    where TBlock : unmanaged
+{
+    /// <summary>ggml's generic kernel: sumf += (fp16(d)·d8)·bsum per super-block, times 0.125 at the end.</summary>
+    public static float Reference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, int blockBytes)
+    {
+        int nb = KDot.SuperBlocks(n, blockBytes, weights, activations);
+        ReadOnlySpan<TBlock> x = MemoryMarshal.Cast<byte, TBlock>(weights);
+        ReadOnlySpan<BlockQ8_K> y = MemoryMarshal.Cast<byte, BlockQ8_K>(activations);
+        float sumf = 0;
+        for (int i = 0; i < nb; ++i)
+        {
+            float d = Fp16.ToSingle(TBlocks.D(in x[i])) * y[i].D;
+            sumf += d * ReferenceSum(in x[i], in y[i]);
+        }
+
+        return 0.125f * sumf;
+    }
+
+    /// <summary>One super-block's bsum, value by value.</summary>
+    public static int ReferenceSum(in TBlock x, in BlockQ8_K y)
+    {
+        int bsum = 0;
+        for (int h = 0; h < 16; ++h)
+        {
+            int sumi = 0;
+            for (int g = 2 * h; g < 2 * h + 2; ++g)
+            {
+                ulong grid = TBlocks.Grid(in x, g);
+                byte signs = TBlocks.Signs(in x, g);
+                for (int j = 0; j < 8; ++j)
+                {
+                    int v = (byte)(grid >> (8 * j)) * y.Qs[8 * g + j];
+                    sumi += (signs & (1 << j)) != 0 ? -v : v;
+                }
+            }
+
+            bsum += sumi * Multiplier(in x, h);
+        }
+
+        return bsum;
+    }
+
+    /// <summary>Super-block <paramref name="i"/>'s bsum as computed by <paramref name="path"/> (no min term: 0).</summary>
+    public static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+    {
+        ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (TBlock* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            return path switch
+            {
+                DotPath.Avx512 => (Vector512.Sum(Block512(px, py)), 0),
+                DotPath.Avx2 => (Vector256.Sum(Block256(px, py)), 0),
+                DotPath.Ssse3 => (Vector128.Sum(Block128(px, py)), 0),
+                DotPath.AdvSimd => (BlockNeon(in x, in y), 0),
+                _ => (ReferenceSum(in x, in y), 0),
+            };
+        }
+    }
+
+    /// <summary>Eight sign bits as eight bytes, 0xFF where the bit is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong SignMask(byte signs) =>
+        Bmi2.X64.IsSupported
+            ? Bmi2.X64.ParallelBitDeposit(signs, 0x0101_0101_0101_0101) * 0xFF
+            : SignMasks[signs];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<int> Block256(TBlock* x, BlockQ8_K* y)
+    {
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector256<int> acc = Vector256<int>.Zero;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            int g = 4 * ib;
+            Vector256<byte> w = Vector256.Create(TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1), TBlocks.Grid(in *x, g + 2), TBlocks.Grid(in *x, g + 3)).AsByte();
+            Vector256<sbyte> m = Vector256.Create(SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1)),
+                SignMask(TBlocks.Signs(in *x, g + 2)), SignMask(TBlocks.Signs(in *x, g + 3))).AsSByte();
+            Vector256<sbyte> a = Avx.LoadVector256(q8 + 32 * ib);
+            Vector256<short> scale = Vector256.Create(Vector128.Create((short)Multiplier(in *x, 2 * ib)), Vector128.Create((short)Multiplier(in *x, 2 * ib + 1)));
+            acc = KDot.MulAdd(acc, w, (a ^ m) - m, scale);
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y)
+    {
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector128<int> acc = Vector128<int>.Zero;
+        for (int h = 0; h < 16; ++h)
+        {
+            int g = 2 * h;
+            Vector128<byte> w = Vector128.Create(TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1)).AsByte();
+            Vector128<sbyte> m = Vector128.Create(SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1))).AsSByte();
+            Vector128<sbyte> a = Sse2.LoadVector128(q8 + 16 * h);
+            Vector128<short> products = Ssse3.MultiplyAddAdjacent(w, (a ^ m) - m);
+            acc += Sse2.MultiplyAddAdjacent(products, Vector128.Create((short)Multiplier(in *x, h)));
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y)
+    {
+        sbyte* q8 = (sbyte*)&y->Qs;
+        Vector512<int> acc = Vector512<int>.Zero;
+        for (int p = 0; p < 4; ++p)
+        {
+            int g = 8 * p;
+            Vector512<byte> w = Vector512.Create(
+                TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1), TBlocks.Grid(in *x, g + 2), TBlocks.Grid(in *x, g + 3),
+                TBlocks.Grid(in *x, g + 4), TBlocks.Grid(in *x, g + 5), TBlocks.Grid(in *x, g + 6), TBlocks.Grid(in *x, g + 7)).AsByte();
+            Vector512<sbyte> m = Vector512.Create(
+                SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1)), SignMask(TBlocks.Signs(in *x, g + 2)), SignMask(TBlocks.Signs(in *x, g + 3)),
+                SignMask(TBlocks.Signs(in *x, g + 4)), SignMask(TBlocks.Signs(in *x, g + 5)), SignMask(TBlocks.Signs(in *x, g + 6)), SignMask(TBlocks.Signs(in *x, g + 7))).AsSByte();
+            Vector512<sbyte> a = Avx512BW.LoadVector512(q8 + 64 * p);
+            Vector512<short> scale = Vector512.Create(
+                Vector256.Create(Vector128.Create((short)Multiplier(in *x, 4 * p)), Vector128.Create((short)Multiplier(in *x, 4 * p + 1))),
+                Vector256.Create(Vector128.Create((short)Multiplier(in *x, 4 * p + 2)), Vector128.Create((short)Multiplier(in *x, 4 * p + 3))));
+            acc += KDot.MulAdd(w, (a ^ m) - m, scale);
+        }
+
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y)
+    {
+        ref readonly sbyte q8 = ref y.Qs[0];
+        int bsum = 0;
+        for (int h = 0; h < 16; ++h)
+        {
+            Vector128<sbyte> w = Vector128.Create(TBlocks.Grid(in x, 2 * h), TBlocks.Grid(in x, 2 * h + 1)).AsSByte();
+            Vector128<sbyte> m = Vector128.Create(SignMasks[TBlocks.Signs(in x, 2 * h)], SignMasks[TBlocks.Signs(in x, 2 * h + 1)]).AsSByte();
+            Vector128<int> s = KDot.Dot4(Vector128<int>.Zero, (w ^ m) - m, Vector128.LoadUnsafe(in q8, (nuint)(16 * h)));
+            bsum += Multiplier(in x, h) * AdvSimd.Arm64.AddAcross(s).ToScalar();
+        }
+
+        return bsum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Multiplier(in TBlock x, int h) => 2 * TBlocks.ScaleCode(in x, h) + 1;
+
+    private static ReadOnlySpan<ulong> SignMasks => Iq2SignMasks.Table;
+}
+
+/// <summary>The 256 byte-wide sign masks of <see cref="Iq2Dot{TBlocks, TBlock}"/> where there is no PDEP, built once.</summary>
+internal static class Iq2SignMasks
+{
+    public static readonly ulong[] Table = Build();
+
+    private static ulong[] Build()
+    {
+        var t = new ulong[256];
+        for (int s = 0; s < 256; ++s)
+        {
+            for (int j = 0; j < 8; ++j)
+            {
+                if ((s & (1 << j)) != 0)
+                {
+                    t[s] |= 0xFFUL << (8 * j);
+                }
+            }
+        }
+
+        return t;
+    }
+}
