@@ -185,7 +185,8 @@ public sealed partial class FormatRegistryTests
             Assert.Equal(e.Dot(blocks, activationBlocks, n), e.DotOn(e.BestPath, blocks, activationBlocks, n));
         }
 
-        Assert.True(tested > DotRegistry.All.Count(), $"only {tested} paths ran");
+        // Every kernel ran at least its scalar path (the only one on the scalar tier).
+        Assert.True(tested >= DotRegistry.All.Count(), $"only {tested} paths ran");
     }
 
     /// <summary>
