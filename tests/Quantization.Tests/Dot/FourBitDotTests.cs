@@ -330,12 +330,21 @@ public sealed class FourBitDotTests
                 matrix.MatMul(x, y, 3);
             }
 
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y);
-            QuantizedMath.MatMul(type, w, rows, columns, x, y, 3);
-            matrix.MatVec(x.AsSpan(0, columns), y);
-            matrix.MatMul(x, y, 3);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            // The pooled scratch of the wide case comes from ArrayPool.Shared, whose per-core stacks tests on other threads
+            // share: a round may find them empty and rent a fresh array. A per-call allocation shows in every round, so
+            // the least of a few rounds must be 0.
+            long least = long.MaxValue;
+            for (int round = 0; round < 5 && least != 0; round++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y);
+                QuantizedMath.MatMul(type, w, rows, columns, x, y, 3);
+                matrix.MatVec(x.AsSpan(0, columns), y);
+                matrix.MatMul(x, y, 3);
+                least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+
+            Assert.Equal(0, least);
         }
     }
 
