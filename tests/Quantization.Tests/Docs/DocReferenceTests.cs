@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Quantization.Tests.Support;
 
 namespace Quantization.Tests.Docs;
 
@@ -264,7 +265,7 @@ public sealed partial class DocReferenceTests
 
             foreach (string file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
-                if (s_extensions.Contains(Path.GetExtension(file), StringComparer.Ordinal) && !IsBuildOutput(Path.GetRelativePath(root, file)))
+                if (s_extensions.Contains(Path.GetExtension(file), StringComparer.Ordinal) && !RepositoryFiles.IsBuildOutput(Path.GetRelativePath(root, file)))
                 {
                     yield return file;
                 }
@@ -278,9 +279,6 @@ public sealed partial class DocReferenceTests
         return Directory.Exists(docs) ? Directory.EnumerateFiles(docs, "*.md", SearchOption.AllDirectories).Order(StringComparer.Ordinal) : [];
     }
 
-    private static bool IsBuildOutput(string relativePath) =>
-        relativePath.Split('/', '\\').Any(segment => segment is "bin" or "obj");
-
     /// <summary>
     /// The checkout: the first folder holding Quantization.sln, walking up from the test binaries (the normal build
     /// output and the arm64 build in artifacts/arm64-tests both sit inside it). Binaries copied out of a checkout have
@@ -289,16 +287,13 @@ public sealed partial class DocReferenceTests
     /// </summary>
     private static string? RepositoryRoot()
     {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (RepositoryFiles.FindRoot() is { } root)
         {
-            if (File.Exists(Path.Combine(dir.FullName, "Quantization.sln")))
-            {
-                return dir.FullName;
-            }
+            return root;
         }
 
         string message = $"No Quantization.sln above {AppContext.BaseDirectory}: not running from a checkout, nothing to check.";
-        Assert.False(IsBuildOutput(AppContext.BaseDirectory), message + " (but these binaries sit in a build output folder)");
+        Assert.False(RepositoryFiles.IsBuildOutput(AppContext.BaseDirectory), message + " (but these binaries sit in a build output folder)");
         TestContext.Current.TestOutputHelper?.WriteLine(message);
         return null;
     }

@@ -203,7 +203,7 @@ public sealed partial class FormatRegistryTests
         {
             foreach (string file in Directory.EnumerateFiles(Path.Combine(root, dir), "*.cs", SearchOption.AllDirectories))
             {
-                if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || file.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
+                if (RepositoryFiles.IsBuildOutput(Path.GetRelativePath(root, file)))
                 {
                     continue;
                 }
@@ -227,16 +227,6 @@ public sealed partial class FormatRegistryTests
     private static partial Regex TypeList();
 
     /// <summary>The checkout the test binary was built in (the arm64 run under qemu runs from artifacts/ inside it too).</summary>
-    internal static string RepositoryRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Quantization.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Quantization.sln above {AppContext.BaseDirectory}: the tests run from a checkout.");
-    }
+    private static string RepositoryRoot() =>
+        RepositoryFiles.FindRoot() ?? throw new InvalidOperationException($"No Quantization.sln above {AppContext.BaseDirectory}: the tests run from a checkout.");
 }
