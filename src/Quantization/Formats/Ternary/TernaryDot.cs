@@ -48,6 +48,31 @@ internal static class TernaryDot
     public static float Scale(ref byte q8Block, ushort weightScale) =>
         Unsafe.ReadUnaligned<float>(ref q8Block) * HalfTable.ToSingle(weightScale);
 
+    /// <summary>One block's exact integer sum Σ (q − 1)·q8 on a given path.</summary>
+    public delegate int BlockSumOnFn(DotPath path, ref byte x, ref byte y);
+
+    /// <summary>
+    /// The dot product with every block's integer sum from <paramref name="path"/>, blocks added one by one in order (the
+    /// reference's float order), so any path's result equals the reference's exactly. For tests and benchmarks, not the
+    /// hot loops: the block sum comes through a delegate.
+    /// </summary>
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n,
+                              int blockBytes, int scaleOffset, BlockSumOnFn blockSumOn)
+    {
+        int blocks = BlockCount(n, blockBytes, weights.Length, activations.Length);
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        float sumf = 0f;
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte xb = ref Unsafe.Add(ref x, i * blockBytes);
+            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
+            sumf += (float)blockSumOn(path, ref xb, ref yb) * Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, scaleOffset)));
+        }
+
+        return sumf;
+    }
+
     /// <summary>Checks the arguments of a row kernel; returns the block count per row.</summary>
     public static int RowBlockCount(int n, int weightBlockSize, ReadOnlySpan<byte> weights, int rowBytes, int activationsLength, int rows)
     {

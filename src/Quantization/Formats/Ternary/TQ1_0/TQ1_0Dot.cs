@@ -73,25 +73,9 @@ internal sealed class TQ1_0Dot : IDotKernel
         return sumf;
     }
 
-    /// <summary>
-    /// The dot product with every block's integer sum from <paramref name="path"/>, blocks added one by one in order (the
-    /// reference's float order), so any path's result equals the reference's exactly.
-    /// </summary>
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int blocks = TernaryDot.BlockCount(n, BlockTQ1_0.Size, weights.Length, activations.Length);
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        float sumf = 0f;
-        for (int i = 0; i < blocks; i++)
-        {
-            ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
-            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            sumf += (float)BlockSumOn(path, ref xb, ref yb) * TernaryDot.Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, 52)));
-        }
-
-        return sumf;
-    }
+    /// <summary>Every block's integer sum from <paramref name="path"/>, in the reference's float order (<see cref="TernaryDot.DotOn"/>).</summary>
+    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        TernaryDot.DotOn(path, weights, activations, n, BlockTQ1_0.Size, scaleOffset: 52, BlockSumOn);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
