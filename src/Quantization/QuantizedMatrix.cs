@@ -61,19 +61,19 @@ public sealed class QuantizedMatrix
     /// <summary>y = W·x through the integer path (<see cref="QuantizedMath.MatVec"/>).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) => MatMul(x, y, 1, maxDegreeOfParallelism);
+    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => MatMul(x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows through the integer path (<see cref="QuantizedMath.MatMul"/>).</summary>
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
         using MemoryHandle lease = LeaseWeights();
         MatMulDriver.Validate(Type, Weights.Span, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism, out _);
@@ -107,20 +107,20 @@ public sealed class QuantizedMatrix
     /// <summary>y = W·x through the float path (<see cref="QuantizedMath.MatVecAccurate"/>).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatVecAccurate(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) =>
+    public void MatVecAccurate(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) =>
         MatMulAccurate(x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows through the float path (<see cref="QuantizedMath.MatMulAccurate"/>).</summary>
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatMulAccurate(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+    public void MatMulAccurate(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
         using MemoryHandle lease = LeaseWeights();
         MatMulDriver.Validate(Type, Weights.Span, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism, out _);

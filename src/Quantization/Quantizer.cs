@@ -70,7 +70,7 @@ public static class Quantizer
     /// <param name="destination">At least <see cref="GetByteCount"/>(<paramref name="type"/>, <c>source.Length</c>) bytes.</param>
     /// <param name="rowLength">Values per row; a positive multiple of the type's block size.</param>
     /// <param name="importance">Empty, or one non-negative finite weight per column.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to use; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to use; −1 (the default) for one per processor.</param>
     /// <param name="progress">Receives the number of rows quantized so far, every few tens of thousands of values.</param>
     /// <param name="cancellationToken">
     /// Stops the work within about a millisecond per thread; the call then throws <see cref="OperationCanceledException"/>
