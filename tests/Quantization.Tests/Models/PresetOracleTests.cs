@@ -1,0 +1,125 @@
+using Quantization.Gguf;
+using Quantization.Models;
+using Quantization.Oracle;
+
+namespace Quantization.Tests.Models;
+
+/// <summary>
+/// <see cref="ModelQuantizer"/> against llama.cpp's <c>llama_model_quantize</c> on synthetic models of real
+/// architectures: the whole output file must be byte-identical (header, metadata order, tensor order, types, bytes, padding).
+/// </summary>
+public sealed class PresetOracleTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("quant-presets-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    internal static readonly Dictionary<string, SyntheticModel> Models = new()
+    {
+        ["llama"] = new("llama"),
+        ["llama-gqa"] = new("llama", KvHeads: 2, Seed: 2),
+        ["llama-f16"] = new("llama", KvHeads: 4, Source: QuantType.F16, Seed: 3),
+        ["llama-bf16"] = new("llama", Source: QuantType.BF16, Layers: 3, Seed: 4),
+        ["llama-moe4"] = new("llama", FeedForward: 256, Experts: 4, KvHeads: 4, Seed: 5),
+        ["llama-moe8"] = new("llama", FeedForward: 256, Experts: 8, Layers: 2, Seed: 6),
+        ["llama-224"] = new("llama", Embedding: 224, Heads: 7, KvHeads: 7, FeedForward: 480, Seed: 7),
+        ["falcon"] = new("falcon", FusedQkv: true, KvHeads: 1, Seed: 8),
+        ["gemma"] = new("gemma", TiedEmbeddings: true, Seed: 9),
+        ["qwen2"] = new("qwen2", KvHeads: 2, Seed: 10),
+        ["phi3"] = new("phi3", FusedQkv: true, Seed: 11),
+    };
+
+    /// <summary>Presets that need no importance matrix on the plain llama model.</summary>
+    public static TheoryData<string> PresetsWithoutImportance() =>
+        [.. QuantizationPresets.All.Where(p => !PlanFor(Models["llama"], p).RequiresImportance).Select(QuantizationPresets.GetName)];
+
+    /// <summary>The main mixes on every model (each architecture, GQA, sources, experts, odd row lengths).</summary>
+    public static TheoryData<string, string> MainPresetsOnEveryModel()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string model in Models.Keys)
+        {
+            foreach (string preset in (string[])["Q4_K_M", "Q5_K_M", "Q3_K_M", "Q3_K_L", "Q2_K", "Q4_K_S", "Q6_K", "Q4_0", "IQ4_XS", "IQ3_M", "MXFP4_MOE", "F16"])
+            {
+                data.Add(model, preset);
+            }
+        }
+
+        return data;
+    }
+
+    private static QuantizationPlan PlanFor(SyntheticModel model, QuantizationPreset preset)
+    {
+        var tensors = model.Tensors().Select(t => new ModelTensor(t.Name, t.Dims, t.Matrix ? model.Source : QuantType.F32)).ToList();
+        return new QuantizationRecipe(preset).CreatePlan(new ModelDescription(model.Architecture, model.Layers, model.Heads, model.KvHeads, model.Experts, tensors));
+    }
+
+    [Theory]
+    [MemberData(nameof(PresetsWithoutImportance))]
+    public void Every_preset_without_importance_writes_llama_cpps_file(string preset) => AssertSameFile("llama", preset);
+
+    [Theory]
+    [MemberData(nameof(MainPresetsOnEveryModel))]
+    public void Main_presets_write_llama_cpps_file_on_every_model(string model, string preset) => AssertSameFile(model, preset);
+
+    [Theory]
+    [InlineData("llama-gqa")]
+    [InlineData("llama-moe8")]
+    [InlineData("llama-f16")]
+    public void Every_preset_without_importance_on_more_models(string model)
+    {
+        foreach (QuantizationPreset p in QuantizationPresets.All.Where(p => !PlanFor(Models[model], p).RequiresImportance))
+        {
+            AssertSameFile(model, QuantizationPresets.GetName(p));
+        }
+    }
+
+    private void AssertSameFile(string modelName, string presetName, QuantizationRecipe? recipe = null, Action<string, string>? oracle = null)
+    {
+        LlamaQuantizeOracleTests.RequireOracle();
+        Assert.True(QuantizationPresets.TryParse(presetName, out QuantizationPreset? preset));
+        SyntheticModel model = Models[modelName];
+        string input = Path.Combine(_dir, $"{modelName}.gguf");
+        if (!File.Exists(input))
+        {
+            model.Write(input);
+        }
+
+        string expected = Path.Combine(_dir, $"{modelName}-{presetName}-llama.gguf"), actual = Path.Combine(_dir, $"{modelName}-{presetName}-ours.gguf");
+        if (oracle is null)
+        {
+            Assert.Equal(0u, LlamaQuantize.Quantize(input, expected, (int)preset.Value, threads: 2));
+        }
+        else
+        {
+            oracle(input, expected);
+        }
+
+        using (GgufFile source = GgufFile.Open(input))
+        {
+            ModelQuantizer.Quantize(source, actual, recipe ?? new QuantizationRecipe(preset.Value), new ModelQuantizationOptions { Threads = 2 });
+        }
+
+        AssertSameGguf(expected, actual, $"{modelName} {presetName}");
+    }
+
+    /// <summary>Byte equality, with a readable first difference (tensor name and types) when they differ.</summary>
+    internal static void AssertSameGguf(string expectedPath, string actualPath, string what)
+    {
+        byte[] expected = File.ReadAllBytes(expectedPath), actual = File.ReadAllBytes(actualPath);
+        if (expected.AsSpan().SequenceEqual(actual))
+        {
+            return;
+        }
+
+        using GgufFile e = GgufFile.Open(expectedPath), a = GgufFile.Open(actualPath);
+        Assert.Equal(e.Metadata.Select(kv => kv.Key), a.Metadata.Select(kv => kv.Key));
+        Assert.Equal(e.Tensors.Select(t => $"{t.Name} {t.Type} [{t.ShapeText}]"), a.Tensors.Select(t => $"{t.Name} {t.Type} [{t.ShapeText}]"));
+        foreach (GgufTensorInfo t in e.Tensors)
+        {
+            Assert.True(e.GetTensorData(t).SequenceEqual(a.GetTensorData(a.GetTensor(t.Name))), $"{what}: tensor {t.Name} ({t.Type}) differs");
+        }
+
+        Assert.Fail($"{what}: the files differ ({expected.Length} vs {actual.Length} bytes) outside tensor data.");
+    }
+}
