@@ -74,7 +74,75 @@ public sealed class PresetOracleTests : IDisposable
         }
     }
 
-    private void AssertSameFile(string modelName, string presetName, QuantizationRecipe? recipe = null, Action<string, string>? oracle = null)
+    public static TheoryData<string, string> EveryPresetWithImportance()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string model in (string[])["llama", "llama-gqa", "llama-moe4"])
+        {
+            foreach (QuantizationPreset p in QuantizationPresets.All)
+            {
+                data.Add(model, QuantizationPresets.GetName(p));
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>With the same importance data (as llama-imatrix would collect: every matrix but the token embeddings), every preset, the low-bit ones too.</summary>
+    [Theory]
+    [MemberData(nameof(EveryPresetWithImportance))]
+    public void Every_preset_with_importance_writes_llama_cpps_file(string modelName, string presetName)
+    {
+        Dictionary<string, float[]> importance = ImportanceFor(Models[modelName]);
+        Assert.True(QuantizationPresets.TryParse(presetName, out QuantizationPreset? preset));
+        AssertSameFile(modelName, presetName, options: new ModelQuantizationOptions { Threads = 2, Importance = importance },
+                       oracle: (input, output) => Assert.Equal(0u, LlamaQuantize.Quantize(input, output, (int)preset.Value, threads: 2, importance: importance)));
+    }
+
+    [Theory]
+    [InlineData("IQ2_XXS")]
+    [InlineData("IQ1_S")]
+    [InlineData("Q2_K_S")]
+    [InlineData("IQ3_XS")]
+    public void Presets_that_need_importance_are_refused_without_it_naming_the_tensor(string presetName)
+    {
+        LlamaQuantizeOracleTests.RequireOracle();
+        Assert.True(QuantizationPresets.TryParse(presetName, out QuantizationPreset? preset));
+        string input = Path.Combine(_dir, "llama.gguf"), output = Path.Combine(_dir, "out.gguf");
+        Models["llama"].Write(input);
+        Assert.NotEqual(0u, LlamaQuantize.Quantize(input, output, (int)preset.Value));
+        using GgufFile source = GgufFile.Open(input);
+        var ex = Assert.Throws<InvalidDataException>(() => ModelQuantizer.Quantize(source, output, new QuantizationRecipe(preset.Value),
+                                                                                         cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Contains("blk.", ex.Message);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    /// <summary>Deterministic positive importance for every matrix but the token embeddings, one row per expert.</summary>
+    internal static Dictionary<string, float[]> ImportanceFor(SyntheticModel model)
+    {
+        var random = new Random(model.Seed + 100);
+        var importance = new Dictionary<string, float[]>();
+        foreach ((string name, long[] dims, bool matrix) in model.Tensors())
+        {
+            if (matrix && name != "token_embd.weight")
+            {
+                var values = new float[dims[0] * (dims.Length > 2 ? dims[2] : 1)];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    values[i] = (float)(random.NextDouble() * random.NextDouble() * 4);
+                }
+
+                importance[name] = values;
+            }
+        }
+
+        return importance;
+    }
+
+    private void AssertSameFile(string modelName, string presetName, QuantizationRecipe? recipe = null, Action<string, string>? oracle = null,
+                                ModelQuantizationOptions? options = null)
     {
         LlamaQuantizeOracleTests.RequireOracle();
         Assert.True(QuantizationPresets.TryParse(presetName, out QuantizationPreset? preset));
@@ -97,7 +165,8 @@ public sealed class PresetOracleTests : IDisposable
 
         using (GgufFile source = GgufFile.Open(input))
         {
-            ModelQuantizer.Quantize(source, actual, recipe ?? new QuantizationRecipe(preset.Value), new ModelQuantizationOptions { Threads = 2 });
+            ModelQuantizer.Quantize(source, actual, recipe ?? new QuantizationRecipe(preset.Value), options ?? new ModelQuantizationOptions { Threads = 2 },
+                                    cancellationToken: TestContext.Current.CancellationToken);
         }
 
         AssertSameGguf(expected, actual, $"{modelName} {presetName}");
