@@ -141,11 +141,45 @@ public sealed class PresetOracleTests : IDisposable
         return importance;
     }
 
+    /// <summary>llama-quantize's options: --pure, --leave-output-tensor, --output-tensor-type, --token-embedding-type, --tensor-type.</summary>
+    [Theory]
+    [InlineData("llama", "Q4_K_M", "pure")]
+    [InlineData("llama-224", "Q4_K_M", "pure")]
+    [InlineData("llama", "Q4_K_M", "leave-output")]
+    [InlineData("llama", "Q3_K_M", "output-q8_0")]
+    [InlineData("gemma", "Q4_K_M", "output-q5_K")]
+    [InlineData("gemma", "Q4_K_M", "embedding-q8_0")]
+    [InlineData("llama", "Q5_K_M", "embedding-q4_0")]
+    [InlineData("llama", "Q4_K_M", "tensor-types")]
+    [InlineData("llama-moe4", "MXFP4_MOE", "tensor-types")]
+    [InlineData("llama-224", "Q4_K_M", "tensor-types")]
+    public void Recipe_options_write_llama_cpps_file(string modelName, string presetName, string option)
+    {
+        Assert.True(QuantizationPresets.TryParse(presetName, out QuantizationPreset? preset));
+        (string Pattern, QuantType Type)[] overrides = [(@"attn_q\.weight", QuantType.Q8_0), ("ffn_(up|gate)", QuantType.IQ4_NL), ("blk\\.1\\.", QuantType.Q5_0)];
+        var recipe = option switch
+        {
+            "pure" => new QuantizationRecipe(preset.Value) { Pure = true },
+            "leave-output" => new QuantizationRecipe(preset.Value) { LeaveOutputTensor = true },
+            "output-q8_0" => new QuantizationRecipe(preset.Value) { OutputTensorType = QuantType.Q8_0 },
+            "output-q5_K" => new QuantizationRecipe(preset.Value) { OutputTensorType = QuantType.Q5_K },
+            "embedding-q8_0" => new QuantizationRecipe(preset.Value) { TokenEmbeddingType = QuantType.Q8_0 },
+            "embedding-q4_0" => new QuantizationRecipe(preset.Value) { TokenEmbeddingType = QuantType.Q4_0 },
+            _ => new QuantizationRecipe(preset.Value) { TensorTypes = [.. overrides.Select(o => new TensorTypeOverride(o.Pattern, o.Type))] },
+        };
+        AssertSameFile(modelName, presetName + "-" + option, recipe, (input, output) => Assert.Equal(0u, LlamaQuantize.Quantize(
+            input, output, (int)preset.Value, threads: 2,
+            outputTensorType: recipe.OutputTensorType is QuantType o ? (int)o : -1,
+            tokenEmbeddingType: recipe.TokenEmbeddingType is QuantType e ? (int)e : -1,
+            leaveOutputTensor: recipe.LeaveOutputTensor, pure: recipe.Pure,
+            tensorTypes: option == "tensor-types" ? [.. overrides.Select(o => (o.Pattern, (int)o.Type))] : null)));
+    }
+
     private void AssertSameFile(string modelName, string presetName, QuantizationRecipe? recipe = null, Action<string, string>? oracle = null,
                                 ModelQuantizationOptions? options = null)
     {
         LlamaQuantizeOracleTests.RequireOracle();
-        Assert.True(QuantizationPresets.TryParse(presetName, out QuantizationPreset? preset));
+        Assert.True(QuantizationPresets.TryParse(presetName.Split('-')[0], out QuantizationPreset? preset));
         SyntheticModel model = Models[modelName];
         string input = Path.Combine(_dir, $"{modelName}.gguf");
         if (!File.Exists(input))
