@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Columns;
@@ -12,7 +13,7 @@ namespace Quantization.Benchmarks;
 
 /// <summary>
 /// Entry point. Own options (removed before BenchmarkDotNet sees the rest):
-/// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
+/// <c>--model-convert</c> (<see cref="ModelConversionBenchmark"/>), <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
 /// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
 /// cross-check of <see cref="PairedRunner"/>), <c>--smoke</c> (every MatVec side of a few formats on a small matrix, a few
 /// rounds each, all cross-checks: a correctness check of the harness, e.g. under qemu; exit code 1 on any failure).
@@ -34,6 +35,14 @@ public static class Program
         }
 
         var rest = new List<string>(args);
+        if (rest.Remove("--model-convert"))
+        {
+            return ModelConversionBenchmark.Run(int.Parse(TakeOption(rest, "--layers") ?? "1", CultureInfo.InvariantCulture),
+                                                int.Parse(TakeOption(rest, "--vocab") ?? "32000", CultureInfo.InvariantCulture),
+                                                TakeOption(rest, "--preset") ?? "Q4_K_M",
+                                                int.Parse(TakeOption(rest, "--rounds") ?? "2", CultureInfo.InvariantCulture));
+        }
+
         bool isShort = rest.Remove("--short");
         bool paired = rest.Remove("--paired");
         if (rest.Remove("--smoke"))

@@ -129,6 +129,7 @@ internal static class QuantCommandLine
         else
         {
             console.Write(ReportTable.Build(options, rows));
+            console.Write(Gguf.PresetSizes.Table(Gguf.PresetSizes.All()));
         }
 
         return ExitSuccess;
