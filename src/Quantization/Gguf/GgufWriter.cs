@@ -56,8 +56,8 @@ public sealed class GgufWriter : IDisposable
     }
 
     /// <summary>
-    /// A writer that creates (or replaces) the file at <paramref name="path"/> atomically: the bytes go to a temporary
-    /// file beside it, which <see cref="Finish"/> moves onto <paramref name="path"/>. A writer disposed without
+    /// A writer that creates (or replaces) the file at <paramref name="path"/> atomically: the bytes go to
+    /// <c>path + ".tmp"</c>, which <see cref="Finish"/> moves onto <paramref name="path"/>. A writer disposed without
     /// <see cref="Finish"/> (an exception, a cancellation) deletes the temporary file, so no partial file is left and an
     /// existing file at <paramref name="path"/> is untouched.
     /// </summary>
@@ -67,8 +67,8 @@ public sealed class GgufWriter : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
-        string temporary = $"{full}.{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp";
-        var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        string temporary = full + ".tmp"; // a stale one from a killed process is replaced
+        var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         return new GgufWriter(stream, leaveOpen: false, logger) { _temporaryPath = temporary, _finalPath = full };
     }
 

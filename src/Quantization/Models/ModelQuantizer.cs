@@ -47,45 +47,36 @@ public static class ModelQuantizer
         QuantizationPlan plan = recipe.CreatePlan(ModelDescription.FromGguf(input), importance is not null);
         float[]?[] rows = Validate(plan, importance);
         int threads = options.Threads == -1 ? Environment.ProcessorCount : options.Threads;
-        string temporary = outputPath + ".tmp";
-        try
+        // GgufWriter.Create writes outputPath + ".tmp" and moves it into place on Finish; disposed unfinished (an
+        // exception, a cancellation) it deletes the partial file.
+        using (GgufWriter writer = GgufWriter.Create(outputPath))
         {
-            using (GgufWriter writer = GgufWriter.Create(temporary))
+            WriteMetadata(writer, input, recipe, options.ImportanceSource);
+            foreach (TensorDecision d in plan.Tensors)
             {
-                WriteMetadata(writer, input, recipe, options.ImportanceSource);
-                foreach (TensorDecision d in plan.Tensors)
-                {
-                    writer.AddTensor(d.Tensor.Name, d.TargetType, [.. d.Tensor.Dimensions.Take(d.Tensor.Rank)]);
-                }
-
-                long total = plan.SourceBytes, done = 0;
-                for (int i = 0; i < plan.Tensors.Count; i++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    TensorDecision d = plan.Tensors[i];
-                    GgufTensorView view = input.GetTensorView(d.Tensor.Name);
-                    if (d.IsConverted)
-                    {
-                        Convert(view, d, rows[i], threads, writer, cancellationToken);
-                    }
-                    else
-                    {
-                        Copy(view, writer, cancellationToken);
-                    }
-
-                    done += d.SourceBytes;
-                    progress?.Report(new ModelQuantizationProgress(i + 1, plan.Tensors.Count, done, total, d.Tensor.Name));
-                }
-
-                writer.Finish();
+                writer.AddTensor(d.Tensor.Name, d.TargetType, [.. d.Tensor.Dimensions.Take(d.Tensor.Rank)]);
             }
 
-            File.Move(temporary, outputPath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
+            long total = plan.SourceBytes, done = 0;
+            for (int i = 0; i < plan.Tensors.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                TensorDecision d = plan.Tensors[i];
+                GgufTensorView view = input.GetTensorView(d.Tensor.Name);
+                if (d.IsConverted)
+                {
+                    Convert(view, d, rows[i], threads, writer, cancellationToken);
+                }
+                else
+                {
+                    Copy(view, writer, cancellationToken);
+                }
+
+                done += d.SourceBytes;
+                progress?.Report(new ModelQuantizationProgress(i + 1, plan.Tensors.Count, done, total, d.Tensor.Name));
+            }
+
+            writer.Finish();
         }
 
         return new ModelQuantizationResult(plan, new FileInfo(outputPath).Length, clock.Elapsed);
