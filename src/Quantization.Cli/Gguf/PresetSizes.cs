@@ -35,25 +35,23 @@ internal static class PresetSizes
     public static Table Table(IReadOnlyList<(QuantizationPreset Preset, QuantizationPlan[] Plans)> presets)
     {
         var table = new Table().Border(TableBorder.Rounded)
-            .Title("llama.cpp presets on LLaMA shapes: bits per weight and GB (10^9 bytes) from the per-tensor rules");
+            .Title("llama.cpp presets on LLaMA shapes: bits/weight, GB (10^9 bytes)");
         table.AddColumn("Preset");
         foreach ((string name, _) in Shapes)
         {
-            table.AddColumn(new TableColumn(name + " bits/w").RightAligned());
-            table.AddColumn(new TableColumn(name + " GB").RightAligned());
+            table.AddColumn(new TableColumn(name).RightAligned());
         }
 
-        table.AddColumn("Needs imatrix");
+        table.AddColumn("imatrix");
         foreach ((QuantizationPreset preset, QuantizationPlan[] plans) in presets)
         {
             var cells = new List<string> { Markup.Escape(QuantizationPresets.GetName(preset)) };
             foreach (QuantizationPlan plan in plans)
             {
-                cells.Add(plan.BitsPerWeight.ToString("0.00", CultureInfo.InvariantCulture));
-                cells.Add((plan.TargetBytes / 1e9).ToString("0.00", CultureInfo.InvariantCulture));
+                cells.Add(string.Create(CultureInfo.InvariantCulture, $"{plan.BitsPerWeight:0.00}, {plan.TargetBytes / 1e9:0.00}"));
             }
 
-            cells.Add(plans[0].RequiresImportance ? "yes" : "");
+            cells.Add(plans[0].RequiresImportance ? "needed" : "");
             table.AddRow([.. cells]);
         }
 

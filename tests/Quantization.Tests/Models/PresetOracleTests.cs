@@ -204,6 +204,7 @@ public sealed class PresetOracleTests : IDisposable
         }
 
         AssertSameGguf(expected, actual, $"{modelName} {presetName}");
+        GoldenPresets.Check(modelName, presetName, options?.Importance is not null, expected);
     }
 
     /// <summary>Byte equality, with a readable first difference (tensor name and types) when they differ.</summary>
