@@ -12,6 +12,7 @@ namespace Quantization.Benchmarks;
 
 /// <summary>
 /// Entry point. Own options (removed before BenchmarkDotNet sees the rest):
+/// <c>--schemes</c> (the quantization schemes against ggml's Q8_0 / Q4_1 vec_dot, <see cref="SchemeBenchmarks"/>),
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
 /// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
 /// cross-check of <see cref="PairedRunner"/>), <c>--smoke</c> (every MatVec side of a few formats on a small matrix, a few
@@ -31,6 +32,11 @@ public static class Program
         if (args.Length >= 2 && args[0] == PairedRunner.ChildFlag)
         {
             return PairedRunner.RunChild(args[1], args.Length > 2 ? args[2] : null);
+        }
+
+        if (args.Length >= 1 && args[0] == "--schemes")
+        {
+            return SchemeBenchmarks.Run();
         }
 
         var rest = new List<string>(args);

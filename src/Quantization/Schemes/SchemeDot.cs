@@ -80,8 +80,32 @@ internal static unsafe partial class SchemeDot
         }
     }
 
-    /// <summary>Σ W[row, c] · x[c] with activations prepared for <paramref name="width"/>; <paramref name="scratch"/> holds a group's codes.</summary>
-    public static float DotRow(in SchemeLayout layout, SchemeDotWidth width, ReadOnlySpan<byte> tensor, int row, ReadOnlySpan<float> xp, Span<byte> scratch) =>
+    /// <summary>Per-thread scratch of the row products: a row's scales and zero points, and a group's unpacked codes.</summary>
+    public readonly ref struct RowScratch(Span<float> scales, Span<int> zeros, Span<byte> codes)
+    {
+        public Span<float> Scales { get; } = scales;
+
+        public Span<int> Zeros { get; } = zeros;
+
+        public Span<byte> Codes { get; } = codes;
+    }
+
+    /// <summary>The scales (as floats) and zero points (2^(bits−1) for symmetric integers, 0 for FP8) of a row's groups.</summary>
+    private static void ReadRowScales(in SchemeLayout layout, ReadOnlySpan<byte> tensor, int row, Span<float> scales, Span<int> zeros)
+    {
+        QuantScheme scheme = layout.Scheme;
+        long first = layout.ScaleIndex(row, 0); // a row's scales are consecutive in every granularity
+        ReadOnlySpan<byte> scaleBytes = tensor[(int)layout.ScalesOffset..];
+        int fixedZero = scheme.Element == SchemeElement.Integer ? SchemeReference.SymmetricZero(scheme.Bits) : 0;
+        for (int g = 0; g < layout.GroupsPerRow; g++)
+        {
+            scales[g] = SchemeScales.Read(scheme.ScaleType, scaleBytes, first + g);
+            zeros[g] = scheme.HasZeroPoints ? tensor[(int)(layout.ZeroPointsOffset + first + g)] : fixedZero;
+        }
+    }
+
+    /// <summary>Σ W[row, c] · x[c] with activations prepared for <paramref name="width"/>.</summary>
+    public static float DotRow(in SchemeLayout layout, SchemeDotWidth width, ReadOnlySpan<byte> tensor, int row, ReadOnlySpan<float> xp, in RowScratch scratch) =>
         width switch
         {
             SchemeDotWidth.V512 => DotRow512(layout, tensor, row, xp, scratch),
@@ -120,6 +144,24 @@ internal static unsafe partial class SchemeDot
         }
 
         return total;
+    }
+
+    /// <summary>Σ (code − zero) · x (or Σ FP8(code) · x) over codes <paramref name="first"/> … of a row, one by one: the vector loops' remainder.</summary>
+    private static float TailSum(QuantScheme scheme, ReadOnlySpan<byte> rowCodes, int first, int count, int zero, ReadOnlySpan<float> x)
+    {
+        float sum = 0;
+        for (int i = 0; i < count; i++)
+        {
+            float w = scheme.Element switch
+            {
+                SchemeElement.Fp8E4M3 => Fp8Reference.Decode<E4M3Encoding>(rowCodes[first + i]),
+                SchemeElement.Fp8E5M2 => Fp8Reference.Decode<E5M2Encoding>(rowCodes[first + i]),
+                _ => SchemeCodes.Get(scheme.Bits, rowCodes, first + i) - zero,
+            };
+            sum += w * x[i];
+        }
+
+        return sum;
     }
 
     /// <summary>
@@ -167,12 +209,15 @@ internal static unsafe partial class SchemeDot
             int end = (int)((long)layout.Rows * (part + 1) / parts);
             var tensor = new ReadOnlySpan<byte>(weights, weightBytes);
             var xp = new ReadOnlySpan<float>(prepared, batch * layout.Columns);
-            using SpanOwner<byte> scratch = SpanOwner<byte>.Allocate(layout.GroupLength);
+            using SpanOwner<byte> codes = SpanOwner<byte>.Allocate(layout.GroupLength);
+            using SpanOwner<float> scales = SpanOwner<float>.Allocate(layout.GroupsPerRow);
+            using SpanOwner<int> zeros = SpanOwner<int>.Allocate(layout.GroupsPerRow);
+            var scratch = new RowScratch(scales.Span, zeros.Span, codes.Span);
             for (int r = first; r < end; r++)
             {
                 for (int b = 0; b < batch; b++)
                 {
-                    y[(long)b * layout.Rows + r] = DotRow(layout, width, tensor, r, xp.Slice(b * layout.Columns, layout.Columns), scratch.Span);
+                    y[(long)b * layout.Rows + r] = DotRow(layout, width, tensor, r, xp.Slice(b * layout.Columns, layout.Columns), scratch);
                 }
             }
         }

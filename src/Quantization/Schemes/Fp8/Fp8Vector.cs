@@ -187,7 +187,7 @@ internal static class Fp8Vector
         int m = T.MantissaBits;
         Vector512<int> magnitude = codes & Vector512.Create(0x7F);
         Vector512<int> normal = (magnitude << Fp8Constants<T>.Shift) + Vector512.Create(Fp8Constants<T>.Rebias);
-        Vector512<int> sub = (Vector512.ConvertToSingle(magnitude) * Vector512.Create(MathF.ScaleB(1f, 1 - T.Bias - m))).AsInt32();
+        Vector512<int> sub = (Vector512.ConvertToSingle(magnitude) * Vector512.Create(BitConverter.Int32BitsToSingle((127 + 1 - T.Bias - m) << 23))).AsInt32();
         Vector512<int> value = Vector512.ConditionalSelect(Vector512.LessThan(magnitude, Vector512.Create(1 << m)), sub, normal);
         Vector512<int> special = T.HasInfinity
             ? Vector512.ConditionalSelect(Vector512.Equals(magnitude, Vector512.Create(0x7C)), Vector512.Create(0x7F800000), Vector512.Create(Fp8Constants<T>.DecodedNaNBits))
@@ -204,7 +204,7 @@ internal static class Fp8Vector
         int m = T.MantissaBits;
         Vector256<int> magnitude = codes & Vector256.Create(0x7F);
         Vector256<int> normal = (magnitude << Fp8Constants<T>.Shift) + Vector256.Create(Fp8Constants<T>.Rebias);
-        Vector256<int> sub = (Vector256.ConvertToSingle(magnitude) * Vector256.Create(MathF.ScaleB(1f, 1 - T.Bias - m))).AsInt32();
+        Vector256<int> sub = (Vector256.ConvertToSingle(magnitude) * Vector256.Create(BitConverter.Int32BitsToSingle((127 + 1 - T.Bias - m) << 23))).AsInt32();
         Vector256<int> value = Vector256.ConditionalSelect(Vector256.LessThan(magnitude, Vector256.Create(1 << m)), sub, normal);
         Vector256<int> special = T.HasInfinity
             ? Vector256.ConditionalSelect(Vector256.Equals(magnitude, Vector256.Create(0x7C)), Vector256.Create(0x7F800000), Vector256.Create(Fp8Constants<T>.DecodedNaNBits))
@@ -221,7 +221,7 @@ internal static class Fp8Vector
         int m = T.MantissaBits;
         Vector128<int> magnitude = codes & Vector128.Create(0x7F);
         Vector128<int> normal = (magnitude << Fp8Constants<T>.Shift) + Vector128.Create(Fp8Constants<T>.Rebias);
-        Vector128<int> sub = (Vector128.ConvertToSingle(magnitude) * Vector128.Create(MathF.ScaleB(1f, 1 - T.Bias - m))).AsInt32();
+        Vector128<int> sub = (Vector128.ConvertToSingle(magnitude) * Vector128.Create(BitConverter.Int32BitsToSingle((127 + 1 - T.Bias - m) << 23))).AsInt32();
         Vector128<int> value = Vector128.ConditionalSelect(Vector128.LessThan(magnitude, Vector128.Create(1 << m)), sub, normal);
         Vector128<int> special = T.HasInfinity
             ? Vector128.ConditionalSelect(Vector128.Equals(magnitude, Vector128.Create(0x7C)), Vector128.Create(0x7F800000), Vector128.Create(Fp8Constants<T>.DecodedNaNBits))
