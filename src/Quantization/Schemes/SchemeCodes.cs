@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 
 namespace Quantization.Schemes;
@@ -64,7 +65,23 @@ internal static class SchemeCodes
             return;
         }
 
-        for (int i = 0; i < codes.Length; i++)
+        // Eight codes fill exactly `bits` bytes: read them as one little-endian word while a whole word remains.
+        int i = 0;
+        int mask = (1 << bits) - 1;
+        if ((first & 7) == 0)
+        {
+            int byteIndex = first / 8 * bits;
+            for (; i + 8 <= codes.Length && byteIndex + 8 <= row.Length; i += 8, byteIndex += bits)
+            {
+                ulong word = BinaryPrimitives.ReadUInt64LittleEndian(row[byteIndex..]);
+                for (int k = 0; k < 8; k++)
+                {
+                    codes[i + k] = (byte)((int)(word >> (k * bits)) & mask);
+                }
+            }
+        }
+
+        for (; i < codes.Length; i++)
         {
             codes[i] = (byte)Get(bits, row, first + i);
         }

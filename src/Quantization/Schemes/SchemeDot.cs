@@ -29,6 +29,23 @@ internal static unsafe partial class SchemeDot
         : Vector128.IsHardwareAccelerated ? SchemeDotWidth.V128
         : SchemeDotWidth.Scalar;
 
+    /// <summary>
+    /// The widest accelerated width whose chunk (codes per vector load) fits in the scheme's groups, so that 2- and 4-bit
+    /// groups narrower than a 512-bit chunk still run vector code.
+    /// </summary>
+    public static SchemeDotWidth BestFor(in SchemeLayout layout)
+    {
+        SchemeDotWidth width = Best;
+        QuantScheme scheme = layout.Scheme;
+        int perByte = scheme.Element == SchemeElement.Integer && scheme.Bits is 2 or 4 ? 8 / scheme.Bits : 1;
+        while (width > SchemeDotWidth.V128 && perByte * Lanes(width) > layout.GroupLength)
+        {
+            width--;
+        }
+
+        return width;
+    }
+
     /// <summary>Whether <paramref name="width"/> can run in this process.</summary>
     public static bool IsSupported(SchemeDotWidth width) => width switch
     {

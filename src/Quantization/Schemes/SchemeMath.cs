@@ -47,7 +47,7 @@ public static class SchemeMath
         }
 
         using SpanOwner<float> prepared = SpanOwner<float>.Allocate(checked(batch * columns));
-        SchemeDot.Run(layout, SchemeDot.Best, weights, x, y, batch, SchemeDot.Parts(rows, maxDegreeOfParallelism), prepared.Span);
+        SchemeDot.Run(layout, SchemeDot.BestFor(layout), weights, x, y, batch, SchemeDot.Parts(rows, maxDegreeOfParallelism), prepared.Span);
     }
 
     internal static SchemeLayout Validate(QuantScheme scheme, int weightBytes, int rows, int columns, int xLength, int yLength, int batch,

@@ -68,7 +68,7 @@ public sealed class SchemeMatrix
         float[]? owned = Interlocked.Exchange(ref _scratch, null);
         if (owned is not null && owned.Length >= needed)
         {
-            SchemeDot.Run(_layout, SchemeDot.Best, Weights.Span, x, y, batch, parts, owned.AsSpan(0, needed));
+            SchemeDot.Run(_layout, SchemeDot.BestFor(_layout), Weights.Span, x, y, batch, parts, owned.AsSpan(0, needed));
             _scratch = owned;
             return;
         }
@@ -76,6 +76,6 @@ public sealed class SchemeMatrix
         // In use by another thread, or too small for this batch: a pooled buffer, the owned one kept.
         _scratch ??= owned;
         using SpanOwner<float> pooled = SpanOwner<float>.Allocate(needed);
-        SchemeDot.Run(_layout, SchemeDot.Best, Weights.Span, x, y, batch, parts, pooled.Span);
+        SchemeDot.Run(_layout, SchemeDot.BestFor(_layout), Weights.Span, x, y, batch, parts, pooled.Span);
     }
 }
