@@ -13,7 +13,9 @@ namespace Quantization.Benchmarks;
 
 /// <summary>
 /// Entry point. Own options (removed before BenchmarkDotNet sees the rest):
-/// <c>--model-convert</c> (<see cref="ModelConversionBenchmark"/>), <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
+/// <c>--model-convert</c> (<see cref="ModelConversionBenchmark"/>),
+/// <c>--schemes</c> (the quantization schemes against ggml's Q8_0 / Q4_1 vec_dot, <see cref="SchemeBenchmarks"/>),
+/// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
 /// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
 /// cross-check of <see cref="PairedRunner"/>), <c>--smoke</c> (every MatVec side of a few formats on a small matrix, a few
 /// rounds each, all cross-checks: a correctness check of the harness, e.g. under qemu; exit code 1 on any failure).
@@ -32,6 +34,11 @@ public static class Program
         if (args.Length >= 2 && args[0] == PairedRunner.ChildFlag)
         {
             return PairedRunner.RunChild(args[1], args.Length > 2 ? args[2] : null);
+        }
+
+        if (args.Length >= 1 && args[0] == "--schemes")
+        {
+            return SchemeBenchmarks.Run();
         }
 
         var rest = new List<string>(args);

@@ -122,13 +122,14 @@ internal static class QuantCommandLine
     private static int RunReport(ReportOptions options, bool json, TextWriter output, IAnsiConsole console)
     {
         IReadOnlyList<ReportRow> rows = QualityReport.Compute(options);
+        IReadOnlyList<SchemeReportRow> schemeRows = SchemeReport.Compute(options);
         if (json)
         {
-            output.WriteLine(JsonSerializer.Serialize(ReportDocument.Create(options, rows), ReportJsonContext.Default.ReportDocument));
+            output.WriteLine(JsonSerializer.Serialize(ReportDocument.Create(options, rows, schemeRows), ReportJsonContext.Default.ReportDocument));
         }
         else
         {
-            console.Write(ReportTable.Build(options, rows));
+            console.Write(ReportTable.Build(options, rows, schemeRows));
             console.Write(Gguf.PresetSizes.Table(Gguf.PresetSizes.All()));
         }
 

@@ -5,13 +5,17 @@ namespace Quantization.Cli.Report;
 /// <summary>The JSON document <c>quant report --format json</c> writes.</summary>
 /// <param name="Matrix">The synthetic matrix measured.</param>
 /// <param name="Formats">One entry per weight format, most bits per weight first.</param>
-internal sealed record ReportDocument(MatrixDescription Matrix, IReadOnlyList<FormatEntry> Formats)
+/// <param name="Schemes">One entry per quantization scheme row (<see cref="SchemeReport"/>); empty when not computed.</param>
+internal sealed record ReportDocument(MatrixDescription Matrix, IReadOnlyList<FormatEntry> Formats, IReadOnlyList<FormatEntry> Schemes)
 {
     /// <summary>Converts computed rows into the document.</summary>
-    public static ReportDocument Create(ReportOptions options, IReadOnlyList<ReportRow> rows) => new(
+    public static ReportDocument Create(ReportOptions options, IReadOnlyList<ReportRow> rows, IReadOnlyList<SchemeReportRow>? schemeRows = null) => new(
         new MatrixDescription(options.Rows, options.Columns, options.Seed, SyntheticWeights.Description),
         [.. rows.Select(r => new FormatEntry(
             r.Name, r.Type.ToString(), r.BitsPerWeight, r.Model7BGigabytes,
+            r.Error.Rmse, r.Error.SnrDecibels, r.Error.MaxAbsoluteError, r.Error.CosineSimilarity, r.MatVecGigabytesPerSecond))],
+        [.. (schemeRows ?? []).Select(r => new FormatEntry(
+            r.Name, "scheme", r.BitsPerWeight, r.Model7BGigabytes,
             r.Error.Rmse, r.Error.SnrDecibels, r.Error.MaxAbsoluteError, r.Error.CosineSimilarity, r.MatVecGigabytesPerSecond))]);
 }
 
