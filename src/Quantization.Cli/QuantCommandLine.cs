@@ -113,7 +113,7 @@ internal static class QuantCommandLine
         return new RootCommand("quant: quantized tensor formats (llama.cpp / GGUF compatible) from the command line.")
         {
             report,
-            Gguf.InspectCommand.Create(error, console),
+            Gguf.InspectCommand.Create(output, error, console),
             Gguf.ConvertCommand.Create(error, console),
             Gguf.PlanCommand.Create(error, console),
         };

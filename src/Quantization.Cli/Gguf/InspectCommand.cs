@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Quantization.Gguf;
 using Spectre.Console;
 
@@ -8,12 +10,20 @@ namespace Quantization.Cli.Gguf;
 /// <summary><c>quant inspect FILE</c>: the metadata, a tensor table and totals per type of a GGUF file.</summary>
 internal static class InspectCommand
 {
-    public static Command Create(TextWriter error, IAnsiConsole console)
+    public static Command Create(TextWriter output, TextWriter error, IAnsiConsole console)
     {
         var file = new Argument<FileInfo>("FILE") { Description = "The GGUF file to inspect." };
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format.",
+            DefaultValueFactory = _ => "table",
+            HelpName = "table|json",
+        };
+        format.AcceptOnlyFromAmong("table", "json");
         var command = new Command("inspect", "Show a GGUF file's metadata, its tensors (name, type, shape, bytes, bits per weight) and totals per type.")
         {
             file,
+            format,
         };
         command.SetAction(parse =>
         {
@@ -27,7 +37,15 @@ internal static class InspectCommand
             try
             {
                 using GgufFile gguf = GgufFile.Open(path.FullName);
-                Render(gguf, path.Name, console);
+                if (parse.GetValue(format) == "json")
+                {
+                    output.WriteLine(JsonSerializer.Serialize(InspectDocument.Create(gguf, path.Name), InspectJsonContext.Default.InspectDocument));
+                }
+                else
+                {
+                    Render(gguf, path.Name, console);
+                }
+
                 return QuantCommandLine.ExitSuccess;
             }
             catch (InvalidDataException ex)
@@ -94,3 +112,42 @@ internal static class InspectCommand
     private static string Bits(long bytes, long elements) =>
         elements == 0 ? "-" : (8.0 * bytes / elements).ToString("0.000", CultureInfo.InvariantCulture);
 }
+
+/// <summary>The JSON document <c>quant inspect --format json</c> writes.</summary>
+/// <param name="File">The file's name.</param>
+/// <param name="Version">GGUF version.</param>
+/// <param name="Alignment">Data alignment in bytes.</param>
+/// <param name="Metadata">Every key in file order, its type and its value as text.</param>
+/// <param name="Tensors">Every tensor in file order.</param>
+internal sealed record InspectDocument(string File, uint Version, int Alignment, IReadOnlyList<InspectMetadata> Metadata, IReadOnlyList<InspectTensor> Tensors)
+{
+    public static InspectDocument Create(GgufFile gguf, string name) => new(
+        name, gguf.Version, gguf.Alignment,
+        [.. gguf.Metadata.Select(kv => new InspectMetadata(
+            kv.Key,
+            kv.Value.IsArray ? $"{kv.Value.ElementType}[{kv.Value.Count}]" : kv.Value.Type.ToString(),
+            kv.Value.Type == GgufValueType.String ? kv.Value.AsString() : kv.Value.ToString()))],
+        [.. gguf.Tensors.Select(t => new InspectTensor(
+            t.Name, t.Format.Name, [.. t.Dimensions], t.Offset, t.ByteCount,
+            t.ElementCount == 0 ? null : 8.0 * t.ByteCount / t.ElementCount))]);
+}
+
+/// <summary>One metadata key.</summary>
+/// <param name="Key">The key.</param>
+/// <param name="Type">Its GGUF type (arrays: element type and count).</param>
+/// <param name="Value">Its value as text (arrays abbreviated).</param>
+internal sealed record InspectMetadata(string Key, string Type, string Value);
+
+/// <summary>One tensor.</summary>
+/// <param name="Name">The tensor's name.</param>
+/// <param name="Type">ggml's type name.</param>
+/// <param name="Shape">Dimensions, innermost first (as GGUF stores them).</param>
+/// <param name="Offset">Offset of its data within the data section.</param>
+/// <param name="Bytes">Size of its data.</param>
+/// <param name="BitsPerWeight">Bits per value; null for an empty tensor.</param>
+internal sealed record InspectTensor(string Name, string Type, IReadOnlyList<long> Shape, long Offset, long Bytes, double? BitsPerWeight);
+
+/// <summary>Source-generated (reflection-free, trim- and AOT-safe) serializer for the inspect document.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(InspectDocument))]
+internal sealed partial class InspectJsonContext : JsonSerializerContext;

@@ -44,6 +44,26 @@ public sealed class GgufCommandTests : IDisposable
     }
 
     [Fact]
+    public void InspectWritesStrictJson()
+    {
+        File.WriteAllBytes(PathOf("m.gguf"), GgufSample.Create().WriteOurs());
+
+        var (exitCode, output, error) = Run("inspect", PathOf("m.gguf"), "--format", "json");
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(output);
+        System.Text.Json.JsonElement root = json.RootElement;
+        Assert.Equal(3u, root.GetProperty("version").GetUInt32());
+        Assert.Contains(root.GetProperty("metadata").EnumerateArray(),
+                        m => m.GetProperty("key").GetString() == "general.architecture" && m.GetProperty("value").GetString() == "llama");
+        System.Text.Json.JsonElement q = root.GetProperty("tensors").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "blk.0.attn_q.weight");
+        Assert.Equal([64L, 5L], q.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+        Assert.Equal(8.5, q.GetProperty("bitsPerWeight").GetDouble());
+        Assert.Equal("q8_0", q.GetProperty("type").GetString());
+        Assert.Equal(5 * (64 / 32) * 34, q.GetProperty("bytes").GetInt64()); // 5 rows of two Q8_0 blocks
+    }
+
+    [Fact]
     public void InspectOfACorruptFileIsOneLineAndExitCodeOne()
     {
         byte[] bytes = GgufSample.Create().WriteOurs();
