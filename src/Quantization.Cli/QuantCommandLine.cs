@@ -32,10 +32,14 @@ internal static class QuantCommandLine
         RootCommand root = Build(output, error, console ?? CreateConsole(output));
         ParseResult parse = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
-        if (parse.Action is ParseErrorAction parseError)
+        if (parse.Errors.Count > 0)
         {
-            parseError.ShowHelp = false;
-            parse.Invoke(invocation);
+            // Parse errors take the same "quant: error:" prefix as every other diagnostic.
+            foreach (System.CommandLine.Parsing.ParseError problem in parse.Errors)
+            {
+                error.WriteLine($"quant: error: {problem.Message}");
+            }
+
             error.WriteLine(UsageHint);
             return ExitBadArguments;
         }
@@ -102,7 +106,7 @@ internal static class QuantCommandLine
             var options = new ReportOptions(parse.GetValue(rows), parse.GetValue(columns), parse.GetValue(seed), parse.GetValue(threads));
             if (QualityReport.Validate(options) is { } problem)
             {
-                error.WriteLine(problem);
+                error.WriteLine($"quant: error: {problem}");
                 error.WriteLine(UsageHint);
                 return ExitBadArguments;
             }

@@ -92,6 +92,10 @@ public sealed class GgufCommandTests : IDisposable
     [InlineData("plan")]
     [InlineData("plan", "--memory", "lots")]
     [InlineData("plan", "--memory", "32GB", "--headroom", "1.5")]
+    [InlineData("report", "--rows", "0")]
+    [InlineData("report", "--columns", "100")]
+    [InlineData("report", "--threads", "0")]
+    [InlineData("inspect", "IN", "--format", "xml")]
     public void BadArgumentsExitWithTwo(params string[] args)
     {
         File.WriteAllBytes(PathOf("in.gguf"), GgufSample.Create().WriteOurs());
@@ -101,6 +105,8 @@ public sealed class GgufCommandTests : IDisposable
 
         Assert.Equal(QuantCommandLine.ExitBadArguments, exitCode);
         Assert.NotEmpty(error);
+        // One prefix for every command's diagnostics, on the first line.
+        Assert.StartsWith("quant: error: ", error, StringComparison.Ordinal);
         Assert.False(File.Exists(PathOf("out.gguf")));
     }
 
