@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
@@ -13,11 +14,12 @@ namespace Quantization.Formats;
 /// <remarks>
 /// Each row has one accumulator vector, added to in column order whether the row runs in a group of four or alone, then
 /// summed across lanes (<c>Vector*.Sum</c>) and followed by the scalar tail: a result depends only on its row, the
-/// activations and the path, never on the grouping or the thread count. The vector paths multiply-add with
+/// activations and the path, never on the grouping or the thread count. A row holding an F16 infinity or NaN takes the
+/// reference instead (<see cref="IFloatWeights.IsFinite(Vector128{ushort})"/>). The vector paths multiply-add with
 /// <c>MultiplyAddEstimate</c> (fused where the CPU has FMA). The scalar path is the reference: products and sum in
 /// double, rounded once.
 /// </remarks>
-internal static class FloatDot<TWeights> where TWeights : IFloatWeights
+internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
 {
     private const int RowGroup = 4;
 
@@ -99,18 +101,31 @@ internal static class FloatDot<TWeights> where TWeights : IFloatWeights
         }
     }
 
-    /// <summary>Σ over columns <paramref name="start"/> … n − 1 in float, in column order.</summary>
+    /// <summary>
+    /// A row's result from its lane sum: plus the scalar tail (columns <paramref name="end"/> … n − 1, in column order);
+    /// or, where the row held a value the vector widening does not carry (an F16 infinity or NaN), the reference.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Tail(ref byte w, ref float x, int start, int n)
+    private static float Finish(float lanes, bool finite, ref byte w, ref float x, int end, int n)
     {
+        if (!finite)
+        {
+            return NonFinite(ref w, ref x, n);
+        }
+
         float sum = 0;
-        for (int i = start; i < n; i++)
+        for (int i = end; i < n; i++)
         {
             sum += TWeights.ToSingle(ref w, i) * Unsafe.Add(ref x, i);
         }
 
-        return sum;
+        return lanes + sum;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float NonFinite(ref byte w, ref float x, int n) =>
+        Reference(MemoryMarshal.CreateReadOnlySpan(ref w, n * TWeights.ElementBytes),
+                  MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(ref x, n)), n);
 
     private static void Rows512(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
     {
@@ -123,31 +138,41 @@ internal static class FloatDot<TWeights> where TWeights : IFloatWeights
             ref byte w2 = ref Unsafe.Add(ref w1, rowBytes);
             ref byte w3 = ref Unsafe.Add(ref w2, rowBytes);
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<ushort> m0 = default, m1 = default, m2 = default, m3 = default;
+            bool prefetch = r + 2 * RowGroup <= results.Length;
             for (nint i = 0; i < end; i += 16)
             {
+                if (prefetch)
+                {
+                    PrefetchNextGroup(ref w3, rowBytes, i);
+                }
+
                 Vector512<float> xv = Vector512.LoadUnsafe(ref x, (nuint)i);
-                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i), xv, a0);
-                a1 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w1, i), xv, a1);
-                a2 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w2, i), xv, a2);
-                a3 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w3, i), xv, a3);
+                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), xv, a0);
+                a1 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w1, i, ref m1), xv, a1);
+                a2 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w2, i, ref m2), xv, a2);
+                a3 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w3, i, ref m3), xv, a3);
             }
 
-            results[r] = Vector512.Sum(a0) + Tail(ref w0, ref x, end, n);
-            results[r + 1] = Vector512.Sum(a1) + Tail(ref w1, ref x, end, n);
-            results[r + 2] = Vector512.Sum(a2) + Tail(ref w2, ref x, end, n);
-            results[r + 3] = Vector512.Sum(a3) + Tail(ref w3, ref x, end, n);
+            // Lane sums first, so that no vector stays live across the scalar tails.
+            float s0 = Vector512.Sum(a0), s1 = Vector512.Sum(a1), s2 = Vector512.Sum(a2), s3 = Vector512.Sum(a3);
+            results[r] = Finish(s0, TWeights.IsFinite(m0), ref w0, ref x, end, n);
+            results[r + 1] = Finish(s1, TWeights.IsFinite(m1), ref w1, ref x, end, n);
+            results[r + 2] = Finish(s2, TWeights.IsFinite(m2), ref w2, ref x, end, n);
+            results[r + 3] = Finish(s3, TWeights.IsFinite(m3), ref w3, ref x, end, n);
         }
 
         for (; r < results.Length; r++)
         {
             ref byte w0 = ref Unsafe.Add(ref w, r * rowBytes);
             Vector512<float> a0 = default;
+            Vector256<ushort> m0 = default;
             for (nint i = 0; i < end; i += 16)
             {
-                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i), Vector512.LoadUnsafe(ref x, (nuint)i), a0);
+                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), Vector512.LoadUnsafe(ref x, (nuint)i), a0);
             }
 
-            results[r] = Vector512.Sum(a0) + Tail(ref w0, ref x, end, n);
+            results[r] = Finish(Vector512.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
         }
     }
 
@@ -162,31 +187,40 @@ internal static class FloatDot<TWeights> where TWeights : IFloatWeights
             ref byte w2 = ref Unsafe.Add(ref w1, rowBytes);
             ref byte w3 = ref Unsafe.Add(ref w2, rowBytes);
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector128<ushort> m0 = default, m1 = default, m2 = default, m3 = default;
+            bool prefetch = r + 2 * RowGroup <= results.Length;
             for (nint i = 0; i < end; i += 8)
             {
+                if (prefetch)
+                {
+                    PrefetchNextGroup(ref w3, rowBytes, i);
+                }
+
                 Vector256<float> xv = Vector256.LoadUnsafe(ref x, (nuint)i);
-                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i), xv, a0);
-                a1 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w1, i), xv, a1);
-                a2 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w2, i), xv, a2);
-                a3 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w3, i), xv, a3);
+                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), xv, a0);
+                a1 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w1, i, ref m1), xv, a1);
+                a2 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w2, i, ref m2), xv, a2);
+                a3 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w3, i, ref m3), xv, a3);
             }
 
-            results[r] = Vector256.Sum(a0) + Tail(ref w0, ref x, end, n);
-            results[r + 1] = Vector256.Sum(a1) + Tail(ref w1, ref x, end, n);
-            results[r + 2] = Vector256.Sum(a2) + Tail(ref w2, ref x, end, n);
-            results[r + 3] = Vector256.Sum(a3) + Tail(ref w3, ref x, end, n);
+            float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
+            results[r] = Finish(s0, TWeights.IsFinite(m0), ref w0, ref x, end, n);
+            results[r + 1] = Finish(s1, TWeights.IsFinite(m1), ref w1, ref x, end, n);
+            results[r + 2] = Finish(s2, TWeights.IsFinite(m2), ref w2, ref x, end, n);
+            results[r + 3] = Finish(s3, TWeights.IsFinite(m3), ref w3, ref x, end, n);
         }
 
         for (; r < results.Length; r++)
         {
             ref byte w0 = ref Unsafe.Add(ref w, r * rowBytes);
             Vector256<float> a0 = default;
+            Vector128<ushort> m0 = default;
             for (nint i = 0; i < end; i += 8)
             {
-                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i), Vector256.LoadUnsafe(ref x, (nuint)i), a0);
+                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), Vector256.LoadUnsafe(ref x, (nuint)i), a0);
             }
 
-            results[r] = Vector256.Sum(a0) + Tail(ref w0, ref x, end, n);
+            results[r] = Finish(Vector256.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
         }
     }
 
@@ -201,32 +235,53 @@ internal static class FloatDot<TWeights> where TWeights : IFloatWeights
             ref byte w2 = ref Unsafe.Add(ref w1, rowBytes);
             ref byte w3 = ref Unsafe.Add(ref w2, rowBytes);
             Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector128<ushort> m0 = default, m1 = default, m2 = default, m3 = default;
             for (nint i = 0; i < end; i += 8)
             {
                 Vector128<float> xl = Vector128.LoadUnsafe(ref x, (nuint)i);
                 Vector128<float> xh = Vector128.LoadUnsafe(ref x, (nuint)i + 4);
-                a0 = Step128(TWeights.Load128(ref w0, i), xl, xh, a0);
-                a1 = Step128(TWeights.Load128(ref w1, i), xl, xh, a1);
-                a2 = Step128(TWeights.Load128(ref w2, i), xl, xh, a2);
-                a3 = Step128(TWeights.Load128(ref w3, i), xl, xh, a3);
+                a0 = Step128(TWeights.Load128(ref w0, i, ref m0), xl, xh, a0);
+                a1 = Step128(TWeights.Load128(ref w1, i, ref m1), xl, xh, a1);
+                a2 = Step128(TWeights.Load128(ref w2, i, ref m2), xl, xh, a2);
+                a3 = Step128(TWeights.Load128(ref w3, i, ref m3), xl, xh, a3);
             }
 
-            results[r] = Vector128.Sum(a0) + Tail(ref w0, ref x, end, n);
-            results[r + 1] = Vector128.Sum(a1) + Tail(ref w1, ref x, end, n);
-            results[r + 2] = Vector128.Sum(a2) + Tail(ref w2, ref x, end, n);
-            results[r + 3] = Vector128.Sum(a3) + Tail(ref w3, ref x, end, n);
+            float s0 = Vector128.Sum(a0), s1 = Vector128.Sum(a1), s2 = Vector128.Sum(a2), s3 = Vector128.Sum(a3);
+            results[r] = Finish(s0, TWeights.IsFinite(m0), ref w0, ref x, end, n);
+            results[r + 1] = Finish(s1, TWeights.IsFinite(m1), ref w1, ref x, end, n);
+            results[r + 2] = Finish(s2, TWeights.IsFinite(m2), ref w2, ref x, end, n);
+            results[r + 3] = Finish(s3, TWeights.IsFinite(m3), ref w3, ref x, end, n);
         }
 
         for (; r < results.Length; r++)
         {
             ref byte w0 = ref Unsafe.Add(ref w, r * rowBytes);
             Vector128<float> a0 = default;
+            Vector128<ushort> m0 = default;
             for (nint i = 0; i < end; i += 8)
             {
-                a0 = Step128(TWeights.Load128(ref w0, i), Vector128.LoadUnsafe(ref x, (nuint)i), Vector128.LoadUnsafe(ref x, (nuint)i + 4), a0);
+                a0 = Step128(TWeights.Load128(ref w0, i, ref m0), Vector128.LoadUnsafe(ref x, (nuint)i), Vector128.LoadUnsafe(ref x, (nuint)i + 4), a0);
             }
 
-            results[r] = Vector128.Sum(a0) + Tail(ref w0, ref x, end, n);
+            results[r] = Finish(Vector128.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
+        }
+    }
+
+    /// <summary>
+    /// Into L2, the line of each row of the next group at the column this group has reached (once per 64 bytes): four
+    /// row streams at a stride of a whole row are more than the hardware prefetcher follows when the matrix comes from
+    /// DRAM. <paramref name="last"/> is the group's last row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNextGroup(ref byte last, nint rowBytes, nint column)
+    {
+        nint offset = column * TWeights.ElementBytes;
+        if (Sse.IsSupported && (offset & 63) == 0)
+        {
+            Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref last, rowBytes + offset)));
+            Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref last, 2 * rowBytes + offset)));
+            Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref last, 3 * rowBytes + offset)));
+            Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref last, 4 * rowBytes + offset)));
         }
     }
 

@@ -3,8 +3,11 @@ using System.Runtime.Intrinsics;
 namespace Quantization.Formats;
 
 /// <summary>
-/// How one float weight format widens its elements to float32 for <see cref="FloatDot{TWeights}"/>: exactly (every
-/// F16 and BF16 value, subnormals, infinities and NaNs included, is a float32 value), in registers, on each path.
+/// How one float weight format widens its elements to float32 for <see cref="FloatDot{TWeights}"/>, in registers, on
+/// each path: exactly for every finite value (every F16 and BF16 value is a float32 value). A format whose vector
+/// widening does not carry infinities and NaNs through (F16) records the magnitudes it loaded in
+/// <c>magnitudes</c>, and <see cref="IsFinite(Vector128{ushort})"/> tells the driver whether the row needs the exact
+/// reference instead; the other formats leave it alone.
 /// </summary>
 internal interface IFloatWeights
 {
@@ -18,11 +21,17 @@ internal interface IFloatWeights
     static abstract float ToSingle(ref byte row, nint index);
 
     /// <summary>Elements <paramref name="index"/> … +15 (AVX-512F).</summary>
-    static abstract Vector512<float> Load512(ref byte row, nint index);
+    static abstract Vector512<float> Load512(ref byte row, nint index, ref Vector256<ushort> magnitudes);
 
     /// <summary>Elements <paramref name="index"/> … +7 (AVX2).</summary>
-    static abstract Vector256<float> Load256(ref byte row, nint index);
+    static abstract Vector256<float> Load256(ref byte row, nint index, ref Vector128<ushort> magnitudes);
 
     /// <summary>Elements <paramref name="index"/> … +7 as two vectors of four (SSE4.1 or NEON).</summary>
-    static abstract (Vector128<float> Lower, Vector128<float> Upper) Load128(ref byte row, nint index);
+    static abstract (Vector128<float> Lower, Vector128<float> Upper) Load128(ref byte row, nint index, ref Vector128<ushort> magnitudes);
+
+    /// <summary>Whether the values recorded in <paramref name="magnitudes"/> were all widened exactly.</summary>
+    static abstract bool IsFinite(Vector128<ushort> magnitudes);
+
+    /// <inheritdoc cref="IsFinite(Vector128{ushort})"/>
+    static abstract bool IsFinite(Vector256<ushort> magnitudes);
 }

@@ -5,11 +5,13 @@ using System.Runtime.Intrinsics.X86;
 namespace Quantization.Formats;
 
 /// <summary>
-/// F16 weights, widened exactly with integer operations and one multiplication (.NET exposes no <c>vcvtph2ps</c> /
+/// F16 weights, widened with integer operations and one multiplication (.NET exposes no <c>vcvtph2ps</c> /
 /// <c>fcvtl</c>): the half sign-extended to 32 bits and shifted left by 13 puts its exponent and mantissa in the
 /// float32 fields with the sign in bit 31 (and copies of it in bits 28–30, masked off); that float32 is the half's
 /// value times 2⁻¹¹², so a multiplication by 2¹¹² (a power of two: exact, and it makes F16 subnormals normal) gives the
-/// value. Infinities and NaNs (half exponent 31) then have exponent 143 and get the all-ones exponent ORed in.
+/// value of every finite half. Infinities and NaNs (exponent 31) would come out as finite values of 2¹⁶ … 2¹⁷: instead
+/// of a compare and a blend per vector, the largest magnitude (the half without its sign) of each row is kept, and
+/// a row holding one takes the exact reference (<see cref="IsFinite(Vector128{ushort})"/>).
 /// </summary>
 internal readonly struct F16Weights : IFloatWeights
 {
@@ -19,10 +21,10 @@ internal readonly struct F16Weights : IFloatWeights
     /// <summary>Sign, exponent and mantissa of the shifted half; bits 28–30 hold copies of the sign.</summary>
     private const uint Fields = 0x8FFF_FFFF;
 
-    /// <summary>The half's exponent field in the shifted value.</summary>
-    private const uint HalfExponent = 0x0F80_0000;
+    /// <summary>The smallest magnitude with exponent 31 (infinity; NaNs are above).</summary>
+    private const ushort Infinity = 0x7C00;
 
-    private const uint SingleExponent = 0x7F80_0000;
+    private const ushort Magnitude = 0x7FFF;
 
     public static QuantType WeightType => QuantType.F16;
 
@@ -32,38 +34,35 @@ internal readonly struct F16Weights : IFloatWeights
     public static float ToSingle(ref byte row, nint index) => Kernels.Fp16.ToSingle(Unsafe.Add(ref Unsafe.As<byte, ushort>(ref row), index));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load512(ref byte row, nint index)
+    public static Vector512<float> Load512(ref byte row, nint index, ref Vector256<ushort> magnitudes)
     {
-        Vector512<uint> v = Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index)).AsUInt32();
-        v = (v << 13) & Vector512.Create(Fields);
-        Vector512<float> f = v.AsSingle() * Vector512.Create(Rebias);
-        Vector512<uint> special = Vector512.Equals(v & Vector512.Create(HalfExponent), Vector512.Create(HalfExponent));
-        return f | (special & Vector512.Create(SingleExponent)).AsSingle();
+        Vector256<short> h = Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index);
+        magnitudes = Vector256.Max(magnitudes, h.AsUInt16() & Vector256.Create(Magnitude));
+        Vector512<uint> v = (Avx512F.ConvertToVector512Int32(h).AsUInt32() << 13) & Vector512.Create(Fields);
+        return v.AsSingle() * Vector512.Create(Rebias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load256(ref byte row, nint index)
+    public static Vector256<float> Load256(ref byte row, nint index, ref Vector128<ushort> magnitudes)
     {
-        Vector256<uint> v = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index)).AsUInt32();
-        v = (v << 13) & Vector256.Create(Fields);
-        Vector256<float> f = v.AsSingle() * Vector256.Create(Rebias);
-        Vector256<uint> special = Vector256.Equals(v & Vector256.Create(HalfExponent), Vector256.Create(HalfExponent));
-        return f | (special & Vector256.Create(SingleExponent)).AsSingle();
+        Vector128<short> h = Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index);
+        magnitudes = Vector128.Max(magnitudes, h.AsUInt16() & Vector128.Create(Magnitude));
+        Vector256<uint> v = (Avx2.ConvertToVector256Int32(h).AsUInt32() << 13) & Vector256.Create(Fields);
+        return v.AsSingle() * Vector256.Create(Rebias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector128<float> Lower, Vector128<float> Upper) Load128(ref byte row, nint index)
+    public static (Vector128<float> Lower, Vector128<float> Upper) Load128(ref byte row, nint index, ref Vector128<ushort> magnitudes)
     {
-        Vector128<short> v = Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index);
-        return (Widen(Vector128.WidenLower(v).AsUInt32()), Widen(Vector128.WidenUpper(v).AsUInt32()));
+        Vector128<short> h = Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index);
+        magnitudes = Vector128.Max(magnitudes, h.AsUInt16() & Vector128.Create(Magnitude));
+        return (Widen(Vector128.WidenLower(h).AsUInt32()), Widen(Vector128.WidenUpper(h).AsUInt32()));
     }
 
+    public static bool IsFinite(Vector128<ushort> magnitudes) => !Vector128.GreaterThanOrEqualAny(magnitudes, Vector128.Create(Infinity));
+
+    public static bool IsFinite(Vector256<ushort> magnitudes) => !Vector256.GreaterThanOrEqualAny(magnitudes, Vector256.Create(Infinity));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Widen(Vector128<uint> v)
-    {
-        v = (v << 13) & Vector128.Create(Fields);
-        Vector128<float> f = v.AsSingle() * Vector128.Create(Rebias);
-        Vector128<uint> special = Vector128.Equals(v & Vector128.Create(HalfExponent), Vector128.Create(HalfExponent));
-        return f | (special & Vector128.Create(SingleExponent)).AsSingle();
-    }
+    private static Vector128<float> Widen(Vector128<uint> v) => ((v << 13) & Vector128.Create(Fields)).AsSingle() * Vector128.Create(Rebias);
 }
