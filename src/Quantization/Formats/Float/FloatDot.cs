@@ -62,6 +62,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
         DotRowsOn(BestPath, weights, rowBytes, activations, n, results);
 
     /// <summary><see cref="DotRows"/> on <paramref name="path"/> (which must be supported); each result equals <see cref="DotOn"/> of its row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         CheckLengths(weights, activations, n, results.Length, rowBytes);
@@ -127,6 +128,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
         Reference(MemoryMarshal.CreateReadOnlySpan(ref w, n * TWeights.ElementBytes),
                   MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(ref x, n)), n);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows512(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
     {
         int end = n & ~15;
@@ -176,6 +178,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows256(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
     {
         int end = n & ~7;
@@ -224,6 +227,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows128(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
     {
         int end = n & ~7;
