@@ -39,12 +39,15 @@ public sealed class FloatDotTests
         Vector128<ushort> m128 = default;
         return path switch
         {
-            DotPath.Avx512 when DotPaths.CanRun(path) => (T.Load512(ref r, 0, ref m256)[5], T.IsFinite(m256)),
-            DotPath.Avx2 when DotPaths.CanRun(path) => (T.Load256(ref r, 0, ref m128)[5], T.IsFinite(m128)),
-            DotPath.Ssse3 or DotPath.AdvSimd when DotPaths.CanRun(path) => (T.Load128(ref r, 0, ref m128).Upper[1], T.IsFinite(m128)),
+            DotPath.Avx512 when DotPaths.CanRun(path) => (Scaled(T.Load512(ref r, 0, ref m256)[5]), T.IsFinite(m256)),
+            DotPath.Avx2 when DotPaths.CanRun(path) => (Scaled(T.Load256(ref r, 0, ref m128)[5]), T.IsFinite(m128)),
+            DotPath.Ssse3 or DotPath.AdvSimd when DotPaths.CanRun(path) => (Scaled(T.Load128(ref r, 0, ref m128).Upper[1]), T.IsFinite(m128)),
             DotPath.Scalar => (T.ToSingle(ref r, 5), true),
             _ => (0, false),
         };
+
+        // The loads leave out the power of two ActivationScale: applied here in double, exactly.
+        static float Scaled(float loaded) => (float)((double)loaded * T.ActivationScale);
     }
 
     private static DotPath[] RunnablePaths(DotEntry dot) => [.. dot.Paths.Where(p => DotPaths.IsSupported([.. dot.Paths], p))];
@@ -214,6 +217,39 @@ public sealed class FloatDotTests
         {
             float actual = dot.DotOn(path, w, DotTestSupport.Activations(dot, x), n);
             Assert.True(float.IsNaN(expected) ? float.IsNaN(actual) : actual == expected, $"{type} {path}: {actual} vs {expected}");
+        }
+    }
+
+    /// <summary>
+    /// Activations of 2¹⁶ and more overflow F16's scaled activations (x·2¹¹²): such a row takes the reference, so the
+    /// result is the double-precision sum rounded, on every path and in every row group.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FloatTypes))]
+    public void LargeActivationsGiveTheReference(QuantType type)
+    {
+        DotEntry dot = DotRegistry.TryGet(type)!;
+        Kernel k = For(type);
+        const int n = 80, rows = 5;
+        byte[] w = DotTestSupport.Quantize(type, TestData.TransformerLike(8, rows * n), n);
+        float[] x = TestData.Gaussian(9, n, 1);
+        x[3] = 3e5f;
+        x[40] = -7e4f;
+        byte[] a = DotTestSupport.Activations(dot, x);
+        foreach (DotPath path in RunnablePaths(dot))
+        {
+            var results = new float[rows];
+            k.RowsOn(path, w, n * k.ElementBytes, a, n, results);
+            for (int r = 0; r < rows; r++)
+            {
+                ReadOnlySpan<byte> row = w.AsSpan(r * n * k.ElementBytes, n * k.ElementBytes);
+                float reference = dot.DotReference(row, a, n);
+                Assert.True(float.IsFinite(results[r]), $"{type} {path} row {r}: {results[r]}");
+                if (type == QuantType.F16)
+                {
+                    Assert.Equal(BitConverter.SingleToInt32Bits(reference), BitConverter.SingleToInt32Bits(results[r]));
+                }
+            }
         }
     }
 

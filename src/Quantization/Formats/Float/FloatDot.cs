@@ -104,12 +104,14 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
 
     /// <summary>
     /// A row's result from its lane sum: plus the scalar tail (columns <paramref name="end"/> … n − 1, in column order);
-    /// or, where the row held a value the vector widening does not carry (an F16 infinity or NaN), the reference.
+    /// or, where the row held a value the vector widening does not carry (an F16 infinity or NaN) or the scaled
+    /// activations overflowed, the reference.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Finish(float lanes, bool finite, ref byte w, ref float x, int end, int n)
     {
-        if (!finite)
+        // With scaled activations an overflowing x·scale (|x| ≥ 2¹⁶ for F16) makes the lane sum infinite or NaN.
+        if (!finite || (TWeights.ActivationScale != 1 && !float.IsFinite(lanes)))
         {
             return NonFinite(ref w, ref x, n);
         }
@@ -149,7 +151,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
                     PrefetchNextGroup(ref w3, rowBytes, i);
                 }
 
-                Vector512<float> xv = Vector512.LoadUnsafe(ref x, (nuint)i);
+                Vector512<float> xv = Activations512(ref x, i);
                 a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), xv, a0);
                 a1 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w1, i, ref m1), xv, a1);
                 a2 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w2, i, ref m2), xv, a2);
@@ -171,7 +173,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
             Vector256<ushort> m0 = default;
             for (nint i = 0; i < end; i += 16)
             {
-                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), Vector512.LoadUnsafe(ref x, (nuint)i), a0);
+                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), Activations512(ref x, i), a0);
             }
 
             results[r] = Finish(Vector512.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
@@ -199,7 +201,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
                     PrefetchNextGroup(ref w3, rowBytes, i);
                 }
 
-                Vector256<float> xv = Vector256.LoadUnsafe(ref x, (nuint)i);
+                Vector256<float> xv = Activations256(ref x, i);
                 a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), xv, a0);
                 a1 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w1, i, ref m1), xv, a1);
                 a2 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w2, i, ref m2), xv, a2);
@@ -220,7 +222,7 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
             Vector128<ushort> m0 = default;
             for (nint i = 0; i < end; i += 8)
             {
-                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), Vector256.LoadUnsafe(ref x, (nuint)i), a0);
+                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), Activations256(ref x, i), a0);
             }
 
             results[r] = Finish(Vector256.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
@@ -242,8 +244,8 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
             Vector128<ushort> m0 = default, m1 = default, m2 = default, m3 = default;
             for (nint i = 0; i < end; i += 8)
             {
-                Vector128<float> xl = Vector128.LoadUnsafe(ref x, (nuint)i);
-                Vector128<float> xh = Vector128.LoadUnsafe(ref x, (nuint)i + 4);
+                Vector128<float> xl = Activations128(ref x, i);
+                Vector128<float> xh = Activations128(ref x, i + 4);
                 a0 = Step128(TWeights.Load128(ref w0, i, ref m0), xl, xh, a0);
                 a1 = Step128(TWeights.Load128(ref w1, i, ref m1), xl, xh, a1);
                 a2 = Step128(TWeights.Load128(ref w2, i, ref m2), xl, xh, a2);
@@ -264,7 +266,8 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
             Vector128<ushort> m0 = default;
             for (nint i = 0; i < end; i += 8)
             {
-                a0 = Step128(TWeights.Load128(ref w0, i, ref m0), Vector128.LoadUnsafe(ref x, (nuint)i), Vector128.LoadUnsafe(ref x, (nuint)i + 4), a0);
+                a0 = Step128(TWeights.Load128(ref w0, i, ref m0), Activations128(ref x, i),
+                             Activations128(ref x, i + 4), a0);
             }
 
             results[r] = Finish(Vector128.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
@@ -287,6 +290,28 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
             Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref last, 3 * rowBytes + offset)));
             Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref last, 4 * rowBytes + offset)));
         }
+    }
+
+    /// <summary>x[i …] times <see cref="IFloatWeights.ActivationScale"/> (the JIT drops the multiplication where it is 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Activations512(ref float x, nint i)
+    {
+        Vector512<float> v = Vector512.LoadUnsafe(ref x, (nuint)i);
+        return TWeights.ActivationScale == 1 ? v : v * Vector512.Create(TWeights.ActivationScale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Activations256(ref float x, nint i)
+    {
+        Vector256<float> v = Vector256.LoadUnsafe(ref x, (nuint)i);
+        return TWeights.ActivationScale == 1 ? v : v * Vector256.Create(TWeights.ActivationScale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Activations128(ref float x, nint i)
+    {
+        Vector128<float> v = Vector128.LoadUnsafe(ref x, (nuint)i);
+        return TWeights.ActivationScale == 1 ? v : v * Vector128.Create(TWeights.ActivationScale);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

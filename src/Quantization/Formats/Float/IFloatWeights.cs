@@ -4,7 +4,8 @@ namespace Quantization.Formats;
 
 /// <summary>
 /// How one float weight format widens its elements to float32 for <see cref="FloatDot{TWeights}"/>, in registers, on
-/// each path: exactly for every finite value (every F16 and BF16 value is a float32 value). A format whose vector
+/// each path: exactly for every finite value (every F16 and BF16 value is a float32 value), up to the power of two
+/// <see cref="ActivationScale"/>. A format whose vector
 /// widening does not carry infinities and NaNs through (F16) records the magnitudes it loaded in
 /// <c>magnitudes</c>, and <see cref="IsFinite(Vector128{ushort})"/> tells the driver whether the row needs the exact
 /// reference instead; the other formats leave it alone.
@@ -16,6 +17,12 @@ internal interface IFloatWeights
 
     /// <summary>Bytes per element.</summary>
     static abstract int ElementBytes { get; }
+
+    /// <summary>
+    /// The factor the vector loads leave out (1, or 2¹¹² for F16): each loaded value times it is the element, and the
+    /// driver multiplies each activation vector by it once for all the rows of a group instead.
+    /// </summary>
+    static abstract float ActivationScale { get; }
 
     /// <summary>Element <paramref name="index"/> of the row at <paramref name="row"/>.</summary>
     static abstract float ToSingle(ref byte row, nint index);

@@ -9,6 +9,8 @@ internal readonly struct BF16Weights : IFloatWeights
 {
     public static QuantType WeightType => QuantType.BF16;
 
+    public static float ActivationScale => 1;
+
     public static int ElementBytes => sizeof(ushort);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

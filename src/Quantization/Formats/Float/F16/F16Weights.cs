@@ -8,15 +8,15 @@ namespace Quantization.Formats;
 /// F16 weights, widened with integer operations and one multiplication (.NET exposes no <c>vcvtph2ps</c> /
 /// <c>fcvtl</c>): the half sign-extended to 32 bits and shifted left by 13 puts its exponent and mantissa in the
 /// float32 fields with the sign in bit 31 (and copies of it in bits 28–30, masked off); that float32 is the half's
-/// value times 2⁻¹¹², so a multiplication by 2¹¹² (a power of two: exact, and it makes F16 subnormals normal) gives the
-/// value of every finite half. Infinities and NaNs (exponent 31) would come out as finite values of 2¹⁶ … 2¹⁷: instead
-/// of a compare and a blend per vector, the largest magnitude (the half without its sign) of each row is kept, and
-/// a row holding one takes the exact reference (<see cref="IsFinite(Vector128{ushort})"/>).
+/// value times 2⁻¹¹² (exactly, F16 subnormals becoming float32 subnormals). The loads stop there: the factor 2¹¹²
+/// (<see cref="ActivationScale"/>, a power of two, so every product is the same real number) is applied once to each
+/// activation vector for the four rows of a group, and a row whose sum overflows (an activation of 2¹⁶ or more) takes
+/// the reference. Infinities and NaNs (exponent 31) would come out as finite values: instead of a compare and a blend
+/// per vector, the largest magnitude (the half without its sign) of each row is kept, and a row holding one takes the
+/// reference too (<see cref="IsFinite(Vector128{ushort})"/>).
 /// </summary>
 internal readonly struct F16Weights : IFloatWeights
 {
-    /// <summary>2¹¹²: the difference of the float32 and float16 exponent biases (127 − 15).</summary>
-    private const float Rebias = 5.192296858534828e33f;
 
     /// <summary>Sign, exponent and mantissa of the shifted half; bits 28–30 hold copies of the sign.</summary>
     private const uint Fields = 0x8FFF_FFFF;
@@ -27,6 +27,9 @@ internal readonly struct F16Weights : IFloatWeights
     private const ushort Magnitude = 0x7FFF;
 
     public static QuantType WeightType => QuantType.F16;
+
+    /// <summary>2¹¹²: the difference of the float32 and float16 exponent biases (127 − 15).</summary>
+    public static float ActivationScale => 5.192296858534828e33f;
 
     public static int ElementBytes => sizeof(ushort);
 
@@ -39,7 +42,7 @@ internal readonly struct F16Weights : IFloatWeights
         Vector256<short> h = Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index);
         magnitudes = Vector256.Max(magnitudes, h.AsUInt16() & Vector256.Create(Magnitude));
         Vector512<uint> v = (Avx512F.ConvertToVector512Int32(h).AsUInt32() << 13) & Vector512.Create(Fields);
-        return v.AsSingle() * Vector512.Create(Rebias);
+        return v.AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -48,7 +51,7 @@ internal readonly struct F16Weights : IFloatWeights
         Vector128<short> h = Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), (nuint)index);
         magnitudes = Vector128.Max(magnitudes, h.AsUInt16() & Vector128.Create(Magnitude));
         Vector256<uint> v = (Avx2.ConvertToVector256Int32(h).AsUInt32() << 13) & Vector256.Create(Fields);
-        return v.AsSingle() * Vector256.Create(Rebias);
+        return v.AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -64,5 +67,5 @@ internal readonly struct F16Weights : IFloatWeights
     public static bool IsFinite(Vector256<ushort> magnitudes) => !Vector256.GreaterThanOrEqualAny(magnitudes, Vector256.Create(Infinity));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Widen(Vector128<uint> v) => ((v << 13) & Vector128.Create(Fields)).AsSingle() * Vector128.Create(Rebias);
+    private static Vector128<float> Widen(Vector128<uint> v) => ((v << 13) & Vector128.Create(Fields)).AsSingle();
 }

@@ -8,6 +8,8 @@ internal readonly struct F32Weights : IFloatWeights
 {
     public static QuantType WeightType => QuantType.F32;
 
+    public static float ActivationScale => 1;
+
     public static int ElementBytes => sizeof(float);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
