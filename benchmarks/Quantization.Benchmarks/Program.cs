@@ -18,7 +18,9 @@ namespace Quantization.Benchmarks;
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
 /// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
 /// cross-check of <see cref="PairedRunner"/>), <c>--smoke</c> (every MatVec side of a few formats on a small matrix, a few
-/// rounds each, all cross-checks: a correctness check of the harness, e.g. under qemu; exit code 1 on any failure).
+/// rounds each, all cross-checks: a correctness check of the harness, e.g. under qemu; exit code 1 on any failure),
+/// <c>--first-call</c> (first-call latency of MatVec per family against its steady state, <see cref="FirstCallRunner"/>;
+/// <c>--filter</c> takes a substring of the format's name).
 /// Everything else is BenchmarkDotNet's (<c>--filter</c>, default <c>*</c>; <c>--anyCategories</c>, ...).
 /// </summary>
 public static class Program
@@ -41,7 +43,17 @@ public static class Program
             return SchemeBenchmarks.Run();
         }
 
+        if (args.Length >= 2 && args[0] == FirstCallRunner.ChildFlag)
+        {
+            return FirstCallRunner.RunChild(args[1]);
+        }
+
         var rest = new List<string>(args);
+        if (rest.Remove("--first-call"))
+        {
+            return FirstCallRunner.Run(TakeOption(rest, "--filter"));
+        }
+
         if (rest.Remove("--model-convert"))
         {
             return ModelConversionBenchmark.Run(int.Parse(TakeOption(rest, "--layers") ?? "1", CultureInfo.InvariantCulture),

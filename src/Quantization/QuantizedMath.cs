@@ -20,9 +20,11 @@ namespace Quantization;
 /// FP4 (not in ggml) read their codes as round(code·2^14) in int16, within 2^−15·absmax of each weight, far below the
 /// activations' quantization error. I2_S follows bitnet.cpp: per-token int8 activations
 /// (<see cref="Ternary.BitNetQuantizer.QuantizeActivations"/>), one integer sum per row, y = (Σ code·q − Σq) / s · scale
-/// with the tensor's scale from the trailer. A format without an integer kernel
-/// (<see cref="HasIntegerDot"/> is <see langword="false"/>: F32, F16, BF16 and the formats whose kernel is still to come)
-/// runs the float path instead.</item>
+/// with the tensor's scale from the trailer. F32, F16 and BF16 weights (<see cref="HasIntegerDot"/> is
+/// <see langword="false"/>) take a fused float dot instead: the activations stay in float, each weight is widened exactly
+/// in registers and the products are summed in float32, so the result is within float summation error of
+/// <see cref="MatVecAccurate"/>'s (docs/formats.md#float-dot-products). A format without any dot kernel (those whose
+/// kernel is still to come) runs the float path.</item>
 /// <item><b>Float</b> (<see cref="MatVecAccurate"/>, <see cref="MatMulAccurate"/>): the activations stay in float and each
 /// weight block is dequantized (bit for bit as <see cref="Quantizer.Dequantize"/>) and multiplied in float, so the only
 /// error is the weights' own quantization error. Slower; for callers who prefer accuracy to speed.</item>
@@ -39,7 +41,7 @@ public static class QuantizedMath
     public static bool HasIntegerDot(QuantType type)
     {
         QuantFormat.Get(type);
-        return DotRegistry.TryGet(type) is not null;
+        return DotRegistry.TryGet(type) is { } dot && dot.IsInteger;
     }
 
     /// <summary>y[r] = Σc W[r, c]·x[c] through the integer path (activations quantized once per call).</summary>

@@ -56,7 +56,7 @@ public sealed class QuantizedMatrix
     public int Columns { get; }
 
     /// <summary>Whether <see cref="MatVec"/> and <see cref="MatMul"/> run the integer path (see <see cref="QuantizedMath.HasIntegerDot"/>).</summary>
-    public bool HasIntegerDot => _dot is not null;
+    public bool HasIntegerDot => _dot is { IsInteger: true };
 
     /// <summary>y = W·x through the integer path (<see cref="QuantizedMath.MatVec"/>).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>

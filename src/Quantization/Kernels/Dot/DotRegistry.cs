@@ -22,6 +22,9 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
     public QuantType ActivationType { get; } = activationType;
     public QuantFormat WeightFormat { get; } = QuantFormat.Get(weightType);
     public QuantFormat ActivationFormat { get; } = QuantFormat.Get(activationType);
+
+    /// <summary>Whether the activations are quantized (an integer dot); F32 activations mean a float dot (F32, F16, BF16 weights).</summary>
+    public bool IsInteger => ActivationType != QuantType.F32;
     public DotFn Dot { get; } = dot;
     public DotFn DotReference { get; } = dotReference;
     public DotRowsFn DotRows { get; } = dotRows;

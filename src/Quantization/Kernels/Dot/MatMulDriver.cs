@@ -86,6 +86,7 @@ internal static unsafe class MatMulDriver
     /// (<paramref name="batch"/> × <see cref="ActivationRowBytes"/> bytes) and the integer dot kernel; for a weight format
     /// with a per-tensor trailer each result is then multiplied by the trailer's <see cref="DotEntry.TensorScale"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (docs/architecture.md#first-calls)
     public static void RunQuantized(DotEntry dot, ReadOnlySpan<byte> weights, int rows, int columns, int rowBytes,
                                     ReadOnlySpan<float> x, Span<float> y, int batch, int parts, Span<byte> scratch)
     {
@@ -141,6 +142,7 @@ internal static unsafe class MatMulDriver
     private readonly struct QuantizedRows(DotEntry dot, byte* weights, byte* activations, float* y, int rows, int columns,
                                           int rowBytes, int actBytes, int batch, int parts, float tensorScale) : IAction
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int part)
         {
             int first = RangeStart(rows, parts, part);
