@@ -12,11 +12,15 @@ namespace Quantization.Formats;
 /// sumi2 = Σ_ib ls_ib·Σ_group (±1)·Σ q8 (ls = 2·scale + 1 per 16 values, ± the shift sign per 8) and adds
 /// d·d8·(sumi1 + 0.125·sumi2). The vector paths fold the shift into the codes: with c = 8·grid ± 1 (−9..9) one
 /// multiply-add per value gives S = 8·sumi1 + sumi2, and 0.125·S is sumi1 + 0.125·sumi2 to the bit
-/// (|S| ≤ 9·15·127·256 &lt; 2^23, so both are exact floats).
+/// (|S| ≤ 9·15·127·256 &lt; 2^23, so both are exact floats). They multiply the unsigned c + 9 (0..18) by the Q8_K
+/// codes, which needs no sign trick, and subtract 9·Σ ls·bsum: Q8_K's bsums are sums of 16 codes, IQ1_M's scale blocks.
 /// </summary>
 internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<BlockIQ1_M>
 {
-    /// <summary>8·grid + 1 per byte for every point of IQ1_S's grid (a −0.125 shift subtracts 2); pinned, 16 KiB.</summary>
+    /// <summary>
+    /// c + 9 per byte: entry i + 2048·n holds 8·grid[i] + 1 − 2n + 9 (n = 1 for a −0.125 shift), so the shift sign is a
+    /// twelfth index bit; pinned, 32 KiB.
+    /// </summary>
     private static readonly ulong[] s_codes = ShiftedCodes();
 
     public static QuantType WeightType => QuantType.IQ1_M;
@@ -108,7 +112,12 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
         }
     }
 
-    public static ushort D(in BlockIQ1_M x) => x.D;
+    /// <summary>The FP16 super-scale from the top nibbles of the four scale words, as <see cref="BlockIQ1_M.D"/> with one 64-bit read.</summary>
+    public static ushort D(in BlockIQ1_M x)
+    {
+        ulong u = Unsafe.ReadUnaligned<ulong>(in x.Scales[0]);
+        return (ushort)(((u >> 12) & 0x000F) | ((u >> 24) & 0x00F0) | ((u >> 36) & 0x0F00) | ((u >> 48) & 0xF000));
+    }
 
     public static unsafe float Dot256(BlockIQ1_M* x, BlockQ8_K* y, int nb) =>
         IQ1_MReference.Delta * KDot.ScaledDot256<IQ1_MDot, BlockIQ1_M>(x, y, nb);
@@ -125,13 +134,14 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
     private static ulong[] ShiftedCodes()
     {
         ReadOnlySpan<ulong> grid = IqGrids.Iq1S;
-        ulong[] codes = GC.AllocateUninitializedArray<ulong>(grid.Length, pinned: true);
-        for (int k = 0; k < grid.Length; ++k)
+        ulong[] codes = GC.AllocateUninitializedArray<ulong>(2 * grid.Length, pinned: true);
+        for (int k = 0; k < codes.Length; ++k)
         {
+            int shift = k < grid.Length ? 1 : -1;
             ulong v = 0;
             for (int j = 0; j < 8; ++j)
             {
-                v |= (ulong)(byte)(8 * (sbyte)(grid[k] >> (8 * j)) + 1) << (8 * j);
+                v |= (ulong)(byte)(8 * (sbyte)(grid[k % grid.Length] >> (8 * j)) + shift + Offset) << (8 * j);
             }
 
             codes[k] = v;
@@ -140,20 +150,36 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
         return codes;
     }
 
+    /// <summary>What the unsigned codes add to c = 8·grid ± 1.</summary>
+    private const int Offset = 9;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe ulong* Codes() => (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(s_codes));
 
     /// <summary>
-    /// The 8·grid + 1 codes of the four groups of 32 values <c>32c..32c+31</c>: their low index bytes are the four bytes of
-    /// <paramref name="qs4"/>, their high three bits the nibbles of <paramref name="qh2"/> (bits 0–2 and 4–6 of each byte).
+    /// The 32 table indices of a super-block as uint16 at <paramref name="indices"/>: group g's low byte is qs[g], its
+    /// high byte the nibble g%2 of qh[g/2] (three grid index bits and the shift sign), so one byte interleave of qs with
+    /// the spread nibbles writes eight indices (ggml computes each index with scalar shifts and masks).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<sbyte> Codes256(ulong* codes, uint qs4, uint qh2) =>
-        Vector256.Create(
-            codes[(qs4 & 0xFF) | ((qh2 << 8) & 0x700)],
-            codes[((qs4 >> 8) & 0xFF) | ((qh2 << 4) & 0x700)],
-            codes[((qs4 >> 16) & 0xFF) | (qh2 & 0x700)],
-            codes[(qs4 >> 24) | ((qh2 >> 4) & 0x700)]).AsSByte();
+    private static unsafe void Indices(BlockIQ1_M* x, ushort* indices)
+    {
+        byte* qs = (byte*)&x->Qs;
+        Vector128<byte> qh = Sse2.LoadVector128((byte*)&x->Qh);
+        Vector128<byte> nibble = Vector128.Create((byte)0x0F);
+        Vector128<byte> low = qh & nibble, high = Sse2.ShiftRightLogical(qh.AsUInt16(), 4).AsByte() & nibble;
+        Vector128<byte> high0 = Sse2.UnpackLow(low, high), high1 = Sse2.UnpackHigh(low, high);
+        Vector128<byte> qs0 = Sse2.LoadVector128(qs), qs1 = Sse2.LoadVector128(qs + 16);
+        Sse2.Store((byte*)indices, Sse2.UnpackLow(qs0, high0));
+        Sse2.Store((byte*)(indices + 8), Sse2.UnpackHigh(qs0, high0));
+        Sse2.Store((byte*)(indices + 16), Sse2.UnpackLow(qs1, high1));
+        Sse2.Store((byte*)(indices + 24), Sse2.UnpackHigh(qs1, high1));
+    }
+
+    /// <summary>The unsigned codes of the four groups whose indices are at <paramref name="indices"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<byte> Codes256(ulong* codes, ushort* indices) =>
+        Vector256.Create(codes[indices[0]], codes[indices[1]], codes[indices[2]], codes[indices[3]]).AsByte();
 
     /// <summary>
     /// The sixteen ls = 2·scale + 1 as int16, laid out for one byte shuffle per 32 values: lane c of the low 128 bits
@@ -172,73 +198,76 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
         return (scale + scale + Vector256<ushort>.One).AsInt16();
     }
 
-    /// <summary>0xFF in every byte of a group with a −0.125 shift, for the 32 values 32c..32c+31 (shift bits 3 and 7 of qh[g/2]).</summary>
+    /// <summary>
+    /// Offset·Σ ls·bsum in int32 lanes, <paramref name="scales"/> as <see cref="Scales256"/> lays them out: the bsums
+    /// are put in the same order (even blocks low, odd blocks high) by a byte shuffle and a 64-bit permute.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> NegativeShifts256(Vector256<byte> qh, int c)
+    private static unsafe Vector256<int> OffsetTerms256(Vector256<short> scales, BlockQ8_K* y)
     {
-        Vector256<byte> spread = Vector256.Create(Vector128.Create((byte)0), Vector128.Create((byte)1)) + Vector256.Create((byte)(2 * c));
-        Vector256<byte> bits = Vector256.Create(0x0808_0808_0808_0808UL, 0x8080_8080_8080_8080UL, 0x0808_0808_0808_0808UL, 0x8080_8080_8080_8080UL).AsByte();
-        return Avx2.CompareEqual(Avx2.Shuffle(qh, spread) & bits, bits).AsSByte();
+        Vector128<byte> evenOdd = Vector128.Create((byte)0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+        Vector256<byte> bsums = Avx2.Shuffle(Avx.LoadVector256((byte*)&y->Bsums), Vector256.Create(evenOdd, evenOdd));
+        Vector256<int> terms = Avx2.MultiplyAddAdjacent(Avx2.Permute4x64(bsums.AsUInt64(), 0b11_01_10_00).AsInt16(), scales);
+        return Avx2.ShiftLeftLogical(terms, 3) + terms;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<int> Block256(BlockIQ1_M* x, BlockQ8_K* y)
     {
         ulong* codes = Codes();
-        uint* qs = (uint*)&x->Qs;
-        ushort* qhWords = (ushort*)&x->Qh;
+        Bytes64 indexBytes;
+        ushort* indices = (ushort*)&indexBytes;
+        Indices(x, indices);
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector256<byte> qh = Vector256.Create(Sse2.LoadVector128((byte*)qhWords));
-        Vector256<byte> scales = Scales256(x).AsByte();
+        Vector256<short> scales = Scales256(x);
         Vector256<byte> scaleIndex = Vector256.Create((ushort)0x0100).AsByte();
         Vector256<int> acc = Vector256<int>.Zero;
         for (int c = 0; c < 8; ++c)
         {
-            Vector256<sbyte> negative = NegativeShifts256(qh, c);
-            Vector256<sbyte> w = Codes256(codes, qs[c], qhWords[c]) + negative + negative;
-            Vector256<short> ls = Avx2.Shuffle(scales, scaleIndex).AsInt16();
+            Vector256<byte> w = Codes256(codes, indices + 4 * c);
+            Vector256<short> ls = Avx2.Shuffle(scales.AsByte(), scaleIndex).AsInt16();
             scaleIndex += Vector256.Create((byte)2);
-            acc = KDot.MulAdd(acc, Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * c), w), ls);
+            acc = KDot.MulAdd(acc, w, Avx.LoadVector256(q8 + 32 * c), ls);
         }
 
-        return acc;
+        return acc - OffsetTerms256(scales, y);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector512<int> Block512(BlockIQ1_M* x, BlockQ8_K* y)
     {
         ulong* codes = Codes();
-        uint* qs = (uint*)&x->Qs;
-        ushort* qhWords = (ushort*)&x->Qh;
+        Bytes64 indexBytes;
+        ushort* indices = (ushort*)&indexBytes;
+        Indices(x, indices);
         sbyte* q8 = (sbyte*)&y->Qs;
 
         // 128-bit lane L of the 64 values 64p..64p+63 is block 4p + L: with every lane holding (w0 w1 w2 w3), lane L's
         // multiplier moves bits 3L..3L+2 to the top, and lane p of each 128 bits is then the scale a shuffle broadcasts.
         Vector512<ushort> words = Vector512.Create(*(ulong*)&x->Scales).AsUInt16();
-        Vector512<ushort> toTop = Vector512.Create(
-            Vector256.Create(Vector128.Create((ushort)(1 << 13)), Vector128.Create((ushort)(1 << 10))),
-            Vector256.Create(Vector128.Create((ushort)(1 << 7)), Vector128.Create((ushort)(1 << 4))));
+        Vector512<ushort> toTop = Vector512.Create(0x2000_2000_2000_2000UL, 0x2000_2000_2000_2000UL, 0x0400_0400_0400_0400UL, 0x0400_0400_0400_0400UL,
+                                                   0x0080_0080_0080_0080UL, 0x0080_0080_0080_0080UL, 0x0010_0010_0010_0010UL, 0x0010_0010_0010_0010UL).AsUInt16();
         Vector512<ushort> field = Vector512.ShiftRightLogical(words * toTop, 13);
         Vector512<byte> scales = (field + field + Vector512<ushort>.One).AsByte();
-        Vector512<byte> scaleIndex = Vector512.Create((ushort)0x0100).AsByte();
 
-        Vector512<byte> qh = Vector512.Create(Vector256.Create(Sse2.LoadVector128((byte*)qhWords)));
-        Vector512<byte> spread = Vector512.Create(Vector256.Create(Vector128.Create((byte)0), Vector128.Create((byte)1)), Vector256.Create(Vector128.Create((byte)2), Vector128.Create((byte)3)));
-        Vector512<byte> bits = Vector512.Create(Vector128.Create(0x0808_0808_0808_0808UL, 0x8080_8080_8080_8080UL)).AsByte();
+        Vector512<int> acc = Step512(Codes512(codes, indices + 0), scales, 0, q8);
+        acc += Step512(Codes512(codes, indices + 8), scales, 1, q8 + 64);
+        acc += Step512(Codes512(codes, indices + 16), scales, 2, q8 + 128);
+        acc += Step512(Codes512(codes, indices + 24), scales, 3, q8 + 192);
+        return acc - OffsetTerms256(Scales256(x), y).ToVector512();
+    }
 
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int p = 0; p < 4; ++p)
-        {
-            Vector512<sbyte> negative = Vector512.Equals(Avx512BW.Shuffle(qh, spread) & bits, bits).AsSByte();
-            spread += Vector512.Create((byte)4);
-            Vector512<sbyte> w = Vector512.Create(Codes256(codes, qs[2 * p], qhWords[2 * p]), Codes256(codes, qs[2 * p + 1], qhWords[2 * p + 1])) + negative + negative;
-            Vector512<short> ls = Avx512BW.Shuffle(scales, scaleIndex).AsInt16();
-            scaleIndex += Vector512.Create((byte)2);
-            Vector512<sbyte> a = Avx512BW.LoadVector512(q8 + 64 * p);
-            acc += KDot.MulAdd(Avx512BW.Abs(w), Vector512.ConditionalSelect(Vector512.LessThan(w, Vector512<sbyte>.Zero), -a, a), ls);
-        }
+    /// <summary>The unsigned codes of the eight groups whose indices are at <paramref name="indices"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<byte> Codes512(ulong* codes, ushort* indices) =>
+        Vector512.Create(Codes256(codes, indices), Codes256(codes, indices + 4));
 
-        return acc;
+    /// <summary>Chunk <paramref name="p"/> (64 values) of <see cref="Block512"/>: ls·Σ code·q8 per pair.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Step512(Vector512<byte> w, Vector512<byte> scales, int p, sbyte* q8)
+    {
+        Vector512<short> ls = Avx512BW.Shuffle(scales, Vector512.Create((ushort)(0x0100 + 0x0202 * p)).AsByte()).AsInt16();
+        return KDot.MulAdd(w, Avx512BW.LoadVector512(q8), ls);
     }
 
     /// <summary>The SSSE3/SSE4.1 super-block sums: one 16-value block (two grid points) per step.</summary>
@@ -246,11 +275,11 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
     public static unsafe Vector128<int> Block128(BlockIQ1_M* x, BlockQ8_K* y)
     {
         ulong* codes = Codes();
-        byte* qs = (byte*)&x->Qs;
-        byte* qhBytes = (byte*)&x->Qh;
+        Bytes64 indexBytes;
+        ushort* indices = (ushort*)&indexBytes;
+        Indices(x, indices);
         sbyte* q8 = (sbyte*)&y->Qs;
-        Vector128<byte> qh = Sse2.LoadVector128(qhBytes);
-        Vector128<byte> bits = Vector128.Create(0x0808_0808_0808_0808UL, 0x8080_8080_8080_8080UL).AsByte();
+        short* bsums = (short*)&y->Bsums;
         Vector128<ushort> words = Vector128.Create(*(ulong*)&x->Scales).AsUInt16();
         Vector128<ushort> toTop = Vector128.Create((ushort)(1 << 13), 1 << 10, 1 << 7, 1 << 4, 1 << 13, 1 << 10, 1 << 7, 1 << 4);
         Vector128<int> acc = Vector128<int>.Zero;
@@ -265,11 +294,12 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
             for (int k = 0; k < 8; ++k)
             {
                 int ib = 8 * h + k;
-                uint hb = qhBytes[ib];
-                Vector128<sbyte> negative = Sse2.CompareEqual(Ssse3.Shuffle(qh, Vector128.Create((byte)ib)) & bits, bits).AsSByte();
-                Vector128<sbyte> w = Vector128.Create(codes[qs[2 * ib] | ((hb << 8) & 0x700)], codes[qs[2 * ib + 1] | ((hb << 4) & 0x700)]).AsSByte() + negative + negative;
-                acc += KDot.MulAdd(Ssse3.Abs(w), Ssse3.Sign(Sse2.LoadVector128(q8 + 16 * ib), w), KDot.Broadcast(scales8, k));
+                Vector128<byte> w = Vector128.Create(codes[indices[2 * ib]], codes[indices[2 * ib + 1]]).AsByte();
+                acc += KDot.MulAdd(w, Sse2.LoadVector128(q8 + 16 * ib), KDot.Broadcast(scales8, k));
             }
+
+            Vector128<int> terms = Sse2.MultiplyAddAdjacent(Sse2.LoadVector128(bsums + 8 * h), scales8);
+            acc -= Sse2.ShiftLeftLogical(terms, 3) + terms;
         }
 
         return acc;
@@ -281,15 +311,13 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
     {
         ref ulong codes = ref MemoryMarshal.GetArrayDataReference(s_codes);
         ref readonly sbyte q8 = ref y.Qs[0];
-        Vector128<byte> bits = Vector128.Create(0x0808_0808_0808_0808UL, 0x8080_8080_8080_8080UL).AsByte();
         int sum = 0;
         for (int ib = 0; ib < 16; ++ib)
         {
-            byte hb = x.Qh[ib];
-            Vector128<sbyte> negative = Vector128.Equals(Vector128.Create(hb) & bits, bits).AsSByte();
-            Vector128<sbyte> w = Vector128.Create(Unsafe.Add(ref codes, x.GridIndex(2 * ib)), Unsafe.Add(ref codes, x.GridIndex(2 * ib + 1))).AsSByte() + negative + negative;
-            int s = System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.AddAcross(KDot.Dot4(Vector128<int>.Zero, w, Vector128.LoadUnsafe(in q8, (nuint)(16 * ib)))).ToScalar();
-            sum += (2 * x.BlockScale(ib) + 1) * s;
+            int qs0 = x.Qs[2 * ib], qs1 = x.Qs[2 * ib + 1], qh = x.Qh[ib];
+            Vector128<byte> w = Vector128.Create(Unsafe.Add(ref codes, qs0 | ((qh & 0x0F) << 8)), Unsafe.Add(ref codes, qs1 | ((qh & 0xF0) << 4))).AsByte();
+            int s = System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.AddAcross(KDot.Dot4(Vector128<int>.Zero, w.AsSByte(), Vector128.LoadUnsafe(in q8, (nuint)(16 * ib)))).ToScalar();
+            sum += (2 * x.BlockScale(ib) + 1) * (s - Offset * y.Bsums[ib]);
         }
 
         return sum;
