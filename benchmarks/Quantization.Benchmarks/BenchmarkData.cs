@@ -23,6 +23,15 @@ internal static unsafe class BenchmarkData
     public static float[] Importance() => TestData.Importance(0x1A7B1C, Columns, withZeros: false);
 
     /// <summary>
+    /// An importance vector of <paramref name="columns"/> weights for a type ggml does not quantize without one (IQ2_XXS,
+    /// IQ2_XS, IQ1_S: <see cref="Formats.ImportanceUse.Required"/>), else null: every benchmark's weights can then be made.
+    /// </summary>
+    public static float[]? RequiredImportance(QuantType type, int columns) =>
+        Formats.FormatRegistry.TryGet(type)?.Importance == Formats.ImportanceUse.Required
+            ? TestData.Importance(0x1A7B1C, columns, withZeros: false)
+            : null;
+
+    /// <summary>
     /// A zeroed native buffer at a fixed offset from a page boundary. Every process gets the same address layout modulo
     /// 4 KiB, so 4K-aliasing between a kernel's input and output streams is the same in every run and for both sides
     /// (inputs start on a page, outputs <see cref="OutputOffset"/> bytes past one).

@@ -32,7 +32,7 @@ public unsafe class DequantizeBenchmarks
         RequireGgml();
         _bytes = checked((int)Quantizer.GetByteCount(Type, Values));
         _blocks = Alloc<byte>(_bytes);
-        Quantizer.Quantize(Type, Matrix(), new Span<byte>(_blocks, _bytes), Columns);
+        Quantizer.Quantize(Type, Matrix(), new Span<byte>(_blocks, _bytes), Columns, RequiredImportance(Type, Columns));
         _ggml = Alloc<float>(Values, OutputOffset);
         _ours = Alloc<float>(Values, OutputOffset);
         string symbol = Type switch

@@ -46,7 +46,7 @@ public unsafe class KQuantDotBenchmarks
         _dot = DotRegistry.TryGet(Type)!.Dot;
         float[] matrix = TestData.TransformerLike(0x5EED_D07, MatrixValues);
         _weights = Alloc<byte>((long)_rowBytes * Size);
-        Quantizer.QuantizeParallel(Type, matrix, new Span<byte>(_weights, _rowBytes * Size), Size);
+        Quantizer.QuantizeParallel(Type, matrix, new Span<byte>(_weights, _rowBytes * Size), Size, BenchmarkData.RequiredImportance(Type, Size));
         float[] x = TestData.Gaussian(0xAC71, Size, 1.0);
         int activationBytes = checked((int)Quantizer.GetByteCount(QuantType.Q8_K, Size));
         _activations = Alloc<byte>(activationBytes);

@@ -113,7 +113,7 @@ public abstract unsafe class MatVecBenchmarks
         _rowBytes = MatrixColumns / f.BlockSize * f.BytesPerBlock;
         float[] sample = TestData.TransformerLike(0x5EED_BE4C, MatrixColumns * 64);
         byte[] quantized = new byte[checked((int)Quantizer.GetByteCount(Type, sample.Length))];
-        Quantizer.Quantize(Type, sample, quantized, MatrixColumns);
+        Quantizer.Quantize(Type, sample, quantized, MatrixColumns, BenchmarkData.RequiredImportance(Type, MatrixColumns));
         // 64 distinct rows repeated: the same bytes to every side, without a minutes-long setup. A per-tensor trailer
         // (I2_S's scale) follows the last row once; the repeated rows keep it valid.
         int sampleBytes = _rowBytes * 64;

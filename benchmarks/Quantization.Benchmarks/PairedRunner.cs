@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime;
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using Quantization.Oracle;
@@ -290,15 +291,25 @@ internal static class PairedRunner
     private static (double BaseNs, double OursNs, double Speedup, double MinRatio, double MedianRatio, double MaxRatio, int Rounds) Measure(
         Action baseline, Action ours, long values, Settings settings, bool cold)
     {
-        // Warm-up: enough calls for tiered compilation to reach optimized code (and for caches), ~0.5 s.
+        // Warm-up: enough calls for tiered compilation to reach optimized code (and for caches), ~0.5 s, and then until
+        // no method has been compiled for WarmSeconds: on a loaded machine the background tier-1 compiles can take
+        // seconds, and a pair timed on tier-0 code measures the JIT, not the kernel.
         var sw = Stopwatch.StartNew();
+        var settled = Stopwatch.StartNew();
+        long compiled = JitInfo.GetCompiledMethodCount();
         int warm = 0;
-        while (warm < settings.MinWarmCalls || sw.Elapsed.TotalSeconds < settings.WarmSeconds)
+        while (warm < settings.MinWarmCalls || sw.Elapsed.TotalSeconds < settings.WarmSeconds || settled.Elapsed.TotalSeconds < settings.WarmSeconds)
         {
             baseline();
             ours();
             warm++;
-            if (warm >= 3 && sw.Elapsed.TotalSeconds > 3)
+            if (JitInfo.GetCompiledMethodCount() != compiled)
+            {
+                compiled = JitInfo.GetCompiledMethodCount();
+                settled.Restart();
+            }
+
+            if (warm >= 3 && sw.Elapsed.TotalSeconds > 3 && (settled.Elapsed.TotalSeconds >= settings.WarmSeconds || sw.Elapsed.TotalSeconds > 30))
             {
                 break; // slow cases (importance search): tier-up happens on the loop above anyway
             }

@@ -36,6 +36,7 @@ public sealed unsafe class KQuantDotTests
         new(QuantType.IQ2_XS, "iq2_xs", IQ2_XSDot.Dot, IQ2_XSDot.DotReference, KDot.DotOn<IQ2_XSDot, BlockIQ2_XS>, IQ2_XSDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ2_S, "iq2_s", IQ2_SDot.Dot, IQ2_SDot.DotReference, KDot.DotOn<IQ2_SDot, BlockIQ2_S>, IQ2_SDot.SuperBlockSums, -1, -1),
         new(QuantType.IQ1_S, "iq1_s", IQ1_SDot.Dot, IQ1_SDot.DotReference, KDot.DotOn<IQ1_SDot, BlockIQ1_S>, IQ1_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ1_M, "iq1_m", IQ1_MDot.Dot, IQ1_MDot.DotReference, KDot.DotOn<IQ1_MDot, BlockIQ1_M>, IQ1_MDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);

@@ -20,6 +20,19 @@ internal interface IWideBlockWeights : IBlock32Weights
 
     /// <summary>Code bytes per 32 values; slice k starts at byte 2 + k·SubBlockBytes of the block (after the FP16 d).</summary>
     static abstract int SubBlockBytes { get; }
+
+    /// <summary>Whether <see cref="SliceSums256"/> serves the AVX2 and AVX-512 row loops (four slices per block).</summary>
+    static virtual bool HasSliceSums256 => false;
+
+    /// <summary>
+    /// The exact Σ q·y of the four slices of one block in one vector: int32 lane k of each 128-bit half is slice k's sum
+    /// over that half's 16 values. <paramref name="y0"/>…<paramref name="y3"/> are the slices' activation codes,
+    /// <paramref name="offsets"/> their <see cref="SliceOffsets256"/> (computed once per activation block for all rows).
+    /// </summary>
+    static virtual Vector256<int> SliceSums256(ref readonly byte codes, Vector256<sbyte> y0, Vector256<sbyte> y1, Vector256<sbyte> y2, Vector256<sbyte> y3, Vector256<int> offsets) => default;
+
+    /// <summary>A per-lane term of the activations that <see cref="SliceSums256"/> takes.</summary>
+    static virtual Vector256<int> SliceOffsets256(Vector256<sbyte> y0, Vector256<sbyte> y1, Vector256<sbyte> y2, Vector256<sbyte> y3) => default;
 }
 
 /// <summary>
@@ -117,6 +130,20 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         int blocks = CheckLengths(weights, activations, n);
         ref byte w = ref MemoryMarshal.GetReference(weights);
         ref byte a = ref MemoryMarshal.GetReference(activations);
+        if (TWeights.HasSliceSums256 && path is DotPath.Avx512 or DotPath.Avx2)
+        {
+            for (int i = 0; i < blocks; i++)
+            {
+                Vector256<int> lanes = SliceSums(ref Unsafe.Add(ref w, i * TWeights.BlockBytes), ref Unsafe.Add(ref a, i * TWeights.SubBlocks * BlockQ8_0.Size));
+                for (int k = 0; k < 4; k++)
+                {
+                    sums[4 * i + k] = lanes.GetElement(k) + lanes.GetElement(k + 4);
+                }
+            }
+
+            return;
+        }
+
         for (int s = 0; s < blocks * TWeights.SubBlocks; s++)
         {
             ref byte codes = ref Codes(ref Unsafe.Add(ref w, s / TWeights.SubBlocks * TWeights.BlockBytes), s % TWeights.SubBlocks);
@@ -138,6 +165,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Row(DotPath path, ref byte w, ref byte a, int blocks) => path switch
     {
+        DotPath.Avx512 or DotPath.Avx2 when TWeights.HasSliceSums256 => SliceRow256(ref w, ref a, blocks),
         DotPath.Avx512 => Row256<Avx512Path, Vector512<short>>(ref w, ref a, blocks),
         DotPath.AvxVnni => Row256<AvxVnniPath, OffsetActivations>(ref w, ref a, blocks),
         DotPath.Avx2 => Row256<Avx2Path, OffsetActivations>(ref w, ref a, blocks),
@@ -152,6 +180,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
     {
         switch (path)
         {
+            case DotPath.Avx512 or DotPath.Avx2 when TWeights.HasSliceSums256: SliceRows4(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.Avx512: Rows4x256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.AvxVnni: Rows4x256<AvxVnniPath, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
             case DotPath.Avx2: Rows4x256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results); break;
@@ -226,6 +255,75 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         results[1] = Vector128.Sum(acc1);
         results[2] = Vector128.Sum(acc2);
         results[3] = Vector128.Sum(acc3);
+    }
+
+    /// <summary>The four slices' codes of the activation blocks at <paramref name="ab"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadSlices(ref byte ab, out Vector256<sbyte> y0, out Vector256<sbyte> y1, out Vector256<sbyte> y2, out Vector256<sbyte> y3)
+    {
+        y0 = Vector256.LoadUnsafe(ref ActivationCodes(ref ab));
+        y1 = Vector256.LoadUnsafe(ref ActivationCodes(ref Unsafe.Add(ref ab, BlockQ8_0.Size)));
+        y2 = Vector256.LoadUnsafe(ref ActivationCodes(ref Unsafe.Add(ref ab, 2 * BlockQ8_0.Size)));
+        y3 = Vector256.LoadUnsafe(ref ActivationCodes(ref Unsafe.Add(ref ab, 3 * BlockQ8_0.Size)));
+    }
+
+    /// <summary>d_y of the four activation blocks at <paramref name="ab"/>, in the lanes of <see cref="IWideBlockWeights.SliceSums256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> SliceScales(ref byte ab)
+    {
+        Vector128<float> dy = Vector128.Create(Scale(ref ab), Scale(ref Unsafe.Add(ref ab, BlockQ8_0.Size)),
+                                               Scale(ref Unsafe.Add(ref ab, 2 * BlockQ8_0.Size)), Scale(ref Unsafe.Add(ref ab, 3 * BlockQ8_0.Size)));
+        return Vector256.Create(dy, dy);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SliceSums(ref byte wb, ref byte ab)
+    {
+        LoadSlices(ref ab, out Vector256<sbyte> y0, out Vector256<sbyte> y1, out Vector256<sbyte> y2, out Vector256<sbyte> y3);
+        return TWeights.SliceSums256(in Codes(ref wb, 0), y0, y1, y2, y3, TWeights.SliceOffsets256(y0, y1, y2, y3));
+    }
+
+    /// <summary>
+    /// One row of a format with <see cref="IWideBlockWeights.SliceSums256"/>: per block one conversion and one
+    /// multiply-add of its four slice sums by d_x·d_y (instead of one per slice).
+    /// </summary>
+    private static float SliceRow256(ref byte w, ref byte a, int blocks)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte wb = ref Unsafe.Add(ref w, i * TWeights.BlockBytes);
+            ref byte ab = ref Unsafe.Add(ref a, i * TWeights.SubBlocks * BlockQ8_0.Size);
+            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(SliceSums(ref wb, ref ab)), Vector256.Create(Scale(ref wb)) * SliceScales(ref ab), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>Four rows of <see cref="SliceRow256"/>, each activation block's codes and scales loaded once for all four (each result equals its one-row dot to the bit).</summary>
+    private static void SliceRows4(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
+    {
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+        for (int i = 0; i < blocks; i++)
+        {
+            ref byte wb0 = ref Unsafe.Add(ref w, i * TWeights.BlockBytes);
+            ref byte wb1 = ref Unsafe.Add(ref wb0, rowBytes);
+            ref byte wb2 = ref Unsafe.Add(ref wb1, rowBytes);
+            ref byte wb3 = ref Unsafe.Add(ref wb2, rowBytes);
+            ref byte ab = ref Unsafe.Add(ref a, i * TWeights.SubBlocks * BlockQ8_0.Size);
+            LoadSlices(ref ab, out Vector256<sbyte> y0, out Vector256<sbyte> y1, out Vector256<sbyte> y2, out Vector256<sbyte> y3);
+            Vector256<float> dy = SliceScales(ref ab);
+            Vector256<int> offsets = TWeights.SliceOffsets256(y0, y1, y2, y3);
+            acc0 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TWeights.SliceSums256(in Codes(ref wb0, 0), y0, y1, y2, y3, offsets)), Vector256.Create(Scale(ref wb0)) * dy, acc0);
+            acc1 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TWeights.SliceSums256(in Codes(ref wb1, 0), y0, y1, y2, y3, offsets)), Vector256.Create(Scale(ref wb1)) * dy, acc1);
+            acc2 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TWeights.SliceSums256(in Codes(ref wb2, 0), y0, y1, y2, y3, offsets)), Vector256.Create(Scale(ref wb2)) * dy, acc2);
+            acc3 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(TWeights.SliceSums256(in Codes(ref wb3, 0), y0, y1, y2, y3, offsets)), Vector256.Create(Scale(ref wb3)) * dy, acc3);
+        }
+
+        results[0] = Vector256.Sum(acc0);
+        results[1] = Vector256.Sum(acc1);
+        results[2] = Vector256.Sum(acc2);
+        results[3] = Vector256.Sum(acc3);
     }
 
     private static float RowScalar(ref byte w, ref byte a, int blocks) =>

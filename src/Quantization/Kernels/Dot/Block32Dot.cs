@@ -107,6 +107,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
             sums[i] = path switch
             {
                 DotPath.Scalar => TWeights.IntegerSumReference(in wb, in y),
+                DotPath.Avx512 when TWeights.Avx2LanesOnAvx512 => Vector256.Sum(Avx2Path.Lanes<TWeights>(in wb, Avx2Path.LoadY<TWeights>(in y))),
                 DotPath.Avx512 => Vector256.Sum(Avx512Path.Lanes<TWeights>(in wb, Avx512Path.LoadY<TWeights>(in y))),
                 DotPath.AvxVnni => Vector256.Sum(AvxVnniPath.Lanes<TWeights>(in wb, AvxVnniPath.LoadY<TWeights>(in y))),
                 DotPath.Avx2 => Vector256.Sum(Avx2Path.Lanes<TWeights>(in wb, Avx2Path.LoadY<TWeights>(in y))),
@@ -125,6 +126,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     {
         switch (path)
         {
+            case DotPath.Avx512 when TWeights.Avx2LanesOnAvx512: Rows256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;
             case DotPath.Avx512: Rows256<Avx512Path, Vector512<short>>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;
             case DotPath.AvxVnni: Rows256<AvxVnniPath, OffsetActivations>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;
             case DotPath.Avx2: Rows256<Avx2Path, OffsetActivations>(ref w, rowBytes, ref a, blocks, results, preparedCodes, scales); break;

@@ -23,6 +23,13 @@ internal interface IBlock32Weights
     /// <summary>w = d·q + m: the activations are Q8_1 and each block adds m·s (s = d_y·Σq_y, stored in Q8_1).</summary>
     static abstract bool HasMin { get; }
 
+    /// <summary>
+    /// Whether the <see cref="DotPath.Avx512"/> path runs the AVX2 lanes (256-bit, the sign trick) instead of widening
+    /// to 16 bits at 512: a format sets it where that was measured faster (MXFP4 on AMD Zen 4, whose 512-bit
+    /// operations take two cycles).
+    /// </summary>
+    static virtual bool Avx2LanesOnAvx512 => false;
+
     /// <summary>The decoded codes are never negative, so the unsigned×signed multiply takes them without the sign trick.</summary>
     static abstract bool NonNegative { get; }
 

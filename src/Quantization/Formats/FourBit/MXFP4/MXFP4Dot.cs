@@ -17,6 +17,9 @@ internal readonly struct MXFP4Weights : IBlock32Weights
     public static bool HasMin => false;
     public static bool NonNegative => false;
 
+    /// <summary>Measured on AMD Zen 4 (4096 × 4096, four-row tiles): 24 G values/s with the AVX2 lanes against 19 widening at 512 bits.</summary>
+    public static bool Avx2LanesOnAvx512 => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float WeightScale(ref readonly byte block) => E8M0.ToSingleHalf(block);
 

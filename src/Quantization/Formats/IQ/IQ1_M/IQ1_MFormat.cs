@@ -1,8 +1,9 @@
 using Quantization.Kernels;
+using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
 
-/// <summary>IQ1_M: 1.75 bits per weight on IQ1_S's ternary grid, a shift per 8 values and a scale per 16; importance optional.</summary>
+/// <summary>IQ1_M: 1.75 bits per weight on IQ1_S's ternary grid, a shift per 8 values and a scale per 16; importance optional; dot with Q8_K activations.</summary>
 internal sealed class IQ1_MFormat : IFormat
 {
     public static FormatDescriptor Descriptor { get; } = new(QuantType.IQ1_M, "iq1_m", blockSize: 256, bytesPerBlock: BlockIQ1_M.Size, FormatFamily.IQ)
@@ -10,5 +11,6 @@ internal sealed class IQ1_MFormat : IFormat
         LlamaFileType = 31,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<IQ1_MKernel>,
+        Dot = DotEntry.CreateRows<IQ1_MDot>,
     };
 }

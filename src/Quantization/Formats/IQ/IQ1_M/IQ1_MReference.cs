@@ -15,7 +15,7 @@ internal static class IQ1_MReference
 
     private const float GroupMaxEps = 1e-7f;
 
-    private const float Delta = 0.125f;
+    internal const float Delta = 0.125f;
 
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {
