@@ -36,8 +36,8 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # --- 1. host packages ----------------------------------------------------------------------------
-# clang-14 and zlib1g-dev: the NativeAOT publish of eng/package-smoke.sh links with them.
-HOST_PACKAGES=(qemu-user-static clang-14 zlib1g-dev)
+# clang-14 and zlib1g-dev: the NativeAOT publish of eng/package-smoke.sh links with them; unzip: it reads the packages.
+HOST_PACKAGES=(qemu-user-static clang-14 zlib1g-dev unzip)
 missing=()
 for p in "${HOST_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

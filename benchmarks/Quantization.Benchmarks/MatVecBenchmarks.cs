@@ -306,7 +306,7 @@ public abstract unsafe class MatVecBenchmarks
 
     protected void RunOurs() =>
         QuantizedMath.MatVec(Type, new ReadOnlySpan<byte>(_weights, _weightBytes), MatrixRows, MatrixColumns,
-                             new ReadOnlySpan<float>(_x, MatrixColumns), new Span<float>(_ours, MatrixRows));
+                             new ReadOnlySpan<float>(_x, MatrixColumns), new Span<float>(_ours, MatrixRows), maxDegreeOfParallelism: 1);
 
     protected void RunOursTwoThreads() =>
         QuantizedMath.MatVec(Type, new ReadOnlySpan<byte>(_weights, _weightBytes), MatrixRows, MatrixColumns,
@@ -315,7 +315,7 @@ public abstract unsafe class MatVecBenchmarks
     /// <summary>The float path (dequantize block by block, multiply in float); writes the vec_dot buffer.</summary>
     protected void RunOursFloat() =>
         QuantizedMath.MatVecAccurate(Type, new ReadOnlySpan<byte>(_weights, _weightBytes), MatrixRows, MatrixColumns,
-                                     new ReadOnlySpan<float>(_x, MatrixColumns), new Span<float>(_ggml, MatrixRows));
+                                     new ReadOnlySpan<float>(_x, MatrixColumns), new Span<float>(_ggml, MatrixRows), maxDegreeOfParallelism: 1);
 
     /// <summary>Reads every byte of a buffer as large as the weights, one thread.</summary>
     protected ulong ReadOneThread() => ReadSum(_readBuffer, _readBytes);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Columns;
@@ -12,6 +13,7 @@ namespace Quantization.Benchmarks;
 
 /// <summary>
 /// Entry point. Own options (removed before BenchmarkDotNet sees the rest):
+/// <c>--model-convert</c> (<see cref="ModelConversionBenchmark"/>),
 /// <c>--schemes</c> (the quantization schemes against ggml's Q8_0 / Q4_1 vec_dot, <see cref="SchemeBenchmarks"/>),
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
 /// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
@@ -40,6 +42,14 @@ public static class Program
         }
 
         var rest = new List<string>(args);
+        if (rest.Remove("--model-convert"))
+        {
+            return ModelConversionBenchmark.Run(int.Parse(TakeOption(rest, "--layers") ?? "1", CultureInfo.InvariantCulture),
+                                                int.Parse(TakeOption(rest, "--vocab") ?? "32000", CultureInfo.InvariantCulture),
+                                                TakeOption(rest, "--preset") ?? "Q4_K_M",
+                                                int.Parse(TakeOption(rest, "--rounds") ?? "2", CultureInfo.InvariantCulture));
+        }
+
         bool isShort = rest.Remove("--short");
         bool paired = rest.Remove("--paired");
         if (rest.Remove("--smoke"))

@@ -167,7 +167,7 @@ internal static unsafe class SchemeBenchmarks
                 byte[] tensor = Replicate(scheme, rows, sample);
                 var matrix = new SchemeMatrix(scheme, tensor, rows, Columns);
                 var y = new float[rows];
-                void Ours() => matrix.MatVec(x, y);
+                void Ours() => matrix.MatVec(x, y, maxDegreeOfParallelism: 1);
                 RequireNoAllocation(Ours, $"{scheme} MatVec");
                 ggml.Run();
                 Ours();

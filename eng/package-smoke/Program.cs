@@ -51,4 +51,41 @@ using GgufFile file = GgufFile.Read(stream.ToArray());
 bool ggufOk = file.GetString("general.architecture") == "smoke" && file.GetTensorView("w").Rows == rows;
 failures += ggufOk ? 0 : 1;
 Console.WriteLine($"gguf round trip {(ggufOk ? "ok" : "FAIL")}");
+
+// A memory-mapped model: the tensor multiplies in place, no copy of its bytes.
+string path = Path.Combine(Path.GetTempPath(), $"smoke-{Environment.ProcessId}.gguf");
+try
+{
+    var packed = new byte[Quantizer.GetByteCount(QuantType.Q4_K, x.Length)];
+    Quantizer.Quantize(QuantType.Q4_K, x, packed, columns);
+    using (GgufWriter writer = GgufWriter.Create(path))
+    {
+        writer.SetMetadata("general.architecture", GgufValue.FromString("smoke"));
+        writer.AddTensor("w", QuantType.Q4_K, [columns, rows]);
+        writer.WriteTensorData(packed);
+        writer.Finish();
+    }
+
+    var v = new float[columns];
+    Array.Fill(v, 0.5f);
+    var expected = new float[rows];
+    QuantizedMath.MatVec(QuantType.Q4_K, packed, rows, columns, v, expected);
+    var mapped = new float[rows];
+    bool zeroCopy;
+    using (GgufFile model = GgufFile.Open(path))
+    {
+        QuantizedMatrix matrix = model.GetTensorView("w").AsMatrix();
+        zeroCopy = !System.Runtime.InteropServices.MemoryMarshal.TryGetArray(matrix.Weights, out _);
+        matrix.MatVec(v, mapped);
+    }
+
+    bool mappedOk = zeroCopy && mapped.AsSpan().SequenceEqual(expected);
+    failures += mappedOk ? 0 : 1;
+    Console.WriteLine($"mapped matrix (zero copy: {zeroCopy}) {(mappedOk ? "ok" : "FAIL")}");
+}
+finally
+{
+    File.Delete(path);
+}
+
 return failures;

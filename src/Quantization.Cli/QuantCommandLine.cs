@@ -130,6 +130,7 @@ internal static class QuantCommandLine
         else
         {
             console.Write(ReportTable.Build(options, rows, schemeRows));
+            console.Write(Gguf.PresetSizes.Table(Gguf.PresetSizes.All()));
         }
 
         return ExitSuccess;

@@ -49,12 +49,12 @@ public static class QuantizedMath
     /// <param name="columns">Values per weight row; a positive multiple of the format's block size.</param>
     /// <param name="x">Exactly <paramref name="columns"/> values.</param>
     /// <param name="y">At least <paramref name="rows"/> values; the first <paramref name="rows"/> are written.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A shape or length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be multiplied by this version.</exception>
     public static void MatVec(QuantType type, ReadOnlySpan<byte> weights, int rows, int columns,
-                              ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) =>
+                              ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) =>
         MatMul(type, weights, rows, columns, x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>
@@ -68,12 +68,12 @@ public static class QuantizedMath
     /// <param name="x">The activations, <paramref name="batch"/> × <paramref name="columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <paramref name="rows"/>, row-major (at least that many values).</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the weight rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the weight rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A shape or length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be multiplied by this version.</exception>
     public static void MatMul(QuantType type, ReadOnlySpan<byte> weights, int rows, int columns,
-                              ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+                              ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
         int rowBytes = MatMulDriver.Validate(type, weights, rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism, out KernelEntry kernel);
         if (rows == 0 || batch == 0)
@@ -100,12 +100,12 @@ public static class QuantizedMath
     /// <param name="columns">Values per weight row; a positive multiple of the format's block size.</param>
     /// <param name="x">Exactly <paramref name="columns"/> values.</param>
     /// <param name="y">At least <paramref name="rows"/> values; the first <paramref name="rows"/> are written.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A shape or length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be dequantized by this version.</exception>
     public static void MatVecAccurate(QuantType type, ReadOnlySpan<byte> weights, int rows, int columns,
-                                      ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) =>
+                                      ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) =>
         MatMulAccurate(type, weights, rows, columns, x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>
@@ -119,12 +119,12 @@ public static class QuantizedMath
     /// <param name="x">The activations, <paramref name="batch"/> × <paramref name="columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <paramref name="rows"/>, row-major (at least that many values).</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the weight rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the weight rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A shape or length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be dequantized by this version.</exception>
     public static void MatMulAccurate(QuantType type, ReadOnlySpan<byte> weights, int rows, int columns,
-                                      ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+                                      ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
         int rowBytes = MatMulDriver.Validate(type, weights, rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism, out KernelEntry kernel);
         if (rows == 0 || batch == 0)

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using CommunityToolkit.HighPerformance.Buffers;
 using Quantization.Kernels;
 using Quantization.Kernels.Dot;
@@ -12,6 +14,8 @@ namespace Quantization;
 /// <remarks>
 /// Instances are safe to share between threads: a call that finds the owned scratch in use by another thread takes a
 /// pooled buffer instead. The weight memory is read, never written or copied; it must not change while a call runs.
+/// Weights may live in a memory-mapped model (<see cref="Gguf.GgufTensorView.AsMatrix()"/>): they are pinned for the
+/// length of each call, and a call after the file is disposed throws <see cref="ObjectDisposedException"/>.
 /// </remarks>
 public sealed class QuantizedMatrix
 {
@@ -57,20 +61,21 @@ public sealed class QuantizedMatrix
     /// <summary>y = W·x through the integer path (<see cref="QuantizedMath.MatVec"/>).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) => MatMul(x, y, 1, maxDegreeOfParallelism);
+    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => MatMul(x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows through the integer path (<see cref="QuantizedMath.MatMul"/>).</summary>
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
+        using MemoryHandle lease = LeaseWeights();
         MatMulDriver.Validate(Type, Weights.Span, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism, out _);
         if (Rows == 0 || batch == 0)
         {
@@ -102,21 +107,22 @@ public sealed class QuantizedMatrix
     /// <summary>y = W·x through the float path (<see cref="QuantizedMath.MatVecAccurate"/>).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatVecAccurate(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) =>
+    public void MatVecAccurate(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) =>
         MatMulAccurate(x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows through the float path (<see cref="QuantizedMath.MatMulAccurate"/>).</summary>
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
-    public void MatMulAccurate(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+    public void MatMulAccurate(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
+        using MemoryHandle lease = LeaseWeights();
         MatMulDriver.Validate(Type, Weights.Span, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism, out _);
         if (Rows == 0 || batch == 0)
         {
@@ -125,4 +131,12 @@ public sealed class QuantizedMatrix
 
         MatMulDriver.RunFloat(_kernel, Weights.Span, Rows, Columns, _rowBytes, x, y, batch, MatMulDriver.Parts(Rows, maxDegreeOfParallelism));
     }
+
+    /// <summary>
+    /// Weights owned by a memory manager (a memory-mapped GGUF tensor, native memory) are pinned for the length of a
+    /// call: the owner cannot release them under a running product, and a disposed owner throws here, before any read.
+    /// Array-backed weights need nothing.
+    /// </summary>
+    private MemoryHandle LeaseWeights() =>
+        MemoryMarshal.TryGetMemoryManager(Weights, out MemoryManager<byte>? _) ? Weights.Pin() : default;
 }

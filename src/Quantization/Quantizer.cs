@@ -70,12 +70,19 @@ public static class Quantizer
     /// <param name="destination">At least <see cref="GetByteCount"/>(<paramref name="type"/>, <c>source.Length</c>) bytes.</param>
     /// <param name="rowLength">Values per row; a positive multiple of the type's block size.</param>
     /// <param name="importance">Empty, or one non-negative finite weight per column.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to use; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to use; −1 (the default) for one per processor.</param>
+    /// <param name="progress">Receives the number of rows quantized so far, every few tens of thousands of values.</param>
+    /// <param name="cancellationToken">
+    /// Stops the work within about a millisecond per thread; the call then throws <see cref="OperationCanceledException"/>
+    /// and the contents of <paramref name="destination"/> are unspecified.
+    /// </param>
     /// <exception cref="ArgumentException">A length is wrong, or a value is NaN or infinite.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     /// <exception cref="NotSupportedException"><paramref name="type"/> cannot be quantized by this version.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     public static unsafe void QuantizeParallel(QuantType type, ReadOnlySpan<float> source, Span<byte> destination, int rowLength,
-                                               ReadOnlySpan<float> importance = default, int maxDegreeOfParallelism = -1)
+                                               ReadOnlySpan<float> importance = default, int maxDegreeOfParallelism = -1,
+                                               IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
         {
@@ -83,39 +90,70 @@ public static class Quantizer
         }
 
         KernelEntry kernel = Validate(type, source, destination, rowLength, importance, out int rows, out int rowBytes);
+        cancellationToken.ThrowIfCancellationRequested();
         int threads = Math.Min(rows, maxDegreeOfParallelism == -1 ? Environment.ProcessorCount : maxDegreeOfParallelism);
-        if (threads <= 1)
+        if (threads <= 1 && progress is null && !cancellationToken.CanBeCanceled)
         {
             Quantize(type, source, destination, rowLength, importance);
             return;
         }
 
+        threads = Math.Max(threads, 1);
         Span<byte> trailer = destination.Slice(rows * rowBytes, kernel.Format.TrailerBytes);
         kernel.QuantizeTrailer(source, trailer);
         fixed (float* src = source)
         fixed (byte* dst = destination)
         fixed (float* imp = importance)
         {
-            var work = new RowRanges(kernel, (nint)src, (nint)dst, (nint)imp, importance.Length, rows, rowLength, rowBytes, threads);
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, work.Run);
+            var work = new RowRanges(kernel, (nint)src, (nint)dst, (nint)imp, importance.Length, rows, rowLength, rowBytes, threads,
+                                     progress, cancellationToken);
+            if (threads == 1)
+            {
+                work.Run(0);
+            }
+            else
+            {
+                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, work.Run);
+            }
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>One contiguous range of rows per worker; the buffers stay pinned by the caller for the whole loop.</summary>
+    /// <summary>
+    /// One contiguous range of rows per worker; the buffers stay pinned by the caller for the whole loop. Workers look at
+    /// the token and report progress once per chunk of about 64 Ki values, so a cancellation is seen within a chunk.
+    /// </summary>
     private sealed unsafe class RowRanges(KernelEntry kernel, nint source, nint destination, nint importance, int importanceLength,
-                                          int rows, int rowLength, int rowBytes, int workers)
+                                          int rows, int rowLength, int rowBytes, int workers,
+                                          IProgress<long>? progress, CancellationToken cancellationToken)
     {
+        private long _done;
+
         public void Run(int worker)
         {
             int first = (int)((long)rows * worker / workers);
             int end = (int)((long)rows * (worker + 1) / workers);
+            int chunk = Math.Max(1, (1 << 16) / rowLength);
             var imp = new ReadOnlySpan<float>((float*)importance, importanceLength);
             var trailer = new ReadOnlySpan<byte>((byte*)destination + (long)rows * rowBytes, kernel.Format.TrailerBytes);
-            for (int r = first; r < end; r++)
+            for (int start = first; start < end; start += chunk)
             {
-                var row = new ReadOnlySpan<float>((float*)source + (long)r * rowLength, rowLength);
-                var dst = new Span<byte>((byte*)destination + (long)r * rowBytes, rowBytes);
-                kernel.QuantizeRow(row, dst, imp, trailer);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                int stop = Math.Min(end, start + chunk);
+                for (int r = start; r < stop; r++)
+                {
+                    var row = new ReadOnlySpan<float>((float*)source + (long)r * rowLength, rowLength);
+                    var dst = new Span<byte>((byte*)destination + (long)r * rowBytes, rowBytes);
+                    kernel.QuantizeRow(row, dst, imp, trailer);
+                }
+
+                long done = Interlocked.Add(ref _done, stop - start);
+                progress?.Report(done);
             }
         }
     }

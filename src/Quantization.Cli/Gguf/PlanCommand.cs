@@ -116,7 +116,8 @@ internal static partial class PlanCommand
                 best is null ? "-" : Gigabytes(billions * 1e9 * best.BitsPerWeight / 8));
         }
 
-        return new Rows(byFormat, byModel);
+        var presets = PresetSizes.All();
+        return new Rows(byFormat, byModel, PresetSizes.BestFit(presets, usable), PresetSizes.Table(presets));
     }
 
     private static string Billions(double billions) => billions.ToString(CultureInfo.InvariantCulture) + "B";

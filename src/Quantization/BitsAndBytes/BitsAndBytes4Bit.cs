@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using CommunityToolkit.HighPerformance.Buffers;
 using Quantization.Formats;
 using Quantization.Kernels;
 
@@ -182,7 +183,9 @@ public static class BitsAndBytes4Bit
             ThrowHelper.ThrowArgument(nameof(packed), $"Packed has {packed.Length} bytes; {state.ElementCount} values take {GetPackedByteCount(state.ElementCount)}.");
         }
 
-        Dequantize(state.QuantType, packed, state.GetAbsmax(), state.BlockSize, destination[..state.ElementCount]);
+        using SpanOwner<float> absmax = SpanOwner<float>.Allocate(state.BlockCount);
+        state.GetAbsmax(absmax.Span);
+        Dequantize(state.QuantType, packed, absmax.Span, state.BlockSize, destination[..state.ElementCount]);
     }
 
     /// <summary>

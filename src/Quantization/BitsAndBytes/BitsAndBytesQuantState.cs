@@ -11,7 +11,7 @@ namespace Quantization.BitsAndBytes;
 /// <c>absmax</c> = <see cref="Absmax"/>; with it <c>absmax</c> (uint8) = <see cref="QuantizedAbsmax"/>,
 /// <c>nested_absmax</c> = <see cref="NestedAbsmax"/>, <c>nested_blocksize</c> = <see cref="NestedBlockSize"/>,
 /// <c>nested_offset</c> = <see cref="NestedOffset"/>, <c>nested_quant_map</c> = <see cref="NestedCode"/>.
-/// The arrays are referenced, not copied.
+/// The memories are referenced, not copied; an absent field is empty.
 /// </remarks>
 public sealed class BitsAndBytesQuantState
 {
@@ -24,14 +24,14 @@ public sealed class BitsAndBytesQuantState
     /// <summary>Number of values of the tensor (the product of its shape).</summary>
     public required int ElementCount { get; init; }
 
-    /// <summary>One float32 absmax per block, or <see langword="null"/> when double-quantized.</summary>
-    public float[]? Absmax { get; init; }
+    /// <summary>One float32 absmax per block; empty when double-quantized.</summary>
+    public ReadOnlyMemory<float> Absmax { get; init; }
 
     /// <summary>Double quantization: one 8-bit code per block for absmax − <see cref="NestedOffset"/>.</summary>
-    public byte[]? QuantizedAbsmax { get; init; }
+    public ReadOnlyMemory<byte> QuantizedAbsmax { get; init; }
 
     /// <summary>Double quantization: one float32 absmax per <see cref="NestedBlockSize"/> entries of <see cref="QuantizedAbsmax"/>.</summary>
-    public float[]? NestedAbsmax { get; init; }
+    public ReadOnlyMemory<float> NestedAbsmax { get; init; }
 
     /// <summary>Double quantization: the block size of the 8-bit absmax codes (bitsandbytes uses 256).</summary>
     public int NestedBlockSize { get; init; } = 256;
@@ -39,11 +39,11 @@ public sealed class BitsAndBytesQuantState
     /// <summary>Double quantization: the mean of the absmax values, subtracted before the 8-bit quantization.</summary>
     public float NestedOffset { get; init; }
 
-    /// <summary>Double quantization: the 256-value 8-bit code (<see cref="BlockwiseQuantization.CreateDynamicMap"/>).</summary>
-    public float[]? NestedCode { get; init; }
+    /// <summary>Double quantization: the 256-value 8-bit code (<see cref="BlockwiseQuantization.CreateDynamicMap(bool)"/>).</summary>
+    public ReadOnlyMemory<float> NestedCode { get; init; }
 
     /// <summary>Whether the absmax values are double-quantized.</summary>
-    public bool IsNested => QuantizedAbsmax is not null;
+    public bool IsNested => !QuantizedAbsmax.IsEmpty;
 
     /// <summary>Number of 4-bit blocks: ⌈<see cref="ElementCount"/> / <see cref="BlockSize"/>⌉.</summary>
     public int BlockCount => BlockwiseQuantization.BlockCount(ElementCount, BlockSize);
@@ -58,19 +58,37 @@ public sealed class BitsAndBytesQuantState
     {
         Validate();
         var absmax = new float[BlockCount];
-        if (!IsNested)
+        WriteAbsmax(absmax);
+        return absmax;
+    }
+
+    /// <summary>Writes what <see cref="GetAbsmax()"/> returns into <paramref name="destination"/>, a buffer the caller owns.</summary>
+    /// <param name="destination">At least <see cref="BlockCount"/> values.</param>
+    /// <exception cref="ArgumentException">The state is inconsistent, or <paramref name="destination"/> is too small.</exception>
+    public void GetAbsmax(Span<float> destination)
+    {
+        Validate();
+        if (destination.Length < BlockCount)
         {
-            Absmax!.AsSpan(0, absmax.Length).CopyTo(absmax);
-            return absmax;
+            ThrowHelper.ThrowArgument(nameof(destination), $"Destination has room for {destination.Length} values; {BlockCount} blocks need one each.");
         }
 
-        BlockwiseQuantization.Dequantize(QuantizedAbsmax, NestedAbsmax!, NestedCode!, NestedBlockSize, absmax);
+        WriteAbsmax(destination[..BlockCount]);
+    }
+
+    private void WriteAbsmax(Span<float> absmax)
+    {
+        if (!IsNested)
+        {
+            Absmax.Span[..absmax.Length].CopyTo(absmax);
+            return;
+        }
+
+        BlockwiseQuantization.Dequantize(QuantizedAbsmax.Span, NestedAbsmax.Span, NestedCode.Span, NestedBlockSize, absmax);
         for (int i = 0; i < absmax.Length; i++)
         {
             absmax[i] += NestedOffset;
         }
-
-        return absmax;
     }
 
     /// <summary>Checks the type, block sizes and array lengths.</summary>
@@ -86,15 +104,15 @@ public sealed class BitsAndBytesQuantState
         int blocks = BlockCount;
         if (!IsNested)
         {
-            if (Absmax is null || Absmax.Length != blocks)
+            if (Absmax.Length != blocks)
             {
-                ThrowHelper.ThrowArgument("state", $"Absmax has {Absmax?.Length ?? 0} values; {blocks} blocks need one each.");
+                ThrowHelper.ThrowArgument("state", $"Absmax has {Absmax.Length} values; {blocks} blocks need one each.");
             }
 
             return;
         }
 
-        if (QuantizedAbsmax!.Length != blocks)
+        if (QuantizedAbsmax.Length != blocks)
         {
             ThrowHelper.ThrowArgument("state", $"QuantizedAbsmax has {QuantizedAbsmax.Length} codes; {blocks} blocks need one each.");
         }
@@ -105,14 +123,14 @@ public sealed class BitsAndBytesQuantState
         }
 
         int nested = BlockwiseQuantization.BlockCount(blocks, NestedBlockSize);
-        if (NestedAbsmax is null || NestedAbsmax.Length != nested)
+        if (NestedAbsmax.Length != nested)
         {
-            ThrowHelper.ThrowArgument("state", $"NestedAbsmax has {NestedAbsmax?.Length ?? 0} values; {nested} are needed.");
+            ThrowHelper.ThrowArgument("state", $"NestedAbsmax has {NestedAbsmax.Length} values; {nested} are needed.");
         }
 
-        if (NestedCode is null || NestedCode.Length != 256)
+        if (NestedCode.Length != 256)
         {
-            ThrowHelper.ThrowArgument("state", $"NestedCode has {NestedCode?.Length ?? 0} values; an 8-bit code has 256.");
+            ThrowHelper.ThrowArgument("state", $"NestedCode has {NestedCode.Length} values; an 8-bit code has 256.");
         }
     }
 }

@@ -23,6 +23,22 @@ public static class BlockwiseQuantization
     /// <returns>256 ascending values.</returns>
     public static float[] CreateDynamicMap(bool signed = true)
     {
+        var code = new float[256];
+        WriteDynamicMap(code, signed);
+        return code;
+    }
+
+    /// <summary>Writes the 256 values <see cref="CreateDynamicMap(bool)"/> returns into <paramref name="destination"/>, a buffer the caller owns.</summary>
+    /// <param name="destination">At least 256 values.</param>
+    /// <param name="signed">As for <see cref="CreateDynamicMap(bool)"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> has fewer than 256 values.</exception>
+    public static void WriteDynamicMap(Span<float> destination, bool signed = true)
+    {
+        if (destination.Length < 256)
+        {
+            ThrowHelper.ThrowArgument(nameof(destination), $"Destination has room for {destination.Length} values; the map has 256.");
+        }
+
         const int maxExponentBits = 7;
         var data = new List<double>(256);
         for (int i = 0; i < maxExponentBits; i++)
@@ -43,14 +59,11 @@ public static class BlockwiseQuantization
 
         data.Add(0);
         data.Add(1.0);
-        var code = new float[256];
         int n = 0;
         foreach (double v in data.Order())
         {
-            code[n++] = (float)v;
+            destination[n++] = (float)v;
         }
-
-        return code;
     }
 
     /// <summary>
@@ -67,7 +80,7 @@ public static class BlockwiseQuantization
     /// place of a midpoint.
     /// </remarks>
     /// <param name="source">The values; every one must be finite.</param>
-    /// <param name="code">256 ascending code values (e.g. <see cref="CreateDynamicMap"/>).</param>
+    /// <param name="code">256 ascending code values (e.g. <see cref="CreateDynamicMap(bool)"/>).</param>
     /// <param name="blockSize">Values per block, positive.</param>
     /// <param name="destination">At least <c>source.Length</c> bytes.</param>
     /// <param name="absmax">At least ⌈<c>source.Length</c> / <paramref name="blockSize"/>⌉ floats.</param>

@@ -20,6 +20,7 @@ public sealed unsafe class GgufFile : IDisposable
     private MemoryMappedFile? _map;
     private MemoryMappedViewAccessor? _view;
     private MemoryHandle _pin;
+    private ReadOnlyMemory<byte> _source;
     private byte* _data;
 
     private GgufFile(GgufLayout layout, long length, string source)
@@ -125,7 +126,7 @@ public sealed unsafe class GgufFile : IDisposable
         try
         {
             GgufLayout layout = GgufParser.Parse((byte*)pin.Pointer, data.Length);
-            var file = new GgufFile(layout, data.Length, "<memory>") { _pin = pin, _data = (byte*)pin.Pointer };
+            var file = new GgufFile(layout, data.Length, "<memory>") { _pin = pin, _source = data, _data = (byte*)pin.Pointer };
             file.LogLoaded(logger);
             return file;
         }
@@ -246,7 +247,11 @@ public sealed unsafe class GgufFile : IDisposable
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public ReadOnlySpan<byte> GetTensorData(GgufTensorInfo tensor) => GetTensorView(tensor).Span;
 
-    /// <summary>Unmaps the file; spans obtained from it must not be used afterwards.</summary>
+    /// <summary>
+    /// Unmaps the file (once no pinned tensor memory is in use, e.g. a <see cref="QuantizedMatrix"/> call still running).
+    /// Spans obtained from it must not be used afterwards; its tensor memory (<see cref="GgufTensorView.Memory"/>) and
+    /// matrices (<see cref="GgufTensorView.AsMatrix()"/>) throw <see cref="ObjectDisposedException"/> from then on.
+    /// </summary>
     public void Dispose()
     {
         if (_data == null)
@@ -269,6 +274,18 @@ public sealed unsafe class GgufFile : IDisposable
     {
         ObjectDisposedException.ThrowIf(_data == null, this);
         return new ReadOnlySpan<byte>(_data + fileOffset, length);
+    }
+
+    /// <summary>
+    /// Memory over <paramref name="length"/> bytes at <paramref name="fileOffset"/>: a slice of the caller's memory for a
+    /// file read from memory, a <see cref="GgufMappedMemory"/> over the mapping otherwise. No byte is copied.
+    /// </summary>
+    internal ReadOnlyMemory<byte> GetMemory(long fileOffset, int length)
+    {
+        ObjectDisposedException.ThrowIf(_data == null, this);
+        return _view is null
+            ? _source.Slice(checked((int)fileOffset), length)
+            : new GgufMappedMemory(_view.SafeMemoryMappedViewHandle, _data + fileOffset, length).Memory;
     }
 
     private GgufValue Typed(string key, GgufValueType type)

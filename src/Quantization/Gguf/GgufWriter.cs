@@ -34,6 +34,8 @@ public sealed class GgufWriter : IDisposable
     private bool _headerWritten;
     private bool _finished;
     private bool _disposed;
+    private string? _temporaryPath;
+    private string? _finalPath;
 
     /// <summary>Creates a writer onto <paramref name="destination"/>, which must be writable.</summary>
     /// <param name="destination">Where the file goes, from its current position.</param>
@@ -53,11 +55,21 @@ public sealed class GgufWriter : IDisposable
         _logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>Creates (or overwrites) the file at <paramref name="path"/> and a writer onto it.</summary>
+    /// <summary>
+    /// A writer that creates (or replaces) the file at <paramref name="path"/> atomically: the bytes go to
+    /// <c>path + ".tmp"</c>, which <see cref="Finish"/> moves onto <paramref name="path"/>. A writer disposed without
+    /// <see cref="Finish"/> (an exception, a cancellation) deletes the temporary file, so no partial file is left and an
+    /// existing file at <paramref name="path"/> is untouched.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <exception cref="IOException">The temporary file cannot be created.</exception>
     public static GgufWriter Create(string path, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return new GgufWriter(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20), leaveOpen: false, logger);
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".tmp"; // a stale one from a killed process is replaced
+        var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        return new GgufWriter(stream, leaveOpen: false, logger) { _temporaryPath = temporary, _finalPath = full };
     }
 
     /// <summary>The data alignment the file will use.</summary>
@@ -218,11 +230,22 @@ public sealed class GgufWriter : IDisposable
         WriteHeaderOnce();
         WriteTensorData([]); // pads the trailing zero-byte tensors, if any
         _stream.Flush();
+        if (_temporaryPath is not null)
+        {
+            // A file created by Create: complete on disk first, then moved into place in one step.
+            _stream.Dispose();
+            File.Move(_temporaryPath, _finalPath!, overwrite: true);
+            _temporaryPath = null;
+        }
+
         _finished = true;
         GgufLog.Written(_logger, _tensors.Count, _metadata.Count, BytesWritten);
     }
 
-    /// <summary>Closes the destination unless the writer was created with <c>leaveOpen</c>. Does not finish the file.</summary>
+    /// <summary>
+    /// Closes the destination unless the writer was created with <c>leaveOpen</c>. Does not finish the file: a writer
+    /// from <see cref="Create"/> that was not finished deletes its temporary file.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -234,6 +257,12 @@ public sealed class GgufWriter : IDisposable
         if (!_leaveOpen)
         {
             _stream.Dispose();
+        }
+
+        if (_temporaryPath is not null)
+        {
+            File.Delete(_temporaryPath);
+            _temporaryPath = null;
         }
     }
 

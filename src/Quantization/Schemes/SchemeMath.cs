@@ -21,10 +21,10 @@ public static class SchemeMath
     /// <param name="columns">Columns (inputs).</param>
     /// <param name="x">Exactly <paramref name="columns"/> values.</param>
     /// <param name="y">At least <paramref name="rows"/> values; the first <paramref name="rows"/> are written.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">The scheme is invalid, or a shape or length is wrong.</exception>
     public static void MatVec(QuantScheme scheme, ReadOnlySpan<byte> weights, int rows, int columns, ReadOnlySpan<float> x, Span<float> y,
-                              int maxDegreeOfParallelism = 1) =>
+                              int maxDegreeOfParallelism = -1) =>
         MatMul(scheme, weights, rows, columns, x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>y[b·rows + r] = Σc W[r, c]·x[b·columns + c] for <paramref name="batch"/> activation rows; each weight row is read once for all of them.</summary>
@@ -35,10 +35,10 @@ public static class SchemeMath
     /// <param name="x">The activations, <paramref name="batch"/> × <paramref name="columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <paramref name="rows"/>, row-major (at least that many values).</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">The scheme is invalid, or a shape or length is wrong.</exception>
     public static void MatMul(QuantScheme scheme, ReadOnlySpan<byte> weights, int rows, int columns, ReadOnlySpan<float> x, Span<float> y,
-                              int batch, int maxDegreeOfParallelism = 1)
+                              int batch, int maxDegreeOfParallelism = -1)
     {
         SchemeLayout layout = Validate(scheme, weights.Length, rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
         if (rows == 0 || batch == 0)

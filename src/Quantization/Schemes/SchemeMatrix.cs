@@ -45,17 +45,17 @@ public sealed class SchemeMatrix
     /// <summary>y = W·x (<see cref="SchemeMath.MatVec"/>).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
-    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = 1) => MatMul(x, y, 1, maxDegreeOfParallelism);
+    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => MatMul(x, y, 1, maxDegreeOfParallelism);
 
     /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows (<see cref="SchemeMath.MatMul"/>).</summary>
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
-    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = 1)
+    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
         SchemeMath.Validate(Scheme, Weights.Length, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
         if (Rows == 0 || batch == 0)

@@ -324,10 +324,10 @@ public sealed class FourBitDotTests
             var matrix = new QuantizedMatrix(type, w, rows, columns);
             for (int warm = 0; warm < 3; warm++)
             {
-                QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y);
-                QuantizedMath.MatMul(type, w, rows, columns, x, y, 3);
-                matrix.MatVec(x.AsSpan(0, columns), y);
-                matrix.MatMul(x, y, 3);
+                QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y, 1);
+                QuantizedMath.MatMul(type, w, rows, columns, x, y, 3, 1);
+                matrix.MatVec(x.AsSpan(0, columns), y, 1);
+                matrix.MatMul(x, y, 3, 1);
             }
 
             // The pooled scratch of the wide case comes from ArrayPool.Shared, whose per-core stacks tests on other threads
@@ -337,10 +337,10 @@ public sealed class FourBitDotTests
             for (int round = 0; round < 5 && least != 0; round++)
             {
                 long before = GC.GetAllocatedBytesForCurrentThread();
-                QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y);
-                QuantizedMath.MatMul(type, w, rows, columns, x, y, 3);
-                matrix.MatVec(x.AsSpan(0, columns), y);
-                matrix.MatMul(x, y, 3);
+                QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y, 1);
+                QuantizedMath.MatMul(type, w, rows, columns, x, y, 3, 1);
+                matrix.MatVec(x.AsSpan(0, columns), y, 1);
+                matrix.MatMul(x, y, 3, 1);
                 least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
             }
 

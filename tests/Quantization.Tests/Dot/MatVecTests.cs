@@ -238,18 +238,18 @@ public sealed class MatVecTests
         var matrix = new QuantizedMatrix(type, w, rows, columns);
         for (int warm = 0; warm < 3; warm++)
         {
-            QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y);
-            QuantizedMath.MatMul(type, w, rows, columns, x, y, 3);
-            matrix.MatVec(x.AsSpan(0, columns), y);
-            matrix.MatMulAccurate(x, y, 3);
+            QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y, 1);
+            QuantizedMath.MatMul(type, w, rows, columns, x, y, 3, 1);
+            matrix.MatVec(x.AsSpan(0, columns), y, 1);
+            matrix.MatMulAccurate(x, y, 3, 1);
         }
 
         long before = GC.GetAllocatedBytesForCurrentThread();
-        QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y);
-        QuantizedMath.MatMul(type, w, rows, columns, x, y, 3);
-        QuantizedMath.MatVecAccurate(type, w, rows, columns, x.AsSpan(0, columns), y);
-        matrix.MatVec(x.AsSpan(0, columns), y);
-        matrix.MatMulAccurate(x, y, 3);
+        QuantizedMath.MatVec(type, w, rows, columns, x.AsSpan(0, columns), y, 1);
+        QuantizedMath.MatMul(type, w, rows, columns, x, y, 3, 1);
+        QuantizedMath.MatVecAccurate(type, w, rows, columns, x.AsSpan(0, columns), y, 1);
+        matrix.MatVec(x.AsSpan(0, columns), y, 1);
+        matrix.MatMulAccurate(x, y, 3, 1);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

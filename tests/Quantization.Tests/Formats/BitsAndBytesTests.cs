@@ -290,12 +290,12 @@ public sealed class BitsAndBytesTests
                 BitsAndBytesQuantState state = BitsAndBytes4Bit.Quantize(type, x, packed, blockSize, compressStatistics: true);
                 Assert.Equal(expectedPacked, packed);
                 Assert.True(state.IsNested);
-                Assert.Null(state.Absmax);
+                Assert.True(state.Absmax.IsEmpty);
                 Assert.Equal(type, state.QuantType);
                 Assert.Equal(blockSize, state.BlockSize);
                 Assert.Equal(n, state.ElementCount);
                 Assert.Equal(256, state.NestedBlockSize);
-                Assert.Equal(BlockwiseQuantization.CreateDynamicMap(true), state.NestedCode);
+                Assert.Equal(BlockwiseQuantization.CreateDynamicMap(true), state.NestedCode.ToArray());
 
                 // Offset: mean in double, block order, rounded once.
                 int blocks = trueAbsmax.Length;
@@ -309,7 +309,7 @@ public sealed class BitsAndBytesTests
                 Assert.Equal(offset, state.NestedOffset);
 
                 // 8-bit blocks of 256: absmax, x / absmax, first nearest code (bitsandbytes' left-biased search).
-                float[] code = state.NestedCode!;
+                float[] code = state.NestedCode.ToArray();
                 var q = new byte[blocks];
                 var nested = new float[(blocks + 255) / 256];
                 for (int nb = 0; nb < nested.Length; nb++)
@@ -338,11 +338,15 @@ public sealed class BitsAndBytesTests
                     }
                 }
 
-                Assert.Equal(q, state.QuantizedAbsmax);
-                Assert.Equal(nested, state.NestedAbsmax);
+                Assert.Equal(q, state.QuantizedAbsmax.ToArray());
+                Assert.Equal(nested, state.NestedAbsmax.ToArray());
 
                 // absmax[i] = code[q[i]] · nested[i / 256] + offset, two float32 roundings.
                 float[] absmax = state.GetAbsmax();
+                var intoBuffer = new float[absmax.Length + 3];
+                state.GetAbsmax(intoBuffer);
+                Assert.Equal(absmax, intoBuffer.AsSpan(0, absmax.Length).ToArray());
+                Assert.Equal("destination", Assert.Throws<ArgumentException>(() => state.GetAbsmax(new float[absmax.Length - 1])).ParamName);
                 for (int i = 0; i < blocks; i++)
                 {
                     float expected = code[q[i]] * nested[i / 256] + offset;
@@ -369,9 +373,16 @@ public sealed class BitsAndBytesTests
         (byte[] expectedPacked, float[] expectedAbsmax) = Oracle(QuantType.NF4, x, 128);
         Assert.False(state.IsNested);
         Assert.Equal(expectedPacked, packed);
-        Assert.Equal(expectedAbsmax, state.Absmax);
+        Assert.Equal(expectedAbsmax, state.Absmax.ToArray());
         Assert.Equal(3, state.BlockCount);
         Assert.Equal(expectedAbsmax, state.GetAbsmax());
+        var intoBuffer = new float[expectedAbsmax.Length];
+        state.GetAbsmax(intoBuffer);
+        Assert.Equal(expectedAbsmax, intoBuffer);
+        var map = new float[256];
+        BlockwiseQuantization.WriteDynamicMap(map, signed: false);
+        Assert.Equal(BlockwiseQuantization.CreateDynamicMap(signed: false), map);
+        Assert.Equal("destination", Assert.Throws<ArgumentException>(() => BlockwiseQuantization.WriteDynamicMap(new float[255])).ParamName);
     }
 
     [Fact]

@@ -228,6 +228,11 @@ public sealed class GgufLargeTensorTests
                 file.SetLength(stream.Length - 1 + rows * rowBytes + 64);
                 file.Position = stream.Length - 1 + (rows - 1) * rowBytes;
                 file.WriteByte(0xA5); // first byte of the last row
+                file.WriteByte(0x3C); // its scale is FP16 0x3CA5
+                for (int i = 1; i <= 32; i++)
+                {
+                    file.WriteByte((byte)i);
+                }
             }
 
             using GgufFile gguf = GgufFile.Open(path);
@@ -240,6 +245,22 @@ public sealed class GgufLargeTensorTests
             Assert.Equal(0xA5, view.GetRows(rows - 1, 1)[0]);
             Assert.Equal(view.MaxRowsPerSpan * rowBytes, view.GetRows(rows - view.MaxRowsPerSpan, view.MaxRowsPerSpan).Length);
             Assert.Throws<ArgumentOutOfRangeException>(() => view.GetRows(0, view.MaxRowsPerSpan + 1));
+
+            // Zero-copy matrices: the whole tensor does not fit one, row ranges do.
+            Assert.Throws<InvalidOperationException>(() => view.AsMatrix());
+            Assert.Throws<InvalidOperationException>(() => view.Memory);
+            IReadOnlyList<QuantizedMatrix> pieces = view.AsMatrices();
+            Assert.Equal(2, pieces.Count);
+            Assert.Equal(rows, pieces.Sum(p => (long)p.Rows));
+            Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager(pieces[1].Weights, out System.Buffers.MemoryManager<byte>? _));
+            QuantizedMatrix tail = view.AsMatrix(rows - 3, 3);
+            var x = new float[columns];
+            x.AsSpan().Fill(0.5f);
+            var y = new float[3];
+            tail.MatVec(x, y);
+            var expected = new float[3];
+            QuantizedMath.MatVec(QuantType.Q8_0, view.GetRows(rows - 3, 3).ToArray(), 3, (int)columns, x, expected);
+            Assert.Equal(expected, y);
         }
         finally
         {

@@ -39,6 +39,61 @@ public sealed class ParallelQuantizeTests
         Assert.Contains("source[77]", Assert.Throws<ArgumentException>(() => Quantizer.QuantizeParallel(QuantType.Q8_0, x, q, 128, default, 2)).Message);
         Assert.True(q.AsSpan().IndexOfAnyExcept((byte)0) < 0);
     }
+
+    /// <summary>Records every report; <see cref="Progress{T}"/> would post them to the thread pool out of order.</summary>
+    private sealed class RecordingProgress(Action<long>? onReport = null) : IProgress<long>
+    {
+        public List<long> Reports { get; } = [];
+
+        public void Report(long value)
+        {
+            lock (Reports)
+            {
+                Reports.Add(value);
+            }
+
+            onReport?.Invoke(value);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ProgressCountsEveryRowOnceAndBytesStayTheSame(int threads)
+    {
+        const int rows = 300, rowLength = 1024;
+        float[] x = TestData.TransformerLike(9, rows * rowLength);
+        var single = new byte[Quantizer.GetByteCount(QuantType.Q4_K, x.Length)];
+        var parallel = new byte[single.Length];
+        Quantizer.Quantize(QuantType.Q4_K, x, single, rowLength);
+        var progress = new RecordingProgress();
+        Quantizer.QuantizeParallel(QuantType.Q4_K, x, parallel, rowLength, default, threads, progress, TestContext.Current.CancellationToken);
+        AssertBytes.Equal(single, parallel, QuantType.Q4_K);
+        Assert.True(progress.Reports.Count >= 4, $"{progress.Reports.Count} reports for {rows} rows");
+        Assert.Equal(rows, progress.Reports.Max());
+        Assert.Equal(progress.Reports.Count, progress.Reports.Distinct().Count()); // running totals, each once
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void CancellationStopsWithinAChunk(int threads)
+    {
+        const int rows = 2000, rowLength = 1024;
+        float[] x = TestData.Gaussian(3, rows * rowLength, 1);
+        var q = new byte[Quantizer.GetByteCount(QuantType.Q4_K, x.Length)];
+        using var cancel = new CancellationTokenSource();
+        var progress = new RecordingProgress(done => cancel.Cancel());
+        Assert.Throws<OperationCanceledException>(() => Quantizer.QuantizeParallel(QuantType.Q4_K, x, q, rowLength, default, threads, progress, cancel.Token));
+
+        // Each worker finishes at most the chunk it was in when the first report cancelled: far from all rows.
+        Assert.InRange(progress.Reports.Max(), 1, 2 * threads * 64);
+
+        // A token cancelled before the call: no work at all.
+        var untouched = new byte[q.Length];
+        Assert.Throws<OperationCanceledException>(() => Quantizer.QuantizeParallel(QuantType.Q4_K, x, untouched, rowLength, default, threads, null, cancel.Token));
+        Assert.True(untouched.AsSpan().IndexOfAnyExcept((byte)0) < 0);
+    }
 }
 
 public sealed class ImportanceAccumulatorTests

@@ -118,11 +118,11 @@ public sealed class SchemeMathTests
             for (int round = 0; round < 5; round++)
             {
                 // The least of a few rounds: pooled scratch is shared with tests on other threads.
-                matrix.MatVec(x, y);
-                SchemeMath.MatVec(scheme, tensor, rows, columns, x, y);
+                matrix.MatVec(x, y, 1);
+                SchemeMath.MatVec(scheme, tensor, rows, columns, x, y, 1);
                 long before = GC.GetAllocatedBytesForCurrentThread();
-                matrix.MatVec(x, y);
-                SchemeMath.MatVec(scheme, tensor, rows, columns, x, y);
+                matrix.MatVec(x, y, 1);
+                SchemeMath.MatVec(scheme, tensor, rows, columns, x, y, 1);
                 least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
             }
 
