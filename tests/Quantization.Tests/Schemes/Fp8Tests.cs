@@ -18,8 +18,14 @@ public sealed class Fp8Tests
 
         public override string ToString() => Name;
 
+        private double[]? _values;
+        private int _maxCode = -1;
+
+        /// <summary>The value of a code (computed once per format: the searches below run under emulation too).</summary>
+        public double Value(int code) => (_values ??= [.. Enumerable.Range(0, 256).Select(FieldValue)])[code];
+
         /// <summary>The value of a code from the field definitions; NaN for NaN codes, ±∞ for infinity codes.</summary>
-        public double Value(int code)
+        private double FieldValue(int code)
         {
             int sign = code >> 7;
             int exponent = (code >> MantissaBits) & ((1 << ExponentBits) - 1);
@@ -47,7 +53,7 @@ public sealed class Fp8Tests
         }
 
         /// <summary>The largest finite positive code.</summary>
-        public int MaxCode => Enumerable.Range(0, 128).Where(c => double.IsFinite(Value(c))).Max();
+        public int MaxCode => _maxCode >= 0 ? _maxCode : (_maxCode = Enumerable.Range(0, 128).Where(c => double.IsFinite(Value(c))).Max());
 
         /// <summary>
         /// The code of x by exhaustive search: the nearest finite code of x's sign in double arithmetic; at a tie, the
