@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 using CommunityToolkit.HighPerformance.Helpers;
+using Quantization.Formats;
 using Quantization.Kernels;
 using Quantization.Kernels.Dot;
 using Quantization.Oracle;
@@ -113,7 +114,11 @@ public abstract unsafe class MatVecBenchmarks
         _rowBytes = MatrixColumns / f.BlockSize * f.BytesPerBlock;
         float[] sample = TestData.TransformerLike(0x5EED_BE4C, MatrixColumns * 64);
         byte[] quantized = new byte[checked((int)Quantizer.GetByteCount(Type, sample.Length))];
-        Quantizer.Quantize(Type, sample, quantized, MatrixColumns);
+        // Types that need importance (IQ2_XXS, IQ2_XS, IQ1_S, …) get it, as from an imatrix.
+        float[]? importance = FormatRegistry.TryGet(Type)!.Importance == ImportanceUse.Required
+            ? TestData.Importance(0x1A7B1C, MatrixColumns, withZeros: false)
+            : null;
+        Quantizer.Quantize(Type, sample, quantized, MatrixColumns, importance);
         // 64 distinct rows repeated: the same bytes to every side, without a minutes-long setup. A per-tensor trailer
         // (I2_S's scale) follows the last row once; the repeated rows keep it valid.
         int sampleBytes = _rowBytes * 64;
