@@ -10,19 +10,21 @@ using Quantization.Kernels.Dot;
 namespace Quantization.Formats;
 
 /// <summary>
-/// Pieces shared by the fused dot products of the 256-value formats with Q8_K activations: argument checks and the
-/// integer multiply-accumulate steps of each instruction set.
+/// One super-block format's dot with Q8_K: its scalar reference and its vector paths, which
+/// <see cref="KDot.DotOn{TPaths, TBlock}"/> chooses between. <see cref="KDotKernel{TDot, TBlock}"/> makes it the
+/// registered <see cref="Kernels.Dot.IDotRowsKernel"/>, so that a format declares only what is its own.
 /// </summary>
-/// <remarks>
-/// Q8_K activations come from a quantizer whose codes lie in −127..127 (never −128); the x86 paths rely on that where
-/// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
-/// </remarks>
-/// <summary>The vector paths of one super-block format's dot with Q8_K, which <see cref="KDot.Dot{TPaths, TBlock}"/> chooses between.</summary>
-internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
+internal interface IKDotPaths<TBlock>
     where TBlock : unmanaged
 {
+    /// <summary>The weight format.</summary>
+    static abstract QuantType WeightType { get; }
+
     /// <summary>Bytes of one weight super-block.</summary>
     static abstract int BlockBytes { get; }
+
+    /// <summary>The scalar reference (ggml's generic kernel, in its order).</summary>
+    static abstract float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 
     /// <summary>AVX-512BW path over <paramref name="nb"/> super-blocks.</summary>
     static abstract unsafe float Dot512(TBlock* x, BlockQ8_K* y, int nb);
@@ -35,6 +37,12 @@ internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
 
     /// <summary>AdvSimd path (SDOT where the CPU has it) over <paramref name="nb"/> super-blocks.</summary>
     static abstract float DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb);
+
+    /// <summary>
+    /// Runs the rows on the format's own multi-row loop where it has one for this machine and this call, and then returns
+    /// <see langword="true"/>; <see langword="false"/> (the default) runs them one by one (<see cref="KDot.DotRows{TPaths, TBlock}"/>).
+    /// </summary>
+    static virtual bool TryDotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) => false;
 }
 
 /// <summary>
@@ -103,6 +111,14 @@ internal interface IKMinBlocks4<TBlock> : IKMinBlocks<TBlock> where TBlock : unm
     static abstract unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
 }
 
+/// <summary>
+/// Pieces shared by the fused dot products of the 256-value formats with Q8_K activations: argument checks and the
+/// integer multiply-accumulate steps of each instruction set.
+/// </summary>
+/// <remarks>
+/// Q8_K activations come from a quantizer whose codes lie in −127..127 (never −128); the x86 paths rely on that where
+/// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
+/// </remarks>
 internal static class KDot
 {
     /// <summary>One super-block's (Σ of the reference's eight lane sums, Σ m·bsum): the scalar path's integer work.</summary>
@@ -413,15 +429,26 @@ internal static class KDot
     }
 
     /// <summary>
-    /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order: <paramref name="pair"/> lays out
-    /// every super-block's 256 codes once for the call (and may use 16 more bytes per super-block after the
-    /// 256·nb, for other per-block activation terms), then <paramref name="dot"/> runs each row on that copy.
+    /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order (an <see cref="IKDotPaths{TBlock}.TryDotRows"/>):
+    /// <paramref name="pair"/> lays out every super-block's 256 codes once for the call (and may use 16 more bytes per
+    /// super-block after the 256·nb, for other per-block activation terms), then <paramref name="dot"/> runs each row on
+    /// that copy. Returns <see langword="false"/> (nothing done) where AVX-512 is not the path or there is only one row.
     /// </summary>
+    /// <remarks>
+    /// The path test is spelled with JIT-time constants rather than <see cref="BestPath"/>: with the static readonly
+    /// field here, tier 1 with dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower
+    /// (.NET 10.0.12; not so with DOTNET_TieredPGO=0).
+    /// </remarks>
     [SkipLocalsInit]
-    public static unsafe void PairedRows<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
-                                                 delegate*<BlockQ8_K*, int, sbyte*, void> pair, delegate*<TBlock*, BlockQ8_K*, sbyte*, int, float> dot)
+    public static unsafe bool TryPairedRows512<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
+                                                       delegate*<BlockQ8_K*, int, sbyte*, void> pair, delegate*<TBlock*, BlockQ8_K*, sbyte*, int, float> dot)
         where TBlock : unmanaged
     {
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        {
+            return false;
+        }
+
         int nb = CheckRows(weights, rowBytes, activations, n, results.Length, weightBlockBytes);
         const int StackBlocks = 64, PairedBlockBytes = 256 + 16;
         byte[]? rented = null;
@@ -441,6 +468,8 @@ internal static class KDot
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
+
+        return true;
     }
 
     /// <summary>Checks <paramref name="n"/>, the activations and <paramref name="rows"/> (≥ 1) weight rows of <paramref name="rowBytes"/>; returns the super-blocks per row.</summary>

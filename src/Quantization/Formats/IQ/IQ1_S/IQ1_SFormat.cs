@@ -11,6 +11,6 @@ internal sealed class IQ1_SFormat : IFormat
         LlamaFileType = 24,
         Importance = ImportanceUse.Required,
         Kernels = KernelEntry.Create<IQ1_SKernel>,
-        Dot = DotEntry.CreateRows<IQ1_SDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ1_SDot, BlockIQ1_S>>,
     };
 }

@@ -10,20 +10,7 @@ internal readonly struct IQ2_SDot : IKDotPaths<BlockIQ2_S>, IKScaledBlocks<Block
 {
     public static QuantType WeightType => QuantType.IQ2_S;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ2_S.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ2_SDot, BlockIQ2_S>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ2_SDot, BlockIQ2_S>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ2_SDot, BlockIQ2_S>(weights, rowBytes, activations, n, results);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Iq2Dot<IQ2_SDot, BlockIQ2_S>.Reference(weights, activations, n, BlockIQ2_S.Size);

@@ -11,6 +11,6 @@ internal sealed class IQ2_SFormat : IFormat
         LlamaFileType = 28,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<IQ2_SKernel>,
-        Dot = DotEntry.CreateRows<IQ2_SDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ2_SDot, BlockIQ2_S>>,
     };
 }

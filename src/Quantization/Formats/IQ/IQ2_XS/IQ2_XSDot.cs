@@ -10,20 +10,7 @@ internal readonly struct IQ2_XSDot : IKDotPaths<BlockIQ2_XS>, IKScaledBlocks<Blo
 {
     public static QuantType WeightType => QuantType.IQ2_XS;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ2_XS.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ2_XSDot, BlockIQ2_XS>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ2_XSDot, BlockIQ2_XS>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ2_XSDot, BlockIQ2_XS>(weights, rowBytes, activations, n, results);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Iq2Dot<IQ2_XSDot, BlockIQ2_XS>.Reference(weights, activations, n, BlockIQ2_XS.Size);

@@ -11,6 +11,6 @@ internal sealed class IQ2_XSFormat : IFormat
         LlamaFileType = 20,
         Importance = ImportanceUse.Required,
         Kernels = KernelEntry.Create<IQ2_XSKernel>,
-        Dot = DotEntry.CreateRows<IQ2_XSDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ2_XSDot, BlockIQ2_XS>>,
     };
 }

@@ -10,20 +10,7 @@ internal readonly struct IQ2_XXSDot : IKDotPaths<BlockIQ2_XXS>, IKScaledBlocks<B
 {
     public static QuantType WeightType => QuantType.IQ2_XXS;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ2_XXS.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ2_XXSDot, BlockIQ2_XXS>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ2_XXSDot, BlockIQ2_XXS>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ2_XXSDot, BlockIQ2_XXS>(weights, rowBytes, activations, n, results);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Iq2Dot<IQ2_XXSDot, BlockIQ2_XXS>.Reference(weights, activations, n, BlockIQ2_XXS.Size);

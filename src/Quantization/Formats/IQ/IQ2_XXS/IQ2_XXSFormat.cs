@@ -11,6 +11,6 @@ internal sealed class IQ2_XXSFormat : IFormat
         LlamaFileType = 19,
         Importance = ImportanceUse.Required,
         Kernels = KernelEntry.Create<IQ2_XXSKernel>,
-        Dot = DotEntry.CreateRows<IQ2_XXSDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>>,
     };
 }

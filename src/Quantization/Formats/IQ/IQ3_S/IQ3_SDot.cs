@@ -15,20 +15,7 @@ internal readonly struct IQ3_SDot : IKDotPaths<BlockIQ3_S>, IKScaledBlocks<Block
 {
     public static QuantType WeightType => QuantType.IQ3_S;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ3_S.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ3_SDot, BlockIQ3_S>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ3_SDot, BlockIQ3_S>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ3_SDot, BlockIQ3_S>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: one int32 sum per super-block, (d·d8)·sum into a float.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

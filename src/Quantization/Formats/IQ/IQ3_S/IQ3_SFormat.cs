@@ -11,6 +11,6 @@ internal sealed class IQ3_SFormat : IFormat
         LlamaFileType = 26,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<IQ3_SKernel>,
-        Dot = DotEntry.CreateRows<IQ3_SDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ3_SDot, BlockIQ3_S>>,
     };
 }

@@ -11,6 +11,6 @@ internal sealed class IQ3_XXSFormat : IFormat
         LlamaFileType = 23,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<IQ3_XXSKernel>,
-        Dot = DotEntry.CreateRows<IQ3_XXSDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>>,
     };
 }

@@ -17,20 +17,7 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
 {
     public static QuantType WeightType => QuantType.IQ4_XS;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ4_XS.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ4_XSDot, BlockIQ4_XS>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: per sub-block, (d·dy·(ls − 32))·Σ into one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

@@ -11,6 +11,6 @@ internal sealed class IQ4_XSFormat : IFormat
         LlamaFileType = 30,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<IQ4_XSKernel>,
-        Dot = DotEntry.CreateRows<IQ4_XSDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<IQ4_XSDot, BlockIQ4_XS>>,
     };
 }

@@ -11,6 +11,6 @@ internal sealed class Q2_KFormat : IFormat
         LlamaFileType = 10,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q2_KKernel>,
-        Dot = DotEntry.CreateRows<Q2_KDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<Q2_KDot, BlockQ2_K>>,
     };
 }

@@ -11,6 +11,6 @@ internal sealed class Q3_KFormat : IFormat
         LlamaFileType = 11,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q3_KKernel>,
-        Dot = DotEntry.CreateRows<Q3_KDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<Q3_KDot, BlockQ3_K>>,
     };
 }

@@ -11,6 +11,6 @@ internal sealed class Q4_KFormat : IFormat
         LlamaFileType = 14,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q4_KKernel>,
-        Dot = DotEntry.CreateRows<Q4_KDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<Q4_KDot, BlockQ4_K>>,
     };
 }

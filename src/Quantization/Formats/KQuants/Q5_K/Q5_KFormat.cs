@@ -11,6 +11,6 @@ internal sealed class Q5_KFormat : IFormat
         LlamaFileType = 16,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q5_KKernel>,
-        Dot = DotEntry.CreateRows<Q5_KDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<Q5_KDot, BlockQ5_K>>,
     };
 }

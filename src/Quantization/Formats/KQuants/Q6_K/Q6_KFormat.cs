@@ -11,6 +11,6 @@ internal sealed class Q6_KFormat : IFormat
         LlamaFileType = 18,
         Importance = ImportanceUse.Optional,
         Kernels = KernelEntry.Create<Q6_KKernel>,
-        Dot = DotEntry.CreateRows<Q6_KDot>,
+        Dot = DotEntry.CreateRows<KDotKernel<Q6_KDot, BlockQ6_K>>,
     };
 }
