@@ -25,16 +25,16 @@ public sealed unsafe class KQuantDotTests
     private static readonly Kernel[] s_kernels =
     [
         new(QuantType.Q2_K, "q2_K", KDotKernel<Q2_KDot, BlockQ2_K>.Dot, KDotKernel<Q2_KDot, BlockQ2_K>.DotReference, KDotKernel<Q2_KDot, BlockQ2_K>.DotOn, Q2_KDot.SuperBlockSums, 80, 82),
-        new(QuantType.Q3_K, "q3_K", KDotKernel<Q3_KDot, BlockQ3_K>.Dot, KDotKernel<Q3_KDot, BlockQ3_K>.DotReference, KDotKernel<Q3_KDot, BlockQ3_K>.DotOn, Q3_KDot.SuperBlockSums, -1, -1),
+        new(QuantType.Q3_K, "q3_K", KDotKernel<Q3_KDot, BlockQ3_K>.Dot, KDotKernel<Q3_KDot, BlockQ3_K>.DotReference, KDotKernel<Q3_KDot, BlockQ3_K>.DotOn, KDot.ScaledSuperBlockSums<Q3_KDot, BlockQ3_K>, -1, -1),
         new(QuantType.Q4_K, "q4_K", KDotKernel<Q4_KDot, BlockQ4_K>.Dot, KDotKernel<Q4_KDot, BlockQ4_K>.DotReference, KDotKernel<Q4_KDot, BlockQ4_K>.DotOn, Q4_KDot.SuperBlockSums, 0, 2),
         new(QuantType.Q5_K, "q5_K", KDotKernel<Q5_KDot, BlockQ5_K>.Dot, KDotKernel<Q5_KDot, BlockQ5_K>.DotReference, KDotKernel<Q5_KDot, BlockQ5_K>.DotOn, Q5_KDot.SuperBlockSums, 0, 2),
-        new(QuantType.Q6_K, "q6_K", KDotKernel<Q6_KDot, BlockQ6_K>.Dot, KDotKernel<Q6_KDot, BlockQ6_K>.DotReference, KDotKernel<Q6_KDot, BlockQ6_K>.DotOn, Q6_KDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ4_XS, "iq4_xs", KDotKernel<IQ4_XSDot, BlockIQ4_XS>.Dot, KDotKernel<IQ4_XSDot, BlockIQ4_XS>.DotReference, KDotKernel<IQ4_XSDot, BlockIQ4_XS>.DotOn, IQ4_XSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ3_XXS, "iq3_xxs", KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.Dot, KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.DotReference, KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.DotOn, IQ3_XXSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ3_S, "iq3_s", KDotKernel<IQ3_SDot, BlockIQ3_S>.Dot, KDotKernel<IQ3_SDot, BlockIQ3_S>.DotReference, KDotKernel<IQ3_SDot, BlockIQ3_S>.DotOn, IQ3_SDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_XXS, "iq2_xxs", KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.Dot, KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.DotReference, KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.DotOn, IQ2_XXSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_XS, "iq2_xs", KDotKernel<IQ2_XSDot, BlockIQ2_XS>.Dot, KDotKernel<IQ2_XSDot, BlockIQ2_XS>.DotReference, KDotKernel<IQ2_XSDot, BlockIQ2_XS>.DotOn, IQ2_XSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_S, "iq2_s", KDotKernel<IQ2_SDot, BlockIQ2_S>.Dot, KDotKernel<IQ2_SDot, BlockIQ2_S>.DotReference, KDotKernel<IQ2_SDot, BlockIQ2_S>.DotOn, IQ2_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.Q6_K, "q6_K", KDotKernel<Q6_KDot, BlockQ6_K>.Dot, KDotKernel<Q6_KDot, BlockQ6_K>.DotReference, KDotKernel<Q6_KDot, BlockQ6_K>.DotOn, KDot.ScaledSuperBlockSums<Q6_KDot, BlockQ6_K>, -1, -1),
+        new(QuantType.IQ4_XS, "iq4_xs", KDotKernel<IQ4_XSDot, BlockIQ4_XS>.Dot, KDotKernel<IQ4_XSDot, BlockIQ4_XS>.DotReference, KDotKernel<IQ4_XSDot, BlockIQ4_XS>.DotOn, KDot.ScaledSuperBlockSums<IQ4_XSDot, BlockIQ4_XS>, -1, -1),
+        new(QuantType.IQ3_XXS, "iq3_xxs", KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.Dot, KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.DotReference, KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.DotOn, KDot.ScaledSuperBlockSums<IQ3_XXSDot, BlockIQ3_XXS>, -1, -1),
+        new(QuantType.IQ3_S, "iq3_s", KDotKernel<IQ3_SDot, BlockIQ3_S>.Dot, KDotKernel<IQ3_SDot, BlockIQ3_S>.DotReference, KDotKernel<IQ3_SDot, BlockIQ3_S>.DotOn, KDot.ScaledSuperBlockSums<IQ3_SDot, BlockIQ3_S>, -1, -1),
+        new(QuantType.IQ2_XXS, "iq2_xxs", KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.Dot, KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.DotReference, KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.DotOn, KDot.ScaledSuperBlockSums<IQ2_XXSDot, BlockIQ2_XXS>, -1, -1),
+        new(QuantType.IQ2_XS, "iq2_xs", KDotKernel<IQ2_XSDot, BlockIQ2_XS>.Dot, KDotKernel<IQ2_XSDot, BlockIQ2_XS>.DotReference, KDotKernel<IQ2_XSDot, BlockIQ2_XS>.DotOn, KDot.ScaledSuperBlockSums<IQ2_XSDot, BlockIQ2_XS>, -1, -1),
+        new(QuantType.IQ2_S, "iq2_s", KDotKernel<IQ2_SDot, BlockIQ2_S>.Dot, KDotKernel<IQ2_SDot, BlockIQ2_S>.DotReference, KDotKernel<IQ2_SDot, BlockIQ2_S>.DotOn, KDot.ScaledSuperBlockSums<IQ2_SDot, BlockIQ2_S>, -1, -1),
         new(QuantType.IQ1_S, "iq1_s", KDotKernel<IQ1_SDot, BlockIQ1_S>.Dot, KDotKernel<IQ1_SDot, BlockIQ1_S>.DotReference, KDotKernel<IQ1_SDot, BlockIQ1_S>.DotOn, IQ1_SDot.SuperBlockSums, -1, -1),
     ];
 

@@ -65,9 +65,12 @@ internal interface IKLaneReference<TBlock> where TBlock : unmanaged
 
 /// <summary>
 /// A super-block format without a min term whose vector paths give one super-block's integer sums as int32 lanes
-/// (Q3_K, Q6_K, IQ4_XS): the row loops of <see cref="KDot.ScaledDot256{TBlocks, TBlock}"/> and its siblings serve them all.
+/// (Q3_K, Q6_K, IQ4_XS, IQ3_XXS, IQ3_S, the IQ2 formats): its row loops are <see cref="KDot.ScaledDot256{TBlocks, TBlock}"/>
+/// and its siblings, which this interface supplies as the format's <see cref="IKDotPaths{TBlock}"/> paths.
 /// </summary>
-internal interface IKScaledBlocks<TBlock> where TBlock : unmanaged
+internal interface IKScaledBlocks<TSelf, TBlock> : IKDotPaths<TBlock>
+    where TSelf : IKScaledBlocks<TSelf, TBlock>
+    where TBlock : unmanaged
 {
     /// <summary>The FP16 super-block scale d.</summary>
     static abstract ushort D(in TBlock x);
@@ -79,6 +82,17 @@ internal interface IKScaledBlocks<TBlock> where TBlock : unmanaged
     static abstract unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y);
 
     static abstract int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y);
+
+    /// <summary>One super-block's integer sum as the scalar reference computes it.</summary>
+    static abstract int SuperBlockSum(in TBlock x, in BlockQ8_K y);
+
+    static unsafe float IKDotPaths<TBlock>.Dot512(TBlock* x, BlockQ8_K* y, int nb) => KDot.ScaledDot512<TSelf, TBlock>(x, y, nb);
+
+    static unsafe float IKDotPaths<TBlock>.Dot256(TBlock* x, BlockQ8_K* y, int nb) => KDot.ScaledDot256<TSelf, TBlock>(x, y, nb);
+
+    static unsafe float IKDotPaths<TBlock>.Dot128(TBlock* x, BlockQ8_K* y, int nb) => KDot.ScaledDot128<TSelf, TBlock>(x, y, nb);
+
+    static float IKDotPaths<TBlock>.DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb) => KDot.ScaledDotNeon<TSelf, TBlock>(in x, in y, nb);
 }
 
 /// <summary>
@@ -139,7 +153,7 @@ internal static class KDot
 
     /// <summary>AVX2 row loop of a format without a min term: Σ over super-blocks of (fp16(d)·d8)·lanes, eight float lanes.</summary>
     public static unsafe float ScaledDot256<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -155,7 +169,7 @@ internal static class KDot
 
     /// <summary>The AVX-512 row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>.</summary>
     public static unsafe float ScaledDot512<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         Vector512<float> acc = Vector512<float>.Zero;
@@ -171,7 +185,7 @@ internal static class KDot
 
     /// <summary>The SSSE3/SSE4.1 row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>, four float lanes.</summary>
     public static unsafe float ScaledDot128<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         Vector128<float> acc = Vector128<float>.Zero;
@@ -283,9 +297,30 @@ internal static class KDot
         }
     }
 
+    /// <summary>Super-block <paramref name="i"/>'s integer sum of a <see cref="IKScaledBlocks{TSelf, TBlock}"/> format as computed by <paramref name="path"/> (no min term: 0).</summary>
+    public static unsafe (int Sum, int Mins) ScaledSuperBlockSums<TBlocks, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
+        where TBlock : unmanaged
+    {
+        ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (TBlock* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            return path switch
+            {
+                DotPath.Avx512 => (Vector512.Sum(TBlocks.Block512(px, py)), 0),
+                DotPath.Avx2 => (Vector256.Sum(TBlocks.Block256(px, py)), 0),
+                DotPath.Ssse3 => (Vector128.Sum(TBlocks.Block128(px, py)), 0),
+                DotPath.AdvSimd => (TBlocks.BlockNeon(in x, in y), 0),
+                _ => (TBlocks.SuperBlockSum(in x, in y), 0),
+            };
+        }
+    }
+
     /// <summary>The AdvSimd row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>: one float term per super-block.</summary>
     public static float ScaledDotNeon<TBlocks, TBlock>(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         float sumf = 0;
