@@ -59,8 +59,9 @@ internal static class TernaryDot
     /// budget and stayed calls (TQ1_0 MatVec 0.8× as fast).
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static float Dot<TDot>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-        where TDot : struct, ITernaryDot
+    public static float Dot<TDot, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TDot : struct, ITernaryDot<TBlock>
+        where TBlock : unmanaged
     {
         int blocks = BlockCount(n, TDot.BlockBytes, weights.Length, activations.Length);
         ref byte x = ref MemoryMarshal.GetReference(weights);
@@ -80,7 +81,7 @@ internal static class TernaryDot
                 ref byte x3 = ref Unsafe.Add(ref x2, TDot.BlockBytes);
                 ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
                 Vector128<int> sumi = Totals4(
-                    PartialX86<TDot>(ref x0, ref y0), PartialX86<TDot>(ref x1, ref y1), PartialX86<TDot>(ref x2, ref y2), PartialX86<TDot>(ref x3, ref y3));
+                    PartialX86<TDot, TBlock>(ref x0, ref y0), PartialX86<TDot, TBlock>(ref x1, ref y1), PartialX86<TDot, TBlock>(ref x2, ref y2), PartialX86<TDot, TBlock>(ref x3, ref y3));
                 Vector128<float> scales = Vector128.Create(
                     Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, TDot.ScaleOffset))),
                     Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, TDot.ScaleOffset))),
@@ -94,7 +95,7 @@ internal static class TernaryDot
         {
             ref byte xb = ref Unsafe.Add(ref x, i * TDot.BlockBytes);
             ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            int sumi = TDot.BlockSumOn(TDot.BestPath, ref xb, ref yb);
+            int sumi = BlockSumOn<TDot, TBlock>(TDot.BestPath, ref xb, ref yb);
             sumf += (float)sumi * Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, TDot.ScaleOffset)));
         }
 
@@ -103,16 +104,32 @@ internal static class TernaryDot
 
     /// <summary>The x86 int32 partials of one block on the best path (AVX-512 or AVX2), for <see cref="Totals4"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> PartialX86<TDot>(ref byte x, ref byte y)
-        where TDot : struct, ITernaryDot =>
+    private static Vector256<int> PartialX86<TDot, TBlock>(ref byte x, ref byte y)
+        where TDot : struct, ITernaryDot<TBlock>
+        where TBlock : unmanaged =>
         TDot.BestPath == DotPath.Avx512 ? TDot.PartialAvx512(ref x, ref y) : TDot.PartialAvx2(ref x, ref y);
+
+    /// <summary>Σ (q − 1)·q8 of one block on <paramref name="path"/> (which must be supported).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int BlockSumOn<TDot, TBlock>(DotPath path, ref byte x, ref byte y)
+        where TDot : struct, ITernaryDot<TBlock>
+        where TBlock : unmanaged => path switch
+    {
+        DotPath.Avx512 => Vector256.Sum(TDot.PartialAvx512(ref x, ref y)),
+        DotPath.Avx2 => Vector256.Sum(TDot.PartialAvx2(ref x, ref y)),
+        DotPath.Ssse3 => TDot.BlockSumVector128(ref x, ref y),
+        DotPath.AdvSimdDp => TDot.BlockSumDp(ref x, ref y),
+        DotPath.AdvSimd => TDot.BlockSumAdvSimd(ref x, ref y),
+        _ => TDot.BlockSumReference(in Unsafe.As<byte, TBlock>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y)),
+    };
 
     /// <summary>
     /// The dot product with every block's integer sum from <paramref name="path"/>, blocks added one by one in order (the
     /// reference's float order), so any path's result equals the reference's exactly. For tests and benchmarks.
     /// </summary>
-    public static float DotOn<TDot>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-        where TDot : struct, ITernaryDot
+    public static float DotOn<TDot, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TDot : struct, ITernaryDot<TBlock>
+        where TBlock : unmanaged
     {
         int blocks = BlockCount(n, TDot.BlockBytes, weights.Length, activations.Length);
         ref byte x = ref MemoryMarshal.GetReference(weights);
@@ -122,7 +139,7 @@ internal static class TernaryDot
         {
             ref byte xb = ref Unsafe.Add(ref x, i * TDot.BlockBytes);
             ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            sumf += (float)TDot.BlockSumOn(path, ref xb, ref yb) * Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, TDot.ScaleOffset)));
+            sumf += (float)BlockSumOn<TDot, TBlock>(path, ref xb, ref yb) * Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, TDot.ScaleOffset)));
         }
 
         return sumf;
@@ -263,8 +280,9 @@ internal static class TernaryDot
     }
 }
 
-/// <summary>A ternary format's side of <see cref="TernaryDot.Dot{TDot}"/>: its block layout and integer block sums.</summary>
-internal interface ITernaryDot : IDotKernel
+/// <summary>A ternary format's side of <see cref="TernaryDot.Dot{TDot, TBlock}"/>: its block layout and integer block sums.</summary>
+internal interface ITernaryDot<TBlock> : IDotKernel
+    where TBlock : unmanaged
 {
     /// <summary>Bytes per weight block.</summary>
     static abstract int BlockBytes { get; }
@@ -275,14 +293,23 @@ internal interface ITernaryDot : IDotKernel
     /// <summary>The path <see cref="IDotKernel.Dot"/> takes in this process (a static readonly field the JIT folds).</summary>
     static abstract DotPath BestPath { get; }
 
-    /// <summary>Σ (q − 1)·q8 of one block on <paramref name="path"/> (which must be supported).</summary>
-    static abstract int BlockSumOn(DotPath path, ref byte x, ref byte y);
+    /// <summary>Σ (q − 1)·q8 over one block, in ggml's generic loop order.</summary>
+    static abstract int BlockSumReference(in TBlock x, in BlockQ8_K y);
 
     /// <summary>AVX-512: int32 lanes whose total is the block's Σ (q − 1)·q8.</summary>
     static abstract Vector256<int> PartialAvx512(ref byte x, ref byte y);
 
     /// <summary>AVX2: int32 lanes whose total is the block's Σ (q − 1)·q8.</summary>
     static abstract Vector256<int> PartialAvx2(ref byte x, ref byte y);
+
+    /// <summary>The block's Σ (q − 1)·q8 with portable Vector128 operations.</summary>
+    static abstract int BlockSumVector128(ref byte x, ref byte y);
+
+    /// <summary>The block's Σ (q − 1)·q8 with NEON and the dot-product extension.</summary>
+    static abstract int BlockSumDp(ref byte x, ref byte y);
+
+    /// <summary>The block's Σ (q − 1)·q8 with NEON without the dot-product extension.</summary>
+    static abstract int BlockSumAdvSimd(ref byte x, ref byte y);
 }
 
 /// <summary>The integer side of <see cref="TernaryDot.Rows4{TRows}"/> for one ternary format and instruction set.</summary>

@@ -15,7 +15,7 @@ namespace Quantization.Formats;
 /// every byte, compute Σ t·q8 with t unsigned and subtract Σ q8 from the bsums; their integer sums equal the
 /// reference's, so <see cref="Dot"/> returns the same float as <see cref="DotReference"/>.
 /// </summary>
-internal readonly struct TQ1_0Dot : ITernaryDot
+internal readonly struct TQ1_0Dot : ITernaryDot<BlockTQ1_0>
 {
     public static QuantType WeightType => QuantType.TQ1_0;
 
@@ -38,11 +38,11 @@ internal readonly struct TQ1_0Dot : ITernaryDot
     public static int ScaleOffset => 52;
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.Dot<TQ1_0Dot>(weights, activations, n);
+        TernaryDot.Dot<TQ1_0Dot, BlockTQ1_0>(weights, activations, n);
 
     /// <summary>Every block's integer sum from <paramref name="path"/>, in the reference's float order (<see cref="TernaryDot.DotOn"/>).</summary>
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.DotOn<TQ1_0Dot>(path, weights, activations, n);
+        TernaryDot.DotOn<TQ1_0Dot, BlockTQ1_0>(path, weights, activations, n);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
@@ -60,7 +60,7 @@ internal readonly struct TQ1_0Dot : ITernaryDot
     }
 
     /// <summary>Σ (t − 1)·q8 over one block, in ggml's generic loop order.</summary>
-    internal static int BlockSumReference(in BlockTQ1_0 x, in BlockQ8_K y)
+    public static int BlockSumReference(in BlockTQ1_0 x, in BlockQ8_K y)
     {
         int sum = 0;
         for (int j = 0; j < 32; j += 32)
@@ -95,28 +95,6 @@ internal readonly struct TQ1_0Dot : ITernaryDot
 
         return sum;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
-
-    /// <summary>The integer block sum on the best path this machine has.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSum(ref byte x, ref byte y) => BlockSumOn(BestPath, ref x, ref y);
-
-    /// <summary>The integer block sum on <paramref name="path"/> (which must be supported).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int BlockSumOn(DotPath path, ref byte x, ref byte y) => path switch
-    {
-        DotPath.Avx512 => BlockSumAvx512(ref x, ref y),
-        DotPath.Avx2 => BlockSumAvx2(ref x, ref y),
-        DotPath.Ssse3 => BlockSumVector128(ref x, ref y),
-        DotPath.AdvSimdDp => BlockSumDp(ref x, ref y),
-        DotPath.AdvSimd => BlockSumAdvSimd(ref x, ref y),
-        _ => BlockSumReference(in Unsafe.As<byte, BlockTQ1_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y)),
-    };
 
     /// <summary>
     /// The 16 qh trits (elements 240..255) as bytes b·3ⁿ at position 4n + j: each byte times 3ⁿ in a uint, even and odd
@@ -216,11 +194,11 @@ internal readonly struct TQ1_0Dot : ITernaryDot
         return TernaryDot.PartialAvx2(acc, ref y);
     }
 
-    internal static int BlockSumDp(ref byte x, ref byte y) => BlockSum128<DotProductStep>(ref x, ref y);
+    public static int BlockSumDp(ref byte x, ref byte y) => BlockSum128<DotProductStep>(ref x, ref y);
 
-    internal static int BlockSumAdvSimd(ref byte x, ref byte y) => BlockSum128<AdvSimdStep>(ref x, ref y);
+    public static int BlockSumAdvSimd(ref byte x, ref byte y) => BlockSum128<AdvSimdStep>(ref x, ref y);
 
-    internal static int BlockSumVector128(ref byte x, ref byte y) => BlockSum128<PortableStep>(ref x, ref y);
+    public static int BlockSumVector128(ref byte x, ref byte y) => BlockSum128<PortableStep>(ref x, ref y);
 
     /// <summary>The 16-element steps of the 128-bit paths, in the layout's element order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

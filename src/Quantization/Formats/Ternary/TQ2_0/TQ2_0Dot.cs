@@ -14,13 +14,13 @@ namespace Quantization.Formats;
 /// unsigned (0..3) and subtract Σ q8 from the Q8_K bsums; their integer sums equal the reference's, so
 /// <see cref="Dot"/> returns the same float as <see cref="DotReference"/>.
 /// </summary>
-internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
+internal readonly struct TQ2_0Dot : ITernaryDot<BlockTQ2_0>, IDotRowsKernel
 {
     public static QuantType WeightType => QuantType.TQ2_0;
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    /// <summary>The paths implemented (<see cref="Rows4AvxVnni"/> is not one: AVX-512 comes after AVX-VNNI in
+    /// <summary>The paths implemented (<see cref="AvxVnniRow"/> is not one: AVX-512 comes after AVX-VNNI in
     /// <see cref="DotPaths.Order"/>, and this format keeps AVX-512 where a CPU has both); <see cref="DotPath.Ssse3"/> is the portable Vector128 kernel.</summary>
     public static ReadOnlySpan<DotPath> Paths =>
         [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
@@ -38,7 +38,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
     public static int ScaleOffset => 64;
 
     public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.Dot<TQ2_0Dot>(weights, activations, n);
+        TernaryDot.Dot<TQ2_0Dot, BlockTQ2_0>(weights, activations, n);
 
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
@@ -57,7 +57,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
             }
             else
             {
-                TernaryDot.Rows4<Rows4Avx2>(ref rows, rowBytes, ref a, blocks, four, prefetch);
+                TernaryDot.Rows4<Rows4<Avx2Row>>(ref rows, rowBytes, ref a, blocks, four, prefetch);
             }
         }
 
@@ -102,8 +102,15 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
         }
     }
 
-    /// <summary>AVX-VNNI: <c>vpdpbusd</c> of the unsigned codes and q8 straight into int32 (no int16 stage).</summary>
-    internal readonly struct Rows4AvxVnni : ITernaryRows4
+    /// <summary>One row's int32 lanes whose total is Σ q·q8 of a block (the codes unsigned), the activations read from memory.</summary>
+    internal interface IRow
+    {
+        static abstract Vector256<int> Row(ref byte x, ref byte q8);
+    }
+
+    /// <summary>Four rows of <typeparamref name="TRow"/>, one after another against the same activations.</summary>
+    internal readonly struct Rows4<TRow> : ITernaryRows4
+        where TRow : struct, IRow
     {
         public static int BlockBytes => BlockTQ2_0.Size;
 
@@ -114,12 +121,16 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
         {
             ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
             return TernaryDot.Totals4(
-                Row(ref x, ref q8), Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
-                Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
+                TRow.Row(ref x, ref q8), TRow.Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
+                TRow.Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), TRow.Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
         }
+    }
 
+    /// <summary>AVX-VNNI: <c>vpdpbusd</c> of the unsigned codes and q8 straight into int32 (no int16 stage).</summary>
+    internal readonly struct AvxVnniRow : IRow
+    {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Row(ref byte x, ref byte q8)
+        public static Vector256<int> Row(ref byte x, ref byte q8)
         {
             Vector256<byte> three = Vector256.Create((byte)3);
             Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
@@ -138,23 +149,10 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
     }
 
     /// <summary>AVX2: <c>vpmaddubsw</c> pairs in int16 (|pair| ≤ 768, eight of them per lane), then <c>vpmaddwd</c> with ones.</summary>
-    internal readonly struct Rows4Avx2 : ITernaryRows4
+    internal readonly struct Avx2Row : IRow
     {
-        public static int BlockBytes => BlockTQ2_0.Size;
-
-        public static int ScaleOffset => 64;
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<int> Sums4(ref byte x, nint rowBytes, ref byte y)
-        {
-            ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
-            return TernaryDot.Totals4(
-                Row(ref x, ref q8), Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
-                Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Row(ref byte x, ref byte q8)
+        public static Vector256<int> Row(ref byte x, ref byte q8)
         {
             Vector256<byte> three = Vector256.Create((byte)3);
             Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
@@ -173,7 +171,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
 
     /// <summary>Every block's integer sum from <paramref name="path"/>, in the reference's float order (<see cref="TernaryDot.DotOn"/>).</summary>
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.DotOn<TQ2_0Dot>(path, weights, activations, n);
+        TernaryDot.DotOn<TQ2_0Dot, BlockTQ2_0>(path, weights, activations, n);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
@@ -192,7 +190,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
     }
 
     /// <summary>Σ (q − 1)·q8 over one block, in ggml's generic loop order.</summary>
-    internal static int BlockSumReference(in BlockTQ2_0 x, in BlockQ8_K y)
+    public static int BlockSumReference(in BlockTQ2_0 x, in BlockQ8_K y)
     {
         int sumi = 0;
         for (int j = 0; j < 64; j += 32)
@@ -208,28 +206,6 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
 
         return sumi;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
-
-    /// <summary>The integer block sum on the best path this machine has.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSum(ref byte x, ref byte y) => BlockSumOn(BestPath, ref x, ref y);
-
-    /// <summary>The integer block sum on <paramref name="path"/> (which must be supported).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int BlockSumOn(DotPath path, ref byte x, ref byte y) => path switch
-    {
-        DotPath.Avx512 => BlockSumAvx512(ref x, ref y),
-        DotPath.Avx2 => BlockSumAvx2(ref x, ref y),
-        DotPath.Ssse3 => BlockSumVector128(ref x, ref y),
-        DotPath.AdvSimdDp => BlockSumDp(ref x, ref y),
-        DotPath.AdvSimd => BlockSumAdvSimd(ref x, ref y),
-        _ => BlockSumReference(in Unsafe.As<byte, BlockTQ2_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y)),
-    };
 
     /// <summary>Avx512BW: the 64 code bytes in one vector; shift l selects elements 32l.. (low half) and 128 + 32l.. (high half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -274,7 +250,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
 
     /// <summary>Arm dot product: SDOT of codes (0..3 as int8) and q8 into int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumDp(ref byte x, ref byte y)
+    public static int BlockSumDp(ref byte x, ref byte y)
     {
         Vector128<byte> three = Vector128.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
@@ -294,7 +270,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
 
     /// <summary>AdvSimd without dot product: widening multiplies into int16 (16 steps × 2 products ≤ 12288 per lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAdvSimd(ref byte x, ref byte y)
+    public static int BlockSumAdvSimd(ref byte x, ref byte y)
     {
         Vector128<byte> three = Vector128.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
@@ -314,7 +290,7 @@ internal readonly struct TQ2_0Dot : ITernaryDot, IDotRowsKernel
 
     /// <summary>Portable Vector128: the same steps with widening int16 multiplies.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumVector128(ref byte x, ref byte y)
+    public static int BlockSumVector128(ref byte x, ref byte y)
     {
         Vector128<byte> three = Vector128.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
