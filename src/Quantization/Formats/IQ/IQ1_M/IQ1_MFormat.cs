@@ -9,6 +9,6 @@ internal sealed class IQ1_MFormat : IFormat
     {
         LlamaFileType = 31,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ1_MKernel>,
+        Kernels = () => KernelEntry.Create<IQ1_MKernel>(IQ1_MReference.QuantizeRow, IQ1_MReference.Dequantize),
     };
 }

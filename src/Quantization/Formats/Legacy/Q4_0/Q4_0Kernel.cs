@@ -14,7 +14,7 @@ internal sealed class Q4_0Kernel : BlockKernel<Q4_0Kernel.Codec, BlockQ4_0>
         public static int BlockValues => 32;
 
         public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            LegacyImportance.QuantizeRowOrReference<Q4_0Reference.ImportanceFormat, Codec>(x, destination, importance);
+            LegacyImportance.QuantizeRowOrReference<Q4_0Reference.ImportanceFormat, Q4_0Reference>(x, destination, importance);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockQ4_0 y)
@@ -35,11 +35,5 @@ internal sealed class Q4_0Kernel : BlockKernel<Q4_0Kernel.Codec, BlockQ4_0>
             Block32.Values16(lo.AsSByte(), op, ref y);
             Block32.Values16(hi.AsSByte(), op, ref Unsafe.Add(ref y, 16));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q4_0Reference.QuantizeRow(x, destination, importance);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q4_0Reference.Dequantize(source, destination);
     }
 }

@@ -14,7 +14,7 @@ internal sealed class Q5_0Kernel : BlockKernel<Q5_0Kernel.Codec, BlockQ5_0>
         public static int BlockValues => 32;
 
         public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            LegacyImportance.QuantizeRowOrReference<Q5_0Reference.ImportanceFormat, Codec>(x, destination, importance);
+            LegacyImportance.QuantizeRowOrReference<Q5_0Reference.ImportanceFormat, Q5_0Reference>(x, destination, importance);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockQ5_0 y)
@@ -37,11 +37,5 @@ internal sealed class Q5_0Kernel : BlockKernel<Q5_0Kernel.Codec, BlockQ5_0>
             Block32.Values16((lo | Block32.SpreadBit4(qh)).AsSByte(), op, ref y);
             Block32.Values16((hi | Block32.SpreadBit4(qh >> 16)).AsSByte(), op, ref Unsafe.Add(ref y, 16));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q5_0Reference.QuantizeRow(x, destination, importance);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q5_0Reference.Dequantize(source, destination);
     }
 }

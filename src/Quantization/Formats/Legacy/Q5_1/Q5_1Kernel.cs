@@ -14,7 +14,7 @@ internal sealed class Q5_1Kernel : BlockKernel<Q5_1Kernel.Codec, BlockQ5_1>
         public static int BlockValues => 32;
 
         public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            LegacyImportance.QuantizeRowOrReference<Q5_1Reference.ImportanceFormat, Codec>(x, destination, importance);
+            LegacyImportance.QuantizeRowOrReference<Q5_1Reference.ImportanceFormat, Q5_1Reference>(x, destination, importance);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockQ5_1 y)
@@ -39,11 +39,5 @@ internal sealed class Q5_1Kernel : BlockKernel<Q5_1Kernel.Codec, BlockQ5_1>
             Block32.Values16((lo | Block32.SpreadBit4(qh)).AsSByte(), op, ref y);
             Block32.Values16((hi | Block32.SpreadBit4(qh >> 16)).AsSByte(), op, ref Unsafe.Add(ref y, 16));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q5_1Reference.QuantizeRow(x, destination, importance);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q5_1Reference.Dequantize(source, destination);
     }
 }

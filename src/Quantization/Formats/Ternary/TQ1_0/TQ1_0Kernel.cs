@@ -70,11 +70,5 @@ internal sealed class TQ1_0Kernel : BlockKernel<TQ1_0Kernel.Codec, BlockTQ1_0>
             Vector128<byte> h = Vector128.Create(Unsafe.ReadUnaligned<uint>(in x.Qh[0])).AsByte() * qhPow3;
             Block32.Values16(TernaryBlocks.TritOf(h).AsSByte(), op, ref Unsafe.Add(ref y, 240));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            TQ1_0Reference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            TQ1_0Reference.Dequantize(source, destination);
     }
 }

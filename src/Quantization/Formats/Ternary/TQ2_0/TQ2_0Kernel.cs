@@ -50,11 +50,5 @@ internal sealed class TQ2_0Kernel : BlockKernel<TQ2_0Kernel.Codec, BlockTQ2_0>
                 }
             }
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            TQ2_0Reference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            TQ2_0Reference.Dequantize(source, destination);
     }
 }
