@@ -49,18 +49,24 @@ internal interface IKDotPaths<TBlock>
 /// A super-block format whose scalar reference is ggml's eight-lane generic kernel (Q3_K–Q6_K): per super-block eight
 /// int32 lane sums, scaled by d·d8 into eight float lane sums, the min term (if any) subtracted per super-block.
 /// </summary>
-internal interface IKLaneReference<TBlock> where TBlock : unmanaged
+internal interface IKLaneReference<TSelf, TBlock> : IKDotPaths<TBlock>
+    where TSelf : IKLaneReference<TSelf, TBlock>
+    where TBlock : unmanaged
 {
-    /// <summary>Whether the format has a min term (d_min · Σ m·bsum).</summary>
-    static abstract bool HasMin { get; }
+    /// <summary>Whether the format has a min term (d_min · Σ m·bsum); none by default.</summary>
+    static virtual bool HasMin => false;
 
     /// <summary>The FP16 super-block scale d and (formats with a min term) d_min.</summary>
     static abstract ushort D(in TBlock x);
 
-    static abstract ushort DMin(in TBlock x);
+    static virtual ushort DMin(in TBlock x) => 0;
 
     /// <summary>The generic kernel's integer work for one super-block into <paramref name="aux32"/>; returns Σ m·bsum (0 without a min term).</summary>
     static abstract int LaneSums(in TBlock x, in BlockQ8_K y, Span<int> aux32);
+
+    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
+    static float IKDotPaths<TBlock>.DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.LaneReference<TSelf, TBlock>(weights, activations, n, TSelf.BlockBytes);
 }
 
 /// <summary>
@@ -137,7 +143,7 @@ internal static class KDot
 {
     /// <summary>One super-block's (Σ of the reference's eight lane sums, Σ m·bsum): the scalar path's integer work.</summary>
     public static (int Sum, int Mins) ReferenceSums<TLanes, TBlock>(in TBlock x, in BlockQ8_K y)
-        where TLanes : IKLaneReference<TBlock>
+        where TLanes : IKLaneReference<TLanes, TBlock>
         where TBlock : unmanaged
     {
         Span<int> lanes = stackalloc int[8];
@@ -272,7 +278,7 @@ internal static class KDot
 
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) of a <see cref="IKMinBlocks4{TBlock}"/> format as computed by <paramref name="path"/>.</summary>
     public static unsafe (int Sum, int Mins) MinSuperBlockSums<TBlocks, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-        where TBlocks : IKMinBlocks4<TBlock>, IKLaneReference<TBlock>
+        where TBlocks : IKMinBlocks4<TBlock>, IKLaneReference<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
@@ -334,9 +340,9 @@ internal static class KDot
         return sumf;
     }
 
-    /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TBlock}"/>, in its order.</summary>
+    /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TSelf, TBlock}"/>, in its order.</summary>
     public static float LaneReference<TLanes, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, int blockBytes)
-        where TLanes : IKLaneReference<TBlock>
+        where TLanes : IKLaneReference<TLanes, TBlock>
         where TBlock : unmanaged
     {
         int nb = SuperBlocks(n, blockBytes, weights, activations);

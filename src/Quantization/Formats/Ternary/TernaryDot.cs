@@ -91,15 +91,7 @@ internal static class TernaryDot
             }
         }
 
-        for (; i < blocks; i++)
-        {
-            ref byte xb = ref Unsafe.Add(ref x, i * TDot.BlockBytes);
-            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            int sumi = BlockSumOn<TDot, TBlock>(TDot.BestPath, ref xb, ref yb);
-            sumf += (float)sumi * Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, TDot.ScaleOffset)));
-        }
-
-        return sumf;
+        return AddBlocks<TDot, TBlock>(TDot.BestPath, ref x, ref y, i, blocks, sumf);
     }
 
     /// <summary>The x86 int32 partials of one block on the best path (AVX-512 or AVX2), for <see cref="Totals4"/>.</summary>
@@ -129,13 +121,17 @@ internal static class TernaryDot
     /// </summary>
     public static float DotOn<TDot, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
         where TDot : struct, ITernaryDot<TBlock>
+        where TBlock : unmanaged =>
+        AddBlocks<TDot, TBlock>(path, ref MemoryMarshal.GetReference(weights), ref MemoryMarshal.GetReference(activations),
+                                0, BlockCount(n, TDot.BlockBytes, weights.Length, activations.Length), 0f);
+
+    /// <summary>Adds blocks <paramref name="from"/>..<paramref name="blocks"/> to <paramref name="sumf"/> one by one in order, each block's integer sum from <paramref name="path"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float AddBlocks<TDot, TBlock>(DotPath path, ref byte x, ref byte y, int from, int blocks, float sumf)
+        where TDot : struct, ITernaryDot<TBlock>
         where TBlock : unmanaged
     {
-        int blocks = BlockCount(n, TDot.BlockBytes, weights.Length, activations.Length);
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        float sumf = 0f;
-        for (int i = 0; i < blocks; i++)
+        for (int i = from; i < blocks; i++)
         {
             ref byte xb = ref Unsafe.Add(ref x, i * TDot.BlockBytes);
             ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);

@@ -12,23 +12,15 @@ namespace Quantization.Formats;
 /// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
 /// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
 /// </summary>
-internal readonly struct Q3_KDot : IKLaneReference<BlockQ3_K>, IKScaledBlocks<Q3_KDot, BlockQ3_K>
+internal readonly struct Q3_KDot : IKLaneReference<Q3_KDot, BlockQ3_K>, IKScaledBlocks<Q3_KDot, BlockQ3_K>
 {
     public static QuantType WeightType => QuantType.Q3_K;
 
     public static int BlockBytes => BlockQ3_K.Size;
 
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q3_KDot, BlockQ3_K>(weights, activations, n, BlockQ3_K.Size);
-
-    public static bool HasMin => false;
-
     public static ushort D(in BlockQ3_K x) => x.D;
 
     public static int SuperBlockSum(in BlockQ3_K x, in BlockQ8_K y) => KDot.ReferenceSums<Q3_KDot, BlockQ3_K>(in x, in y).Sum;
-
-    public static ushort DMin(in BlockQ3_K x) => 0;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets (u_k − 32)·q_e·q8_e.</summary>
     public static int LaneSums(in BlockQ3_K x, in BlockQ8_K y, Span<int> aux32)

@@ -13,7 +13,7 @@ namespace Quantization.Formats;
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
 /// both sums exact in int32 (docs/formats.md#block-formulas).
 /// </summary>
-internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>, IKMinBlocks4<BlockQ4_K>
+internal readonly struct Q4_KDot : IKLaneReference<Q4_KDot, BlockQ4_K>, IKMinBlocks4<BlockQ4_K>
 {
     public static QuantType WeightType => QuantType.Q4_K;
 
@@ -25,10 +25,6 @@ internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ
     /// </summary>
     public static unsafe bool TryDotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
         KDot.TryPairedRows512<BlockQ4_K>(weights, rowBytes, activations, n, results, BlockQ4_K.Size, &PairActivations, &Dot512);
-
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q4_KDot, BlockQ4_K>(weights, activations, n, BlockQ4_K.Size);
 
     public static bool HasMin => true;
 

@@ -13,23 +13,15 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal readonly struct Q6_KDot : IKLaneReference<BlockQ6_K>, IKScaledBlocks<Q6_KDot, BlockQ6_K>
+internal readonly struct Q6_KDot : IKLaneReference<Q6_KDot, BlockQ6_K>, IKScaledBlocks<Q6_KDot, BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
     public static int BlockBytes => BlockQ6_K.Size;
 
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q6_KDot, BlockQ6_K>(weights, activations, n, BlockQ6_K.Size);
-
-    public static bool HasMin => false;
-
     public static ushort D(in BlockQ6_K x) => x.D;
 
     public static int SuperBlockSum(in BlockQ6_K x, in BlockQ8_K y) => KDot.ReferenceSums<Q6_KDot, BlockQ6_K>(in x, in y).Sum;
-
-    public static ushort DMin(in BlockQ6_K x) => 0;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc_{e/16}·(q_e − 32)·q8_e.</summary>
     public static int LaneSums(in BlockQ6_K x, in BlockQ8_K y, Span<int> aux32)
