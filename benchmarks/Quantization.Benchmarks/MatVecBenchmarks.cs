@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 using CommunityToolkit.HighPerformance.Helpers;
+using Quantization.Formats;
 using Quantization.Kernels;
 using Quantization.Kernels.Dot;
 using Quantization.Oracle;

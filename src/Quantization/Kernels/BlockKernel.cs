@@ -3,16 +3,16 @@ using System.Runtime.InteropServices;
 
 namespace Quantization.Kernels;
 
-/// <summary>The scalar references of one format, as <see cref="IQuantKernel"/> names them.</summary>
-internal interface IReferenceKernel
+/// <summary>A format's scalar reference (a port of ggml's C) as a type, for code generic over it.</summary>
+internal interface IRowReference
 {
-    static abstract void QuantizeRowReference(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance);
+    static abstract void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance);
 
-    static abstract void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination);
+    static abstract void Dequantize(ReadOnlySpan<byte> source, Span<float> destination);
 }
 
 /// <summary>One block format's fast path, one block at a time, for <see cref="BlockKernel{TCodec, TBlock}"/>.</summary>
-internal interface IBlockCodec<TBlock> : IReferenceKernel
+internal interface IBlockCodec<TBlock>
     where TBlock : unmanaged
 {
     static abstract QuantType Type { get; }
@@ -32,12 +32,12 @@ internal interface IBlockCodec<TBlock> : IReferenceKernel
 }
 
 /// <summary>
-/// The <see cref="IQuantKernel"/> of a block format, written once: a kernel derives from this with its block steps
+/// The <see cref="IFastKernel"/> of a block format, written once: a kernel derives from this with its block steps
 /// (<typeparamref name="TCodec"/>, a struct, so each format gets its own row loops with the steps inlined). The interface
 /// is implemented here, not by the derived kernel: a derived implementation would be a compiler-made forwarder, one more
 /// inlining level that costs the JIT's budget the inlining of the block step's helpers (Q4_1 quantization ran at half speed).
 /// </summary>
-internal abstract class BlockKernel<TCodec, TBlock> : IQuantKernel
+internal abstract class BlockKernel<TCodec, TBlock> : IFastKernel
     where TCodec : struct, IBlockCodec<TBlock>
     where TBlock : unmanaged
 {
@@ -58,9 +58,6 @@ internal abstract class BlockKernel<TCodec, TBlock> : IQuantKernel
         }
     }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        TCodec.QuantizeRowReference(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
         ReadOnlySpan<TBlock> x = MemoryMarshal.Cast<byte, TBlock>(source);
@@ -70,7 +67,4 @@ internal abstract class BlockKernel<TCodec, TBlock> : IQuantKernel
             TCodec.DequantizeBlock(in x[i], ref Unsafe.Add(ref yr, i * TCodec.BlockValues));
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        TCodec.DequantizeReference(source, destination);
 }

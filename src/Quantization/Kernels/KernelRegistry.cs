@@ -78,9 +78,15 @@ internal sealed class KernelEntry(QuantType type, QuantizeRowFn? quantize, Quant
             ? new(TKernel.Type, TKernel.QuantizeRow, TKernel.QuantizeRowReference, TKernel.Dequantize, TKernel.DequantizeReference)
             : new(TKernel.Type, TKernel.QuantizeRowReference, TKernel.QuantizeRowReference, TKernel.DequantizeReference, TKernel.DequantizeReference);
 
+    /// <summary>The entry of a format whose kernel has only the fast paths, with its scalar references beside it; as <see cref="Create{TKernel}()"/>.</summary>
+    public static KernelEntry Create<TKernel>(QuantizeRowFn quantizeReference, DequantizeFn dequantizeReference) where TKernel : IFastKernel =>
+        Vector128.IsHardwareAccelerated
+            ? new(TKernel.Type, TKernel.QuantizeRow, quantizeReference, TKernel.Dequantize, dequantizeReference)
+            : new(TKernel.Type, quantizeReference, quantizeReference, dequantizeReference, dequantizeReference);
+
     /// <summary>
     /// An entry for a format with a per-tensor trailer (importance does not apply to such formats and is ignored); the
-    /// fast path is chosen as in <see cref="Create{TKernel}"/>.
+    /// fast path is chosen as in <see cref="Create{TKernel}()"/>.
     /// </summary>
     public static KernelEntry CreateWithTrailer<TKernel>() where TKernel : ITensorQuantKernel
     {

@@ -24,19 +24,19 @@ public sealed unsafe class KQuantDotTests
 
     private static readonly Kernel[] s_kernels =
     [
-        new(QuantType.Q2_K, "q2_K", Q2_KDot.Dot, Q2_KDot.DotReference, KDot.DotOn<Q2_KDot, BlockQ2_K>, Q2_KDot.SuperBlockSums, 80, 82),
-        new(QuantType.Q3_K, "q3_K", Q3_KDot.Dot, Q3_KDot.DotReference, KDot.DotOn<Q3_KDot, BlockQ3_K>, Q3_KDot.SuperBlockSums, -1, -1),
-        new(QuantType.Q4_K, "q4_K", Q4_KDot.Dot, Q4_KDot.DotReference, KDot.DotOn<Q4_KDot, BlockQ4_K>, Q4_KDot.SuperBlockSums, 0, 2),
-        new(QuantType.Q5_K, "q5_K", Q5_KDot.Dot, Q5_KDot.DotReference, KDot.DotOn<Q5_KDot, BlockQ5_K>, Q5_KDot.SuperBlockSums, 0, 2),
-        new(QuantType.Q6_K, "q6_K", Q6_KDot.Dot, Q6_KDot.DotReference, KDot.DotOn<Q6_KDot, BlockQ6_K>, Q6_KDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ4_XS, "iq4_xs", IQ4_XSDot.Dot, IQ4_XSDot.DotReference, KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>, IQ4_XSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ3_XXS, "iq3_xxs", IQ3_XXSDot.Dot, IQ3_XXSDot.DotReference, KDot.DotOn<IQ3_XXSDot, BlockIQ3_XXS>, IQ3_XXSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ3_S, "iq3_s", IQ3_SDot.Dot, IQ3_SDot.DotReference, KDot.DotOn<IQ3_SDot, BlockIQ3_S>, IQ3_SDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_XXS, "iq2_xxs", IQ2_XXSDot.Dot, IQ2_XXSDot.DotReference, KDot.DotOn<IQ2_XXSDot, BlockIQ2_XXS>, IQ2_XXSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_XS, "iq2_xs", IQ2_XSDot.Dot, IQ2_XSDot.DotReference, KDot.DotOn<IQ2_XSDot, BlockIQ2_XS>, IQ2_XSDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ2_S, "iq2_s", IQ2_SDot.Dot, IQ2_SDot.DotReference, KDot.DotOn<IQ2_SDot, BlockIQ2_S>, IQ2_SDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ1_S, "iq1_s", IQ1_SDot.Dot, IQ1_SDot.DotReference, KDot.DotOn<IQ1_SDot, BlockIQ1_S>, IQ1_SDot.SuperBlockSums, -1, -1),
-        new(QuantType.IQ1_M, "iq1_m", IQ1_MDot.Dot, IQ1_MDot.DotReference, KDot.DotOn<IQ1_MDot, BlockIQ1_M>, IQ1_MDot.SuperBlockSums, -1, -1),
+        new(QuantType.Q2_K, "q2_K", KDotKernel<Q2_KDot, BlockQ2_K>.Dot, KDotKernel<Q2_KDot, BlockQ2_K>.DotReference, KDotKernel<Q2_KDot, BlockQ2_K>.DotOn, Q2_KDot.SuperBlockSums, 80, 82),
+        new(QuantType.Q3_K, "q3_K", KDotKernel<Q3_KDot, BlockQ3_K>.Dot, KDotKernel<Q3_KDot, BlockQ3_K>.DotReference, KDotKernel<Q3_KDot, BlockQ3_K>.DotOn, KDot.ScaledSuperBlockSums<Q3_KDot, BlockQ3_K>, -1, -1),
+        new(QuantType.Q4_K, "q4_K", KDotKernel<Q4_KDot, BlockQ4_K>.Dot, KDotKernel<Q4_KDot, BlockQ4_K>.DotReference, KDotKernel<Q4_KDot, BlockQ4_K>.DotOn, Q4_KDot.SuperBlockSums, 0, 2),
+        new(QuantType.Q5_K, "q5_K", KDotKernel<Q5_KDot, BlockQ5_K>.Dot, KDotKernel<Q5_KDot, BlockQ5_K>.DotReference, KDotKernel<Q5_KDot, BlockQ5_K>.DotOn, Q5_KDot.SuperBlockSums, 0, 2),
+        new(QuantType.Q6_K, "q6_K", KDotKernel<Q6_KDot, BlockQ6_K>.Dot, KDotKernel<Q6_KDot, BlockQ6_K>.DotReference, KDotKernel<Q6_KDot, BlockQ6_K>.DotOn, KDot.ScaledSuperBlockSums<Q6_KDot, BlockQ6_K>, -1, -1),
+        new(QuantType.IQ4_XS, "iq4_xs", KDotKernel<IQ4_XSDot, BlockIQ4_XS>.Dot, KDotKernel<IQ4_XSDot, BlockIQ4_XS>.DotReference, KDotKernel<IQ4_XSDot, BlockIQ4_XS>.DotOn, KDot.ScaledSuperBlockSums<IQ4_XSDot, BlockIQ4_XS>, -1, -1),
+        new(QuantType.IQ3_XXS, "iq3_xxs", KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.Dot, KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.DotReference, KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>.DotOn, KDot.ScaledSuperBlockSums<IQ3_XXSDot, BlockIQ3_XXS>, -1, -1),
+        new(QuantType.IQ3_S, "iq3_s", KDotKernel<IQ3_SDot, BlockIQ3_S>.Dot, KDotKernel<IQ3_SDot, BlockIQ3_S>.DotReference, KDotKernel<IQ3_SDot, BlockIQ3_S>.DotOn, KDot.ScaledSuperBlockSums<IQ3_SDot, BlockIQ3_S>, -1, -1),
+        new(QuantType.IQ2_XXS, "iq2_xxs", KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.Dot, KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.DotReference, KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>.DotOn, KDot.ScaledSuperBlockSums<IQ2_XXSDot, BlockIQ2_XXS>, -1, -1),
+        new(QuantType.IQ2_XS, "iq2_xs", KDotKernel<IQ2_XSDot, BlockIQ2_XS>.Dot, KDotKernel<IQ2_XSDot, BlockIQ2_XS>.DotReference, KDotKernel<IQ2_XSDot, BlockIQ2_XS>.DotOn, KDot.ScaledSuperBlockSums<IQ2_XSDot, BlockIQ2_XS>, -1, -1),
+        new(QuantType.IQ2_S, "iq2_s", KDotKernel<IQ2_SDot, BlockIQ2_S>.Dot, KDotKernel<IQ2_SDot, BlockIQ2_S>.DotReference, KDotKernel<IQ2_SDot, BlockIQ2_S>.DotOn, KDot.ScaledSuperBlockSums<IQ2_SDot, BlockIQ2_S>, -1, -1),
+        new(QuantType.IQ1_S, "iq1_s", KDotKernel<IQ1_SDot, BlockIQ1_S>.Dot, KDotKernel<IQ1_SDot, BlockIQ1_S>.DotReference, KDotKernel<IQ1_SDot, BlockIQ1_S>.DotOn, IQ1_SDot.SuperBlockSums, -1, -1),
+        new(QuantType.IQ1_M, "iq1_m", KDotKernel<IQ1_MDot, BlockIQ1_M>.Dot, KDotKernel<IQ1_MDot, BlockIQ1_M>.DotReference, KDotKernel<IQ1_MDot, BlockIQ1_M>.DotOn, IQ1_MDot.SuperBlockSums, -1, -1),
     ];
 
     private static Kernel Get(QuantType type) => s_kernels.Single(k => k.Type == type);

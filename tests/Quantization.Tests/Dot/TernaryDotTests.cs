@@ -27,20 +27,20 @@ public sealed unsafe class TernaryDotTests
     /// <summary>The dispatched block sum, then every path TQ2_0 implements that this process runs.</summary>
     private static IEnumerable<(string Name, BlockSumPath Path)> Tq2Paths()
     {
-        yield return ("dispatch", TQ2_0Dot.BlockSum);
+        yield return ("dispatch", (ref byte x, ref byte y) => TernaryDot.BlockSumOn<TQ2_0Dot, BlockTQ2_0>(TQ2_0Dot.BestPath, ref x, ref y));
         foreach (DotPath path in Enum.GetValues<DotPath>().Where(TQ2_0Dot.IsSupported))
         {
-            yield return (path.ToString(), (ref byte x, ref byte y) => TQ2_0Dot.BlockSumOn(path, ref x, ref y));
+            yield return (path.ToString(), (ref byte x, ref byte y) => TernaryDot.BlockSumOn<TQ2_0Dot, BlockTQ2_0>(path, ref x, ref y));
         }
     }
 
     /// <summary>The dispatched block sum, then every path TQ1_0 implements that this process runs.</summary>
     private static IEnumerable<(string Name, BlockSumPath Path)> Tq1Paths()
     {
-        yield return ("dispatch", TQ1_0Dot.BlockSum);
+        yield return ("dispatch", (ref byte x, ref byte y) => TernaryDot.BlockSumOn<TQ1_0Dot, BlockTQ1_0>(TQ1_0Dot.BestPath, ref x, ref y));
         foreach (DotPath path in Enum.GetValues<DotPath>().Where(TQ1_0Dot.IsSupported))
         {
-            yield return (path.ToString(), (ref byte x, ref byte y) => TQ1_0Dot.BlockSumOn(path, ref x, ref y));
+            yield return (path.ToString(), (ref byte x, ref byte y) => TernaryDot.BlockSumOn<TQ1_0Dot, BlockTQ1_0>(path, ref x, ref y));
         }
     }
 

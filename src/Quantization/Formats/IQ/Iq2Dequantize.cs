@@ -10,7 +10,7 @@ namespace Quantization.Formats;
 /// the reference's two float multiplies per value in its order (so NaN and infinite d give the same bits).
 /// </summary>
 internal static class Iq2Dequantize<TBlocks, TBlock>
-    where TBlocks : IIq2Blocks<TBlock>
+    where TBlocks : IIq2Blocks<TBlocks, TBlock>
     where TBlock : unmanaged
 {
     public static void Row(ReadOnlySpan<byte> source, Span<float> destination)

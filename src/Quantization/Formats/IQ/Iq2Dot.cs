@@ -12,10 +12,10 @@ namespace Quantization.Formats;
 /// How one IQ2 super-block names its values: per group of 8 (g = 0..31) a grid point of eight magnitudes and eight
 /// sign bits; per half sub-block of 16 (h = 0..15) an odd multiplier ls = 2s + 1.
 /// </summary>
-internal interface IIq2Blocks<TBlock> where TBlock : unmanaged
+internal interface IIq2Blocks<TSelf, TBlock> : IKScaledBlocks<TSelf, TBlock>
+    where TSelf : IIq2Blocks<TSelf, TBlock>
+    where TBlock : unmanaged
 {
-    static abstract ushort D(in TBlock x);
-
     static abstract ulong Grid(in TBlock x, int g);
 
     /// <summary>Bit j set negates element j of group <paramref name="g"/>.</summary>
@@ -23,6 +23,28 @@ internal interface IIq2Blocks<TBlock> where TBlock : unmanaged
 
     /// <summary>The 4-bit scale s of half <paramref name="h"/>: dequantized d·(0.5 + s)·0.25, multiplier 2s + 1 in the dots.</summary>
     static abstract int ScaleCode(in TBlock x, int h);
+
+    static float IKDotPaths<TBlock>.DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        Iq2Dot<TSelf, TBlock>.Reference(weights, activations, n, TSelf.BlockBytes);
+
+    static int IKScaledBlocks<TSelf, TBlock>.SuperBlockSum(in TBlock x, in BlockQ8_K y) => Iq2Dot<TSelf, TBlock>.ReferenceSum(in x, in y);
+
+    static unsafe Vector256<int> IKScaledBlocks<TSelf, TBlock>.Block256(TBlock* x, BlockQ8_K* y) => Iq2Dot<TSelf, TBlock>.Block256(x, y);
+
+    static unsafe Vector512<int> IKScaledBlocks<TSelf, TBlock>.Block512(TBlock* x, BlockQ8_K* y) => Iq2Dot<TSelf, TBlock>.Block512(x, y);
+
+    static unsafe Vector128<int> IKScaledBlocks<TSelf, TBlock>.Block128(TBlock* x, BlockQ8_K* y) => Iq2Dot<TSelf, TBlock>.Block128(x, y);
+
+    static int IKScaledBlocks<TSelf, TBlock>.BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y) => Iq2Dot<TSelf, TBlock>.BlockNeon(in x, in y);
+
+    // The scaled row loops omit ggml's final factor 0.125 (exact: a power of two).
+    static unsafe float IKDotPaths<TBlock>.Dot512(TBlock* x, BlockQ8_K* y, int nb) => 0.125f * KDot.ScaledDot512<TSelf, TBlock>(x, y, nb);
+
+    static unsafe float IKDotPaths<TBlock>.Dot256(TBlock* x, BlockQ8_K* y, int nb) => 0.125f * KDot.ScaledDot256<TSelf, TBlock>(x, y, nb);
+
+    static unsafe float IKDotPaths<TBlock>.Dot128(TBlock* x, BlockQ8_K* y, int nb) => 0.125f * KDot.ScaledDot128<TSelf, TBlock>(x, y, nb);
+
+    static float IKDotPaths<TBlock>.DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb) => 0.125f * KDot.ScaledDotNeon<TSelf, TBlock>(in x, in y, nb);
 }
 
 /// <summary>
@@ -32,7 +54,7 @@ internal interface IIq2Blocks<TBlock> where TBlock : unmanaged
 /// sign-adjusted q8 (|q8| ≤ 127), so no pair sum saturates int16.
 /// </summary>
 internal static class Iq2Dot<TBlocks, TBlock>
-    where TBlocks : IIq2Blocks<TBlock>
+    where TBlocks : IIq2Blocks<TBlocks, TBlock>
     where TBlock : unmanaged
 {
     /// <summary>ggml's generic kernel: sumf += (fp16(d)·d8)·bsum per super-block, times 0.125 at the end.</summary>
@@ -73,25 +95,6 @@ internal static class Iq2Dot<TBlocks, TBlock>
         }
 
         return bsum;
-    }
-
-    /// <summary>Super-block <paramref name="i"/>'s bsum as computed by <paramref name="path"/> (no min term: 0).</summary>
-    public static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (TBlock* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            return path switch
-            {
-                DotPath.Avx512 => (Vector512.Sum(Block512(px, py)), 0),
-                DotPath.Avx2 => (Vector256.Sum(Block256(px, py)), 0),
-                DotPath.Ssse3 => (Vector128.Sum(Block128(px, py)), 0),
-                DotPath.AdvSimd => (BlockNeon(in x, in y), 0),
-                _ => (ReferenceSum(in x, in y), 0),
-            };
-        }
     }
 
     /// <summary>Eight sign bits as eight bytes, 0xFF where the bit is set.</summary>

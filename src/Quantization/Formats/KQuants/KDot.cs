@@ -10,19 +10,21 @@ using Quantization.Kernels.Dot;
 namespace Quantization.Formats;
 
 /// <summary>
-/// Pieces shared by the fused dot products of the 256-value formats with Q8_K activations: argument checks and the
-/// integer multiply-accumulate steps of each instruction set.
+/// One super-block format's dot with Q8_K: its scalar reference and its vector paths, which
+/// <see cref="KDot.DotOn{TPaths, TBlock}"/> chooses between. <see cref="KDotKernel{TDot, TBlock}"/> makes it the
+/// registered <see cref="Kernels.Dot.IDotRowsKernel"/>, so that a format declares only what is its own.
 /// </summary>
-/// <remarks>
-/// Q8_K activations come from a quantizer whose codes lie in −127..127 (never −128); the x86 paths rely on that where
-/// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
-/// </remarks>
-/// <summary>The vector paths of one super-block format's dot with Q8_K, which <see cref="KDot.Dot{TPaths, TBlock}"/> chooses between.</summary>
-internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
+internal interface IKDotPaths<TBlock>
     where TBlock : unmanaged
 {
+    /// <summary>The weight format.</summary>
+    static abstract QuantType WeightType { get; }
+
     /// <summary>Bytes of one weight super-block.</summary>
     static abstract int BlockBytes { get; }
+
+    /// <summary>The scalar reference (ggml's generic kernel, in its order).</summary>
+    static abstract float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 
     /// <summary>AVX-512BW path over <paramref name="nb"/> super-blocks.</summary>
     static abstract unsafe float Dot512(TBlock* x, BlockQ8_K* y, int nb);
@@ -35,31 +37,46 @@ internal interface IKDotPaths<TBlock> : Kernels.Dot.IDotRowsKernel
 
     /// <summary>AdvSimd path (SDOT where the CPU has it) over <paramref name="nb"/> super-blocks.</summary>
     static abstract float DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb);
+
+    /// <summary>
+    /// Runs the rows on the format's own multi-row loop where it has one for this machine and this call, and then returns
+    /// <see langword="true"/>; <see langword="false"/> (the default) runs them one by one (<see cref="KDot.DotRows{TPaths, TBlock}"/>).
+    /// </summary>
+    static virtual bool TryDotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) => false;
 }
 
 /// <summary>
 /// A super-block format whose scalar reference is ggml's eight-lane generic kernel (Q3_K–Q6_K): per super-block eight
 /// int32 lane sums, scaled by d·d8 into eight float lane sums, the min term (if any) subtracted per super-block.
 /// </summary>
-internal interface IKLaneReference<TBlock> where TBlock : unmanaged
+internal interface IKLaneReference<TSelf, TBlock> : IKDotPaths<TBlock>
+    where TSelf : IKLaneReference<TSelf, TBlock>
+    where TBlock : unmanaged
 {
-    /// <summary>Whether the format has a min term (d_min · Σ m·bsum).</summary>
-    static abstract bool HasMin { get; }
+    /// <summary>Whether the format has a min term (d_min · Σ m·bsum); none by default.</summary>
+    static virtual bool HasMin => false;
 
     /// <summary>The FP16 super-block scale d and (formats with a min term) d_min.</summary>
     static abstract ushort D(in TBlock x);
 
-    static abstract ushort DMin(in TBlock x);
+    static virtual ushort DMin(in TBlock x) => 0;
 
     /// <summary>The generic kernel's integer work for one super-block into <paramref name="aux32"/>; returns Σ m·bsum (0 without a min term).</summary>
     static abstract int LaneSums(in TBlock x, in BlockQ8_K y, Span<int> aux32);
+
+    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
+    static float IKDotPaths<TBlock>.DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        KDot.LaneReference<TSelf, TBlock>(weights, activations, n, TSelf.BlockBytes);
 }
 
 /// <summary>
 /// A super-block format without a min term whose vector paths give one super-block's integer sums as int32 lanes
-/// (Q3_K, Q6_K, IQ4_XS): the row loops of <see cref="KDot.ScaledDot256{TBlocks, TBlock}"/> and its siblings serve them all.
+/// (Q3_K, Q6_K, IQ4_XS, IQ3_XXS, IQ3_S, the IQ2 formats): its row loops are <see cref="KDot.ScaledDot256{TBlocks, TBlock}"/>
+/// and its siblings, which this interface supplies as the format's <see cref="IKDotPaths{TBlock}"/> paths.
 /// </summary>
-internal interface IKScaledBlocks<TBlock> where TBlock : unmanaged
+internal interface IKScaledBlocks<TSelf, TBlock> : IKDotPaths<TBlock>
+    where TSelf : IKScaledBlocks<TSelf, TBlock>
+    where TBlock : unmanaged
 {
     /// <summary>The FP16 super-block scale d.</summary>
     static abstract ushort D(in TBlock x);
@@ -71,6 +88,17 @@ internal interface IKScaledBlocks<TBlock> where TBlock : unmanaged
     static abstract unsafe Vector128<int> Block128(TBlock* x, BlockQ8_K* y);
 
     static abstract int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y);
+
+    /// <summary>One super-block's integer sum as the scalar reference computes it.</summary>
+    static abstract int SuperBlockSum(in TBlock x, in BlockQ8_K y);
+
+    static unsafe float IKDotPaths<TBlock>.Dot512(TBlock* x, BlockQ8_K* y, int nb) => KDot.ScaledDot512<TSelf, TBlock>(x, y, nb);
+
+    static unsafe float IKDotPaths<TBlock>.Dot256(TBlock* x, BlockQ8_K* y, int nb) => KDot.ScaledDot256<TSelf, TBlock>(x, y, nb);
+
+    static unsafe float IKDotPaths<TBlock>.Dot128(TBlock* x, BlockQ8_K* y, int nb) => KDot.ScaledDot128<TSelf, TBlock>(x, y, nb);
+
+    static float IKDotPaths<TBlock>.DotNeon(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb) => KDot.ScaledDotNeon<TSelf, TBlock>(in x, in y, nb);
 }
 
 /// <summary>
@@ -103,11 +131,19 @@ internal interface IKMinBlocks4<TBlock> : IKMinBlocks<TBlock> where TBlock : unm
     static abstract unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y, out Vector128<int> mins);
 }
 
+/// <summary>
+/// Pieces shared by the fused dot products of the 256-value formats with Q8_K activations: argument checks and the
+/// integer multiply-accumulate steps of each instruction set.
+/// </summary>
+/// <remarks>
+/// Q8_K activations come from a quantizer whose codes lie in −127..127 (never −128); the x86 paths rely on that where
+/// they use the sign trick (<c>pmaddubsw(|w|, sign(a, w))</c>), exactly as ggml does.
+/// </remarks>
 internal static class KDot
 {
     /// <summary>One super-block's (Σ of the reference's eight lane sums, Σ m·bsum): the scalar path's integer work.</summary>
     public static (int Sum, int Mins) ReferenceSums<TLanes, TBlock>(in TBlock x, in BlockQ8_K y)
-        where TLanes : IKLaneReference<TBlock>
+        where TLanes : IKLaneReference<TLanes, TBlock>
         where TBlock : unmanaged
     {
         Span<int> lanes = stackalloc int[8];
@@ -123,7 +159,7 @@ internal static class KDot
 
     /// <summary>AVX2 row loop of a format without a min term: Σ over super-blocks of (fp16(d)·d8)·lanes, eight float lanes.</summary>
     public static unsafe float ScaledDot256<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -139,7 +175,7 @@ internal static class KDot
 
     /// <summary>The AVX-512 row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>.</summary>
     public static unsafe float ScaledDot512<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         Vector512<float> acc = Vector512<float>.Zero;
@@ -155,7 +191,7 @@ internal static class KDot
 
     /// <summary>The SSSE3/SSE4.1 row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>, four float lanes.</summary>
     public static unsafe float ScaledDot128<TBlocks, TBlock>(TBlock* x, BlockQ8_K* y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         Vector128<float> acc = Vector128<float>.Zero;
@@ -242,7 +278,7 @@ internal static class KDot
 
     /// <summary>Super-block <paramref name="i"/>'s (Σ sc·q·q8, Σ m·bsum) of a <see cref="IKMinBlocks4{TBlock}"/> format as computed by <paramref name="path"/>.</summary>
     public static unsafe (int Sum, int Mins) MinSuperBlockSums<TBlocks, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-        where TBlocks : IKMinBlocks4<TBlock>, IKLaneReference<TBlock>
+        where TBlocks : IKMinBlocks4<TBlock>, IKLaneReference<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
@@ -267,9 +303,30 @@ internal static class KDot
         }
     }
 
+    /// <summary>Super-block <paramref name="i"/>'s integer sum of a <see cref="IKScaledBlocks{TSelf, TBlock}"/> format as computed by <paramref name="path"/> (no min term: 0).</summary>
+    public static unsafe (int Sum, int Mins) ScaledSuperBlockSums<TBlocks, TBlock>(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
+        where TBlock : unmanaged
+    {
+        ref readonly TBlock x = ref MemoryMarshal.Cast<byte, TBlock>(weights)[i];
+        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
+        fixed (TBlock* px = &x)
+        fixed (BlockQ8_K* py = &y)
+        {
+            return path switch
+            {
+                DotPath.Avx512 => (Vector512.Sum(TBlocks.Block512(px, py)), 0),
+                DotPath.Avx2 => (Vector256.Sum(TBlocks.Block256(px, py)), 0),
+                DotPath.Ssse3 => (Vector128.Sum(TBlocks.Block128(px, py)), 0),
+                DotPath.AdvSimd => (TBlocks.BlockNeon(in x, in y), 0),
+                _ => (TBlocks.SuperBlockSum(in x, in y), 0),
+            };
+        }
+    }
+
     /// <summary>The AdvSimd row loop of <see cref="ScaledDot256{TBlocks, TBlock}"/>: one float term per super-block.</summary>
     public static float ScaledDotNeon<TBlocks, TBlock>(ref readonly TBlock x, ref readonly BlockQ8_K y, int nb)
-        where TBlocks : IKScaledBlocks<TBlock>
+        where TBlocks : IKScaledBlocks<TBlocks, TBlock>
         where TBlock : unmanaged
     {
         float sumf = 0;
@@ -283,9 +340,9 @@ internal static class KDot
         return sumf;
     }
 
-    /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TBlock}"/>, in its order.</summary>
+    /// <summary>ggml's generic kernel for the formats of <see cref="IKLaneReference{TSelf, TBlock}"/>, in its order.</summary>
     public static float LaneReference<TLanes, TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, int blockBytes)
-        where TLanes : IKLaneReference<TBlock>
+        where TLanes : IKLaneReference<TLanes, TBlock>
         where TBlock : unmanaged
     {
         int nb = SuperBlocks(n, blockBytes, weights, activations);
@@ -413,15 +470,26 @@ internal static class KDot
     }
 
     /// <summary>
-    /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order: <paramref name="pair"/> lays out
-    /// every super-block's 256 codes once for the call (and may use 16 more bytes per super-block after the
-    /// 256·nb, for other per-block activation terms), then <paramref name="dot"/> runs each row on that copy.
+    /// The AVX-512 rows of a format whose kernel takes the Q8 codes in its own order (an <see cref="IKDotPaths{TBlock}.TryDotRows"/>):
+    /// <paramref name="pair"/> lays out every super-block's 256 codes once for the call (and may use 16 more bytes per
+    /// super-block after the 256·nb, for other per-block activation terms), then <paramref name="dot"/> runs each row on
+    /// that copy. Returns <see langword="false"/> (nothing done) where AVX-512 is not the path or there is only one row.
     /// </summary>
+    /// <remarks>
+    /// The path test is spelled with JIT-time constants rather than <see cref="BestPath"/>: with the static readonly
+    /// field here, tier 1 with dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower
+    /// (.NET 10.0.12; not so with DOTNET_TieredPGO=0).
+    /// </remarks>
     [SkipLocalsInit]
-    public static unsafe void PairedRows<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
-                                                 delegate*<BlockQ8_K*, int, sbyte*, void> pair, delegate*<TBlock*, BlockQ8_K*, sbyte*, int, float> dot)
+    public static unsafe bool TryPairedRows512<TBlock>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results, int weightBlockBytes,
+                                                       delegate*<BlockQ8_K*, int, sbyte*, void> pair, delegate*<TBlock*, BlockQ8_K*, sbyte*, int, float> dot)
         where TBlock : unmanaged
     {
+        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
+        {
+            return false;
+        }
+
         int nb = CheckRows(weights, rowBytes, activations, n, results.Length, weightBlockBytes);
         const int StackBlocks = 64, PairedBlockBytes = 256 + 16;
         byte[]? rented = null;
@@ -441,6 +509,8 @@ internal static class KDot
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
+
+        return true;
     }
 
     /// <summary>Checks <paramref name="n"/>, the activations and <paramref name="rows"/> (≥ 1) weight rows of <paramref name="rowBytes"/>; returns the super-blocks per row.</summary>

@@ -39,11 +39,11 @@ internal static class LegacyImportance
     /// </summary>
     public static bool QuantizeRowOrReference<TFormat, TReference>(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
         where TFormat : ILegacyImportanceFormat
-        where TReference : IReferenceKernel
+        where TReference : IRowReference
     {
         if (!TryQuantizeRow<TFormat>(x, destination, importance))
         {
-            TReference.QuantizeRowReference(x, destination, importance);
+            TReference.QuantizeRow(x, destination, importance);
         }
 
         return true;

@@ -7,6 +7,18 @@ namespace Quantization.Formats;
 /// <summary>Vector steps shared by the ternary kernels (TQ1_0, TQ2_0).</summary>
 internal static class TernaryBlocks
 {
+    /// <summary>
+    /// A super-block's FP16 scale d = max |x| and the op that rounds x to its ternary code by 1/d, as ggml's TQ1_0 and
+    /// TQ2_0 quantizers start.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Scale(ref float x, out TernaryCodeOp op)
+    {
+        float d = MaxAbs256(ref x);
+        op = new TernaryCodeOp(TernaryCodes.Inverse(d));
+        return Fp16.FromSingle(d);
+    }
+
     /// <summary>max |x| over a 256-value super-block (exact in any order; the reference's <c>MAX</c> scan gives the same float).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAbs256(ref float x)

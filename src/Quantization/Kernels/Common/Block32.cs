@@ -136,6 +136,34 @@ internal static class Block32
         return mask;
     }
 
+    /// <summary>
+    /// ggml's symmetric rounding of one block (Q4_0, Q5_0): d = max / −<paramref name="half"/> with max the value of
+    /// largest magnitude, codes trunc(x·(1/d) + half + 0.5) up to <paramref name="maxCode"/>; returns d.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SymmetricCodes(ref float x, float half, int maxCode, out Vector128<byte> lo, out Vector128<byte> hi)
+    {
+        float max = SignedMaxAbs(ref x, out _);
+        float d = max / -half;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        Codes(ref x, new TruncateCodeOp(0f, id, half + 0.5f, maxCode), out lo, out hi);
+        return d;
+    }
+
+    /// <summary>
+    /// ggml's affine rounding of one block (Q4_1, Q5_1): d = (max − min) / <paramref name="levels"/>, codes
+    /// trunc((x − min)·(1/d) + 0.5) up to <paramref name="maxCode"/>; returns d.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float AffineCodes(ref float x, int levels, int maxCode, out float min, out Vector128<byte> lo, out Vector128<byte> hi)
+    {
+        MinMax(ref x, out min, out float max);
+        float d = (max - min) / levels;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        Codes(ref x, new TruncateCodeOp(min, id, 0.5f, maxCode), out lo, out hi);
+        return d;
+    }
+
     /// <summary>Applies <paramref name="op"/> to 32 values; codes of elements 0..15 land in <paramref name="lo"/>, 16..31 in <paramref name="hi"/> (low 8 bits of each code).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Codes<TOp>(ref float x, TOp op, out Vector128<byte> lo, out Vector128<byte> hi)

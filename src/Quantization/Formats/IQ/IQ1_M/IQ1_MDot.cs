@@ -15,7 +15,7 @@ namespace Quantization.Formats;
 /// (|S| ≤ 9·15·127·256 &lt; 2^23, so both are exact floats). They multiply the unsigned c + 9 (0..18) by the Q8_K
 /// codes, which needs no sign trick, and subtract 9·Σ ls·bsum: Q8_K's bsums are sums of 16 codes, IQ1_M's scale blocks.
 /// </summary>
-internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<BlockIQ1_M>
+internal readonly struct IQ1_MDot : IKScaledBlocks<IQ1_MDot, BlockIQ1_M>
 {
     /// <summary>
     /// c + 9 per byte: entry i + 2048·n holds 8·grid[i] + 1 − 2n + 9 (n = 1 for a −0.125 shift), so the shift sign is a
@@ -25,20 +25,7 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
 
     public static QuantType WeightType => QuantType.IQ1_M;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ1_M.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ1_MDot, BlockIQ1_M>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ1_MDot, BlockIQ1_M>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ1_MDot, BlockIQ1_M>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: sumi1 and sumi2 per super-block, f(d)·d8·(sumi1 + 0.125·sumi2) summed in order.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -110,6 +97,13 @@ internal readonly struct IQ1_MDot : IKDotPaths<BlockIQ1_M>, IKScaledBlocks<Block
                     return (8 * sumi1 + sumi2, 0);
             }
         }
+    }
+
+    /// <summary>One super-block's integer sum in units of the 0.125 shift, 8·sumi1 + sumi2: what every vector path computes.</summary>
+    public static int SuperBlockSum(in BlockIQ1_M x, in BlockQ8_K y)
+    {
+        (int sumi1, int sumi2) = ReferenceSums(in x, in y);
+        return 8 * sumi1 + sumi2;
     }
 
     /// <summary>The FP16 super-scale from the top nibbles of the four scale words, as <see cref="BlockIQ1_M.D"/> with one 64-bit read.</summary>

@@ -10,7 +10,7 @@ internal sealed class IQ1_MFormat : IFormat
     {
         LlamaFileType = 31,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ1_MKernel>,
-        Dot = DotEntry.CreateRows<IQ1_MDot>,
+        Kernels = () => KernelEntry.Create<IQ1_MKernel>(IQ1_MReference.QuantizeRow, IQ1_MReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ1_MDot, BlockIQ1_M>>,
     };
 }

@@ -10,7 +10,7 @@ internal sealed class IQ1_SFormat : IFormat
     {
         LlamaFileType = 24,
         Importance = ImportanceUse.Required,
-        Kernels = KernelEntry.Create<IQ1_SKernel>,
-        Dot = DotEntry.CreateRows<IQ1_SDot>,
+        Kernels = () => KernelEntry.Create<IQ1_SKernel>(IQ1_SReference.QuantizeRow, IQ1_SReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ1_SDot, BlockIQ1_S>>,
     };
 }

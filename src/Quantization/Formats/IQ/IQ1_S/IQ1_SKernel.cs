@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ1_S kernels: the scalar search (ggml's speed) and vector dequantization, identical to the reference.</summary>
-internal readonly struct IQ1_SKernel : IQuantKernel
+internal readonly struct IQ1_SKernel : IFastKernel
 {
     public static QuantType Type => QuantType.IQ1_S;
 
@@ -11,12 +11,6 @@ internal readonly struct IQ1_SKernel : IQuantKernel
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ1_SReference.QuantizeRow(x, destination, importance);
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ1_SReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         Iq1Dequantize.RowS(source, destination);
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ1_SReference.Dequantize(source, destination);
 }

@@ -10,7 +10,7 @@ internal sealed class IQ2_SFormat : IFormat
     {
         LlamaFileType = 28,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ2_SKernel>,
-        Dot = DotEntry.CreateRows<IQ2_SDot>,
+        Kernels = () => KernelEntry.Create<IQ2_SKernel>(IQ2_SReference.QuantizeRow, IQ2_SReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ2_SDot, BlockIQ2_S>>,
     };
 }

@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ2_S kernels, identical in bytes and floats to <see cref="IQ2_SReference"/>.</summary>
-internal readonly struct IQ2_SKernel : IQuantKernel
+internal readonly struct IQ2_SKernel : IFastKernel
 {
     public static QuantType Type => QuantType.IQ2_S;
 
@@ -11,12 +11,6 @@ internal readonly struct IQ2_SKernel : IQuantKernel
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ2_SReference.QuantizeRow(x, destination, importance);
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ2_SReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         Iq2Dequantize<IQ2_SDot, BlockIQ2_S>.Row(source, destination);
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ2_SReference.Dequantize(source, destination);
 }

@@ -10,7 +10,7 @@ internal sealed class IQ2_XSFormat : IFormat
     {
         LlamaFileType = 20,
         Importance = ImportanceUse.Required,
-        Kernels = KernelEntry.Create<IQ2_XSKernel>,
-        Dot = DotEntry.CreateRows<IQ2_XSDot>,
+        Kernels = () => KernelEntry.Create<IQ2_XSKernel>(IQ2_XSReference.QuantizeRow, IQ2_XSReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ2_XSDot, BlockIQ2_XS>>,
     };
 }

@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ2_XS kernels, identical in bytes and floats to <see cref="IQ2_XSReference"/>.</summary>
-internal readonly struct IQ2_XSKernel : IQuantKernel
+internal readonly struct IQ2_XSKernel : IFastKernel
 {
     public static QuantType Type => QuantType.IQ2_XS;
 
@@ -11,12 +11,6 @@ internal readonly struct IQ2_XSKernel : IQuantKernel
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ2_XSReference.QuantizeRow(x, destination, importance);
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ2_XSReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         Iq2Dequantize<IQ2_XSDot, BlockIQ2_XS>.Row(source, destination);
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ2_XSReference.Dequantize(source, destination);
 }

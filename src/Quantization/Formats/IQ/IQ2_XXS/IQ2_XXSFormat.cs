@@ -10,7 +10,7 @@ internal sealed class IQ2_XXSFormat : IFormat
     {
         LlamaFileType = 19,
         Importance = ImportanceUse.Required,
-        Kernels = KernelEntry.Create<IQ2_XXSKernel>,
-        Dot = DotEntry.CreateRows<IQ2_XXSDot>,
+        Kernels = () => KernelEntry.Create<IQ2_XXSKernel>(IQ2_XXSReference.QuantizeRow, IQ2_XXSReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ2_XXSDot, BlockIQ2_XXS>>,
     };
 }

@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ2_XXS kernels, identical in bytes and floats to <see cref="IQ2_XXSReference"/>.</summary>
-internal readonly struct IQ2_XXSKernel : IQuantKernel
+internal readonly struct IQ2_XXSKernel : IFastKernel
 {
     public static QuantType Type => QuantType.IQ2_XXS;
 
@@ -11,12 +11,6 @@ internal readonly struct IQ2_XXSKernel : IQuantKernel
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ2_XXSReference.QuantizeRow(x, destination, importance);
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ2_XXSReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         Iq2Dequantize<IQ2_XXSDot, BlockIQ2_XXS>.Row(source, destination);
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ2_XXSReference.Dequantize(source, destination);
 }

@@ -11,24 +11,11 @@ namespace Quantization.Formats;
 /// IQ3_S × Q8_K (<c>ggml_vec_dot_iq3_s_q8_K</c>): per super-block Σ_ib (2s_ib + 1)·Σ ±grid·q8 is exact in int32,
 /// scaled by d·d8.
 /// </summary>
-internal readonly struct IQ3_SDot : IKDotPaths<BlockIQ3_S>, IKScaledBlocks<BlockIQ3_S>
+internal readonly struct IQ3_SDot : IKScaledBlocks<IQ3_SDot, BlockIQ3_S>
 {
     public static QuantType WeightType => QuantType.IQ3_S;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ3_S.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ3_SDot, BlockIQ3_S>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ3_SDot, BlockIQ3_S>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ3_SDot, BlockIQ3_S>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: one int32 sum per super-block, (d·d8)·sum into a float.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -47,7 +34,7 @@ internal readonly struct IQ3_SDot : IKDotPaths<BlockIQ3_S>, IKScaledBlocks<Block
     }
 
     /// <summary>The generic kernel's integer sum of one super-block.</summary>
-    internal static int SuperBlockSum(in BlockIQ3_S x, in BlockQ8_K y)
+    public static int SuperBlockSum(in BlockIQ3_S x, in BlockQ8_K y)
     {
         ReadOnlySpan<byte> mask = IqSigns.Mask;
         uint[] grid = Iq3Grids.SValues;
@@ -75,38 +62,7 @@ internal readonly struct IQ3_SDot : IKDotPaths<BlockIQ3_S>, IKScaledBlocks<Block
         return bsum;
     }
 
-    /// <summary>Super-block <paramref name="i"/>'s integer sum as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly BlockIQ3_S x = ref MemoryMarshal.Cast<byte, BlockIQ3_S>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockIQ3_S* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            return path switch
-            {
-                DotPath.Avx512 => (Vector512.Sum(Block512(px, py)), 0),
-                DotPath.Avx2 => (Vector256.Sum(Block256(px, py)), 0),
-                DotPath.Ssse3 => (Vector128.Sum(Block128(px, py)), 0),
-                DotPath.AdvSimd => (BlockNeon(in x, in y), 0),
-                _ => (SuperBlockSum(in x, in y), 0),
-            };
-        }
-    }
-
     public static ushort D(in BlockIQ3_S x) => x.D;
-
-    public static unsafe float Dot256(BlockIQ3_S* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot256<IQ3_SDot, BlockIQ3_S>(x, y, nb);
-
-    public static unsafe float Dot128(BlockIQ3_S* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot128<IQ3_SDot, BlockIQ3_S>(x, y, nb);
-
-    public static unsafe float Dot512(BlockIQ3_S* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot512<IQ3_SDot, BlockIQ3_S>(x, y, nb);
-
-    public static float DotNeon(ref readonly BlockIQ3_S x, ref readonly BlockQ8_K y, int nb) =>
-        KDot.ScaledDotNeon<IQ3_SDot, BlockIQ3_S>(in x, in y, nb);
 
     /// <summary>
     /// The 32 magnitudes of a sub-block: eight grid indices from the bytes at <paramref name="qs"/> and the bits of

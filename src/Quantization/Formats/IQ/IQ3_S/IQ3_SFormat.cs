@@ -10,7 +10,7 @@ internal sealed class IQ3_SFormat : IFormat
     {
         LlamaFileType = 26,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ3_SKernel>,
-        Dot = DotEntry.CreateRows<IQ3_SDot>,
+        Kernels = () => KernelEntry.Create<IQ3_SKernel>(IQ3_SReference.QuantizeRow, IQ3_SReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ3_SDot, BlockIQ3_S>>,
     };
 }

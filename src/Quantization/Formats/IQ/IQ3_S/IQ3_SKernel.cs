@@ -6,15 +6,12 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ3_S kernels: the reference quantizer, and a vector dequantizer identical in floats to <see cref="IQ3_SReference"/>.</summary>
-internal readonly struct IQ3_SKernel : IQuantKernel
+internal readonly struct IQ3_SKernel : IFastKernel
 {
     public static QuantType Type => QuantType.IQ3_S;
 
     /// <remarks>The grid search is scalar: its neighbour lists differ in length per quadruple.</remarks>
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ3_SReference.QuantizeRow(x, destination, importance);
-
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ3_SReference.QuantizeRow(x, destination, importance);
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
@@ -39,7 +36,4 @@ internal readonly struct IQ3_SKernel : IQuantKernel
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ3_SReference.Dequantize(source, destination);
 }

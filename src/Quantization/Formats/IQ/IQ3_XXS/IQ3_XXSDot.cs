@@ -11,24 +11,11 @@ namespace Quantization.Formats;
 /// IQ3_XXS × Q8_K (<c>ggml_vec_dot_iq3_xxs_q8_K</c>): per super-block Σ_ib (2s_ib + 1)·Σ ±grid·q8 is exact in int32;
 /// the result is 0.25·Σ d·d8·that, the 0.25 applied once at the end as in ggml.
 /// </summary>
-internal readonly struct IQ3_XXSDot : IKDotPaths<BlockIQ3_XXS>, IKScaledBlocks<BlockIQ3_XXS>
+internal readonly struct IQ3_XXSDot : IKScaledBlocks<IQ3_XXSDot, BlockIQ3_XXS>
 {
     public static QuantType WeightType => QuantType.IQ3_XXS;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ3_XXS.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ3_XXSDot, BlockIQ3_XXS>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ3_XXSDot, BlockIQ3_XXS>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ3_XXSDot, BlockIQ3_XXS>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: one int32 sum per super-block, (d·d8)·sum into a float, times 0.25 at the end.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -47,7 +34,7 @@ internal readonly struct IQ3_XXSDot : IKDotPaths<BlockIQ3_XXS>, IKScaledBlocks<B
     }
 
     /// <summary>The generic kernel's integer sum of one super-block.</summary>
-    internal static int SuperBlockSum(in BlockIQ3_XXS x, in BlockQ8_K y)
+    public static int SuperBlockSum(in BlockIQ3_XXS x, in BlockQ8_K y)
     {
         ReadOnlySpan<byte> signTable = IqSigns.Signs;
         ReadOnlySpan<byte> mask = IqSigns.Mask;
@@ -86,25 +73,6 @@ internal readonly struct IQ3_XXSDot : IKDotPaths<BlockIQ3_XXS>, IKScaledBlocks<B
             | ((uint)Unsafe.Add(ref table, (aux32 >> 7) & 127) << 8)
             | ((uint)Unsafe.Add(ref table, (aux32 >> 14) & 127) << 16)
             | ((uint)Unsafe.Add(ref table, (aux32 >> 21) & 127) << 24);
-    }
-
-    /// <summary>Super-block <paramref name="i"/>'s integer sum as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly BlockIQ3_XXS x = ref MemoryMarshal.Cast<byte, BlockIQ3_XXS>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockIQ3_XXS* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            return path switch
-            {
-                DotPath.Avx512 => (Vector512.Sum(Block512(px, py)), 0),
-                DotPath.Avx2 => (Vector256.Sum(Block256(px, py)), 0),
-                DotPath.Ssse3 => (Vector128.Sum(Block128(px, py)), 0),
-                DotPath.AdvSimd => (BlockNeon(in x, in y), 0),
-                _ => (SuperBlockSum(in x, in y), 0),
-            };
-        }
     }
 
     public static ushort D(in BlockIQ3_XXS x) => x.D;

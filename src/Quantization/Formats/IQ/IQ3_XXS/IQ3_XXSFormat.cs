@@ -10,7 +10,7 @@ internal sealed class IQ3_XXSFormat : IFormat
     {
         LlamaFileType = 23,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ3_XXSKernel>,
-        Dot = DotEntry.CreateRows<IQ3_XXSDot>,
+        Kernels = () => KernelEntry.Create<IQ3_XXSKernel>(IQ3_XXSReference.QuantizeRow, IQ3_XXSReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ3_XXSDot, BlockIQ3_XXS>>,
     };
 }

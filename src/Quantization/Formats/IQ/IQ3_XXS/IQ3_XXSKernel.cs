@@ -6,15 +6,12 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ3_XXS kernels: the reference quantizer, and a vector dequantizer identical in floats to <see cref="IQ3_XXSReference"/>.</summary>
-internal readonly struct IQ3_XXSKernel : IQuantKernel
+internal readonly struct IQ3_XXSKernel : IFastKernel
 {
     public static QuantType Type => QuantType.IQ3_XXS;
 
     /// <remarks>The grid search is scalar: its neighbour lists differ in length per quadruple.</remarks>
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ3_XXSReference.QuantizeRow(x, destination, importance);
-
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
         IQ3_XXSReference.QuantizeRow(x, destination, importance);
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
@@ -42,7 +39,4 @@ internal readonly struct IQ3_XXSKernel : IQuantKernel
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ3_XXSReference.Dequantize(source, destination);
 }

@@ -10,7 +10,7 @@ internal sealed class IQ4_NLFormat : IFormat
     {
         LlamaFileType = 25,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ4_NLKernel>,
+        Kernels = () => KernelEntry.Create<IQ4_NLKernel>(IQ4_NLReference.QuantizeRow, IQ4_NLReference.Dequantize),
         Dot = DotEntry.CreateRows<Block32DotKernel<IQ4_NLWeights>>,
     };
 }

@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ4_NL kernels, identical in bytes and floats to <see cref="IQ4_NLReference"/>.</summary>
-internal readonly struct IQ4_NLKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct IQ4_NLKernel : IFastKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.IQ4_NL;
 
@@ -23,9 +23,6 @@ internal readonly struct IQ4_NLKernel : IQuantKernel, ILaneQuantizer
         where TVec : struct, ISimdFloat<TVec> =>
         Iq4Lanes.QuantizeRowNL<TVec>(x, destination, importance);
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ4_NLReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
         ReadOnlySpan<BlockIQ4_NL> x = MemoryMarshal.Cast<byte, BlockIQ4_NL>(source);
@@ -35,7 +32,4 @@ internal readonly struct IQ4_NLKernel : IQuantKernel, ILaneQuantizer
             Iq4Search.Dequantize32(in x[i].Qs[0], Fp16.ToSingle(x[i].D), ref Unsafe.Add(ref yr, i * 32));
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ4_NLReference.Dequantize(source, destination);
 }

@@ -13,24 +13,11 @@ namespace Quantization.Formats;
 /// ggml's generic kernel scales each sub-block's sum in float (its reference order); the vector paths scale in int16
 /// and convert once per super-block.
 /// </summary>
-internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<BlockIQ4_XS>
+internal readonly struct IQ4_XSDot : IKScaledBlocks<IQ4_XSDot, BlockIQ4_XS>
 {
     public static QuantType WeightType => QuantType.IQ4_XS;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockIQ4_XS.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<IQ4_XSDot, BlockIQ4_XS>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<IQ4_XSDot, BlockIQ4_XS>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<IQ4_XSDot, BlockIQ4_XS>(weights, rowBytes, activations, n, results);
 
     /// <summary>ggml's generic kernel: per sub-block, (d·dy·(ls − 32))·Σ into one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -92,53 +79,21 @@ internal readonly struct IQ4_XSDot : IKDotPaths<BlockIQ4_XS>, IKScaledBlocks<Blo
         return l | (h << 4);
     }
 
-    /// <summary>Super-block <paramref name="i"/>'s Σ (ls − 32)·Σ kvalues·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly BlockIQ4_XS x = ref MemoryMarshal.Cast<byte, BlockIQ4_XS>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockIQ4_XS* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            switch (path)
-            {
-                case DotPath.Avx512:
-                    return (Vector512.Sum(Block512(px, py)), 0);
-                case DotPath.Avx2:
-                    return (Vector256.Sum(Block256(px, py)), 0);
-                case DotPath.Ssse3:
-                    return (Vector128.Sum(Block128(px, py)), 0);
-                case DotPath.AdvSimd:
-                    return (BlockNeon(in x, in y), 0);
-                default:
-                {
-                    Span<int> sumi = stackalloc int[8];
-                    SubBlockSums(in x, in y, sumi);
-                    int s = 0;
-                    for (int ib = 0; ib < 8; ++ib)
-                    {
-                        s += (x.Scale(ib) - 32) * sumi[ib];
-                    }
-
-                    return (s, 0);
-                }
-            }
-        }
-    }
-
     public static ushort D(in BlockIQ4_XS x) => x.D;
 
-    public static unsafe float Dot256(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot256<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
+    /// <summary>One super-block's Σ (ls − 32)·Σ kvalues·q8 from the reference's sub-block sums.</summary>
+    public static int SuperBlockSum(in BlockIQ4_XS x, in BlockQ8_K y)
+    {
+        Span<int> sumi = stackalloc int[8];
+        SubBlockSums(in x, in y, sumi);
+        int s = 0;
+        for (int ib = 0; ib < 8; ++ib)
+        {
+            s += (x.Scale(ib) - 32) * sumi[ib];
+        }
 
-    public static unsafe float Dot128(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot128<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
-
-    public static unsafe float Dot512(BlockIQ4_XS* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot512<IQ4_XSDot, BlockIQ4_XS>(x, y, nb);
-
-    public static float DotNeon(ref readonly BlockIQ4_XS x, ref readonly BlockQ8_K y, int nb) =>
-        KDot.ScaledDotNeon<IQ4_XSDot, BlockIQ4_XS>(in x, in y, nb);
+        return s;
+    }
 
     /// <summary>The eight multipliers ls − 32 as int16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -10,7 +10,7 @@ internal sealed class IQ4_XSFormat : IFormat
     {
         LlamaFileType = 30,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<IQ4_XSKernel>,
-        Dot = DotEntry.CreateRows<IQ4_XSDot>,
+        Kernels = () => KernelEntry.Create<IQ4_XSKernel>(IQ4_XSReference.QuantizeRow, IQ4_XSReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<IQ4_XSDot, BlockIQ4_XS>>,
     };
 }

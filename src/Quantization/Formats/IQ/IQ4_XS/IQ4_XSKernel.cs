@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>IQ4_XS kernels, identical in bytes and floats to <see cref="IQ4_XSReference"/>.</summary>
-internal readonly struct IQ4_XSKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct IQ4_XSKernel : IFastKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.IQ4_XS;
 
@@ -23,9 +23,6 @@ internal readonly struct IQ4_XSKernel : IQuantKernel, ILaneQuantizer
         where TVec : struct, ISimdFloat<TVec> =>
         Iq4Lanes.QuantizeRowXS<TVec>(x, destination, importance);
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        IQ4_XSReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
         ReadOnlySpan<BlockIQ4_XS> x = MemoryMarshal.Cast<byte, BlockIQ4_XS>(source);
@@ -40,7 +37,4 @@ internal readonly struct IQ4_XSKernel : IQuantKernel, ILaneQuantizer
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        IQ4_XSReference.Dequantize(source, destination);
 }

@@ -17,35 +17,14 @@ internal readonly struct Q2_KDot : IKDotPaths<BlockQ2_K>, IKMinBlocks<BlockQ2_K>
 {
     public static QuantType WeightType => QuantType.Q2_K;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockQ2_K.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<Q2_KDot, BlockQ2_K>(weights, activations, n);
 
     /// <summary>
     /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
-    /// which saves it the lane shuffles; elsewhere as every super-block format.
+    /// which saves it the lane shuffles; elsewhere the rows run as every super-block format's.
     /// </summary>
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<Q2_KDot, BlockQ2_K>(path, weights, activations, n);
-
-    public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
-    {
-        // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with
-        // dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower (.NET 10.0.12; not so
-        // with DOTNET_TieredPGO=0).
-        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
-        {
-            KDot.DotRows<Q2_KDot, BlockQ2_K>(weights, rowBytes, activations, n, results);
-            return;
-        }
-
-        KDot.PairedRows<BlockQ2_K>(weights, rowBytes, activations, n, results, BlockQ2_K.Size, &PairActivations, &Dot512);
-    }
+    public static unsafe bool TryDotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.TryPairedRows512<BlockQ2_K>(weights, rowBytes, activations, n, results, BlockQ2_K.Size, &PairActivations, &Dot512);
 
     /// <summary>ggml's generic kernel: one integer sum and one min sum per super-block, one float accumulator.</summary>
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)

@@ -10,7 +10,7 @@ internal sealed class Q2_KFormat : IFormat
     {
         LlamaFileType = 10,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q2_KKernel>,
-        Dot = DotEntry.CreateRows<Q2_KDot>,
+        Kernels = () => KernelEntry.Create<Q2_KKernel>(Q2_KReference.QuantizeRow, Q2_KReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<Q2_KDot, BlockQ2_K>>,
     };
 }

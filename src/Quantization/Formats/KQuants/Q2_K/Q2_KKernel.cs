@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q2_K kernels, identical in bytes and floats to <see cref="Q2_KReference"/>.</summary>
-internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct Q2_KKernel : IFastKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q2_K;
 
@@ -165,10 +165,6 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
         }
     }
 
-
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q2_KReference.QuantizeRow(x, destination, importance);
-
     /// <summary>16 values per step: the 2-bit codes of one sub-block widened to floats, dl·q − ml.</summary>
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
@@ -198,9 +194,6 @@ internal readonly struct Q2_KKernel : IQuantKernel, ILaneQuantizer
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Q2_KValueOp Op(float d, float min, byte sc) => new(d * (sc & 0xF), min * (sc >> 4));
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q2_KReference.Dequantize(source, destination);
 }
 
 /// <summary>dl·q − ml, multiply then subtract (a true subtraction: adding −ml would flip the sign of a NaN ml).</summary>

@@ -12,34 +12,15 @@ namespace Quantization.Formats;
 /// Q3_K × Q8_K (<c>ggml_vec_dot_q3_K_q8_K</c>): per super-block, s += d·dy·Σ_k (u_k − 32)·Σ q·q8 with q in −4..3, exact
 /// in int32. The vector paths multiply the unsigned codes q + 4 (0..7) and subtract 4·Σ_k (u_k − 32)·bsum_k.
 /// </summary>
-internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ3_K>, IKScaledBlocks<BlockQ3_K>
+internal readonly struct Q3_KDot : IKLaneReference<Q3_KDot, BlockQ3_K>, IKScaledBlocks<Q3_KDot, BlockQ3_K>
 {
     public static QuantType WeightType => QuantType.Q3_K;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockQ3_K.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<Q3_KDot, BlockQ3_K>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<Q3_KDot, BlockQ3_K>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<Q3_KDot, BlockQ3_K>(weights, rowBytes, activations, n, results);
-
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q3_KDot, BlockQ3_K>(weights, activations, n, BlockQ3_K.Size);
-
-    public static bool HasMin => false;
 
     public static ushort D(in BlockQ3_K x) => x.D;
 
-    public static ushort DMin(in BlockQ3_K x) => 0;
+    public static int SuperBlockSum(in BlockQ3_K x, in BlockQ8_K y) => KDot.ReferenceSums<Q3_KDot, BlockQ3_K>(in x, in y).Sum;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets (u_k − 32)·q_e·q8_e.</summary>
     public static int LaneSums(in BlockQ3_K x, in BlockQ8_K y, Span<int> aux32)
@@ -73,42 +54,6 @@ internal readonly struct Q3_KDot : IKDotPaths<BlockQ3_K>, IKLaneReference<BlockQ
         uint s3 = ((w1 >> 4) & 0x0F0F0F0F) | (((hi >> 6) & 0x03030303) << 4);
         return Vector128.Create(s0 | ((ulong)s1 << 32), s2 | ((ulong)s3 << 32)).AsSByte() - Vector128.Create((sbyte)32);
     }
-
-    /// <summary>Super-block <paramref name="i"/>'s Σ (u − 32)·q·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly BlockQ3_K x = ref MemoryMarshal.Cast<byte, BlockQ3_K>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockQ3_K* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            switch (path)
-            {
-                case DotPath.Avx512:
-                    return (Vector512.Sum(Block512(px, py)), 0);
-                case DotPath.Avx2:
-                    return (Vector256.Sum(Block256(px, py)), 0);
-                case DotPath.Ssse3:
-                    return (Vector128.Sum(Block128(px, py)), 0);
-                case DotPath.AdvSimd:
-                    return (BlockNeon(in x, in y), 0);
-                default:
-                    return KDot.ReferenceSums<Q3_KDot, BlockQ3_K>(in x, in y);
-            }
-        }
-    }
-
-    public static unsafe float Dot256(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot256<Q3_KDot, BlockQ3_K>(x, y, nb);
-
-    public static unsafe float Dot128(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot128<Q3_KDot, BlockQ3_K>(x, y, nb);
-
-    public static unsafe float Dot512(BlockQ3_K* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot512<Q3_KDot, BlockQ3_K>(x, y, nb);
-
-    public static float DotNeon(ref readonly BlockQ3_K x, ref readonly BlockQ8_K y, int nb) =>
-        KDot.ScaledDotNeon<Q3_KDot, BlockQ3_K>(in x, in y, nb);
 
     /// <summary>4·Σ_k (u_k − 32)·bsum_k in eight int32 lanes: what the unsigned codes q + 4 add.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

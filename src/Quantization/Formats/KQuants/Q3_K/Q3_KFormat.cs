@@ -10,7 +10,7 @@ internal sealed class Q3_KFormat : IFormat
     {
         LlamaFileType = 11,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q3_KKernel>,
-        Dot = DotEntry.CreateRows<Q3_KDot>,
+        Kernels = () => KernelEntry.Create<Q3_KKernel>(Q3_KReference.QuantizeRow, Q3_KReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<Q3_KDot, BlockQ3_K>>,
     };
 }

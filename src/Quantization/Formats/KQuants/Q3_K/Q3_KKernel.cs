@@ -8,7 +8,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q3_K kernels, identical in bytes and floats to <see cref="Q3_KReference"/>.</summary>
-internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct Q3_KKernel : IFastKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q3_K;
 
@@ -450,9 +450,6 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
         }
     }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q3_KReference.QuantizeRow(x, destination, importance);
-
     /// <summary>16 values per step: low bit pair plus hmask bit gives q + 4 (0..7), then (q + 4 − 4)·dl.</summary>
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
@@ -485,7 +482,4 @@ internal readonly struct Q3_KKernel : IQuantKernel, ILaneQuantizer
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q3_KReference.Dequantize(source, destination);
 }

@@ -13,43 +13,18 @@ namespace Quantization.Formats;
 /// Q4_K × Q8_K (<c>ggml_vec_dot_q4_K_q8_K</c>): per super-block, s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j,
 /// both sums exact in int32 (docs/formats.md#block-formulas).
 /// </summary>
-internal readonly struct Q4_KDot : IKDotPaths<BlockQ4_K>, IKLaneReference<BlockQ4_K>, IKMinBlocks4<BlockQ4_K>
+internal readonly struct Q4_KDot : IKLaneReference<Q4_KDot, BlockQ4_K>, IKMinBlocks4<BlockQ4_K>
 {
     public static QuantType WeightType => QuantType.Q4_K;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockQ4_K.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<Q4_KDot, BlockQ4_K>(weights, activations, n);
 
     /// <summary>
     /// On AVX-512 the Q8 codes are put once in the order the super-block kernel takes them (<see cref="PairActivations"/>),
-    /// which saves it the lane shuffles; elsewhere as every super-block format.
+    /// which saves it the lane shuffles; elsewhere the rows run as every super-block format's.
     /// </summary>
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<Q4_KDot, BlockQ4_K>(path, weights, activations, n);
-
-    public static unsafe void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
-    {
-        // KDot.BestPath == DotPath.Avx512, spelled as JIT-time constants: with the static readonly field here, tier 1 with
-        // dynamic PGO compiled MatVec's 32-row calls of the AVX2 and SSE tiers 2-2.5x slower (.NET 10.0.12; not so
-        // with DOTNET_TieredPGO=0).
-        if (!(Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) || results.Length < 2)
-        {
-            KDot.DotRows<Q4_KDot, BlockQ4_K>(weights, rowBytes, activations, n, results);
-            return;
-        }
-
-        KDot.PairedRows<BlockQ4_K>(weights, rowBytes, activations, n, results, BlockQ4_K.Size, &PairActivations, &Dot512);
-    }
-
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q4_KDot, BlockQ4_K>(weights, activations, n, BlockQ4_K.Size);
+    public static unsafe bool TryDotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
+        KDot.TryPairedRows512<BlockQ4_K>(weights, rowBytes, activations, n, results, BlockQ4_K.Size, &PairActivations, &Dot512);
 
     public static bool HasMin => true;
 

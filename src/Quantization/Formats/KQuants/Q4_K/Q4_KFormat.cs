@@ -10,7 +10,7 @@ internal sealed class Q4_KFormat : IFormat
     {
         LlamaFileType = 14,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q4_KKernel>,
-        Dot = DotEntry.CreateRows<Q4_KDot>,
+        Kernels = () => KernelEntry.Create<Q4_KKernel>(Q4_KReference.QuantizeRow, Q4_KReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<Q4_KDot, BlockQ4_K>>,
     };
 }

@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q4_K kernels: lane-parallel sub-block searches and a vector dequantizer, each identical to <see cref="Q4_KReference"/>.</summary>
-internal sealed class Q4_KKernel : IQuantKernel
+internal sealed class Q4_KKernel : IFastKernel
 {
     public static QuantType Type => QuantType.Q4_K;
 
@@ -15,12 +15,6 @@ internal sealed class Q4_KKernel : IQuantKernel
         }
     }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q4_KReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         KDequantize.Q4_K(source, destination);
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q4_KReference.Dequantize(source, destination);
 }

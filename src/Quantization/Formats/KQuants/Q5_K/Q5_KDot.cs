@@ -13,28 +13,11 @@ namespace Quantization.Formats;
 /// Q5_K × Q8_K (<c>ggml_vec_dot_q5_K_q8_K</c>): Q4_K's formula with five-bit codes (0..31): per super-block,
 /// s += d·dy·Σ_j sc_j·Σ q·q8 − dmin·dy·Σ_j m_j·bsum_j, both sums exact in int32.
 /// </summary>
-internal readonly struct Q5_KDot : IKDotPaths<BlockQ5_K>, IKLaneReference<BlockQ5_K>, IKMinBlocks4<BlockQ5_K>
+internal readonly struct Q5_KDot : IKLaneReference<Q5_KDot, BlockQ5_K>, IKMinBlocks4<BlockQ5_K>
 {
     public static QuantType WeightType => QuantType.Q5_K;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockQ5_K.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<Q5_KDot, BlockQ5_K>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<Q5_KDot, BlockQ5_K>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<Q5_KDot, BlockQ5_K>(weights, rowBytes, activations, n, results);
-
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums, the min terms apart.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q5_KDot, BlockQ5_K>(weights, activations, n, BlockQ5_K.Size);
 
     public static bool HasMin => true;
 

@@ -10,7 +10,7 @@ internal sealed class Q5_KFormat : IFormat
     {
         LlamaFileType = 16,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q5_KKernel>,
-        Dot = DotEntry.CreateRows<Q5_KDot>,
+        Kernels = () => KernelEntry.Create<Q5_KKernel>(Q5_KReference.QuantizeRow, Q5_KReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<Q5_KDot, BlockQ5_K>>,
     };
 }

@@ -3,7 +3,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q5_K kernels: lane-parallel sub-block searches and a vector dequantizer, each identical to <see cref="Q5_KReference"/>.</summary>
-internal sealed class Q5_KKernel : IQuantKernel
+internal sealed class Q5_KKernel : IFastKernel
 {
     public static QuantType Type => QuantType.Q5_K;
 
@@ -15,12 +15,6 @@ internal sealed class Q5_KKernel : IQuantKernel
         }
     }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q5_KReference.QuantizeRow(x, destination, importance);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination) =>
         KDequantize.Q5_K(source, destination);
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q5_KReference.Dequantize(source, destination);
 }

@@ -13,34 +13,15 @@ namespace Quantization.Formats;
 /// Q6_K × Q8_K (<c>ggml_vec_dot_q6_K_q8_K</c>): per super-block, s += d·dy·Σ_k sc_k·Σ (q − 32)·q8, exact in int32. The
 /// vector paths multiply the unsigned codes (0..63) and subtract 32·Σ_k sc_k·bsum_k, the same integer.
 /// </summary>
-internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ6_K>, IKScaledBlocks<BlockQ6_K>
+internal readonly struct Q6_KDot : IKLaneReference<Q6_KDot, BlockQ6_K>, IKScaledBlocks<Q6_KDot, BlockQ6_K>
 {
     public static QuantType WeightType => QuantType.Q6_K;
 
-    public static QuantType ActivationType => QuantType.Q8_K;
-
     public static int BlockBytes => BlockQ6_K.Size;
-
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.Dot<Q6_KDot, BlockQ6_K>(weights, activations, n);
-
-    public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
-
-    public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.DotOn<Q6_KDot, BlockQ6_K>(path, weights, activations, n);
-
-    public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results) =>
-        KDot.DotRows<Q6_KDot, BlockQ6_K>(weights, rowBytes, activations, n, results);
-
-    /// <summary>ggml's generic kernel: eight int32 lanes per super-block, eight float lane sums.</summary>
-    public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        KDot.LaneReference<Q6_KDot, BlockQ6_K>(weights, activations, n, BlockQ6_K.Size);
-
-    public static bool HasMin => false;
 
     public static ushort D(in BlockQ6_K x) => x.D;
 
-    public static ushort DMin(in BlockQ6_K x) => 0;
+    public static int SuperBlockSum(in BlockQ6_K x, in BlockQ8_K y) => KDot.ReferenceSums<Q6_KDot, BlockQ6_K>(in x, in y).Sum;
 
     /// <summary>The generic kernel's integer work for one super-block: lane e % 8 gets sc_{e/16}·(q_e − 32)·q8_e.</summary>
     public static int LaneSums(in BlockQ6_K x, in BlockQ8_K y, Span<int> aux32)
@@ -56,42 +37,6 @@ internal readonly struct Q6_KDot : IKDotPaths<BlockQ6_K>, IKLaneReference<BlockQ
 
         return 0; // no min term
     }
-
-    /// <summary>Super-block <paramref name="i"/>'s Σ sc·(q − 32)·q8 as computed by <paramref name="path"/> (no min term: 0).</summary>
-    internal static unsafe (int Sum, int Mins) SuperBlockSums(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int i)
-    {
-        ref readonly BlockQ6_K x = ref MemoryMarshal.Cast<byte, BlockQ6_K>(weights)[i];
-        ref readonly BlockQ8_K y = ref MemoryMarshal.Cast<byte, BlockQ8_K>(activations)[i];
-        fixed (BlockQ6_K* px = &x)
-        fixed (BlockQ8_K* py = &y)
-        {
-            switch (path)
-            {
-                case DotPath.Avx512:
-                    return (Vector512.Sum(Block512(px, py)), 0);
-                case DotPath.Avx2:
-                    return (Vector256.Sum(Block256(px, py)), 0);
-                case DotPath.Ssse3:
-                    return (Vector128.Sum(Block128(px, py)), 0);
-                case DotPath.AdvSimd:
-                    return (BlockNeon(in x, in y), 0);
-                default:
-                    return KDot.ReferenceSums<Q6_KDot, BlockQ6_K>(in x, in y);
-            }
-        }
-    }
-
-    public static unsafe float Dot256(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot256<Q6_KDot, BlockQ6_K>(x, y, nb);
-
-    public static unsafe float Dot128(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot128<Q6_KDot, BlockQ6_K>(x, y, nb);
-
-    public static unsafe float Dot512(BlockQ6_K* x, BlockQ8_K* y, int nb) =>
-        KDot.ScaledDot512<Q6_KDot, BlockQ6_K>(x, y, nb);
-
-    public static float DotNeon(ref readonly BlockQ6_K x, ref readonly BlockQ8_K y, int nb) =>
-        KDot.ScaledDotNeon<Q6_KDot, BlockQ6_K>(in x, in y, nb);
 
     /// <summary>32·Σ_k sc_k·bsum_k in eight int32 lanes: what the unsigned codes add beyond q − 32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

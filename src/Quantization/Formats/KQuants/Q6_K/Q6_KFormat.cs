@@ -10,7 +10,7 @@ internal sealed class Q6_KFormat : IFormat
     {
         LlamaFileType = 18,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q6_KKernel>,
-        Dot = DotEntry.CreateRows<Q6_KDot>,
+        Kernels = () => KernelEntry.Create<Q6_KKernel>(Q6_KReference.QuantizeRow, Q6_KReference.Dequantize),
+        Dot = DotEntry.CreateRows<KDotKernel<Q6_KDot, BlockQ6_K>>,
     };
 }

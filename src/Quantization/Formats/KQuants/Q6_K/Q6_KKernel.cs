@@ -6,7 +6,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Q6_K kernels, identical in bytes and floats to <see cref="Q6_KReference"/>.</summary>
-internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
+internal readonly struct Q6_KKernel : IFastKernel, ILaneQuantizer
 {
     public static QuantType Type => QuantType.Q6_K;
 
@@ -103,10 +103,6 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
         }
     }
 
-
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q6_KReference.QuantizeRow(x, destination, importance);
-
     /// <summary>16 values per step: nibble plus bit pair gives q + 32 (0..63), then (q + 32 − 32)·(d·sc).</summary>
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
@@ -140,7 +136,4 @@ internal readonly struct Q6_KKernel : IQuantKernel, ILaneQuantizer
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q6_KReference.Dequantize(source, destination);
 }

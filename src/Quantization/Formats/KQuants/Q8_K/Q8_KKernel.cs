@@ -58,11 +58,5 @@ internal sealed class Q8_KKernel : BlockKernel<Q8_KKernel.Codec, BlockQ8_K>
                 Block32.Values16(Vector128.LoadUnsafe(in qs, (nuint)j), op, ref Unsafe.Add(ref y, j));
             }
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q8_KReference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q8_KReference.Dequantize(source, destination);
     }
 }

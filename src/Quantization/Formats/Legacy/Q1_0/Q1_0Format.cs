@@ -10,7 +10,7 @@ internal sealed class Q1_0Format : IFormat
     {
         LlamaFileType = 40,
         Importance = ImportanceUse.Ignored,
-        Kernels = KernelEntry.Create<Q1_0Kernel>,
+        Kernels = () => KernelEntry.Create<Q1_0Kernel>((x, y, _) => Q1_0Reference.QuantizeRow(x, y), Q1_0Reference.Dequantize),
         Dot = DotEntry.CreateRows<WideBlockDotKernel<Q1_0Weights>>,
     };
 }

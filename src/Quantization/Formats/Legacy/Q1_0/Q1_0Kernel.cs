@@ -9,7 +9,7 @@ namespace Quantization.Formats;
 /// Q1_0 kernels, identical in bytes and floats to <see cref="Q1_0Reference"/>. The scale (a sum of 128 magnitudes in
 /// element order) stays scalar; the sign bits and the dequantized values are vector compares and selects.
 /// </summary>
-internal sealed class Q1_0Kernel : IQuantKernel
+internal sealed class Q1_0Kernel : IFastKernel
 {
     public static QuantType Type => QuantType.Q1_0;
 
@@ -64,9 +64,6 @@ internal sealed class Q1_0Kernel : IQuantKernel
         }
     }
 
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q1_0Reference.QuantizeRow(x, destination);
-
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
         ReadOnlySpan<BlockQ1_0> x = MemoryMarshal.Cast<byte, BlockQ1_0>(source);
@@ -108,7 +105,4 @@ internal sealed class Q1_0Kernel : IQuantKernel
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q1_0Reference.Dequantize(source, destination);
 }

@@ -10,7 +10,7 @@ internal sealed class Q2_0Format : IFormat
     {
         LlamaFileType = 41,
         Importance = ImportanceUse.Ignored,
-        Kernels = KernelEntry.Create<Q2_0Kernel>,
+        Kernels = () => KernelEntry.Create<Q2_0Kernel>((x, y, _) => Q2_0Reference.QuantizeRow(x, y), Q2_0Reference.Dequantize),
         Dot = DotEntry.CreateRows<WideBlockDotKernel<Q2_0Weights>>,
     };
 }

@@ -9,7 +9,7 @@ namespace Quantization.Formats;
 /// Q2_0 kernels over <see cref="Block32"/>, identical in bytes and floats to <see cref="Q2_0Reference"/>: max |x| is
 /// exact in any order, and every code is the reference's element-wise step.
 /// </summary>
-internal sealed class Q2_0Kernel : IQuantKernel
+internal sealed class Q2_0Kernel : IFastKernel
 {
     public static QuantType Type => QuantType.Q2_0;
 
@@ -45,9 +45,6 @@ internal sealed class Q2_0Kernel : IQuantKernel
         Vector128<uint> v = q.AsUInt32();
         return (v | Vector128.ShiftRightLogical(v, 6) | Vector128.ShiftRightLogical(v, 12) | Vector128.ShiftRightLogical(v, 18)) & Vector128.Create(0xFFu);
     }
-
-    public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-        Q2_0Reference.QuantizeRow(x, destination);
 
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
@@ -96,7 +93,4 @@ internal sealed class Q2_0Kernel : IQuantKernel
             }
         }
     }
-
-    public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-        Q2_0Reference.Dequantize(source, destination);
 }

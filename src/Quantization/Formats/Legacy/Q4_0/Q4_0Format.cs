@@ -10,7 +10,7 @@ internal sealed class Q4_0Format : IFormat
     {
         LlamaFileType = 2,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q4_0Kernel>,
+        Kernels = () => KernelEntry.Create<Q4_0Kernel>(Q4_0Reference.QuantizeRow, Q4_0Reference.Dequantize),
         Dot = DotEntry.CreateRows<Block32DotKernel<Q4_0Weights>>,
     };
 }

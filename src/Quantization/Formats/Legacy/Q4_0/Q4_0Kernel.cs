@@ -7,23 +7,14 @@ namespace Quantization.Formats;
 /// <summary>Q4_0 kernels: vector paths over <see cref="Block32"/>, identical in bytes to <see cref="Q4_0Reference"/>.</summary>
 internal sealed class Q4_0Kernel : BlockKernel<Q4_0Kernel.Codec, BlockQ4_0>
 {
-    internal readonly struct Codec : IBlockCodec<BlockQ4_0>
+    internal readonly struct Codec : ILegacyCodec<BlockQ4_0, Q4_0Reference.ImportanceFormat, Q4_0Reference>
     {
         public static QuantType Type => QuantType.Q4_0;
-
-        public static int BlockValues => 32;
-
-        public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            LegacyImportance.QuantizeRowOrReference<Q4_0Reference.ImportanceFormat, Codec>(x, destination, importance);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockQ4_0 y)
         {
-            float max = Block32.SignedMaxAbs(ref x, out _);
-            float d = max / -8;
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            y.D = Fp16.FromSingle(d);
-            Block32.Codes(ref x, new TruncateCodeOp(0f, id, 8.5f, 15), out Vector128<byte> lo, out Vector128<byte> hi);
+            y.D = Fp16.FromSingle(Block32.SymmetricCodes(ref x, 8, 15, out Vector128<byte> lo, out Vector128<byte> hi));
             Block32.PackNibbles(lo, hi).StoreUnsafe(ref y.Qs[0]);
         }
 
@@ -35,11 +26,5 @@ internal sealed class Q4_0Kernel : BlockKernel<Q4_0Kernel.Codec, BlockQ4_0>
             Block32.Values16(lo.AsSByte(), op, ref y);
             Block32.Values16(hi.AsSByte(), op, ref Unsafe.Add(ref y, 16));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q4_0Reference.QuantizeRow(x, destination, importance);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q4_0Reference.Dequantize(source, destination);
     }
 }

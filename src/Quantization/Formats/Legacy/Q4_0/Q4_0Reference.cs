@@ -4,7 +4,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Scalar reference of Q4_0: <c>quantize_row_q4_0_ref</c>, <c>quantize_row_q4_0_impl</c>, <c>dequantize_row_q4_0</c>.</summary>
-internal static class Q4_0Reference
+internal readonly struct Q4_0Reference : IRowReference
 {
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {

@@ -10,7 +10,7 @@ internal sealed class Q4_1Format : IFormat
     {
         LlamaFileType = 3,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q4_1Kernel>,
+        Kernels = () => KernelEntry.Create<Q4_1Kernel>(Q4_1Reference.QuantizeRow, Q4_1Reference.Dequantize),
         Dot = DotEntry.CreateRows<Block32DotKernel<Q4_1Weights>>,
     };
 }

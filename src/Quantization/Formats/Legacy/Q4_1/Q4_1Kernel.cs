@@ -7,24 +7,15 @@ namespace Quantization.Formats;
 /// <summary>Q4_1 kernels: vector paths over <see cref="Block32"/>, identical in bytes to <see cref="Q4_1Reference"/>.</summary>
 internal sealed class Q4_1Kernel : BlockKernel<Q4_1Kernel.Codec, BlockQ4_1>
 {
-    internal readonly struct Codec : IBlockCodec<BlockQ4_1>
+    internal readonly struct Codec : ILegacyCodec<BlockQ4_1, Q4_1Reference.ImportanceFormat, Q4_1Reference>
     {
         public static QuantType Type => QuantType.Q4_1;
-
-        public static int BlockValues => 32;
-
-        public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            LegacyImportance.QuantizeRowOrReference<Q4_1Reference.ImportanceFormat, Codec>(x, destination, importance);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockQ4_1 y)
         {
-            Block32.MinMax(ref x, out float min, out float max);
-            float d = (max - min) / ((1 << 4) - 1);
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            y.D = Fp16.FromSingle(d);
+            y.D = Fp16.FromSingle(Block32.AffineCodes(ref x, (1 << 4) - 1, 15, out float min, out Vector128<byte> lo, out Vector128<byte> hi));
             y.M = Fp16.FromSingle(min);
-            Block32.Codes(ref x, new TruncateCodeOp(min, id, 0.5f, 15), out Vector128<byte> lo, out Vector128<byte> hi);
             Block32.PackNibbles(lo, hi).StoreUnsafe(ref y.Qs[0]);
         }
 
@@ -36,11 +27,5 @@ internal sealed class Q4_1Kernel : BlockKernel<Q4_1Kernel.Codec, BlockQ4_1>
             Block32.Values16(lo.AsSByte(), op, ref y);
             Block32.Values16(hi.AsSByte(), op, ref Unsafe.Add(ref y, 16));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q4_1Reference.QuantizeRow(x, destination, importance);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q4_1Reference.Dequantize(source, destination);
     }
 }

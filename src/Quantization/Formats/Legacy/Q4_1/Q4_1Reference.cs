@@ -4,7 +4,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Scalar reference of Q4_1: <c>quantize_row_q4_1_ref</c>, <c>quantize_row_q4_1_impl</c>, <c>dequantize_row_q4_1</c>.</summary>
-internal static class Q4_1Reference
+internal readonly struct Q4_1Reference : IRowReference
 {
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {

@@ -10,7 +10,7 @@ internal sealed class Q5_0Format : IFormat
     {
         LlamaFileType = 8,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q5_0Kernel>,
+        Kernels = () => KernelEntry.Create<Q5_0Kernel>(Q5_0Reference.QuantizeRow, Q5_0Reference.Dequantize),
         Dot = DotEntry.CreateRows<Block32DotKernel<Q5_0Weights>>,
     };
 }

@@ -4,7 +4,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Scalar reference of Q5_0: <c>quantize_row_q5_0_ref</c>, <c>quantize_row_q5_0_impl</c>, <c>dequantize_row_q5_0</c>.</summary>
-internal static class Q5_0Reference
+internal readonly struct Q5_0Reference : IRowReference
 {
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {

@@ -10,7 +10,7 @@ internal sealed class Q5_1Format : IFormat
     {
         LlamaFileType = 9,
         Importance = ImportanceUse.Optional,
-        Kernels = KernelEntry.Create<Q5_1Kernel>,
+        Kernels = () => KernelEntry.Create<Q5_1Kernel>(Q5_1Reference.QuantizeRow, Q5_1Reference.Dequantize),
         Dot = DotEntry.CreateRows<Block32DotKernel<Q5_1Weights>>,
     };
 }

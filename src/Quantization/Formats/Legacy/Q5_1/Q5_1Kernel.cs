@@ -7,25 +7,16 @@ namespace Quantization.Formats;
 /// <summary>Q5_1 kernels: vector paths over <see cref="Block32"/>, identical in bytes to <see cref="Q5_1Reference"/>.</summary>
 internal sealed class Q5_1Kernel : BlockKernel<Q5_1Kernel.Codec, BlockQ5_1>
 {
-    internal readonly struct Codec : IBlockCodec<BlockQ5_1>
+    internal readonly struct Codec : ILegacyCodec<BlockQ5_1, Q5_1Reference.ImportanceFormat, Q5_1Reference>
     {
         public static QuantType Type => QuantType.Q5_1;
-
-        public static int BlockValues => 32;
-
-        public static bool QuantizeWeighted(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            LegacyImportance.QuantizeRowOrReference<Q5_1Reference.ImportanceFormat, Codec>(x, destination, importance);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockQ5_1 y)
         {
-            Block32.MinMax(ref x, out float min, out float max);
-            float d = (max - min) / ((1 << 5) - 1);
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            y.D = Fp16.FromSingle(d);
-            y.M = Fp16.FromSingle(min);
             // The reference does not clamp; (x − min)·id + 0.5 stays below 32 because id = 1/((max − min)/31).
-            Block32.Codes(ref x, new TruncateCodeOp(min, id, 0.5f, 255), out Vector128<byte> lo, out Vector128<byte> hi);
+            y.D = Fp16.FromSingle(Block32.AffineCodes(ref x, (1 << 5) - 1, 255, out float min, out Vector128<byte> lo, out Vector128<byte> hi));
+            y.M = Fp16.FromSingle(min);
             Block32.PackNibbles(lo, hi).StoreUnsafe(ref y.Qs[0]);
             y.Qh = Block32.HighBits(lo, hi);
         }
@@ -39,11 +30,5 @@ internal sealed class Q5_1Kernel : BlockKernel<Q5_1Kernel.Codec, BlockQ5_1>
             Block32.Values16((lo | Block32.SpreadBit4(qh)).AsSByte(), op, ref y);
             Block32.Values16((hi | Block32.SpreadBit4(qh >> 16)).AsSByte(), op, ref Unsafe.Add(ref y, 16));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q5_1Reference.QuantizeRow(x, destination, importance);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q5_1Reference.Dequantize(source, destination);
     }
 }

@@ -4,7 +4,7 @@ using Quantization.Kernels;
 namespace Quantization.Formats;
 
 /// <summary>Scalar reference of Q5_1: <c>quantize_row_q5_1_ref</c>, <c>quantize_row_q5_1_impl</c>, <c>dequantize_row_q5_1</c>.</summary>
-internal static class Q5_1Reference
+internal readonly struct Q5_1Reference : IRowReference
 {
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance)
     {

@@ -9,7 +9,7 @@ internal sealed class Q8_0Format : IFormat
     public static FormatDescriptor Descriptor { get; } = new(QuantType.Q8_0, "q8_0", blockSize: 32, bytesPerBlock: BlockQ8_0.Size, FormatFamily.Legacy)
     {
         LlamaFileType = 7,
-        Kernels = KernelEntry.Create<Q8_0Kernel>,
+        Kernels = () => KernelEntry.Create<Q8_0Kernel>((x, y, _) => Q8_0Reference.QuantizeRow(x, y), Q8_0Reference.Dequantize),
         Dot = DotEntry.CreateRows<Block32DotKernel<Q8_0Weights>>,
     };
 }

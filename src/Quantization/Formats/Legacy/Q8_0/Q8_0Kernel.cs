@@ -19,11 +19,5 @@ internal sealed class Q8_0Kernel : BlockKernel<Q8_0Kernel.Codec, BlockQ8_0>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void DequantizeBlock(ref readonly BlockQ8_0 x, ref float y) =>
             Block32.DequantizeQ8(in x.Qs[0], Fp16.ToSingle(x.D), ref y);
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q8_0Reference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q8_0Reference.Dequantize(source, destination);
     }
 }

@@ -8,6 +8,6 @@ internal sealed class Q8_1Format : IFormat
     public static FormatDescriptor Descriptor { get; } = new(QuantType.Q8_1, "q8_1", blockSize: 32, bytesPerBlock: BlockQ8_1.Size, FormatFamily.Legacy)
     {
         Role = FormatRole.Activation,
-        Kernels = KernelEntry.Create<Q8_1Kernel>,
+        Kernels = () => KernelEntry.Create<Q8_1Kernel>((x, y, _) => Q8_1Reference.QuantizeRow(x, y), Q8_1Reference.Dequantize),
     };
 }

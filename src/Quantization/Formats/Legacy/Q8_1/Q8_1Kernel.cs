@@ -24,11 +24,5 @@ internal sealed class Q8_1Kernel : BlockKernel<Q8_1Kernel.Codec, BlockQ8_1>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void DequantizeBlock(ref readonly BlockQ8_1 x, ref float y) =>
             Block32.DequantizeQ8(in x.Qs[0], Fp16.ToSingle(x.D), ref y);
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            Q8_1Reference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            Q8_1Reference.Dequantize(source, destination);
     }
 }

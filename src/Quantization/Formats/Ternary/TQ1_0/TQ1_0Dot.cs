@@ -15,7 +15,7 @@ namespace Quantization.Formats;
 /// every byte, compute Σ t·q8 with t unsigned and subtract Σ q8 from the bsums; their integer sums equal the
 /// reference's, so <see cref="Dot"/> returns the same float as <see cref="DotReference"/>.
 /// </summary>
-internal sealed class TQ1_0Dot : IDotKernel
+internal readonly struct TQ1_0Dot : ITernaryDot<BlockTQ1_0>
 {
     public static QuantType WeightType => QuantType.TQ1_0;
 
@@ -25,57 +25,24 @@ internal sealed class TQ1_0Dot : IDotKernel
     public static ReadOnlySpan<DotPath> Paths =>
         [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
 
+    private static readonly DotPath s_bestPath = DotPaths.Best(Paths);
+
     /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
-    public static readonly DotPath BestPath = DotPaths.Best(Paths);
+    public static DotPath BestPath => s_bestPath;
 
     /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
     public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int blocks = TernaryDot.BlockCount(n, BlockTQ1_0.Size, weights.Length, activations.Length);
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        float sumf = 0f;
-        int i = 0;
-        if (BestPath is DotPath.Avx512 or DotPath.Avx2)
-        {
-            // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
-            for (; i + 4 <= blocks; i += 4)
-            {
-                ref byte x0 = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
-                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-                ref byte x1 = ref Unsafe.Add(ref x0, BlockTQ1_0.Size);
-                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
-                ref byte x2 = ref Unsafe.Add(ref x1, BlockTQ1_0.Size);
-                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
-                ref byte x3 = ref Unsafe.Add(ref x2, BlockTQ1_0.Size);
-                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
-                Vector128<int> sumi = TernaryDot.Totals4(
-                    PartialX86(ref x0, ref y0), PartialX86(ref x1, ref y1), PartialX86(ref x2, ref y2), PartialX86(ref x3, ref y3));
-                Vector128<float> scales = Vector128.Create(
-                    TernaryDot.Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, 52))),
-                    TernaryDot.Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, 52))),
-                    TernaryDot.Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, 52))),
-                    TernaryDot.Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, 52))));
-                sumf = TernaryDot.Accumulate4(sumf, sumi, scales);
-            }
-        }
+    public static int BlockBytes => BlockTQ1_0.Size;
 
-        for (; i < blocks; i++)
-        {
-            ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ1_0.Size);
-            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            int sumi = BlockSum(ref xb, ref yb);
-            sumf += (float)sumi * TernaryDot.Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, 52)));
-        }
+    public static int ScaleOffset => 52;
 
-        return sumf;
-    }
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        TernaryDot.Dot<TQ1_0Dot, BlockTQ1_0>(weights, activations, n);
 
     /// <summary>Every block's integer sum from <paramref name="path"/>, in the reference's float order (<see cref="TernaryDot.DotOn"/>).</summary>
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.DotOn(path, weights, activations, n, BlockTQ1_0.Size, scaleOffset: 52, BlockSumOn);
+        TernaryDot.DotOn<TQ1_0Dot, BlockTQ1_0>(path, weights, activations, n);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
@@ -93,7 +60,7 @@ internal sealed class TQ1_0Dot : IDotKernel
     }
 
     /// <summary>Σ (t − 1)·q8 over one block, in ggml's generic loop order.</summary>
-    internal static int BlockSumReference(in BlockTQ1_0 x, in BlockQ8_K y)
+    public static int BlockSumReference(in BlockTQ1_0 x, in BlockQ8_K y)
     {
         int sum = 0;
         for (int j = 0; j < 32; j += 32)
@@ -128,33 +95,6 @@ internal sealed class TQ1_0Dot : IDotKernel
 
         return sum;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
-
-    /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> PartialX86(ref byte x, ref byte y) =>
-        BestPath == DotPath.Avx512 ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
-
-    /// <summary>The integer block sum on the best path this machine has.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSum(ref byte x, ref byte y) => BlockSumOn(BestPath, ref x, ref y);
-
-    /// <summary>The integer block sum on <paramref name="path"/> (which must be supported).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumOn(DotPath path, ref byte x, ref byte y) => path switch
-    {
-        DotPath.Avx512 => BlockSumAvx512(ref x, ref y),
-        DotPath.Avx2 => BlockSumAvx2(ref x, ref y),
-        DotPath.Ssse3 => BlockSumVector128(ref x, ref y),
-        DotPath.AdvSimdDp => BlockSumDp(ref x, ref y),
-        DotPath.AdvSimd => BlockSumAdvSimd(ref x, ref y),
-        _ => BlockSumReference(in Unsafe.As<byte, BlockTQ1_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y)),
-    };
 
     /// <summary>
     /// The 16 qh trits (elements 240..255) as bytes b·3ⁿ at position 4n + j: each byte times 3ⁿ in a uint, even and odd
@@ -206,7 +146,7 @@ internal sealed class TQ1_0Dot : IDotKernel
 
     /// <summary>Avx512BW: four 64-element steps; (trit 4 of qs[0..31], elements 128..159) pairs with the 160.. tail (224..255).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> PartialAvx512(ref byte x, ref byte y)
+    public static Vector256<int> PartialAvx512(ref byte x, ref byte y)
     {
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
         Vector256<byte> a = Vector256.LoadUnsafe(ref x);
@@ -232,7 +172,7 @@ internal sealed class TQ1_0Dot : IDotKernel
 
     /// <summary>Avx2: five steps over qs[0..31], then qs[32..47] two trits at a time, then trit 4 of qs[32..47] with qh.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> PartialAvx2(ref byte x, ref byte y)
+    public static Vector256<int> PartialAvx2(ref byte x, ref byte y)
     {
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
         Vector256<byte> t = Vector256.LoadUnsafe(ref x);
@@ -254,11 +194,11 @@ internal sealed class TQ1_0Dot : IDotKernel
         return TernaryDot.PartialAvx2(acc, ref y);
     }
 
-    internal static int BlockSumDp(ref byte x, ref byte y) => BlockSum128<DotProductStep>(ref x, ref y);
+    public static int BlockSumDp(ref byte x, ref byte y) => BlockSum128<DotProductStep>(ref x, ref y);
 
-    internal static int BlockSumAdvSimd(ref byte x, ref byte y) => BlockSum128<AdvSimdStep>(ref x, ref y);
+    public static int BlockSumAdvSimd(ref byte x, ref byte y) => BlockSum128<AdvSimdStep>(ref x, ref y);
 
-    internal static int BlockSumVector128(ref byte x, ref byte y) => BlockSum128<PortableStep>(ref x, ref y);
+    public static int BlockSumVector128(ref byte x, ref byte y) => BlockSum128<PortableStep>(ref x, ref y);
 
     /// <summary>The 16-element steps of the 128-bit paths, in the layout's element order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

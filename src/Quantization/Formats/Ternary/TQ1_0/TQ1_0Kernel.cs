@@ -19,9 +19,7 @@ internal sealed class TQ1_0Kernel : BlockKernel<TQ1_0Kernel.Codec, BlockTQ1_0>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockTQ1_0 y)
         {
-            float d = TernaryBlocks.MaxAbs256(ref x);
-            var op = new TernaryCodeOp(TernaryCodes.Inverse(d));
-            y.D = Fp16.FromSingle(d);
+            y.D = TernaryBlocks.Scale(ref x, out TernaryCodeOp op);
 
             // Group g holds elements 32g..32g+31: lo = the first 16, hi = the last 16.
             Block32.Codes(ref x, op, out Vector128<byte> l0, out Vector128<byte> h0);
@@ -70,11 +68,5 @@ internal sealed class TQ1_0Kernel : BlockKernel<TQ1_0Kernel.Codec, BlockTQ1_0>
             Vector128<byte> h = Vector128.Create(Unsafe.ReadUnaligned<uint>(in x.Qh[0])).AsByte() * qhPow3;
             Block32.Values16(TernaryBlocks.TritOf(h).AsSByte(), op, ref Unsafe.Add(ref y, 240));
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            TQ1_0Reference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            TQ1_0Reference.Dequantize(source, destination);
     }
 }

@@ -14,64 +14,31 @@ namespace Quantization.Formats;
 /// unsigned (0..3) and subtract Σ q8 from the Q8_K bsums; their integer sums equal the reference's, so
 /// <see cref="Dot"/> returns the same float as <see cref="DotReference"/>.
 /// </summary>
-internal sealed class TQ2_0Dot : IDotRowsKernel
+internal readonly struct TQ2_0Dot : ITernaryDot<BlockTQ2_0>, IDotRowsKernel
 {
     public static QuantType WeightType => QuantType.TQ2_0;
 
     public static QuantType ActivationType => QuantType.Q8_K;
 
-    /// <summary>The paths implemented (<see cref="Rows4AvxVnni"/> is not one: AVX-512 comes after AVX-VNNI in
+    /// <summary>The paths implemented (<see cref="AvxVnniRow"/> is not one: AVX-512 comes after AVX-VNNI in
     /// <see cref="DotPaths.Order"/>, and this format keeps AVX-512 where a CPU has both); <see cref="DotPath.Ssse3"/> is the portable Vector128 kernel.</summary>
     public static ReadOnlySpan<DotPath> Paths =>
         [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
 
+    private static readonly DotPath s_bestPath = DotPaths.Best(Paths);
+
     /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
-    public static readonly DotPath BestPath = DotPaths.Best(Paths);
+    public static DotPath BestPath => s_bestPath;
 
     /// <summary>Whether <paramref name="path"/> runs on this process.</summary>
     public static bool IsSupported(DotPath path) => DotPaths.IsSupported(Paths, path);
 
-    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        int blocks = TernaryDot.BlockCount(n, BlockTQ2_0.Size, weights.Length, activations.Length);
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        float sumf = 0f;
-        int i = 0;
-        if (BestPath is DotPath.Avx512 or DotPath.Avx2)
-        {
-            // Four blocks per step: one shared horizontal reduction, then the four terms added in block order.
-            for (; i + 4 <= blocks; i += 4)
-            {
-                ref byte x0 = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
-                ref byte y0 = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-                ref byte x1 = ref Unsafe.Add(ref x0, BlockTQ2_0.Size);
-                ref byte y1 = ref Unsafe.Add(ref y0, BlockQ8_K.Size);
-                ref byte x2 = ref Unsafe.Add(ref x1, BlockTQ2_0.Size);
-                ref byte y2 = ref Unsafe.Add(ref y1, BlockQ8_K.Size);
-                ref byte x3 = ref Unsafe.Add(ref x2, BlockTQ2_0.Size);
-                ref byte y3 = ref Unsafe.Add(ref y2, BlockQ8_K.Size);
-                Vector128<int> sumi = TernaryDot.Totals4(
-                    PartialX86(ref x0, ref y0), PartialX86(ref x1, ref y1), PartialX86(ref x2, ref y2), PartialX86(ref x3, ref y3));
-                Vector128<float> scales = Vector128.Create(
-                    TernaryDot.Scale(ref y0, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x0, 64))),
-                    TernaryDot.Scale(ref y1, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x1, 64))),
-                    TernaryDot.Scale(ref y2, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x2, 64))),
-                    TernaryDot.Scale(ref y3, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref x3, 64))));
-                sumf = TernaryDot.Accumulate4(sumf, sumi, scales);
-            }
-        }
+    public static int BlockBytes => BlockTQ2_0.Size;
 
-        for (; i < blocks; i++)
-        {
-            ref byte xb = ref Unsafe.Add(ref x, i * BlockTQ2_0.Size);
-            ref byte yb = ref Unsafe.Add(ref y, i * BlockQ8_K.Size);
-            int sumi = BlockSum(ref xb, ref yb);
-            sumf += (float)sumi * TernaryDot.Scale(ref yb, Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref xb, 64)));
-        }
+    public static int ScaleOffset => 64;
 
-        return sumf;
-    }
+    public static float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        TernaryDot.Dot<TQ2_0Dot, BlockTQ2_0>(weights, activations, n);
 
     public static void DotRows(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
@@ -90,7 +57,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
             }
             else
             {
-                TernaryDot.Rows4<Rows4Avx2>(ref rows, rowBytes, ref a, blocks, four, prefetch);
+                TernaryDot.Rows4<Rows4<Avx2Row>>(ref rows, rowBytes, ref a, blocks, four, prefetch);
             }
         }
 
@@ -135,8 +102,15 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         }
     }
 
-    /// <summary>AVX-VNNI: <c>vpdpbusd</c> of the unsigned codes and q8 straight into int32 (no int16 stage).</summary>
-    internal readonly struct Rows4AvxVnni : ITernaryRows4
+    /// <summary>One row's int32 lanes whose total is Σ q·q8 of a block (the codes unsigned), the activations read from memory.</summary>
+    internal interface IRow
+    {
+        static abstract Vector256<int> Row(ref byte x, ref byte q8);
+    }
+
+    /// <summary>Four rows of <typeparamref name="TRow"/>, one after another against the same activations.</summary>
+    internal readonly struct Rows4<TRow> : ITernaryRows4
+        where TRow : struct, IRow
     {
         public static int BlockBytes => BlockTQ2_0.Size;
 
@@ -147,12 +121,16 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         {
             ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
             return TernaryDot.Totals4(
-                Row(ref x, ref q8), Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
-                Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
+                TRow.Row(ref x, ref q8), TRow.Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
+                TRow.Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), TRow.Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
         }
+    }
 
+    /// <summary>AVX-VNNI: <c>vpdpbusd</c> of the unsigned codes and q8 straight into int32 (no int16 stage).</summary>
+    internal readonly struct AvxVnniRow : IRow
+    {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Row(ref byte x, ref byte q8)
+        public static Vector256<int> Row(ref byte x, ref byte q8)
         {
             Vector256<byte> three = Vector256.Create((byte)3);
             Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
@@ -171,23 +149,10 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
     }
 
     /// <summary>AVX2: <c>vpmaddubsw</c> pairs in int16 (|pair| ≤ 768, eight of them per lane), then <c>vpmaddwd</c> with ones.</summary>
-    internal readonly struct Rows4Avx2 : ITernaryRows4
+    internal readonly struct Avx2Row : IRow
     {
-        public static int BlockBytes => BlockTQ2_0.Size;
-
-        public static int ScaleOffset => 64;
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<int> Sums4(ref byte x, nint rowBytes, ref byte y)
-        {
-            ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
-            return TernaryDot.Totals4(
-                Row(ref x, ref q8), Row(ref Unsafe.Add(ref x, rowBytes), ref q8),
-                Row(ref Unsafe.Add(ref x, 2 * rowBytes), ref q8), Row(ref Unsafe.Add(ref x, 3 * rowBytes), ref q8));
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Row(ref byte x, ref byte q8)
+        public static Vector256<int> Row(ref byte x, ref byte q8)
         {
             Vector256<byte> three = Vector256.Create((byte)3);
             Vector256<ushort> q0 = Vector256.LoadUnsafe(ref x).AsUInt16();
@@ -206,7 +171,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
 
     /// <summary>Every block's integer sum from <paramref name="path"/>, in the reference's float order (<see cref="TernaryDot.DotOn"/>).</summary>
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        TernaryDot.DotOn(path, weights, activations, n, BlockTQ2_0.Size, scaleOffset: 64, BlockSumOn);
+        TernaryDot.DotOn<TQ2_0Dot, BlockTQ2_0>(path, weights, activations, n);
 
     public static float DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
@@ -225,7 +190,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
     }
 
     /// <summary>Σ (q − 1)·q8 over one block, in ggml's generic loop order.</summary>
-    internal static int BlockSumReference(in BlockTQ2_0 x, in BlockQ8_K y)
+    public static int BlockSumReference(in BlockTQ2_0 x, in BlockQ8_K y)
     {
         int sumi = 0;
         for (int j = 0; j < 64; j += 32)
@@ -242,36 +207,9 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
         return sumi;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx512(ref byte x, ref byte y) => Vector256.Sum(PartialAvx512(ref x, ref y));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAvx2(ref byte x, ref byte y) => Vector256.Sum(PartialAvx2(ref x, ref y));
-
-    /// <summary>The x86 int32 partials of one block (AVX-512 or AVX2), for <see cref="TernaryDot.Totals4"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> PartialX86(ref byte x, ref byte y) =>
-        BestPath == DotPath.Avx512 ? PartialAvx512(ref x, ref y) : PartialAvx2(ref x, ref y);
-
-    /// <summary>The integer block sum on the best path this machine has.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSum(ref byte x, ref byte y) => BlockSumOn(BestPath, ref x, ref y);
-
-    /// <summary>The integer block sum on <paramref name="path"/> (which must be supported).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumOn(DotPath path, ref byte x, ref byte y) => path switch
-    {
-        DotPath.Avx512 => BlockSumAvx512(ref x, ref y),
-        DotPath.Avx2 => BlockSumAvx2(ref x, ref y),
-        DotPath.Ssse3 => BlockSumVector128(ref x, ref y),
-        DotPath.AdvSimdDp => BlockSumDp(ref x, ref y),
-        DotPath.AdvSimd => BlockSumAdvSimd(ref x, ref y),
-        _ => BlockSumReference(in Unsafe.As<byte, BlockTQ2_0>(ref x), in Unsafe.As<byte, BlockQ8_K>(ref y)),
-    };
-
     /// <summary>Avx512BW: the 64 code bytes in one vector; shift l selects elements 32l.. (low half) and 128 + 32l.. (high half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> PartialAvx512(ref byte x, ref byte y)
+    public static Vector256<int> PartialAvx512(ref byte x, ref byte y)
     {
         Vector512<byte> qs = Vector512.LoadUnsafe(ref x);
         Vector512<byte> three = Vector512.Create((byte)3);
@@ -291,7 +229,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
 
     /// <summary>Avx2: 32 code bytes per vector; maddubs (unsigned codes × signed q8) never saturates (|pair| ≤ 768).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> PartialAvx2(ref byte x, ref byte y)
+    public static Vector256<int> PartialAvx2(ref byte x, ref byte y)
     {
         Vector256<byte> three = Vector256.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
@@ -312,7 +250,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
 
     /// <summary>Arm dot product: SDOT of codes (0..3 as int8) and q8 into int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumDp(ref byte x, ref byte y)
+    public static int BlockSumDp(ref byte x, ref byte y)
     {
         Vector128<byte> three = Vector128.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
@@ -332,7 +270,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
 
     /// <summary>AdvSimd without dot product: widening multiplies into int16 (16 steps × 2 products ≤ 12288 per lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumAdvSimd(ref byte x, ref byte y)
+    public static int BlockSumAdvSimd(ref byte x, ref byte y)
     {
         Vector128<byte> three = Vector128.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);
@@ -352,7 +290,7 @@ internal sealed class TQ2_0Dot : IDotRowsKernel
 
     /// <summary>Portable Vector128: the same steps with widening int16 multiplies.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BlockSumVector128(ref byte x, ref byte y)
+    public static int BlockSumVector128(ref byte x, ref byte y)
     {
         Vector128<byte> three = Vector128.Create((byte)3);
         ref byte q8 = ref Unsafe.Add(ref y, TernaryDot.Q8Values);

@@ -16,9 +16,7 @@ internal sealed class TQ2_0Kernel : BlockKernel<TQ2_0Kernel.Codec, BlockTQ2_0>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void QuantizeBlock(ref float x, ref BlockTQ2_0 y)
         {
-            float d = TernaryBlocks.MaxAbs256(ref x);
-            var op = new TernaryCodeOp(TernaryCodes.Inverse(d));
-            y.D = Fp16.FromSingle(d);
+            y.D = TernaryBlocks.Scale(ref x, out TernaryCodeOp op);
             ref byte qs = ref y.Qs[0];
             for (int c = 0; c < 2; c++)
             {
@@ -50,11 +48,5 @@ internal sealed class TQ2_0Kernel : BlockKernel<TQ2_0Kernel.Codec, BlockTQ2_0>
                 }
             }
         }
-
-        public static void QuantizeRowReference(ReadOnlySpan<float> x, Span<byte> destination, ReadOnlySpan<float> importance) =>
-            TQ2_0Reference.QuantizeRow(x, destination);
-
-        public static void DequantizeReference(ReadOnlySpan<byte> source, Span<float> destination) =>
-            TQ2_0Reference.Dequantize(source, destination);
     }
 }
