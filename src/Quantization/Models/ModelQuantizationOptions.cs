@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Quantization.Models;
 
 /// <summary>Options of <see cref="ModelQuantizer.Quantize"/>.</summary>
@@ -14,6 +16,9 @@ public sealed class ModelQuantizationOptions
 
     /// <summary>Where the importance came from, written as llama-quantize's <c>quantize.imatrix.*</c> keys; null writes none.</summary>
     public ImportanceSource? ImportanceSource { get; init; }
+
+    /// <summary>Receives a summary when the work starts and ends (Information), every tensor's decision (Debug) and a stop (Warning); null for none.</summary>
+    public ILogger? Logger { get; init; }
 }
 
 /// <summary>The provenance of importance data, written as the <c>quantize.imatrix.*</c> metadata keys llama-quantize writes.</summary>

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Quantization.Formats;
 using Quantization.Gguf;
 
@@ -47,6 +49,27 @@ public static class ModelQuantizer
         QuantizationPlan plan = recipe.CreatePlan(ModelDescription.FromGguf(input), importance is not null);
         float[]?[] rows = Validate(plan, importance);
         int threads = options.Threads == -1 ? Environment.ProcessorCount : options.Threads;
+        ILogger logger = options.Logger ?? NullLogger.Instance;
+        ModelLog.Started(logger, plan.Tensors.Count, plan.Tensors.Count(d => d.IsConverted), plan.SourceBytes, plan.Tensors.Sum(d => d.TargetBytes), threads);
+        try
+        {
+            Write(input, outputPath, recipe, options, plan, rows, threads, logger, progress, cancellationToken);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidDataException)
+        {
+            ModelLog.Stopped(logger, outputPath, ex.Message);
+            throw;
+        }
+
+        var result = new ModelQuantizationResult(plan, new FileInfo(outputPath).Length, clock.Elapsed);
+        ModelLog.Finished(logger, outputPath, result.OutputBytes, result.Elapsed.TotalSeconds);
+        return result;
+    }
+
+    private static void Write(GgufFile input, string outputPath, QuantizationRecipe recipe, ModelQuantizationOptions options, QuantizationPlan plan,
+                              float[]?[] rows, int threads, ILogger logger, IProgress<ModelQuantizationProgress>? progress,
+                              CancellationToken cancellationToken)
+    {
         // GgufWriter.Create writes outputPath + ".tmp" and moves it into place on Finish; disposed unfinished (an
         // exception, a cancellation) it deletes the partial file.
         using (GgufWriter writer = GgufWriter.Create(outputPath))
@@ -63,6 +86,7 @@ public static class ModelQuantizer
                 cancellationToken.ThrowIfCancellationRequested();
                 TensorDecision d = plan.Tensors[i];
                 GgufTensorView view = input.GetTensorView(d.Tensor.Name);
+                ModelLog.Tensor(logger, d.Tensor.Name, d.Tensor.Type, d.TargetType, d.Rule);
                 if (d.IsConverted)
                 {
                     Convert(view, d, rows[i], threads, writer, cancellationToken);
@@ -78,8 +102,6 @@ public static class ModelQuantizer
 
             writer.Finish();
         }
-
-        return new ModelQuantizationResult(plan, new FileInfo(outputPath).Length, clock.Elapsed);
     }
 
     /// <summary>Checks every conversion can run before anything is written; returns each tensor's importance (or null).</summary>

@@ -28,6 +28,42 @@ public sealed class ModelQuantizerTests : IDisposable
         }
     }
 
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+                                Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
+    }
+
+    [Fact]
+    public void The_logger_sees_the_start_every_tensor_the_end_and_a_stop()
+    {
+        using GgufFile model = GgufFile.Open(Write(new SyntheticModel("llama", Layers: 2)));
+        string output = Path.Combine(_dir, "logged.gguf");
+        var logger = new ListLogger();
+        ModelQuantizer.Quantize(model, output, new QuantizationRecipe(QuantizationPreset.Q4_K_M),
+                                new ModelQuantizationOptions { Threads = 1, Logger = logger }, null, TestContext.Current.CancellationToken);
+
+        Assert.StartsWith($"Quantizing {model.Tensors.Count} tensors", logger.Entries[0].Message, StringComparison.Ordinal);
+        Assert.Equal(model.Tensors.Count, logger.Entries.Count(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug));
+        Assert.Contains(logger.Entries, e => e.Message.Contains("blk.0.attn_v.weight", StringComparison.Ordinal) && e.Message.Contains("->", StringComparison.Ordinal));
+        Assert.StartsWith($"Wrote {output}", logger.Entries[^1].Message, StringComparison.Ordinal);
+
+        var stopped = new ListLogger();
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => ModelQuantizer.Quantize(model, Path.Combine(_dir, "stopped.gguf"), new QuantizationRecipe(QuantizationPreset.Q4_K_M),
+                                                                                 new ModelQuantizationOptions { Logger = stopped }, null, cts.Token));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, stopped.Entries[^1].Level);
+        Assert.False(File.Exists(Path.Combine(_dir, "stopped.gguf")));
+    }
+
     [Fact]
     public void Progress_counts_every_tensor_and_every_source_byte()
     {
