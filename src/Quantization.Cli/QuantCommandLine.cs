@@ -119,7 +119,7 @@ internal static class QuantCommandLine
             report,
             Gguf.InspectCommand.Create(output, error, console),
             Gguf.ConvertCommand.Create(error, console),
-            Gguf.PlanCommand.Create(error, console),
+            Gguf.PlanCommand.Create(output, error, console),
         };
     }
 

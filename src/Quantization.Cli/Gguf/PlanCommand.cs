@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Quantization.Cli.Report;
+using Quantization.Models;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -13,7 +16,7 @@ internal static partial class PlanCommand
     /// <summary>Common model sizes, in billions of parameters.</summary>
     private static readonly double[] s_modelBillions = [0.5, 1, 3, 7, 8, 13, 14, 27, 32, 70, 123, 405];
 
-    public static Command Create(TextWriter error, IAnsiConsole console)
+    public static Command Create(TextWriter output, TextWriter error, IAnsiConsole console)
     {
         var memory = new Option<string>("--memory", "-m")
         {
@@ -25,9 +28,16 @@ internal static partial class PlanCommand
             Description = "Fraction of the memory kept free for the KV cache, activations and the rest of the system.",
             DefaultValueFactory = _ => 0.2,
         };
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format.",
+            DefaultValueFactory = _ => "table",
+            HelpName = "table|json",
+        };
+        format.AcceptOnlyFromAmong("table", "json");
         var command = new Command("plan", "Show which model sizes fit in a memory budget at each weight format (weights only, plus headroom).")
         {
-            memory, headroom,
+            memory, headroom, format,
         };
         command.SetAction(parse =>
         {
@@ -45,7 +55,15 @@ internal static partial class PlanCommand
                 return QuantCommandLine.ExitBadArguments;
             }
 
-            console.Write(Build(bytes, reserve));
+            if (parse.GetValue(format) == "json")
+            {
+                output.WriteLine(JsonSerializer.Serialize(BuildDocument(bytes, reserve), PlanJsonContext.Default.PlanDocument));
+            }
+            else
+            {
+                console.Write(Build(bytes, reserve));
+            }
+
             return QuantCommandLine.ExitSuccess;
         });
         return command;
@@ -120,6 +138,29 @@ internal static partial class PlanCommand
         return new Rows(byFormat, byModel, PresetSizes.BestFit(presets, usable), PresetSizes.Table(presets));
     }
 
+    /// <summary>The same content as <see cref="Build"/>, as data: sizes in bytes, model sizes in billions of parameters.</summary>
+    public static PlanDocument BuildDocument(double memoryBytes, double headroom)
+    {
+        double usable = memoryBytes * (1 - headroom);
+        QuantFormat[] formats = [.. QualityReport.WeightFormats().Where(f => f.Type != QuantType.F32)];
+        return new PlanDocument(
+            memoryBytes, headroom, usable,
+            [.. formats.Select(f =>
+            {
+                double maxBillions = usable * 8 / f.BitsPerWeight / 1e9;
+                double[] fitting = [.. s_modelBillions.Where(b => b <= maxBillions)];
+                return new PlanFormat(f.Name, f.BitsPerWeight, maxBillions, fitting.Length == 0 ? null : fitting[^1]);
+            })],
+            [.. s_modelBillions.Select(billions =>
+            {
+                QuantFormat? best = formats.FirstOrDefault(f => billions * 1e9 * f.BitsPerWeight / 8 <= usable);
+                return new PlanModel(billions, best?.Name, best is null ? null : billions * 1e9 * best.BitsPerWeight / 8);
+            })],
+            [.. PresetSizes.All().Select(p => new PlanPreset(
+                QuantizationPresets.GetName(p.Preset),
+                [.. p.Plans.Select((plan, i) => new PlanPresetSize(PresetSizes.Shapes[i].Name, plan.BitsPerWeight, plan.TargetBytes, plan.TargetBytes <= usable))]))]);
+    }
+
     private static string Billions(double billions) => billions.ToString(CultureInfo.InvariantCulture) + "B";
 
     private static string Gigabytes(double bytes) => (bytes / 1e9).ToString("0.#", CultureInfo.InvariantCulture);
@@ -127,3 +168,43 @@ internal static partial class PlanCommand
     [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$")]
     private static partial Regex SizePattern();
 }
+
+/// <summary>The JSON document <c>quant plan --format json</c> writes.</summary>
+/// <param name="MemoryBytes">The memory given.</param>
+/// <param name="Headroom">The fraction kept free.</param>
+/// <param name="UsableBytes">The bytes left for weights.</param>
+/// <param name="Formats">Per weight format: the most parameters that fit and the largest common model size that does.</param>
+/// <param name="Models">Per common model size: the format with the most bits per weight that fits.</param>
+/// <param name="Presets">Per llama.cpp preset: its size on the LLaMA shapes, from its rules.</param>
+internal sealed record PlanDocument(double MemoryBytes, double Headroom, double UsableBytes, IReadOnlyList<PlanFormat> Formats,
+                                    IReadOnlyList<PlanModel> Models, IReadOnlyList<PlanPreset> Presets);
+
+/// <summary>One weight format.</summary>
+/// <param name="Format">ggml's name.</param>
+/// <param name="BitsPerWeight">Bits per weight.</param>
+/// <param name="MaxBillions">The most parameters (billions) that fit.</param>
+/// <param name="LargestCommonBillions">The largest common model size that fits; null for none.</param>
+internal sealed record PlanFormat(string Format, double BitsPerWeight, double MaxBillions, double? LargestCommonBillions);
+
+/// <summary>One common model size.</summary>
+/// <param name="Billions">Parameters, in billions.</param>
+/// <param name="BestFormat">The format with the most bits per weight that fits; null when none does.</param>
+/// <param name="WeightsBytes">Its weights' size; null when none fits.</param>
+internal sealed record PlanModel(double Billions, string? BestFormat, double? WeightsBytes);
+
+/// <summary>One preset.</summary>
+/// <param name="Preset">Its name (e.g. <c>Q4_K_M</c>).</param>
+/// <param name="Sizes">Its size on each LLaMA shape.</param>
+internal sealed record PlanPreset(string Preset, IReadOnlyList<PlanPresetSize> Sizes);
+
+/// <summary>A preset on one shape.</summary>
+/// <param name="Shape">The shape (7B, 13B, 34B, 70B).</param>
+/// <param name="BitsPerWeight">Bits per weight of the whole file.</param>
+/// <param name="Bytes">Tensor bytes of the file.</param>
+/// <param name="Fits">Whether it fits the usable memory.</param>
+internal sealed record PlanPresetSize(string Shape, double BitsPerWeight, long Bytes, bool Fits);
+
+/// <summary>Source-generated (reflection-free, trim- and AOT-safe) serializer for the plan document.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(PlanDocument))]
+internal sealed partial class PlanJsonContext : JsonSerializerContext;

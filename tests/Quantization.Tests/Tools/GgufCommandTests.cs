@@ -96,6 +96,7 @@ public sealed class GgufCommandTests : IDisposable
     [InlineData("report", "--columns", "100")]
     [InlineData("report", "--threads", "0")]
     [InlineData("inspect", "IN", "--format", "xml")]
+    [InlineData("plan", "--memory", "32GB", "--format", "yaml")]
     public void BadArgumentsExitWithTwo(params string[] args)
     {
         File.WriteAllBytes(PathOf("in.gguf"), GgufSample.Create().WriteOurs());
@@ -126,6 +127,27 @@ public sealed class GgufCommandTests : IDisposable
         Assert.Equal(32e9, Cli.Gguf.PlanCommand.ParseBytes("32GB"));
         Assert.Equal(24.0 * (1L << 30), Cli.Gguf.PlanCommand.ParseBytes("24 GiB"));
         Assert.Null(Cli.Gguf.PlanCommand.ParseBytes("12 parsecs"));
+    }
+
+    [Fact]
+    public void PlanWritesStrictJsonWithTheTablesContent()
+    {
+        var (exitCode, output, error) = Run("plan", "--memory", "32GB", "--format", "json");
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(output);
+        System.Text.Json.JsonElement root = json.RootElement;
+        Assert.Equal(25.6e9, root.GetProperty("usableBytes").GetDouble(), 1e-3);
+        System.Text.Json.JsonElement q4k = root.GetProperty("formats").EnumerateArray().Single(f => f.GetProperty("format").GetString() == "q4_K");
+        Assert.Equal(32, q4k.GetProperty("largestCommonBillions").GetDouble());
+        System.Text.Json.JsonElement huge = root.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("billions").GetDouble() == 405);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, huge.GetProperty("bestFormat").ValueKind);
+        System.Text.Json.JsonElement q4km = root.GetProperty("presets").EnumerateArray().Single(p => p.GetProperty("preset").GetString() == "Q4_K_M");
+        System.Text.Json.JsonElement at7B = q4km.GetProperty("sizes").EnumerateArray().Single(z => z.GetProperty("shape").GetString() == "7B");
+        Assert.InRange(at7B.GetProperty("bitsPerWeight").GetDouble(), 4.7, 5.0);
+        Assert.True(at7B.GetProperty("fits").GetBoolean());
+        Assert.DoesNotContain("Infinity", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
     }
 
     /// <summary>A small model written by ggml: quantizable F32 / F16 / BF16 matrices, and tensors convert must copy.</summary>
