@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Quantization.Formats;
 using Quantization.Gguf;
+using Quantization.Models;
 
 namespace Quantization.Cli.Gguf;
 
@@ -46,75 +47,65 @@ internal static class ModelConverter
     {
         var clock = Stopwatch.StartNew();
         int quantized = 0, copied = 0;
-        string temporary = outputPath + ".tmp";
-        try
+        // GgufWriter.Create writes OUT.tmp and moves it into place on Finish; unfinished, it deletes it.
+        using (GgufWriter writer = GgufWriter.Create(outputPath))
         {
-            using (GgufWriter writer = GgufWriter.Create(temporary))
+            foreach (KeyValuePair<string, GgufValue> kv in input.Metadata)
             {
-                foreach (KeyValuePair<string, GgufValue> kv in input.Metadata)
-                {
-                    writer.SetMetadata(kv.Key, kv.Value);
-                }
-
-                writer.SetMetadata(GgufConstants.FileTypeKey, GgufValue.FromUInt32(FileType(target.Type)));
-                writer.SetMetadata(GgufConstants.QuantizationVersionKey, GgufValue.FromUInt32(GgufConstants.QuantizationVersion));
-                var plan = new bool[input.Tensors.Count];
-                for (int i = 0; i < plan.Length; i++)
-                {
-                    GgufTensorInfo t = input.Tensors[i];
-                    plan[i] = ShouldQuantize(t, target);
-                    if (plan[i] && FormatRegistry.TryGet(target.Type)?.Importance == ImportanceUse.Required && importance?.ContainsKey(t.Name) != true)
-                    {
-                        // Like llama-quantize: these formats are not quantized without importance (ggml aborts).
-                        throw new InvalidDataException(importance is null
-                            ? $"{target.Name} needs an importance matrix; pass one with --imatrix."
-                            : $"{target.Name} needs an importance matrix entry for every quantized tensor; the imatrix has none for '{t.Name}'.");
-                    }
-
-                    writer.AddTensor(t.Name, plan[i] ? target.Type : t.Type, [.. t.Dimensions]);
-                }
-
-                for (int i = 0; i < plan.Length; i++)
-                {
-                    GgufTensorInfo t = input.Tensors[i];
-                    GgufTensorView view = input.GetTensorView(t);
-                    if (plan[i])
-                    {
-                        float[]? imatrix = null;
-                        if (importance is not null && importance.TryGetValue(t.Name, out imatrix) && imatrix.Length != t.RowLength)
-                        {
-                            throw new InvalidDataException($"The imatrix entry for '{t.Name}' has {imatrix.Length} values; the tensor's rows have {t.RowLength}.");
-                        }
-
-                        try
-                        {
-                            Quantize(view, target, imatrix, threads, writer, t.Name);
-                        }
-                        catch (Exception ex) when (RejectedSource(ex) is { } rejected)
-                        {
-                            // Values a format cannot take (e.g. IQ2 rows whose squares overflow): a data error, not a crash.
-                            throw new InvalidDataException($"Tensor '{t.Name}': {rejected.Message}", ex);
-                        }
-                        quantized++;
-                    }
-                    else
-                    {
-                        Copy(view, writer);
-                        copied++;
-                    }
-
-                    progress?.Invoke(i + 1, t.ByteCount);
-                }
-
-                writer.Finish();
+                writer.SetMetadata(kv.Key, kv.Value);
             }
 
-            File.Move(temporary, outputPath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
+            writer.SetMetadata(GgufConstants.FileTypeKey, GgufValue.FromUInt32(FileType(target.Type)));
+            writer.SetMetadata(GgufConstants.QuantizationVersionKey, GgufValue.FromUInt32(GgufConstants.QuantizationVersion));
+            var plan = new bool[input.Tensors.Count];
+            for (int i = 0; i < plan.Length; i++)
+            {
+                GgufTensorInfo t = input.Tensors[i];
+                plan[i] = ShouldQuantize(t, target);
+                if (plan[i] && FormatRegistry.TryGet(target.Type)?.Importance == ImportanceUse.Required && importance?.ContainsKey(t.Name) != true)
+                {
+                    // Like llama-quantize: these formats are not quantized without importance (ggml aborts).
+                    throw new InvalidDataException(importance is null
+                        ? $"{target.Name} needs an importance matrix; pass one with --imatrix."
+                        : $"{target.Name} needs an importance matrix entry for every quantized tensor; the imatrix has none for '{t.Name}'.");
+                }
+
+                writer.AddTensor(t.Name, plan[i] ? target.Type : t.Type, [.. t.Dimensions]);
+            }
+
+            for (int i = 0; i < plan.Length; i++)
+            {
+                GgufTensorInfo t = input.Tensors[i];
+                GgufTensorView view = input.GetTensorView(t);
+                if (plan[i])
+                {
+                    float[]? imatrix = null;
+                    if (importance is not null && importance.TryGetValue(t.Name, out imatrix) && imatrix.Length != t.RowLength)
+                    {
+                        throw new InvalidDataException($"The imatrix entry for '{t.Name}' has {imatrix.Length} values; the tensor's rows have {t.RowLength}.");
+                    }
+
+                    try
+                    {
+                        Quantize(view, target, imatrix, threads, writer, t.Name);
+                    }
+                    catch (Exception ex) when (RejectedSource(ex) is { } rejected)
+                    {
+                        // Values a format cannot take (e.g. IQ2 rows whose squares overflow): a data error, not a crash.
+                        throw new InvalidDataException($"Tensor '{t.Name}': {rejected.Message}", ex);
+                    }
+                    quantized++;
+                }
+                else
+                {
+                    ModelQuantizer.Copy(view, writer, CancellationToken.None);
+                    copied++;
+                }
+
+                progress?.Invoke(i + 1, t.ByteCount);
+            }
+
+            writer.Finish();
         }
 
         long inputBytes = input.FileSize, outputBytes = new FileInfo(outputPath).Length;
@@ -131,20 +122,6 @@ internal static class ModelConverter
         AggregateException g => g.Flatten().InnerExceptions.OfType<ArgumentException>().FirstOrDefault(a => a.ParamName == "source"),
         _ => null,
     };
-
-    private static void Copy(GgufTensorView view, GgufWriter writer)
-    {
-        if (view.Rows == 0 || view.RowByteCount == 0)
-        {
-            return;
-        }
-
-        int rowsPerChunk = Math.Max(1, Math.Min(view.MaxRowsPerSpan, (int)Math.Max(1, (64L << 20) / view.RowByteCount)));
-        for (long row = 0; row < view.Rows; row += rowsPerChunk)
-        {
-            writer.WriteTensorData(view.GetRows(row, (int)Math.Min(rowsPerChunk, view.Rows - row)));
-        }
-    }
 
     private static void Quantize(GgufTensorView view, QuantFormat target, float[]? importance, int threads, GgufWriter writer, string name)
     {

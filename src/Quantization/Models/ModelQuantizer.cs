@@ -215,7 +215,8 @@ public static class ModelQuantizer
         writer.SetMetadata(key, value);
     }
 
-    private static void Copy(GgufTensorView view, GgufWriter writer, CancellationToken cancellationToken)
+    /// <summary>Writes a tensor's bytes unchanged, in chunks of about 64 MiB of whole rows.</summary>
+    internal static void Copy(GgufTensorView view, GgufWriter writer, CancellationToken cancellationToken)
     {
         if (view.Rows == 0 || view.RowByteCount == 0)
         {
