@@ -56,6 +56,19 @@ internal static class QuantCommandLine
         }
     }
 
+    /// <summary>The <c>--format table|json</c> option every command with a JSON form takes.</summary>
+    public static Option<string> FormatOption()
+    {
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format.",
+            DefaultValueFactory = _ => "table",
+            HelpName = "table|json",
+        };
+        format.AcceptOnlyFromAmong("table", "json");
+        return format;
+    }
+
     /// <summary>A plain Spectre console over <paramref name="output"/>: no ANSI codes, no colour, not interactive.</summary>
     public static IAnsiConsole CreateConsole(TextWriter output) => AnsiConsole.Create(new AnsiConsoleSettings
     {
@@ -82,13 +95,7 @@ internal static class QuantCommandLine
             Description = "Seed of the pseudo-random weights; the same seed gives the same matrix everywhere.",
             DefaultValueFactory = _ => QualityReport.DefaultSeed,
         };
-        var format = new Option<string>("--format")
-        {
-            Description = "Output format.",
-            DefaultValueFactory = _ => "table",
-            HelpName = "table|json",
-        };
-        format.AcceptOnlyFromAmong("table", "json");
+        Option<string> format = FormatOption();
         var threads = new Option<int>("--threads")
         {
             Description = "Threads of the timed matrix-vector product (-1: every core).",

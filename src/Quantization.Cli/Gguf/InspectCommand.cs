@@ -13,13 +13,7 @@ internal static class InspectCommand
     public static Command Create(TextWriter output, TextWriter error, IAnsiConsole console)
     {
         var file = new Argument<FileInfo>("FILE") { Description = "The GGUF file to inspect." };
-        var format = new Option<string>("--format")
-        {
-            Description = "Output format.",
-            DefaultValueFactory = _ => "table",
-            HelpName = "table|json",
-        };
-        format.AcceptOnlyFromAmong("table", "json");
+        Option<string> format = QuantCommandLine.FormatOption();
         var command = new Command("inspect", "Show a GGUF file's metadata, its tensors (name, type, shape, bytes, bits per weight) and totals per type.")
         {
             file,

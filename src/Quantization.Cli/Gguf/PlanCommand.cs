@@ -28,13 +28,7 @@ internal static partial class PlanCommand
             Description = "Fraction of the memory kept free for the KV cache, activations and the rest of the system.",
             DefaultValueFactory = _ => 0.2,
         };
-        var format = new Option<string>("--format")
-        {
-            Description = "Output format.",
-            DefaultValueFactory = _ => "table",
-            HelpName = "table|json",
-        };
-        format.AcceptOnlyFromAmong("table", "json");
+        Option<string> format = QuantCommandLine.FormatOption();
         var command = new Command("plan", "Show which model sizes fit in a memory budget at each weight format (weights only, plus headroom).")
         {
             memory, headroom, format,

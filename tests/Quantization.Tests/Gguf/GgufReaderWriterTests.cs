@@ -1,4 +1,5 @@
 using Quantization.Gguf;
+using Quantization.Tests.Support;
 
 namespace Quantization.Tests.Gguf;
 
@@ -271,18 +272,6 @@ public sealed class GgufLargeTensorTests
 
 public sealed class GgufLoggingTests
 {
-    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        public List<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-                                Exception? exception, Func<TState, Exception?, string> formatter) => Entries.Add((logLevel, formatter(state, exception)));
-    }
-
     [Fact]
     public void LoadingLogsASummaryEachTensorAndRejections()
     {

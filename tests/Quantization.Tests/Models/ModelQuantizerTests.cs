@@ -1,5 +1,6 @@
 using Quantization.Gguf;
 using Quantization.Models;
+using Quantization.Tests.Support;
 
 namespace Quantization.Tests.Models;
 
@@ -26,19 +27,6 @@ public sealed class ModelQuantizerTests : IDisposable
             Reports.Add(value);
             onReport?.Invoke(value);
         }
-    }
-
-    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        public List<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
-                                Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception)));
     }
 
     [Fact]
