@@ -17,7 +17,7 @@ namespace Quantization;
 /// Weights may live in a memory-mapped model (<see cref="Gguf.GgufTensorView.AsMatrix()"/>): they are pinned for the
 /// length of each call, and a call after the file is disposed throws <see cref="ObjectDisposedException"/>.
 /// </remarks>
-public sealed class QuantizedMatrix
+public sealed class QuantizedMatrix : IWeightMatrix
 {
     private readonly KernelEntry _kernel;
     private readonly DotEntry? _dot;

@@ -11,7 +11,7 @@ namespace Quantization.Schemes;
 /// Safe to share between threads: a call that finds the owned scratch in use takes a pooled buffer instead. The weight
 /// memory is read, never written or copied; it must not change while a call runs.
 /// </remarks>
-public sealed class SchemeMatrix
+public sealed class SchemeMatrix : IWeightMatrix
 {
     private readonly SchemeLayout _layout;
     private float[]? _scratch;
