@@ -121,6 +121,7 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// all rows; each row is then read front to back as one stream.
     /// </summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
@@ -370,6 +371,7 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// Row after row, two accumulators taking weight blocks in turn; <typeparamref name="TWidth"/> is one vector path's
     /// block step (a struct, so each path gets its own code with the step inlined).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows<TWidth, TAcc>(ref byte w, int rowBytes, ref short y, ref float d, int blocks, Span<float> results)
         where TWidth : struct, IBlockStep<TAcc>
         where TAcc : struct

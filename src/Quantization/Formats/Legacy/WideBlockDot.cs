@@ -97,6 +97,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         DotRowsOn(BestPath, weights, rowBytes, activations, n, results);
 
     /// <summary><see cref="DotRows"/> on <paramref name="path"/>; each result equals <see cref="DotOn"/> of its row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
@@ -176,6 +177,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
     };
 
     /// <summary>Four rows, each activation block loaded once for all four; every row adds its terms as <see cref="Row"/> does, so each result equals its one-row dot to the bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows4(DotPath path, ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
     {
         switch (path)
@@ -197,6 +199,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows4x256<TPath, TY>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
         where TPath : IPath256<TY> where TY : unmanaged
     {
@@ -227,6 +230,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         results[3] = Vector256.Sum(acc3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows4x128<TPath, TY>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
         where TPath : IPath128<TY> where TY : struct
     {

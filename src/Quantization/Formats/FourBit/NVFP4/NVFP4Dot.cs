@@ -101,6 +101,7 @@ internal sealed class NVFP4Dot : IDotRowsKernel
         DotRowsOn(BestPath, weights, rowBytes, activations, n, results);
 
     /// <summary><see cref="DotRows"/> on <paramref name="path"/>: row after row, each read front to back as one stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
