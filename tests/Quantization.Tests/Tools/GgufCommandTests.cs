@@ -300,18 +300,27 @@ public sealed class GgufCommandTests : IDisposable
     }
 
     /// <summary>
-    /// The IQ2_XXS preset with a GGUF imatrix: the file is the library's (held to llama.cpp's by the preset oracle tests) for the
-    /// same importance, plus the <c>quantize.imatrix.*</c> keys llama-quantize writes.
+    /// The IQ2_XXS preset with an imatrix (GGUF, or legacy .dat with its chunk-count and data-set trailer): the file is
+    /// the library's (held to llama.cpp's by the preset oracle tests) for the same importance, plus the
+    /// <c>quantize.imatrix.*</c> keys llama-quantize writes: the file argument, the first data set, the entry count and
+    /// the chunk count.
     /// </summary>
-    [Fact]
-    public void ConvertToTheIq2XxsPresetWithAnImatrixWritesTheLibrarysFile()
+    [Theory]
+    [InlineData("gguf")]
+    [InlineData("dat")]
+    public void ConvertToTheIq2XxsPresetWithAnImatrixWritesTheLibrarysFile(string imatrixFormat)
     {
         var model = new Models.SyntheticModel("llama", Layers: 2);
         model.Write(PathOf("model.gguf"));
         Dictionary<string, float[]> importance = Models.PresetOracleTests.ImportanceFor(model);
-        using (var writer = GgufWriter.Create(PathOf("imatrix.gguf")))
+        string imatrixPath = PathOf("imatrix." + imatrixFormat);
+        if (imatrixFormat == "gguf")
         {
+            using var writer = GgufWriter.Create(imatrixPath);
             writer.SetMetadata("general.type", GgufValue.FromString("imatrix"));
+            writer.SetMetadata("imatrix.datasets", GgufValue.FromArray<string>(["calibration-a.txt", "calibration-b.txt"]));
+            writer.SetMetadata("imatrix.chunk_count", GgufValue.FromUInt32(17));
+            writer.SetMetadata("imatrix.chunk_size", GgufValue.FromUInt32(512));
             foreach ((string name, float[] values) in importance)
             {
                 writer.AddTensor(name + ".in_sum2", QuantType.F32, [values.Length, 1]);
@@ -327,8 +336,32 @@ public sealed class GgufCommandTests : IDisposable
 
             writer.Finish();
         }
+        else
+        {
+            // Legacy layout: entries; per entry name length, name, ncall, nval, values (mean x ncall); then the last
+            // chunk count and the data set's name.
+            using var w = new BinaryWriter(File.Create(imatrixPath));
+            w.Write(importance.Count);
+            foreach ((string name, float[] values) in importance)
+            {
+                byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(name);
+                w.Write(utf8.Length);
+                w.Write(utf8);
+                w.Write(4);
+                w.Write(values.Length);
+                foreach (float v in values)
+                {
+                    w.Write(v * 4);
+                }
+            }
 
-        var (exitCode, _, error) = Run("convert", PathOf("model.gguf"), PathOf("out.gguf"), "--type", "IQ2_XXS", "--imatrix", PathOf("imatrix.gguf"), "--threads", "2");
+            w.Write(17);
+            byte[] dataset = System.Text.Encoding.UTF8.GetBytes("calibration-a.txt");
+            w.Write(dataset.Length);
+            w.Write(dataset);
+        }
+
+        var (exitCode, _, error) = Run("convert", PathOf("model.gguf"), PathOf("out.gguf"), "--type", "IQ2_XXS", "--imatrix", imatrixPath, "--threads", "2");
 
         Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
         using (GgufFile source = GgufFile.Open(PathOf("model.gguf")))
@@ -337,7 +370,7 @@ public sealed class GgufCommandTests : IDisposable
                 new Quantization.Models.ModelQuantizationOptions
                 {
                     Importance = importance,
-                    ImportanceSource = new Quantization.Models.ImportanceSource(PathOf("imatrix.gguf"), null, importance.Count, null),
+                    ImportanceSource = new Quantization.Models.ImportanceSource(imatrixPath, "calibration-a.txt", importance.Count, 17),
                 },
                 cancellationToken: TestContext.Current.CancellationToken);
         }
@@ -345,7 +378,10 @@ public sealed class GgufCommandTests : IDisposable
         Assert.Equal(File.ReadAllBytes(PathOf("expected.gguf")), File.ReadAllBytes(PathOf("out.gguf")));
         using GgufFile written = GgufFile.Open(PathOf("out.gguf"));
         Assert.Equal(QuantType.IQ2_XXS, written.GetTensor("blk.0.attn_q.weight").Type);
+        Assert.Equal(imatrixPath, written.GetString("quantize.imatrix.file"));
+        Assert.Equal("calibration-a.txt", written.GetString("quantize.imatrix.dataset"));
         Assert.Equal((uint)importance.Count, written.GetUInt32("quantize.imatrix.entries_count"));
+        Assert.Equal(17u, written.GetUInt32("quantize.imatrix.chunks_count"));
         Assert.Equal(19u, written.GetUInt32("general.file_type"));
     }
 
