@@ -460,24 +460,6 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Scale(ref byte activationBlock) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref activationBlock));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % BlockValues != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {BlockValues}.");
-        }
-
-        int blocks = n / BlockValues;
-        if (weights.Length < (long)blocks * BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * 2 * ActivationBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * 2 * ActivationBytes}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, BlockValues, BlockBytes, 2 * ActivationBytes);
 }

@@ -385,26 +385,8 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Scale(ref byte block) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref block));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % Values != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {Values}.");
-        }
-
-        int blocks = n / Values;
-        if (weights.Length < (long)blocks * TWeights.BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * TWeights.BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * TWeights.SubBlocks * BlockQ8_0.Size)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * TWeights.SubBlocks * BlockQ8_0.Size}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, Values, TWeights.BlockBytes, TWeights.SubBlocks * BlockQ8_0.Size);
 }
 
 /// <summary>The registered dot kernel of a wide legacy format: <see cref="WideBlockDot{TWeights}"/> with Q8_0 activations (ggml's <c>vec_dot_type</c>).</summary>

@@ -390,24 +390,6 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Scale(ref byte block, int offset) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref block, offset)));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % Values != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {Values}.");
-        }
-
-        int blocks = n / Values;
-        if (weights.Length < (long)blocks * TWeights.BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * TWeights.BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * ActivationBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * ActivationBytes}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, Values, TWeights.BlockBytes, ActivationBytes);
 }
