@@ -50,7 +50,9 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     public static QuantType ActivationType => QuantType.Q8_0;
 
     /// <summary>The fastest path this process supports.</summary>
-    public static readonly DotPath BestPath = SelectPath();
+    public static DotPath BestPath => s_bestPath;
+
+    private static readonly DotPath s_bestPath = SelectPath();
 
     /// <summary>
     /// The paths implemented: <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/> are the one Vector128 path

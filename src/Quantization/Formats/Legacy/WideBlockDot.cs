@@ -404,6 +404,8 @@ internal sealed class WideBlockDotKernel<TWeights> : IDotRowsKernel where TWeigh
 
     public static ReadOnlySpan<DotPath> Paths => WideBlockDot<TWeights>.Paths;
 
+    public static DotPath BestPath => WideBlockDot<TWeights>.BestPath;
+
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         WideBlockDot<TWeights>.DotOn(path, weights, activations, n);
 

@@ -33,7 +33,9 @@ internal sealed class NVFP4Dot : IDotRowsKernel
     public static QuantType ActivationType => QuantType.Q8_0;
 
     /// <summary>The fastest path this process supports.</summary>
-    public static readonly DotPath BestPath = DotPaths.Best(Paths);
+    public static DotPath BestPath => s_bestPath;
+
+    private static readonly DotPath s_bestPath = DotPaths.Best(Paths);
 
     /// <summary>The paths implemented (no VNNI path: the sign trick has no <c>vpdpbusd</c> form).</summary>
     public static ReadOnlySpan<DotPath> Paths => [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
