@@ -1,4 +1,5 @@
 using CommunityToolkit.HighPerformance.Buffers;
+using CommunityToolkit.HighPerformance.Helpers;
 
 namespace Quantization.Lora;
 
@@ -9,14 +10,18 @@ namespace Quantization.Lora;
 /// </summary>
 /// <remarks>
 /// <para>A batch runs the base product for the whole batch first, then each adapter's A·x for every activation row,
-/// then B·(A·x). The adapters' part runs on the calling thread; it is small next to the base product, which is split
-/// across threads as <c>maxDegreeOfParallelism</c> says.</para>
+/// then B·(A·x). The base product's rows and the adapters' batch rows are split across threads as
+/// <c>maxDegreeOfParallelism</c> says; a single vector's adapter part runs on the calling thread (it is a few percent
+/// of the base product). Every result is the same whatever the thread count.</para>
 /// <para>Instances are safe to share between threads, like <see cref="QuantizedMatrix"/>: the matrix owns the scratch
 /// a single-vector call needs, and a call that finds it in use (or a batch too large for it) takes a pooled buffer.
 /// Scales may be changed between calls; a call that overlaps a change may see either value.</para>
 /// </remarks>
-public sealed class LoraMatrix : IWeightMatrix
+public sealed unsafe class LoraMatrix : IWeightMatrix
 {
+    // Below this many activation rows per thread, the adapters' part is not worth splitting.
+    private const int MinBatchRowsPerPart = 4;
+
     private readonly LoraAdapter[] _adapters;
     private readonly float[] _scales;
     private readonly int _totalRank;
@@ -86,7 +91,7 @@ public sealed class LoraMatrix : IWeightMatrix
     /// <summary>y = W·x + Σᵢ sᵢ·Scalingᵢ·Bᵢ·(Aᵢ·x).</summary>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the base product's rows across; −1 (the default) for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to use (the base product's rows, the adapters' batch rows); −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => MatMul(x, y, 1, maxDegreeOfParallelism);
@@ -95,7 +100,7 @@ public sealed class LoraMatrix : IWeightMatrix
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads to split the base product's rows across; −1 (the default) for one per processor.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to use (the base product's rows, the adapters' batch rows); −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="maxDegreeOfParallelism"/> is 0 or below −1.</exception>
     public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
@@ -107,11 +112,13 @@ public sealed class LoraMatrix : IWeightMatrix
             return;
         }
 
+        int parts = maxDegreeOfParallelism == -1 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+        parts = Math.Max(1, Math.Min(parts, batch / MinBatchRowsPerPart));
         int needed = checked(batch * _totalRank);
         float[]? owned = Interlocked.Exchange(ref _scratch, null);
         if (owned is not null && owned.Length >= needed)
         {
-            AddAdapters(x, y, batch, owned.AsSpan(0, needed));
+            AddAdapters(x, y, batch, owned.AsSpan(0, needed), parts);
             _scratch = owned;
             return;
         }
@@ -119,15 +126,32 @@ public sealed class LoraMatrix : IWeightMatrix
         // In use by another thread, or too small for this batch: a pooled buffer, the owned one kept as it was.
         _scratch ??= owned;
         using SpanOwner<float> pooled = SpanOwner<float>.Allocate(needed);
-        AddAdapters(x, y, batch, pooled.Span);
+        AddAdapters(x, y, batch, pooled.Span, parts);
     }
 
-    private void AddAdapters(ReadOnlySpan<float> x, Span<float> y, int batch, Span<float> scratch)
+    private void AddAdapters(ReadOnlySpan<float> x, Span<float> y, int batch, Span<float> scratch, int parts)
+    {
+        if (parts == 1)
+        {
+            AddAdapters(x, y, scratch, 0, batch);
+            return;
+        }
+
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        fixed (float* sp = scratch)
+        {
+            ParallelHelper.For(0, parts, new BatchRows(this, xp, yp, sp, batch, parts), minimumActionsPerThread: 1);
+        }
+    }
+
+    /// <summary>Adds the adapters' part to batch rows <paramref name="first"/> to <paramref name="end"/> − 1.</summary>
+    private void AddAdapters(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int first, int end)
     {
         int n = Columns, m = Rows;
 
-        // Down-projection for the whole batch first (T = X·Aᵀ, batch × total rank), then the up-projection.
-        for (int b = 0; b < batch; b++)
+        // Down-projection for every row first (T = X·Aᵀ, rows × total rank), then the up-projection.
+        for (int b = first; b < end; b++)
         {
             ReadOnlySpan<float> xRow = x.Slice(b * n, n);
             Span<float> t = scratch.Slice(b * _totalRank, _totalRank);
@@ -139,7 +163,7 @@ public sealed class LoraMatrix : IWeightMatrix
             }
         }
 
-        for (int b = 0; b < batch; b++)
+        for (int b = first; b < end; b++)
         {
             Span<float> yRow = y.Slice(b * m, m);
             ReadOnlySpan<float> t = scratch.Slice(b * _totalRank, _totalRank);
@@ -155,6 +179,17 @@ public sealed class LoraMatrix : IWeightMatrix
 
                 offset += adapter.Rank;
             }
+        }
+    }
+
+    /// <summary>One thread's share of a batch: contiguous activation rows, each computed exactly as on one thread.</summary>
+    private readonly struct BatchRows(LoraMatrix matrix, float* x, float* y, float* scratch, int batch, int parts) : IAction
+    {
+        public void Invoke(int part)
+        {
+            int first = (int)((long)batch * part / parts), end = (int)((long)batch * (part + 1) / parts);
+            int n = matrix.Columns, m = matrix.Rows, r = matrix._totalRank;
+            matrix.AddAdapters(new ReadOnlySpan<float>(x, batch * n), new Span<float>(y, batch * m), new Span<float>(scratch, batch * r), first, end);
         }
     }
 }

@@ -111,6 +111,42 @@ public sealed class LoraMatrixTests
     }
 
     [Fact]
+    public void ThreadCountDoesNotChangeABatchResult()
+    {
+        (IWeightMatrix baseMatrix, _) = MakeBase("q4_K", 13);
+        var matrix = new LoraMatrix(baseMatrix, LoraReference.ToAdapter(LoraReference.Random(14, 16, Columns, Rows, 0), 1f),
+                                    LoraReference.ToAdapter(LoraReference.Random(15, 2, Columns, Rows, 0), 3f));
+        const int batch = 13;
+        float[] x = TestData.Gaussian(16, batch * Columns, 1.0);
+        var serial = new float[batch * Rows];
+        var parallel = new float[batch * Rows];
+        matrix.MatMul(x, serial, batch, maxDegreeOfParallelism: 1);
+        matrix.MatMul(x, parallel, batch, maxDegreeOfParallelism: 3);
+        Assert.Equal(serial, parallel);
+    }
+
+    [Fact]
+    public void SteadyStateMatVecAllocatesNothing()
+    {
+        (IWeightMatrix baseMatrix, _) = MakeBase("q4_K", 17);
+        var matrix = new LoraMatrix(baseMatrix, LoraReference.ToAdapter(LoraReference.Random(18, 16, Columns, Rows, 0), 1f));
+        float[] x = TestData.Gaussian(19, Columns, 1.0);
+        var y = new float[Rows];
+        for (int i = 0; i < 3; i++)
+        {
+            matrix.MatVec(x, y, maxDegreeOfParallelism: 1);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            matrix.MatVec(x, y, maxDegreeOfParallelism: 1);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void ScaleZeroGivesTheBaseAndScalesAreLinear()
     {
         (IWeightMatrix baseMatrix, _) = MakeBase("q4_K", 6);
