@@ -123,7 +123,8 @@ internal static partial class PlanCommand
         var parts = new List<IRenderable>
         {
             new Text(string.Create(CultureInfo.InvariantCulture,
-                $"{Gigabytes(options.MemoryBytes)} GB with {options.Headroom * 100:0.#}% headroom: {Gigabytes(options.UsableBytes)} GB for weights and KV cache ({options.ContextLength} tokens, {kvName} cache).\n")),
+                $"Memory: {Gigabytes(options.MemoryBytes)} GB, {options.Headroom * 100:0.#}% headroom: {Gigabytes(options.UsableBytes)} GB for weights and KV cache.\n" +
+                $"KV cache: {options.ContextLength} tokens in {kvName}.\n")),
         };
 
         IReadOnlyList<ModelSizeRecommendation> picks = QuantizationAdvisor.Recommend(options);
@@ -135,44 +136,52 @@ internal static partial class PlanCommand
         {
             ModelSizeRecommendation first = picks[0];
             parts.Add(new Text(string.Create(CultureInfo.InvariantCulture,
-                $"Advice: {first.Model.Name} ({first.Model.Representative}) at {QuantizationPresets.GetName(first.Preset)}, {first.TierLabel}: " +
-                $"{Gigabytes(first.WeightBytes)} GB weights + {Gigabytes(first.KvCacheBytes)} GB KV cache = {Gigabytes(first.TotalBytes)} GB.\n")));
-            var table = new Table().Border(TableBorder.Rounded).Title("Recommendations: largest model first (GB = 10^9 bytes)");
+                $"Advice: {first.Model.Name} ({first.Model.Representative}) at {QuantizationPresets.GetName(first.Preset)} ({first.TierLabel}),\n" +
+                $"  {Gigabytes(first.WeightBytes)} GB weights + {Gigabytes(first.KvCacheBytes)} GB KV cache = {Gigabytes(first.TotalBytes)} GB.\n")));
+            var table = new Table().Border(TableBorder.Rounded).Title("Recommendations, largest model first (GB = 10^9 bytes)");
             table.AddColumn("Model");
             table.AddColumn("Preset");
-            table.AddColumn("Tier");
-            table.AddColumn(new TableColumn("Weights GB").RightAligned());
-            table.AddColumn(new TableColumn("KV GB").RightAligned());
-            table.AddColumn(new TableColumn("Total GB").RightAligned());
+            table.AddColumn(new TableColumn("Weights").RightAligned());
+            table.AddColumn(new TableColumn("KV").RightAligned());
+            table.AddColumn(new TableColumn("Total").RightAligned());
             table.AddColumn(new TableColumn("+ppl").RightAligned());
-            table.AddColumn("Note");
+            table.AddColumn("Tier");
+            var warnings = new List<string>();
             foreach (ModelSizeRecommendation r in picks)
             {
                 table.AddRow(
                     Markup.Escape(r.Model.Name),
                     Markup.Escape(QuantizationPresets.GetName(r.Preset)),
-                    Markup.Escape(r.TierLabel),
                     Gigabytes(r.WeightBytes), Gigabytes(r.KvCacheBytes), Gigabytes(r.TotalBytes),
                     Delta(r),
-                    Markup.Escape(Note(r)));
+                    Markup.Escape(r.TierLabel));
+                if (r.Warning is { } warning)
+                {
+                    warnings.Add($"Warning: {r.Model.Name} at {QuantizationPresets.GetName(r.Preset)}: {warning}" +
+                                 (r.RequiresImportance ? "; needs an importance matrix." : "."));
+                }
             }
 
             parts.Add(table);
+            foreach (string warning in warnings)
+            {
+                parts.Add(new Text(warning));
+            }
         }
 
         parts.Add(new Text(
-            "+ppl: llama-quantize's published perplexity increase on Llama-3-8B; ~ marks an estimate from the measured round-trip error.\n"));
+            "\n+ppl: llama-quantize's published perplexity increase on Llama-3-8B;\n~ marks an estimate from the measured round-trip error.\n"));
         foreach (CommonModel model in CommonModel.All.OrderByDescending(m => m.ParameterCount))
         {
             IReadOnlyList<ModelSizeRecommendation> rows = QuantizationAdvisor.Evaluate(model, options);
             var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"{model.Name} ({model.Representative}, {model.ParameterCount / 1e9:0.0}B parameters): KV cache {Gigabytes(rows[0].KvCacheBytes)} GB")));
+                $"{model.Name} ({model.Representative}, {model.ParameterCount / 1e9:0.0}B parameters): KV cache {Gigabytes(rows[0].KvCacheBytes)}, sizes in GB")));
             table.AddColumn("Preset");
             table.AddColumn("Tier");
             table.AddColumn(new TableColumn("+ppl").RightAligned());
             table.AddColumn(new TableColumn("Bits/w").RightAligned());
-            table.AddColumn(new TableColumn("Weights GB").RightAligned());
-            table.AddColumn(new TableColumn("Total GB").RightAligned());
+            table.AddColumn(new TableColumn("Weights").RightAligned());
+            table.AddColumn(new TableColumn("Total").RightAligned());
             table.AddColumn("Fits");
             foreach (ModelSizeRecommendation r in Frontier(rows))
             {
@@ -203,22 +212,6 @@ internal static partial class PlanCommand
                 yield return r;
             }
         }
-    }
-
-    private static string Note(ModelSizeRecommendation r)
-    {
-        var notes = new List<string>();
-        if (r.Warning is { } warning)
-        {
-            notes.Add("warning: " + warning);
-        }
-
-        if (r.RequiresImportance)
-        {
-            notes.Add("needs an imatrix");
-        }
-
-        return string.Join("; ", notes);
     }
 
     private static string Delta(ModelSizeRecommendation r) =>

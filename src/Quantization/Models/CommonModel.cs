@@ -22,11 +22,13 @@ public sealed class CommonModel
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(representative);
-        ModelDescription shape = ModelDescription.Llama(layers, embedding, feedForward, heads, kvHeads, vocab);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
         if (embedding % heads != 0)
         {
             throw new ArgumentException($"The width {embedding} is no multiple of the {heads} heads.", nameof(heads));
         }
+
+        ModelDescription shape = ModelDescription.Llama(layers, embedding, feedForward, heads, kvHeads, vocab);
 
         if (tiedEmbeddings)
         {

@@ -12,14 +12,17 @@ public static class QuantizationAdvisor
     private static readonly ConditionalWeakTable<CommonModel, FrozenDictionary<QuantizationPreset, QuantizationPlan>> s_plans = [];
 
     /// <summary>
-    /// The presets the advisor chooses from, best first: every preset but the 16-bit ones (Q8_0 is within a few
-    /// thousandths of their perplexity at half the size), the ternary ones (only for models trained ternary) and
-    /// MXFP4_MOE (for models trained in MXFP4).
+    /// The presets the advisor chooses from, best first: by tier, then by <see cref="QuantizationQuality.PresetOrder"/>
+    /// within a tier (so an estimate never lifts a preset above a better tier). Every preset but the 16-bit ones (Q8_0
+    /// is within a few thousandths of their perplexity at half the size), the ternary ones (only for models trained
+    /// ternary) and MXFP4_MOE (for models trained in MXFP4).
     /// </summary>
     public static IReadOnlyList<QuantizationPreset> Candidates { get; } =
     [
-        .. QuantizationQuality.PresetOrder.Where(p => p is not (QuantizationPreset.F16 or QuantizationPreset.BF16
-            or QuantizationPreset.TQ1_0 or QuantizationPreset.TQ2_0 or QuantizationPreset.MXFP4_MOE)),
+        .. QuantizationQuality.PresetOrder
+            .Where(p => p is not (QuantizationPreset.F16 or QuantizationPreset.BF16
+                or QuantizationPreset.TQ1_0 or QuantizationPreset.TQ2_0 or QuantizationPreset.MXFP4_MOE))
+            .OrderBy(QuantizationQuality.GetTier),
     ];
 
     /// <summary>
