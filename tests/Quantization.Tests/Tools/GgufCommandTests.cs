@@ -92,6 +92,9 @@ public sealed class GgufCommandTests : IDisposable
     [InlineData("plan")]
     [InlineData("plan", "--memory", "lots")]
     [InlineData("plan", "--memory", "32GB", "--headroom", "1.5")]
+    [InlineData("plan", "--memory", "32GB", "--context", "0")]
+    [InlineData("plan", "--memory", "32GB", "--kv-type", "q4_K")]
+    [InlineData("plan", "--memory", "0GB")]
     [InlineData("report", "--rows", "0")]
     [InlineData("report", "--columns", "100")]
     [InlineData("report", "--threads", "0")]
@@ -112,40 +115,80 @@ public sealed class GgufCommandTests : IDisposable
     }
 
     [Fact]
-    public void PlanShowsWhichModelsFit()
+    public void PlanRecommendsTheLargestModelAtTheBestTierThenTablesPerModel()
     {
         var (exitCode, output, error) = Run("plan", "--memory", "32GB");
 
         Assert.Equal(QuantCommandLine.ExitSuccess, exitCode);
         Assert.Empty(error);
-        Assert.Contains("25.6 GB for weights", output, StringComparison.Ordinal);
+        Assert.Contains("Memory: 32.0 GB, 20% headroom: 25.6 GB for weights and KV cache.", output, StringComparison.Ordinal);
+        Assert.Contains("KV cache: 8192 tokens in f16.", output, StringComparison.Ordinal);
+        // 32 GB: Qwen2.5-32B at Q5_K_M, 23.25 GB weights + 64 × 8 × 128 × 2 × 8192 × 2 = 2.15 GB cache.
+        Assert.Contains("Advice: 32B (Qwen2.5-32B) at Q5_K_M (near-lossless),", output, StringComparison.Ordinal);
+        Assert.Contains("23.25 GB weights + 2.15 GB KV cache = 25.4 GB.", output, StringComparison.Ordinal);
         string[] lines = output.Split('\n');
-        Assert.Contains(lines, l => l.Contains(" q4_K ", StringComparison.Ordinal) && l.Contains("45.5B", StringComparison.Ordinal) && l.Contains(" 32B ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains(" 70B ", StringComparison.Ordinal) && l.Contains(" q2_K ", StringComparison.Ordinal) && l.Contains(" 23 ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains(" 7B ", StringComparison.Ordinal) && l.Contains(" f16 ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains(" 405B ", StringComparison.Ordinal) && l.Contains("does not fit", StringComparison.Ordinal));
+        // The 70B only fits at 2 bits: listed after the good choices, with its warning in the note column.
+        int firstTable = Array.FindIndex(lines, l => l.Contains("Recommendations", StringComparison.Ordinal));
+        int row70 = Array.FindIndex(lines, firstTable, l => l.Contains(" 70B ", StringComparison.Ordinal));
+        int row1 = Array.FindIndex(lines, firstTable, l => l.Contains(" 1B ", StringComparison.Ordinal));
+        Assert.True(firstTable >= 0 && row1 > firstTable && row70 > row1, output);
+        Assert.Contains("experimental", lines[row70], StringComparison.Ordinal);
+        Assert.Contains("Warning: 70B at IQ2_S: experimental; needs an importance matrix.", output, StringComparison.Ordinal);
+        // A table per model size; the bits-only q5_1-over-q5_K choice is gone: a legacy preset a K preset beats at equal
+        // or smaller size is not on any table.
+        foreach (string title in new[] { "123B (Mistral-Large-2", "70B (Llama-3.1-70B", "32B (Qwen2.5-32B", "14B (Qwen2.5-14B", "8B (Llama-3.1-8B", "3B (Llama-3.2-3B", "1B (Llama-3.2-1B" })
+        {
+            Assert.Contains(title, output, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(lines, l => l.Contains(" Q5_1 ", StringComparison.Ordinal) || l.Contains(" Q4_0 ", StringComparison.Ordinal));
         Assert.Equal(32e9, Cli.Gguf.PlanCommand.ParseBytes("32GB"));
         Assert.Equal(24.0 * (1L << 30), Cli.Gguf.PlanCommand.ParseBytes("24 GiB"));
         Assert.Null(Cli.Gguf.PlanCommand.ParseBytes("12 parsecs"));
     }
 
     [Fact]
-    public void PlanWritesStrictJsonWithTheTablesContent()
+    public void PlanTakesTheContextAndCacheType()
+    {
+        var (exitCode, output, error) = Run("plan", "--memory", "8GB", "--context", "32768", "--kv-type", "q8_0", "--format", "json");
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(output);
+        System.Text.Json.JsonElement b8 = json.RootElement.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("model").GetString() == "8B");
+        // 32 layers × 2 × 32768 rows of 1024 values in Q8_0 (32 blocks of 34 bytes).
+        Assert.Equal(32L * 2 * 32768 * 1088, b8.GetProperty("kvCacheBytes").GetInt64());
+        Assert.Equal("q8_0", json.RootElement.GetProperty("kvCacheType").GetString());
+    }
+
+    [Fact]
+    public void PlanWritesStrictJsonWithTheRecommendationsAndTables()
     {
         var (exitCode, output, error) = Run("plan", "--memory", "32GB", "--format", "json");
 
         Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
         using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(output);
         System.Text.Json.JsonElement root = json.RootElement;
+        Assert.Equal(32e9, root.GetProperty("memoryBytes").GetDouble());
         Assert.Equal(25.6e9, root.GetProperty("usableBytes").GetDouble(), 1e-3);
-        System.Text.Json.JsonElement q4k = root.GetProperty("formats").EnumerateArray().Single(f => f.GetProperty("format").GetString() == "q4_K");
-        Assert.Equal(32, q4k.GetProperty("largestCommonBillions").GetDouble());
-        System.Text.Json.JsonElement huge = root.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("billions").GetDouble() == 405);
-        Assert.Equal(System.Text.Json.JsonValueKind.Null, huge.GetProperty("bestFormat").ValueKind);
-        System.Text.Json.JsonElement q4km = root.GetProperty("presets").EnumerateArray().Single(p => p.GetProperty("preset").GetString() == "Q4_K_M");
-        System.Text.Json.JsonElement at7B = q4km.GetProperty("sizes").EnumerateArray().Single(z => z.GetProperty("shape").GetString() == "7B");
-        Assert.InRange(at7B.GetProperty("bitsPerWeight").GetDouble(), 4.7, 5.0);
-        Assert.True(at7B.GetProperty("fits").GetBoolean());
+        Assert.Equal(8192, root.GetProperty("contextLength").GetInt32());
+        Assert.Equal("f16", root.GetProperty("kvCacheType").GetString());
+        System.Text.Json.JsonElement first = root.GetProperty("recommendations")[0];
+        Assert.Equal("32B", first.GetProperty("model").GetString());
+        Assert.Equal("Q5_K_M", first.GetProperty("preset").GetString());
+        Assert.Equal("near-lossless", first.GetProperty("tier").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, first.GetProperty("warning").ValueKind);
+        Assert.Equal(2_147_483_648L, first.GetProperty("kvCacheBytes").GetInt64());
+        Assert.Equal(first.GetProperty("weightsBytes").GetInt64() + first.GetProperty("kvCacheBytes").GetInt64(), first.GetProperty("totalBytes").GetInt64());
+        Assert.Equal(0.0569, first.GetProperty("perplexityDelta").GetDouble());
+        Assert.False(first.GetProperty("perplexityDeltaEstimated").GetBoolean());
+        Assert.True(first.GetProperty("fits").GetBoolean());
+        System.Text.Json.JsonElement lossy = root.GetProperty("recommendations").EnumerateArray().Single(r => r.GetProperty("model").GetString() == "70B");
+        Assert.Equal("experimental", lossy.GetProperty("warning").GetString());
+        System.Text.Json.JsonElement[] models = [.. root.GetProperty("models").EnumerateArray()];
+        Assert.Equal(["123B", "70B", "32B", "14B", "8B", "3B", "1B"], models.Select(m => m.GetProperty("model").GetString()));
+        System.Text.Json.JsonElement q4km = models[4].GetProperty("presets").EnumerateArray().Single(p => p.GetProperty("preset").GetString() == "Q4_K_M");
+        Assert.InRange(q4km.GetProperty("bitsPerWeight").GetDouble(), 4.8, 5.0);
+        Assert.True(q4km.GetProperty("fits").GetBoolean());
         Assert.DoesNotContain("Infinity", output, StringComparison.Ordinal);
         Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
     }
