@@ -209,9 +209,9 @@ internal static class Iq2SignMasks
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Of(byte signs) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Table), signs);
 
-    /// <summary>Mask of seven-bit sign code <paramref name="code"/> (the low 7 bits are used).</summary>
+    /// <summary>Mask of seven-bit sign code <paramref name="code"/> (below 128: the caller masks it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong OfCode(uint code) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Even), (nint)(code & 127));
+    public static ulong OfCode(nuint code) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Even), code);
 
     private static ulong[] Build()
     {

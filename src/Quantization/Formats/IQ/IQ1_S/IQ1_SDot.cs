@@ -156,8 +156,8 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Point(ref readonly BlockIQ1_S x, nuint ib, int k)
     {
-        int low = Unsafe.Add(ref Unsafe.As<Bytes32, byte>(ref Unsafe.AsRef(in x.Qs)), 4 * ib + (nuint)k);
-        int high = (SubBlockQh(in x, ib) >> (3 * k)) & 7;
+        nuint low = Unsafe.Add(ref Unsafe.As<Bytes32, byte>(ref Unsafe.AsRef(in x.Qs)), 4 * ib + (nuint)k);
+        nuint high = ((nuint)(uint)SubBlockQh(in x, ib) >> (3 * k)) & 7;
         return Unsafe.Add(ref MemoryMarshal.GetReference(IqGrids.Iq1S), low | (high << 8));
     }
 

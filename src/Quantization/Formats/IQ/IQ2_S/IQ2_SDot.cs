@@ -27,8 +27,8 @@ internal readonly struct IQ2_SDot : IIq2Blocks<IQ2_SDot, BlockIQ2_S>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong SubBlockGrid(ref readonly BlockIQ2_S x, nuint ib, int k)
     {
-        int low = Unsafe.Add(ref Qs(in x), 4 * ib + (nuint)k);
-        int high = (Unsafe.Add(ref Unsafe.As<Bytes8, byte>(ref Unsafe.AsRef(in x.Qh)), ib) << (8 - 2 * k)) & 0x300;
+        nuint low = Unsafe.Add(ref Qs(in x), 4 * ib + (nuint)k);
+        nuint high = ((nuint)Unsafe.Add(ref Unsafe.As<Bytes8, byte>(ref Unsafe.AsRef(in x.Qh)), ib) << (8 - 2 * k)) & 0x300;
         return Unsafe.Add(ref MemoryMarshal.GetReference(IqGrids.Iq2S), low | high);
     }
 

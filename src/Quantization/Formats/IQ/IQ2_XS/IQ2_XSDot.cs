@@ -29,7 +29,7 @@ internal readonly struct IQ2_XSDot : IIq2Blocks<IQ2_XSDot, BlockIQ2_XS>
         Unsafe.Add(ref MemoryMarshal.GetReference(IqGrids.Iq2Xs), Code(in x, ib, k) & 511);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong SubBlockSignMask(ref readonly BlockIQ2_XS x, nuint ib, int k) => Iq2SignMasks.OfCode((uint)Code(in x, ib, k) >> 9);
+    public static ulong SubBlockSignMask(ref readonly BlockIQ2_XS x, nuint ib, int k) => Iq2SignMasks.OfCode(Code(in x, ib, k) >> 9);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int SubBlockMultiplier(ref readonly BlockIQ2_XS x, nuint ib, int h) =>
@@ -37,6 +37,6 @@ internal readonly struct IQ2_XSDot : IIq2Blocks<IQ2_XSDot, BlockIQ2_XS>
 
     /// <summary>Group 4·ib + k's code: grid index | sign code &lt;&lt; 9.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Code(ref readonly BlockIQ2_XS x, nuint ib, int k) =>
+    private static nuint Code(ref readonly BlockIQ2_XS x, nuint ib, int k) =>
         Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref Unsafe.As<Bytes64, byte>(ref Unsafe.AsRef(in x.Qs)), 8 * ib + 2 * (nuint)k));
 }

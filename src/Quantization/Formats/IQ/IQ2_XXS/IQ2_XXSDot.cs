@@ -30,7 +30,7 @@ internal readonly struct IQ2_XXSDot : IIq2Blocks<IQ2_XXSDot, BlockIQ2_XXS>
         Unsafe.Add(ref MemoryMarshal.GetReference(IqGrids.Iq2Xxs), Unsafe.Add(ref Qs(in x), 8 * ib + (nuint)k));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong SubBlockSignMask(ref readonly BlockIQ2_XXS x, nuint ib, int k) => Iq2SignMasks.OfCode(SignsAndScale(in x, ib) >> (7 * k));
+    public static ulong SubBlockSignMask(ref readonly BlockIQ2_XXS x, nuint ib, int k) => Iq2SignMasks.OfCode((SignsAndScale(in x, ib) >> (7 * k)) & 127);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int SubBlockMultiplier(ref readonly BlockIQ2_XXS x, nuint ib, int h) => 2 * (int)(SignsAndScale(in x, ib) >> 28) + 1;
