@@ -36,6 +36,11 @@ internal interface IIq2Blocks<TSelf, TBlock> : IKScaledBlocks<TSelf, TBlock>
     /// <summary>The multiplier 2s + 1 of half h (0, 1) of sub-block ib.</summary>
     static abstract int SubBlockMultiplier(ref readonly TBlock x, nuint ib, int h);
 
+    /// <summary>The sign masks of sub-block ib's four groups in one AVX2 vector (<see cref="SubBlockSignMask"/> of k = 0..3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual Vector256<sbyte> SubBlockSigns256(ref readonly TBlock x, nuint ib) =>
+        Vector256.Create(TSelf.SubBlockSignMask(in x, ib, 0), TSelf.SubBlockSignMask(in x, ib, 1), TSelf.SubBlockSignMask(in x, ib, 2), TSelf.SubBlockSignMask(in x, ib, 3)).AsSByte();
+
     /// <summary>The multipliers of sub-block ib: eight int16 lanes of half 0, then eight of half 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static virtual Vector256<short> SubBlockScale256(ref readonly TBlock x, nuint ib) =>
@@ -185,8 +190,7 @@ internal static class Iq2Dot<TBlocks, TBlock>
         Vector256.Create(TBlocks.SubBlockGrid(in x, ib, 0), TBlocks.SubBlockGrid(in x, ib, 1), TBlocks.SubBlockGrid(in x, ib, 2), TBlocks.SubBlockGrid(in x, ib, 3)).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Signs256(ref readonly TBlock x, nuint ib) =>
-        Vector256.Create(TBlocks.SubBlockSignMask(in x, ib, 0), TBlocks.SubBlockSignMask(in x, ib, 1), TBlocks.SubBlockSignMask(in x, ib, 2), TBlocks.SubBlockSignMask(in x, ib, 3)).AsSByte();
+    private static Vector256<sbyte> Signs256(ref readonly TBlock x, nuint ib) => TBlocks.SubBlockSigns256(in x, ib);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Scale256(ref readonly TBlock x, nuint ib) => TBlocks.SubBlockScale256(in x, ib);
