@@ -170,6 +170,11 @@ public sealed class SafeTensorsCheckpoint : IDisposable
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         long? totalSize = null;
         bool sawMap = false, sawMetadata = false;
+        if (json.StartsWith("\uFEFF"u8))
+        {
+            json = json[3..]; // a byte-order mark some editors add; JSON itself has none
+        }
+
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
@@ -231,7 +236,7 @@ public sealed class SafeTensorsCheckpoint : IDisposable
         }
         catch (JsonException ex)
         {
-            throw Corrupt($"the index is not valid JSON: {ex.Message}");
+            throw Corrupt($"the index is not valid JSON: {ex.Message.TrimEnd('.')}");
         }
         catch (InvalidOperationException ex)
         {
