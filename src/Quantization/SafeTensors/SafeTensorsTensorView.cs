@@ -257,6 +257,29 @@ public readonly struct SafeTensorsTensorView
         }
     }
 
+    /// <summary>
+    /// The tensor quantized into <paramref name="type"/> (see <see cref="Quantize"/>) as a matrix of <see cref="Rows"/> ×
+    /// <see cref="Columns"/> over a new array: the way a dense checkpoint tensor becomes a quantized weight.
+    /// </summary>
+    /// <param name="type">The target format (one without a per-tensor trailer).</param>
+    /// <param name="importance">Empty, or one weight per column.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to use; −1 (the default) for one per processor.</param>
+    /// <exception cref="ArgumentException"><see cref="Columns"/> is not a multiple of the block size, or a value is not finite.</exception>
+    /// <exception cref="NotSupportedException">The dtype cannot be read as floats, <paramref name="type"/> has a per-tensor trailer or cannot be multiplied, or the result would not fit one array.</exception>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    public QuantizedMatrix ToQuantizedMatrix(QuantType type, ReadOnlySpan<float> importance = default, int maxDegreeOfParallelism = -1)
+    {
+        long bytes = Rows * Quantizer.GetByteCount(type, Columns % QuantFormat.Get(type).BlockSize == 0 ? Columns : 0);
+        if (bytes > Array.MaxLength || Rows > int.MaxValue || Columns > int.MaxValue)
+        {
+            throw new NotSupportedException($"Tensor '{Info.Name}' in {QuantFormat.Get(type).Name} would take {bytes} bytes, more than one array holds; quantize it by row ranges.");
+        }
+
+        var weights = new byte[bytes];
+        Quantize(type, weights, importance, maxDegreeOfParallelism);
+        return new QuantizedMatrix(type, weights, (int)Rows, (int)Columns);
+    }
+
     private static void Decode(SafeTensorsDType dtype, ReadOnlySpan<byte> source, Span<float> destination, string name)
     {
         switch (dtype)

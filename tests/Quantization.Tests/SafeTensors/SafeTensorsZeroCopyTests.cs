@@ -128,5 +128,16 @@ public sealed class SafeTensorsZeroCopyTests : IDisposable
         Assert.Equal(expected, actual);
 
         Assert.Throws<ArgumentException>(() => view.Quantize(QuantType.Q8_0, new byte[10]));
+
+        QuantizedMatrix matrix = view.ToQuantizedMatrix(QuantType.Q8_0);
+        Assert.Equal((rows, columns, QuantType.Q8_0), (matrix.Rows, matrix.Columns, matrix.Type));
+        Assert.Equal(expected, matrix.Weights.ToArray());
+    }
+
+    [Fact]
+    public void QuantizeRejectsRowsThatAreNotWholeBlocks()
+    {
+        using SafeTensorsFile file = SafeTensorsFile.Read(Build("{" + Entry("w", "F32", [2, 48], 0, 384) + "}", new byte[384]));
+        Assert.Equal("type", Assert.Throws<ArgumentException>(() => file.GetTensorView("w").ToQuantizedMatrix(QuantType.Q8_0)).ParamName);
     }
 }
