@@ -128,4 +128,19 @@ public sealed class SafeTensorsCommandTests : IDisposable
         Assert.Contains("Invalid safetensors file", error, StringComparison.Ordinal);
         Assert.Contains("past the end of the", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AFileWithoutAKnownExtensionIsGgufByItsMagic()
+    {
+        File.WriteAllBytes(PathOf("model.bin"), Quantization.Tests.Gguf.GgufSample.Create().WriteOurs());
+        File.Copy(PathOf("model-00002-of-00002.safetensors"), PathOf("weights.bin"));
+
+        var (ggufExit, gguf, ggufError) = Run("inspect", PathOf("model.bin"));
+        var (stExit, st, stError) = Run("inspect", PathOf("weights.bin"));
+
+        Assert.True(ggufExit == QuantCommandLine.ExitSuccess, ggufError);
+        Assert.Contains("GGUF v3", gguf, StringComparison.Ordinal);
+        Assert.True(stExit == QuantCommandLine.ExitSuccess, stError);
+        Assert.Contains("weights.bin: safetensors, 7 tensors", st, StringComparison.Ordinal);
+    }
 }
