@@ -127,6 +127,7 @@ internal static class QuantCommandLine
             Gguf.InspectCommand.Create(output, error, console),
             Gguf.ConvertCommand.Create(error, console),
             Gguf.PlanCommand.Create(output, error, console),
+            Lora.MergeLoraCommand.Create(error),
         };
     }
 

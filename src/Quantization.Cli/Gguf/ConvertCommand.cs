@@ -100,10 +100,12 @@ internal static class ConvertCommand
             var logger = new ConsoleLogger(error, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             try
             {
-                Dictionary<string, float[]>? importance = imatrixPath is null ? null : ImatrixFile.Load(imatrixPath.FullName);
-                if (importance is not null)
+                ImatrixData? imatrix = imatrixPath is null ? null : ImatrixFile.Load(imatrixPath.FullName);
+                Dictionary<string, float[]>? importance = imatrix?.Importance;
+                if (imatrix is not null)
                 {
-                    logger.LogInformation("Loaded importance for {Count} weights from {Path}", importance.Count, imatrixPath!.Name);
+                    logger.LogInformation("Loaded importance for {Count} weights from {Path} (data set {Dataset}, {Chunks} chunks)",
+                        imatrix.Importance.Count, imatrixPath!.Name, imatrix.Dataset ?? "not named", imatrix.ChunkCount);
                 }
 
                 using GgufFile model = GgufFile.Open(inPath.FullName, logger);
@@ -137,7 +139,7 @@ internal static class ConvertCommand
                 {
                     Threads = threadCount,
                     Importance = importance,
-                    ImportanceSource = importance is null ? null : new ImportanceSource(imatrixPath!.ToString(), null, importance.Count, null),
+                    ImportanceSource = imatrix?.ToSource(imatrixPath!.ToString()),
                 };
                 ModelQuantizationResult result = RunPreset(model, outPath.FullName, recipe, options, logger, console);
                 logger.LogInformation("Wrote {Preset}: {Quantized} tensors converted, {Copied} copied; {InputBytes:N0} -> {OutputBytes:N0} bytes, {Bpw:0.00} bits per weight, in {Seconds:0.00} s",

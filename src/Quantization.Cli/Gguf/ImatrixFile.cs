@@ -8,16 +8,22 @@ namespace Quantization.Cli.Gguf;
 /// <c>&lt;name&gt;.counts</c> (F32, the activation rows summed, one per expert). The importance of column i is
 /// in_sum2[i] / count, or 1 where the count is 0, as llama-quantize computes it. Also reads the legacy binary
 /// <c>.dat</c> format: int32 entry count; per entry an int32 name length, the name, int32 ncall, int32 nval and nval
-/// floats (mean x ncall); the importance is value / ncall (the value itself when ncall is 0).
+/// floats (mean x ncall); the importance is value / ncall (the value itself when ncall is 0); then, in later versions,
+/// int32 chunk count, int32 data set name length and the name.
+/// The provenance llama-quantize records comes along: the first of the GGUF's <c>imatrix.datasets</c> (or the legacy
+/// trailer's name), its <c>imatrix.chunk_count</c> (or the trailer's count) and the number of entries.
 /// </summary>
 internal static class ImatrixFile
 {
+    private const string DatasetsKey = "imatrix.datasets";
+    private const string ChunkCountKey = "imatrix.chunk_count";
+
     private const string SumsSuffix = ".in_sum2";
     private const string CountsSuffix = ".counts";
 
     /// <summary>Loads the per-column importance of every 2-D weight the file covers, by weight name.</summary>
     /// <exception cref="InvalidDataException">The file is not a GGUF imatrix, or its tensors are inconsistent.</exception>
-    public static Dictionary<string, float[]> Load(string path)
+    public static ImatrixData Load(string path)
     {
         using (var probe = File.OpenRead(path))
         {
@@ -31,12 +37,15 @@ internal static class ImatrixFile
 
         using GgufFile file = GgufFile.Open(path);
         var importance = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        int entries = 0;
         foreach (GgufTensorInfo sums in file.Tensors)
         {
             if (!sums.Name.EndsWith(SumsSuffix, StringComparison.Ordinal))
             {
                 continue;
             }
+
+            entries++;
 
             string weight = sums.Name[..^SumsSuffix.Length];
             if (!file.TryGetTensor(weight + CountsSuffix, out GgufTensorInfo? counts))
@@ -71,10 +80,30 @@ internal static class ImatrixFile
             throw new InvalidDataException($"imatrix '{path}' has no '<name>{SumsSuffix}' tensors; only the GGUF imatrix format is supported.");
         }
 
-        return importance;
+        string? dataset = null;
+        if (file.TryGetValue(DatasetsKey, out GgufValue? datasets))
+        {
+            if (!datasets.IsArray || datasets.ElementType != GgufValueType.String)
+            {
+                throw new InvalidDataException($"imatrix '{path}': '{DatasetsKey}' is {datasets.Type}, not an array of strings.");
+            }
+
+            IReadOnlyList<string> names = datasets.AsArray<string>();
+            dataset = names.Count > 0 ? names[0] : null;
+        }
+
+        int chunks = 0;
+        if (file.TryGetValue(ChunkCountKey, out GgufValue? chunkCount))
+        {
+            chunks = chunkCount.Type == GgufValueType.UInt32
+                ? (int)chunkCount.AsUInt32()
+                : throw new InvalidDataException($"imatrix '{path}': '{ChunkCountKey}' is {chunkCount.Type}, not UInt32.");
+        }
+
+        return new ImatrixData(importance, entries, dataset, chunks);
     }
 
-    private static Dictionary<string, float[]> LoadLegacy(string path)
+    private static ImatrixData LoadLegacy(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
         int position = 0;
@@ -125,6 +154,54 @@ internal static class ImatrixFile
             importance[name] = values;
         }
 
-        return importance;
+        // Later versions end with the chunk count and the data set's name.
+        int chunks = 0;
+        string? dataset = null;
+        if (position < bytes.Length)
+        {
+            chunks = ReadInt32("the chunk count");
+            int datasetLength = ReadInt32("the data set name length");
+            if (datasetLength < 0 || datasetLength > bytes.Length - position)
+            {
+                throw new InvalidDataException($"imatrix '{path}': the data set name length {datasetLength} (at byte offset {position - 4}) does not fit the file.");
+            }
+
+            dataset = System.Text.Encoding.UTF8.GetString(bytes, position, datasetLength);
+        }
+
+        return new ImatrixData(importance, entries, dataset, chunks);
+    }
+}
+
+/// <summary>An imatrix file's importance per weight and the provenance llama-quantize records.</summary>
+/// <param name="Importance">Per-column importance of every 2-D weight, by weight name.</param>
+/// <param name="EntryCount">Entries in the file (3-D per-expert ones included, as llama-quantize counts them).</param>
+/// <param name="Dataset">The (first) calibration data set's name, when the file has one.</param>
+/// <param name="ChunkCount">Calibration chunks, 0 when the file does not say.</param>
+internal sealed record ImatrixData(Dictionary<string, float[]> Importance, int EntryCount, string? Dataset, int ChunkCount)
+{
+    /// <summary>
+    /// The <c>quantize.imatrix.*</c> provenance of a file passed as <paramref name="fileArgument"/>, as llama-quantize
+    /// writes it: strings cut to 127 bytes, the chunk count only when positive.
+    /// </summary>
+    public Quantization.Models.ImportanceSource ToSource(string fileArgument) =>
+        new(Truncate(fileArgument), Dataset is null ? null : Truncate(Dataset), EntryCount, ChunkCount > 0 ? ChunkCount : null);
+
+    private static string Truncate(string value)
+    {
+        const int MaxBytes = 127;
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(value);
+        if (utf8.Length <= MaxBytes)
+        {
+            return value;
+        }
+
+        int end = MaxBytes;
+        while (end > 0 && (utf8[end] & 0xC0) == 0x80)
+        {
+            end--; // not inside a character: the cut falls on the start of the one it would split
+        }
+
+        return System.Text.Encoding.UTF8.GetString(utf8, 0, end);
     }
 }

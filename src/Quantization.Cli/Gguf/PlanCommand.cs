@@ -1,43 +1,55 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
-using Quantization.Cli.Report;
 using Quantization.Models;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
 namespace Quantization.Cli.Gguf;
 
-/// <summary><c>quant plan --memory 32GB</c>: which model sizes fit in a memory budget at which quantization tiers.</summary>
+/// <summary>
+/// <c>quant plan --memory 32GB</c>: which model size at which llama.cpp preset to run in a memory budget, ranked by
+/// quality (<see cref="QuantizationQuality"/>), with the key/value cache of the context counted.
+/// </summary>
 internal static partial class PlanCommand
 {
-    /// <summary>Common model sizes, in billions of parameters.</summary>
-    private static readonly double[] s_modelBillions = [0.5, 1, 3, 7, 8, 13, 14, 27, 32, 70, 123, 405];
-
     public static Command Create(TextWriter output, TextWriter error, IAnsiConsole console)
     {
         var memory = new Option<string>("--memory", "-m")
         {
-            Description = "Memory available for the model, e.g. 32GB, 24GiB, 512MB.",
+            Description = "Memory available for the model (RAM or VRAM), e.g. 32GB, 24GiB, 512MB.",
             Required = true,
         };
         var headroom = new Option<double>("--headroom")
         {
-            Description = "Fraction of the memory kept free for the KV cache, activations and the rest of the system.",
+            Description = "Fraction of the memory kept free for activations, compute buffers and the rest of the system.",
             DefaultValueFactory = _ => 0.2,
         };
-        Option<string> format = QuantCommandLine.FormatOption();
-        var command = new Command("plan", "Show which model sizes fit in a memory budget at each weight format (weights only, plus headroom).")
+        var context = new Option<int>("--context")
         {
-            memory, headroom, format,
+            Description = "Tokens of context the key/value cache holds.",
+            DefaultValueFactory = _ => 8192,
+        };
+        var kvType = new Option<string>("--kv-type")
+        {
+            Description = "Key/value cache type: f16 (llama.cpp's default), q8_0, q4_0, ...",
+            DefaultValueFactory = _ => "f16",
+        };
+        Option<string> format = QuantCommandLine.FormatOption();
+        var command = new Command("plan",
+            "Recommend the largest model size and the best llama.cpp preset that fit a memory budget with the key/value cache, " +
+            "ranked by quality (published perplexity increases, measured round-trip error), then every preset per model size.")
+        {
+            memory, headroom, context, kvType, format,
         };
         command.SetAction(parse =>
         {
             string text = parse.GetValue(memory)!;
             double reserve = parse.GetValue(headroom);
-            if (ParseBytes(text) is not double bytes || bytes <= 0)
+            int tokens = parse.GetValue(context);
+            string kvName = parse.GetValue(kvType)!;
+            if (ParseBytes(text) is not double bytes || bytes < 1 || bytes > long.MaxValue / 2)
             {
                 error.WriteLine($"quant: error: --memory '{text}' is not a size such as 32GB, 24GiB or 512MB.");
                 return QuantCommandLine.ExitBadArguments;
@@ -49,13 +61,26 @@ internal static partial class PlanCommand
                 return QuantCommandLine.ExitBadArguments;
             }
 
+            if (tokens <= 0)
+            {
+                error.WriteLine($"quant: error: --context must be positive, not {tokens}.");
+                return QuantCommandLine.ExitBadArguments;
+            }
+
+            if (!QuantFormat.TryParse(kvName, out QuantFormat? cache) || !KvCacheBytes.IsSupported(cache.Type))
+            {
+                error.WriteLine($"quant: error: --kv-type '{kvName}' is no key/value cache type (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl).");
+                return QuantCommandLine.ExitBadArguments;
+            }
+
+            var options = new AdvisorOptions((long)bytes) { Headroom = reserve, ContextLength = tokens, KvCacheType = cache.Type };
             if (parse.GetValue(format) == "json")
             {
-                output.WriteLine(JsonSerializer.Serialize(BuildDocument(bytes, reserve), PlanJsonContext.Default.PlanDocument));
+                output.WriteLine(JsonSerializer.Serialize(PlanDocument.Create(options), PlanJsonContext.Default.PlanDocument));
             }
             else
             {
-                console.Write(Build(bytes, reserve));
+                console.Write(Build(options));
             }
 
             return QuantCommandLine.ExitSuccess;
@@ -89,116 +114,111 @@ internal static partial class PlanCommand
     }
 
     /// <summary>
-    /// Two tables: per weight format, the most parameters that fit and the largest common model size that does; per
-    /// common model size, the format with the most bits per weight that fits and its size.
+    /// The recommendations (with the advice in words), then per model size the presets on the quality frontier: each
+    /// row better than every smaller file, so a legacy preset a K-quant beats at equal or smaller size is not shown.
     /// </summary>
-    public static Rows Build(double memoryBytes, double headroom)
+    public static Rows Build(AdvisorOptions options)
     {
-        double usable = memoryBytes * (1 - headroom);
-        // F32 is no storage tier for weights: tiers start at 16 bits.
-        QuantFormat[] formats = [.. QualityReport.WeightFormats().Where(f => f.Type != QuantType.F32)];
-        string title = $"{Gigabytes(memoryBytes)} GB with {(headroom * 100).ToString("0.#", CultureInfo.InvariantCulture)}% headroom: {Gigabytes(usable)} GB for weights";
-
-        var byFormat = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
-        byFormat.AddColumn("Format");
-        byFormat.AddColumn(new TableColumn("Bits/w").RightAligned());
-        byFormat.AddColumn(new TableColumn("Max params").RightAligned());
-        byFormat.AddColumn(new TableColumn("Largest common size").RightAligned());
-        foreach (QuantFormat f in formats)
+        string kvName = QuantFormat.Get(options.KvCacheType).Name;
+        var parts = new List<IRenderable>
         {
-            double maxBillions = usable * 8 / f.BitsPerWeight / 1e9;
-            double[] fitting = [.. s_modelBillions.Where(b => b <= maxBillions)];
-            byFormat.AddRow(
-                Markup.Escape(f.Name),
-                f.BitsPerWeight.ToString("0.####", CultureInfo.InvariantCulture),
-                Markup.Escape(maxBillions.ToString("0.0", CultureInfo.InvariantCulture) + "B"),
-                Markup.Escape(fitting.Length == 0 ? "none" : Billions(fitting[^1])));
+            new Text(string.Create(CultureInfo.InvariantCulture,
+                $"Memory: {Gigabytes(options.MemoryBytes)} GB, {options.Headroom * 100:0.#}% headroom: {Gigabytes(options.UsableBytes)} GB for weights and KV cache.\n" +
+                $"KV cache: {options.ContextLength} tokens in {kvName}.\n")),
+        };
+
+        IReadOnlyList<ModelSizeRecommendation> picks = QuantizationAdvisor.Recommend(options);
+        if (picks.Count == 0)
+        {
+            parts.Add(new Text("Nothing fits: not even the smallest model size at the smallest preset.\n"));
+        }
+        else
+        {
+            ModelSizeRecommendation first = picks[0];
+            parts.Add(new Text(string.Create(CultureInfo.InvariantCulture,
+                $"Advice: {first.Model.Name} ({first.Model.Representative}) at {QuantizationPresets.GetName(first.Preset)} ({first.TierLabel}),\n" +
+                $"  {Gigabytes(first.WeightBytes)} GB weights + {Gigabytes(first.KvCacheBytes)} GB KV cache = {Gigabytes(first.TotalBytes)} GB.\n")));
+            var table = new Table().Border(TableBorder.Rounded).Title("Recommendations, largest model first (GB = 10^9 bytes)");
+            table.AddColumn("Model");
+            table.AddColumn("Preset");
+            table.AddColumn(new TableColumn("Weights").RightAligned());
+            table.AddColumn(new TableColumn("KV").RightAligned());
+            table.AddColumn(new TableColumn("Total").RightAligned());
+            table.AddColumn(new TableColumn("+ppl").RightAligned());
+            table.AddColumn("Tier");
+            var warnings = new List<string>();
+            foreach (ModelSizeRecommendation r in picks)
+            {
+                table.AddRow(
+                    Markup.Escape(r.Model.Name),
+                    Markup.Escape(QuantizationPresets.GetName(r.Preset)),
+                    Gigabytes(r.WeightBytes), Gigabytes(r.KvCacheBytes), Gigabytes(r.TotalBytes),
+                    Delta(r),
+                    Markup.Escape(r.TierLabel));
+                if (r.Warning is { } warning)
+                {
+                    warnings.Add($"Warning: {r.Model.Name} at {QuantizationPresets.GetName(r.Preset)}: {warning}" +
+                                 (r.RequiresImportance ? "; needs an importance matrix." : "."));
+                }
+            }
+
+            parts.Add(table);
+            foreach (string warning in warnings)
+            {
+                parts.Add(new Text(warning));
+            }
         }
 
-        var byModel = new Table().Border(TableBorder.Rounded).Title("Best format per model size (GB = 10^9 bytes of weights)");
-        byModel.AddColumn("Model");
-        byModel.AddColumn("Best format");
-        byModel.AddColumn(new TableColumn("Weights GB").RightAligned());
-        foreach (double billions in s_modelBillions)
+        parts.Add(new Text(
+            "\n+ppl: llama-quantize's published perplexity increase on Llama-3-8B;\n~ marks an estimate from the measured round-trip error.\n"));
+        foreach (CommonModel model in CommonModel.All.OrderByDescending(m => m.ParameterCount))
         {
-            QuantFormat? best = formats.FirstOrDefault(f => billions * 1e9 * f.BitsPerWeight / 8 <= usable);
-            byModel.AddRow(
-                Markup.Escape(Billions(billions)),
-                Markup.Escape(best?.Name ?? "does not fit"),
-                best is null ? "-" : Gigabytes(billions * 1e9 * best.BitsPerWeight / 8));
+            IReadOnlyList<ModelSizeRecommendation> rows = QuantizationAdvisor.Evaluate(model, options);
+            var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"{model.Name} ({model.Representative}, {model.ParameterCount / 1e9:0.0}B parameters): KV cache {Gigabytes(rows[0].KvCacheBytes)}, sizes in GB")));
+            table.AddColumn("Preset");
+            table.AddColumn("Tier");
+            table.AddColumn(new TableColumn("+ppl").RightAligned());
+            table.AddColumn(new TableColumn("Bits/w").RightAligned());
+            table.AddColumn(new TableColumn("Weights").RightAligned());
+            table.AddColumn(new TableColumn("Total").RightAligned());
+            table.AddColumn("Fits");
+            foreach (ModelSizeRecommendation r in Frontier(rows))
+            {
+                table.AddRow(
+                    Markup.Escape(QuantizationPresets.GetName(r.Preset)),
+                    Markup.Escape(r.TierLabel),
+                    Delta(r),
+                    r.BitsPerWeight.ToString("0.00", CultureInfo.InvariantCulture),
+                    Gigabytes(r.WeightBytes), Gigabytes(r.TotalBytes),
+                    r.Fits ? "yes" : "no");
+            }
+
+            parts.Add(table);
         }
 
-        var presets = PresetSizes.All();
-        return new Rows(byFormat, byModel, PresetSizes.BestFit(presets, usable), PresetSizes.Table(presets));
+        return new Rows(parts);
     }
 
-    /// <summary>The same content as <see cref="Build"/>, as data: sizes in bytes, model sizes in billions of parameters.</summary>
-    public static PlanDocument BuildDocument(double memoryBytes, double headroom)
+    /// <summary>The rows (best quality first) whose weights are smaller than those of every better row.</summary>
+    public static IEnumerable<ModelSizeRecommendation> Frontier(IReadOnlyList<ModelSizeRecommendation> rows)
     {
-        double usable = memoryBytes * (1 - headroom);
-        QuantFormat[] formats = [.. QualityReport.WeightFormats().Where(f => f.Type != QuantType.F32)];
-        return new PlanDocument(
-            memoryBytes, headroom, usable,
-            [.. formats.Select(f =>
+        long smallest = long.MaxValue;
+        foreach (ModelSizeRecommendation r in rows)
+        {
+            if (r.WeightBytes < smallest)
             {
-                double maxBillions = usable * 8 / f.BitsPerWeight / 1e9;
-                double[] fitting = [.. s_modelBillions.Where(b => b <= maxBillions)];
-                return new PlanFormat(f.Name, f.BitsPerWeight, maxBillions, fitting.Length == 0 ? null : fitting[^1]);
-            })],
-            [.. s_modelBillions.Select(billions =>
-            {
-                QuantFormat? best = formats.FirstOrDefault(f => billions * 1e9 * f.BitsPerWeight / 8 <= usable);
-                return new PlanModel(billions, best?.Name, best is null ? null : billions * 1e9 * best.BitsPerWeight / 8);
-            })],
-            [.. PresetSizes.All().Select(p => new PlanPreset(
-                QuantizationPresets.GetName(p.Preset),
-                [.. p.Plans.Select((plan, i) => new PlanPresetSize(PresetSizes.Shapes[i].Name, plan.BitsPerWeight, plan.TargetBytes, plan.TargetBytes <= usable))]))]);
+                smallest = r.WeightBytes;
+                yield return r;
+            }
+        }
     }
 
-    private static string Billions(double billions) => billions.ToString(CultureInfo.InvariantCulture) + "B";
+    private static string Delta(ModelSizeRecommendation r) =>
+        (r.IsEstimated ? "~" : "") + r.PerplexityDelta.ToString(r.PerplexityDelta < 1 ? "0.000" : "0.00", CultureInfo.InvariantCulture);
 
-    private static string Gigabytes(double bytes) => (bytes / 1e9).ToString("0.#", CultureInfo.InvariantCulture);
+    private static string Gigabytes(double bytes) => (bytes / 1e9).ToString("0.0#", CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$")]
     private static partial Regex SizePattern();
 }
-
-/// <summary>The JSON document <c>quant plan --format json</c> writes.</summary>
-/// <param name="MemoryBytes">The memory given.</param>
-/// <param name="Headroom">The fraction kept free.</param>
-/// <param name="UsableBytes">The bytes left for weights.</param>
-/// <param name="Formats">Per weight format: the most parameters that fit and the largest common model size that does.</param>
-/// <param name="Models">Per common model size: the format with the most bits per weight that fits.</param>
-/// <param name="Presets">Per llama.cpp preset: its size on the LLaMA shapes, from its rules.</param>
-internal sealed record PlanDocument(double MemoryBytes, double Headroom, double UsableBytes, IReadOnlyList<PlanFormat> Formats,
-                                    IReadOnlyList<PlanModel> Models, IReadOnlyList<PlanPreset> Presets);
-
-/// <summary>One weight format.</summary>
-/// <param name="Format">ggml's name.</param>
-/// <param name="BitsPerWeight">Bits per weight.</param>
-/// <param name="MaxBillions">The most parameters (billions) that fit.</param>
-/// <param name="LargestCommonBillions">The largest common model size that fits; null for none.</param>
-internal sealed record PlanFormat(string Format, double BitsPerWeight, double MaxBillions, double? LargestCommonBillions);
-
-/// <summary>One common model size.</summary>
-/// <param name="Billions">Parameters, in billions.</param>
-/// <param name="BestFormat">The format with the most bits per weight that fits; null when none does.</param>
-/// <param name="WeightsBytes">Its weights' size; null when none fits.</param>
-internal sealed record PlanModel(double Billions, string? BestFormat, double? WeightsBytes);
-
-/// <summary>One preset.</summary>
-/// <param name="Preset">Its name (e.g. <c>Q4_K_M</c>).</param>
-/// <param name="Sizes">Its size on each LLaMA shape.</param>
-internal sealed record PlanPreset(string Preset, IReadOnlyList<PlanPresetSize> Sizes);
-
-/// <summary>A preset on one shape.</summary>
-/// <param name="Shape">The shape (7B, 13B, 34B, 70B).</param>
-/// <param name="BitsPerWeight">Bits per weight of the whole file.</param>
-/// <param name="Bytes">Tensor bytes of the file.</param>
-/// <param name="Fits">Whether it fits the usable memory.</param>
-internal sealed record PlanPresetSize(string Shape, double BitsPerWeight, long Bytes, bool Fits);
-
-/// <summary>Source-generated (reflection-free, trim- and AOT-safe) serializer for the plan document.</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(PlanDocument))]
-internal sealed partial class PlanJsonContext : JsonSerializerContext;

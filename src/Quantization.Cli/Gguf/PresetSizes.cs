@@ -57,26 +57,4 @@ internal static class PresetSizes
 
         return table;
     }
-
-    /// <summary>Per shape, the preset with the most bits per weight whose file fits <paramref name="usableBytes"/>.</summary>
-    public static Table BestFit(IReadOnlyList<(QuantizationPreset Preset, QuantizationPlan[] Plans)> presets, double usableBytes)
-    {
-        var table = new Table().Border(TableBorder.Rounded).Title("Best llama.cpp preset per LLaMA shape within the budget");
-        table.AddColumn("Model");
-        table.AddColumn("Best preset");
-        table.AddColumn(new TableColumn("Bits/w").RightAligned());
-        table.AddColumn(new TableColumn("File GB").RightAligned());
-        for (int i = 0; i < Shapes.Count; i++)
-        {
-            (QuantizationPreset preset, QuantizationPlan[] plans)? best = presets.Where(p => p.Plans[i].TargetBytes <= usableBytes)
-                .Cast<(QuantizationPreset, QuantizationPlan[])?>().FirstOrDefault();
-            table.AddRow(
-                Shapes[i].Name,
-                best is null ? "does not fit" : Markup.Escape(QuantizationPresets.GetName(best.Value.preset)),
-                best is null ? "-" : best.Value.plans[i].BitsPerWeight.ToString("0.00", CultureInfo.InvariantCulture),
-                best is null ? "-" : (best.Value.plans[i].TargetBytes / 1e9).ToString("0.00", CultureInfo.InvariantCulture));
-        }
-
-        return table;
-    }
 }

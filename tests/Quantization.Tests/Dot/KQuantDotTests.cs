@@ -43,6 +43,18 @@ public sealed unsafe class KQuantDotTests
 
     public static TheoryData<QuantType> Types() => [.. s_kernels.Select(k => k.Type)];
 
+    /// <summary>
+    /// The list above is written by hand (each kernel's own per-path sums); a registered Q8_K dot it misses fails here.
+    /// The ternary formats' per-path sums are TernaryDotTests'.
+    /// </summary>
+    [Fact]
+    public void EveryRegisteredQ8KDotIsListed()
+    {
+        QuantType[] registered = [.. DotRegistry.All.Where(e => e.ActivationType == QuantType.Q8_K && e.WeightType is not (QuantType.TQ1_0 or QuantType.TQ2_0))
+                                                    .Select(e => e.WeightType).Order()];
+        Assert.Equal(registered, [.. s_kernels.Select(k => k.Type).Order()]);
+    }
+
     public static TheoryData<QuantType, int, bool> FloatCases()
     {
         var data = new TheoryData<QuantType, int, bool>();

@@ -92,6 +92,9 @@ public sealed class GgufCommandTests : IDisposable
     [InlineData("plan")]
     [InlineData("plan", "--memory", "lots")]
     [InlineData("plan", "--memory", "32GB", "--headroom", "1.5")]
+    [InlineData("plan", "--memory", "32GB", "--context", "0")]
+    [InlineData("plan", "--memory", "32GB", "--kv-type", "q4_K")]
+    [InlineData("plan", "--memory", "0GB")]
     [InlineData("report", "--rows", "0")]
     [InlineData("report", "--columns", "100")]
     [InlineData("report", "--threads", "0")]
@@ -112,40 +115,80 @@ public sealed class GgufCommandTests : IDisposable
     }
 
     [Fact]
-    public void PlanShowsWhichModelsFit()
+    public void PlanRecommendsTheLargestModelAtTheBestTierThenTablesPerModel()
     {
         var (exitCode, output, error) = Run("plan", "--memory", "32GB");
 
         Assert.Equal(QuantCommandLine.ExitSuccess, exitCode);
         Assert.Empty(error);
-        Assert.Contains("25.6 GB for weights", output, StringComparison.Ordinal);
+        Assert.Contains("Memory: 32.0 GB, 20% headroom: 25.6 GB for weights and KV cache.", output, StringComparison.Ordinal);
+        Assert.Contains("KV cache: 8192 tokens in f16.", output, StringComparison.Ordinal);
+        // 32 GB: Qwen2.5-32B at Q5_K_M, 23.25 GB weights + 64 × 8 × 128 × 2 × 8192 × 2 = 2.15 GB cache.
+        Assert.Contains("Advice: 32B (Qwen2.5-32B) at Q5_K_M (near-lossless),", output, StringComparison.Ordinal);
+        Assert.Contains("23.25 GB weights + 2.15 GB KV cache = 25.4 GB.", output, StringComparison.Ordinal);
         string[] lines = output.Split('\n');
-        Assert.Contains(lines, l => l.Contains(" q4_K ", StringComparison.Ordinal) && l.Contains("45.5B", StringComparison.Ordinal) && l.Contains(" 32B ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains(" 70B ", StringComparison.Ordinal) && l.Contains(" q2_K ", StringComparison.Ordinal) && l.Contains(" 23 ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains(" 7B ", StringComparison.Ordinal) && l.Contains(" f16 ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains(" 405B ", StringComparison.Ordinal) && l.Contains("does not fit", StringComparison.Ordinal));
+        // The 70B only fits at 2 bits: listed after the good choices, with its warning in the note column.
+        int firstTable = Array.FindIndex(lines, l => l.Contains("Recommendations", StringComparison.Ordinal));
+        int row70 = Array.FindIndex(lines, firstTable, l => l.Contains(" 70B ", StringComparison.Ordinal));
+        int row1 = Array.FindIndex(lines, firstTable, l => l.Contains(" 1B ", StringComparison.Ordinal));
+        Assert.True(firstTable >= 0 && row1 > firstTable && row70 > row1, output);
+        Assert.Contains("experimental", lines[row70], StringComparison.Ordinal);
+        Assert.Contains("Warning: 70B at IQ2_S: experimental; needs an importance matrix.", output, StringComparison.Ordinal);
+        // A table per model size; the bits-only q5_1-over-q5_K choice is gone: a legacy preset a K preset beats at equal
+        // or smaller size is not on any table.
+        foreach (string title in new[] { "123B (Mistral-Large-2", "70B (Llama-3.1-70B", "32B (Qwen2.5-32B", "14B (Qwen2.5-14B", "8B (Llama-3.1-8B", "3B (Llama-3.2-3B", "1B (Llama-3.2-1B" })
+        {
+            Assert.Contains(title, output, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(lines, l => l.Contains(" Q5_1 ", StringComparison.Ordinal) || l.Contains(" Q4_0 ", StringComparison.Ordinal));
         Assert.Equal(32e9, Cli.Gguf.PlanCommand.ParseBytes("32GB"));
         Assert.Equal(24.0 * (1L << 30), Cli.Gguf.PlanCommand.ParseBytes("24 GiB"));
         Assert.Null(Cli.Gguf.PlanCommand.ParseBytes("12 parsecs"));
     }
 
     [Fact]
-    public void PlanWritesStrictJsonWithTheTablesContent()
+    public void PlanTakesTheContextAndCacheType()
+    {
+        var (exitCode, output, error) = Run("plan", "--memory", "8GB", "--context", "32768", "--kv-type", "q8_0", "--format", "json");
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(output);
+        System.Text.Json.JsonElement b8 = json.RootElement.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("model").GetString() == "8B");
+        // 32 layers × 2 × 32768 rows of 1024 values in Q8_0 (32 blocks of 34 bytes).
+        Assert.Equal(32L * 2 * 32768 * 1088, b8.GetProperty("kvCacheBytes").GetInt64());
+        Assert.Equal("q8_0", json.RootElement.GetProperty("kvCacheType").GetString());
+    }
+
+    [Fact]
+    public void PlanWritesStrictJsonWithTheRecommendationsAndTables()
     {
         var (exitCode, output, error) = Run("plan", "--memory", "32GB", "--format", "json");
 
         Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
         using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(output);
         System.Text.Json.JsonElement root = json.RootElement;
+        Assert.Equal(32e9, root.GetProperty("memoryBytes").GetDouble());
         Assert.Equal(25.6e9, root.GetProperty("usableBytes").GetDouble(), 1e-3);
-        System.Text.Json.JsonElement q4k = root.GetProperty("formats").EnumerateArray().Single(f => f.GetProperty("format").GetString() == "q4_K");
-        Assert.Equal(32, q4k.GetProperty("largestCommonBillions").GetDouble());
-        System.Text.Json.JsonElement huge = root.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("billions").GetDouble() == 405);
-        Assert.Equal(System.Text.Json.JsonValueKind.Null, huge.GetProperty("bestFormat").ValueKind);
-        System.Text.Json.JsonElement q4km = root.GetProperty("presets").EnumerateArray().Single(p => p.GetProperty("preset").GetString() == "Q4_K_M");
-        System.Text.Json.JsonElement at7B = q4km.GetProperty("sizes").EnumerateArray().Single(z => z.GetProperty("shape").GetString() == "7B");
-        Assert.InRange(at7B.GetProperty("bitsPerWeight").GetDouble(), 4.7, 5.0);
-        Assert.True(at7B.GetProperty("fits").GetBoolean());
+        Assert.Equal(8192, root.GetProperty("contextLength").GetInt32());
+        Assert.Equal("f16", root.GetProperty("kvCacheType").GetString());
+        System.Text.Json.JsonElement first = root.GetProperty("recommendations")[0];
+        Assert.Equal("32B", first.GetProperty("model").GetString());
+        Assert.Equal("Q5_K_M", first.GetProperty("preset").GetString());
+        Assert.Equal("near-lossless", first.GetProperty("tier").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, first.GetProperty("warning").ValueKind);
+        Assert.Equal(2_147_483_648L, first.GetProperty("kvCacheBytes").GetInt64());
+        Assert.Equal(first.GetProperty("weightsBytes").GetInt64() + first.GetProperty("kvCacheBytes").GetInt64(), first.GetProperty("totalBytes").GetInt64());
+        Assert.Equal(0.0569, first.GetProperty("perplexityDelta").GetDouble());
+        Assert.False(first.GetProperty("perplexityDeltaEstimated").GetBoolean());
+        Assert.True(first.GetProperty("fits").GetBoolean());
+        System.Text.Json.JsonElement lossy = root.GetProperty("recommendations").EnumerateArray().Single(r => r.GetProperty("model").GetString() == "70B");
+        Assert.Equal("experimental", lossy.GetProperty("warning").GetString());
+        System.Text.Json.JsonElement[] models = [.. root.GetProperty("models").EnumerateArray()];
+        Assert.Equal(["123B", "70B", "32B", "14B", "8B", "3B", "1B"], models.Select(m => m.GetProperty("model").GetString()));
+        System.Text.Json.JsonElement q4km = models[4].GetProperty("presets").EnumerateArray().Single(p => p.GetProperty("preset").GetString() == "Q4_K_M");
+        Assert.InRange(q4km.GetProperty("bitsPerWeight").GetDouble(), 4.8, 5.0);
+        Assert.True(q4km.GetProperty("fits").GetBoolean());
         Assert.DoesNotContain("Infinity", output, StringComparison.Ordinal);
         Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
     }
@@ -300,18 +343,27 @@ public sealed class GgufCommandTests : IDisposable
     }
 
     /// <summary>
-    /// The IQ2_XXS preset with a GGUF imatrix: the file is the library's (held to llama.cpp's by the preset oracle tests) for the
-    /// same importance, plus the <c>quantize.imatrix.*</c> keys llama-quantize writes.
+    /// The IQ2_XXS preset with an imatrix (GGUF, or legacy .dat with its chunk-count and data-set trailer): the file is
+    /// the library's (held to llama.cpp's by the preset oracle tests) for the same importance, plus the
+    /// <c>quantize.imatrix.*</c> keys llama-quantize writes: the file argument, the first data set, the entry count and
+    /// the chunk count.
     /// </summary>
-    [Fact]
-    public void ConvertToTheIq2XxsPresetWithAnImatrixWritesTheLibrarysFile()
+    [Theory]
+    [InlineData("gguf")]
+    [InlineData("dat")]
+    public void ConvertToTheIq2XxsPresetWithAnImatrixWritesTheLibrarysFile(string imatrixFormat)
     {
         var model = new Models.SyntheticModel("llama", Layers: 2);
         model.Write(PathOf("model.gguf"));
         Dictionary<string, float[]> importance = Models.PresetOracleTests.ImportanceFor(model);
-        using (var writer = GgufWriter.Create(PathOf("imatrix.gguf")))
+        string imatrixPath = PathOf("imatrix." + imatrixFormat);
+        if (imatrixFormat == "gguf")
         {
+            using var writer = GgufWriter.Create(imatrixPath);
             writer.SetMetadata("general.type", GgufValue.FromString("imatrix"));
+            writer.SetMetadata("imatrix.datasets", GgufValue.FromArray<string>(["calibration-a.txt", "calibration-b.txt"]));
+            writer.SetMetadata("imatrix.chunk_count", GgufValue.FromUInt32(17));
+            writer.SetMetadata("imatrix.chunk_size", GgufValue.FromUInt32(512));
             foreach ((string name, float[] values) in importance)
             {
                 writer.AddTensor(name + ".in_sum2", QuantType.F32, [values.Length, 1]);
@@ -327,8 +379,32 @@ public sealed class GgufCommandTests : IDisposable
 
             writer.Finish();
         }
+        else
+        {
+            // Legacy layout: entries; per entry name length, name, ncall, nval, values (mean x ncall); then the last
+            // chunk count and the data set's name.
+            using var w = new BinaryWriter(File.Create(imatrixPath));
+            w.Write(importance.Count);
+            foreach ((string name, float[] values) in importance)
+            {
+                byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(name);
+                w.Write(utf8.Length);
+                w.Write(utf8);
+                w.Write(4);
+                w.Write(values.Length);
+                foreach (float v in values)
+                {
+                    w.Write(v * 4);
+                }
+            }
 
-        var (exitCode, _, error) = Run("convert", PathOf("model.gguf"), PathOf("out.gguf"), "--type", "IQ2_XXS", "--imatrix", PathOf("imatrix.gguf"), "--threads", "2");
+            w.Write(17);
+            byte[] dataset = System.Text.Encoding.UTF8.GetBytes("calibration-a.txt");
+            w.Write(dataset.Length);
+            w.Write(dataset);
+        }
+
+        var (exitCode, _, error) = Run("convert", PathOf("model.gguf"), PathOf("out.gguf"), "--type", "IQ2_XXS", "--imatrix", imatrixPath, "--threads", "2");
 
         Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
         using (GgufFile source = GgufFile.Open(PathOf("model.gguf")))
@@ -337,7 +413,7 @@ public sealed class GgufCommandTests : IDisposable
                 new Quantization.Models.ModelQuantizationOptions
                 {
                     Importance = importance,
-                    ImportanceSource = new Quantization.Models.ImportanceSource(PathOf("imatrix.gguf"), null, importance.Count, null),
+                    ImportanceSource = new Quantization.Models.ImportanceSource(imatrixPath, "calibration-a.txt", importance.Count, 17),
                 },
                 cancellationToken: TestContext.Current.CancellationToken);
         }
@@ -345,7 +421,10 @@ public sealed class GgufCommandTests : IDisposable
         Assert.Equal(File.ReadAllBytes(PathOf("expected.gguf")), File.ReadAllBytes(PathOf("out.gguf")));
         using GgufFile written = GgufFile.Open(PathOf("out.gguf"));
         Assert.Equal(QuantType.IQ2_XXS, written.GetTensor("blk.0.attn_q.weight").Type);
+        Assert.Equal(imatrixPath, written.GetString("quantize.imatrix.file"));
+        Assert.Equal("calibration-a.txt", written.GetString("quantize.imatrix.dataset"));
         Assert.Equal((uint)importance.Count, written.GetUInt32("quantize.imatrix.entries_count"));
+        Assert.Equal(17u, written.GetUInt32("quantize.imatrix.chunks_count"));
         Assert.Equal(19u, written.GetUInt32("general.file_type"));
     }
 

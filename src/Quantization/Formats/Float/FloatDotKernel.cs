@@ -17,6 +17,8 @@ internal sealed class FloatDotKernel<TWeights> : IDotRowsKernel where TWeights :
 
     public static ReadOnlySpan<DotPath> Paths => FloatDot<TWeights>.Paths;
 
+    public static DotPath BestPath => FloatDot<TWeights>.BestPath;
+
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         FloatDot<TWeights>.DotOn(path, weights, activations, n);
 

@@ -50,7 +50,9 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     public static QuantType ActivationType => QuantType.Q8_0;
 
     /// <summary>The fastest path this process supports.</summary>
-    public static readonly DotPath BestPath = SelectPath();
+    public static DotPath BestPath => s_bestPath;
+
+    private static readonly DotPath s_bestPath = SelectPath();
 
     /// <summary>
     /// The paths implemented: <see cref="DotPath.Ssse3"/> and <see cref="DotPath.AdvSimd"/> are the one Vector128 path
@@ -121,6 +123,7 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// all rows; each row is then read front to back as one stream.
     /// </summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
@@ -370,6 +373,7 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     /// Row after row, two accumulators taking weight blocks in turn; <typeparamref name="TWidth"/> is one vector path's
     /// block step (a struct, so each path gets its own code with the step inlined).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows<TWidth, TAcc>(ref byte w, int rowBytes, ref short y, ref float d, int blocks, Span<float> results)
         where TWidth : struct, IBlockStep<TAcc>
         where TAcc : struct
@@ -458,24 +462,6 @@ internal sealed class FourBitDot<TCode> : IDotRowsKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Scale(ref byte activationBlock) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref activationBlock));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % BlockValues != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {BlockValues}.");
-        }
-
-        int blocks = n / BlockValues;
-        if (weights.Length < (long)blocks * BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * 2 * ActivationBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * 2 * ActivationBytes}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, BlockValues, BlockBytes, 2 * ActivationBytes);
 }

@@ -24,6 +24,23 @@ internal interface IIq2Blocks<TSelf, TBlock> : IKScaledBlocks<TSelf, TBlock>
     /// <summary>The 4-bit scale s of half <paramref name="h"/>: dequantized d·(0.5 + s)·0.25, multiplier 2s + 1 in the dots.</summary>
     static abstract int ScaleCode(in TBlock x, int h);
 
+    // The vector paths read a sub-block of 32 values (ib = 0..7, groups k = 0..3) straight from the block's bytes:
+    // no per-group index arithmetic or bounds checks (indices are masked to their table's size by construction).
+
+    /// <summary>The grid point of group k of sub-block ib, as <see cref="Grid"/> of group 4·ib + k.</summary>
+    static abstract ulong SubBlockGrid(ref readonly TBlock x, nuint ib, int k);
+
+    /// <summary>The signs of group k of sub-block ib as byte masks: 0xFF where the value is negative.</summary>
+    static abstract ulong SubBlockSignMask(ref readonly TBlock x, nuint ib, int k);
+
+    /// <summary>The multiplier 2s + 1 of half h (0, 1) of sub-block ib.</summary>
+    static abstract int SubBlockMultiplier(ref readonly TBlock x, nuint ib, int h);
+
+    /// <summary>The multipliers of sub-block ib: eight int16 lanes of half 0, then eight of half 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual Vector256<short> SubBlockScale256(ref readonly TBlock x, nuint ib) =>
+        Vector256.Create(Vector128.Create((short)TSelf.SubBlockMultiplier(in x, ib, 0)), Vector128.Create((short)TSelf.SubBlockMultiplier(in x, ib, 1)));
+
     static float IKDotPaths<TBlock>.DotReference(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Iq2Dot<TSelf, TBlock>.Reference(weights, activations, n, TSelf.BlockBytes);
 
@@ -38,7 +55,9 @@ internal interface IIq2Blocks<TSelf, TBlock> : IKScaledBlocks<TSelf, TBlock>
     static int IKScaledBlocks<TSelf, TBlock>.BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y) => Iq2Dot<TSelf, TBlock>.BlockNeon(in x, in y);
 
     // The scaled row loops omit ggml's final factor 0.125 (exact: a power of two).
-    static unsafe float IKDotPaths<TBlock>.Dot512(TBlock* x, BlockQ8_K* y, int nb) => 0.125f * KDot.ScaledDot512<TSelf, TBlock>(x, y, nb);
+    // AVX-512 runs the 256-bit body: eight table lookups per 64 values dominate, and joining two sub-blocks into one
+    // 512-bit vector only adds inserts (measured slower on Zen 4); Block512 gives the same lanes for the per-path tests.
+    static unsafe float IKDotPaths<TBlock>.Dot512(TBlock* x, BlockQ8_K* y, int nb) => 0.125f * KDot.ScaledDot256<TSelf, TBlock>(x, y, nb);
 
     static unsafe float IKDotPaths<TBlock>.Dot256(TBlock* x, BlockQ8_K* y, int nb) => 0.125f * KDot.ScaledDot256<TSelf, TBlock>(x, y, nb);
 
@@ -100,24 +119,19 @@ internal static class Iq2Dot<TBlocks, TBlock>
     /// <summary>Eight sign bits as eight bytes, 0xFF where the bit is set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong SignMask(byte signs) =>
-        Bmi2.X64.IsSupported
-            ? Bmi2.X64.ParallelBitDeposit(signs, 0x0101_0101_0101_0101) * 0xFF
-            : SignMasks[signs];
+        Iq2SignMasks.Of(signs);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<int> Block256(TBlock* x, BlockQ8_K* y)
     {
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector256<int> acc = Vector256<int>.Zero;
-        for (int ib = 0; ib < 8; ++ib)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
-            int g = 4 * ib;
-            Vector256<byte> w = Vector256.Create(TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1), TBlocks.Grid(in *x, g + 2), TBlocks.Grid(in *x, g + 3)).AsByte();
-            Vector256<sbyte> m = Vector256.Create(SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1)),
-                SignMask(TBlocks.Signs(in *x, g + 2)), SignMask(TBlocks.Signs(in *x, g + 3))).AsSByte();
+            Vector256<byte> w = Grid256(in *x, ib);
+            Vector256<sbyte> m = Signs256(in *x, ib);
             Vector256<sbyte> a = Avx.LoadVector256(q8 + 32 * ib);
-            Vector256<short> scale = Vector256.Create(Vector128.Create((short)Multiplier(in *x, 2 * ib)), Vector128.Create((short)Multiplier(in *x, 2 * ib + 1)));
-            acc = KDot.MulAdd(acc, w, (a ^ m) - m, scale);
+            acc = KDot.MulAdd(acc, w, (a ^ m) - m, Scale256(in *x, ib));
         }
 
         return acc;
@@ -128,69 +142,76 @@ internal static class Iq2Dot<TBlocks, TBlock>
     {
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector128<int> acc = Vector128<int>.Zero;
-        for (int h = 0; h < 16; ++h)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
-            int g = 2 * h;
-            Vector128<byte> w = Vector128.Create(TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1)).AsByte();
-            Vector128<sbyte> m = Vector128.Create(SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1))).AsSByte();
-            Vector128<sbyte> a = Sse2.LoadVector128(q8 + 16 * h);
-            Vector128<short> products = Ssse3.MultiplyAddAdjacent(w, (a ^ m) - m);
-            acc += Sse2.MultiplyAddAdjacent(products, Vector128.Create((short)Multiplier(in *x, h)));
+            for (int h = 0; h < 2; ++h)
+            {
+                Vector128<byte> w = Vector128.Create(TBlocks.SubBlockGrid(in *x, ib, 2 * h), TBlocks.SubBlockGrid(in *x, ib, 2 * h + 1)).AsByte();
+                Vector128<sbyte> m = Vector128.Create(TBlocks.SubBlockSignMask(in *x, ib, 2 * h), TBlocks.SubBlockSignMask(in *x, ib, 2 * h + 1)).AsSByte();
+                Vector128<sbyte> a = Sse2.LoadVector128(q8 + 32 * ib + 16 * (nuint)h);
+                Vector128<short> products = Ssse3.MultiplyAddAdjacent(w, (a ^ m) - m);
+                acc += Sse2.MultiplyAddAdjacent(products, Vector128.Create((short)TBlocks.SubBlockMultiplier(in *x, ib, h)));
+            }
         }
 
         return acc;
     }
 
+    /// <summary>The lanes of <see cref="Block256"/> widened: AVX-512 runs the 256-bit body (see <see cref="IIq2Blocks{TSelf, TBlock}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y)
-    {
-        sbyte* q8 = (sbyte*)&y->Qs;
-        Vector512<int> acc = Vector512<int>.Zero;
-        for (int p = 0; p < 4; ++p)
-        {
-            int g = 8 * p;
-            Vector512<byte> w = Vector512.Create(
-                TBlocks.Grid(in *x, g), TBlocks.Grid(in *x, g + 1), TBlocks.Grid(in *x, g + 2), TBlocks.Grid(in *x, g + 3),
-                TBlocks.Grid(in *x, g + 4), TBlocks.Grid(in *x, g + 5), TBlocks.Grid(in *x, g + 6), TBlocks.Grid(in *x, g + 7)).AsByte();
-            Vector512<sbyte> m = Vector512.Create(
-                SignMask(TBlocks.Signs(in *x, g)), SignMask(TBlocks.Signs(in *x, g + 1)), SignMask(TBlocks.Signs(in *x, g + 2)), SignMask(TBlocks.Signs(in *x, g + 3)),
-                SignMask(TBlocks.Signs(in *x, g + 4)), SignMask(TBlocks.Signs(in *x, g + 5)), SignMask(TBlocks.Signs(in *x, g + 6)), SignMask(TBlocks.Signs(in *x, g + 7))).AsSByte();
-            Vector512<sbyte> a = Avx512BW.LoadVector512(q8 + 64 * p);
-            Vector512<short> scale = Vector512.Create(
-                Vector256.Create(Vector128.Create((short)Multiplier(in *x, 4 * p)), Vector128.Create((short)Multiplier(in *x, 4 * p + 1))),
-                Vector256.Create(Vector128.Create((short)Multiplier(in *x, 4 * p + 2)), Vector128.Create((short)Multiplier(in *x, 4 * p + 3))));
-            acc += KDot.MulAdd(w, (a ^ m) - m, scale);
-        }
-
-        return acc;
-    }
+    public static unsafe Vector512<int> Block512(TBlock* x, BlockQ8_K* y) => Vector512.Create(Block256(x, y), Vector256<int>.Zero);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BlockNeon(ref readonly TBlock x, ref readonly BlockQ8_K y)
     {
         ref readonly sbyte q8 = ref y.Qs[0];
         int bsum = 0;
-        for (int h = 0; h < 16; ++h)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
-            Vector128<sbyte> w = Vector128.Create(TBlocks.Grid(in x, 2 * h), TBlocks.Grid(in x, 2 * h + 1)).AsSByte();
-            Vector128<sbyte> m = Vector128.Create(SignMasks[TBlocks.Signs(in x, 2 * h)], SignMasks[TBlocks.Signs(in x, 2 * h + 1)]).AsSByte();
-            Vector128<int> s = KDot.Dot4(Vector128<int>.Zero, (w ^ m) - m, Vector128.LoadUnsafe(in q8, (nuint)(16 * h)));
-            bsum += Multiplier(in x, h) * AdvSimd.Arm64.AddAcross(s).ToScalar();
+            for (int h = 0; h < 2; ++h)
+            {
+                Vector128<sbyte> w = Vector128.Create(TBlocks.SubBlockGrid(in x, ib, 2 * h), TBlocks.SubBlockGrid(in x, ib, 2 * h + 1)).AsSByte();
+                Vector128<sbyte> m = Vector128.Create(TBlocks.SubBlockSignMask(in x, ib, 2 * h), TBlocks.SubBlockSignMask(in x, ib, 2 * h + 1)).AsSByte();
+                Vector128<int> s = KDot.Dot4(Vector128<int>.Zero, (w ^ m) - m, Vector128.LoadUnsafe(in q8, 32 * ib + 16 * (nuint)h));
+                bsum += TBlocks.SubBlockMultiplier(in x, ib, h) * AdvSimd.Arm64.AddAcross(s).ToScalar();
+            }
         }
 
         return bsum;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Grid256(ref readonly TBlock x, nuint ib) =>
+        Vector256.Create(TBlocks.SubBlockGrid(in x, ib, 0), TBlocks.SubBlockGrid(in x, ib, 1), TBlocks.SubBlockGrid(in x, ib, 2), TBlocks.SubBlockGrid(in x, ib, 3)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Signs256(ref readonly TBlock x, nuint ib) =>
+        Vector256.Create(TBlocks.SubBlockSignMask(in x, ib, 0), TBlocks.SubBlockSignMask(in x, ib, 1), TBlocks.SubBlockSignMask(in x, ib, 2), TBlocks.SubBlockSignMask(in x, ib, 3)).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Scale256(ref readonly TBlock x, nuint ib) => TBlocks.SubBlockScale256(in x, ib);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Multiplier(in TBlock x, int h) => 2 * TBlocks.ScaleCode(in x, h) + 1;
 
-    private static ReadOnlySpan<ulong> SignMasks => Iq2SignMasks.Table;
 }
 
-/// <summary>The 256 byte-wide sign masks of <see cref="Iq2Dot{TBlocks, TBlock}"/> where there is no PDEP, built once.</summary>
+/// <summary>Sign bytes expanded to byte masks (0xFF where the bit is set), built once.</summary>
 internal static class Iq2SignMasks
 {
+    /// <summary>All 256 sign bytes.</summary>
     public static readonly ulong[] Table = Build();
+
+    /// <summary>The 128 seven-bit sign codes with their parity bit (<see cref="IqSigns.Signs"/>), expanded.</summary>
+    public static readonly ulong[] Even = BuildEven();
+
+    /// <summary>Mask of sign byte <paramref name="signs"/>, no bounds check (a byte indexes 256 entries).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Of(byte signs) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Table), signs);
+
+    /// <summary>Mask of seven-bit sign code <paramref name="code"/> (below 128: the caller masks it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong OfCode(nuint code) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Even), code);
 
     private static ulong[] Build()
     {
@@ -204,6 +225,18 @@ internal static class Iq2SignMasks
                     t[s] |= 0xFFUL << (8 * j);
                 }
             }
+        }
+
+        return t;
+    }
+
+    private static ulong[] BuildEven()
+    {
+        ulong[] all = Build();
+        var t = new ulong[128];
+        for (int c = 0; c < 128; ++c)
+        {
+            t[c] = all[IqSigns.Signs[c]];
         }
 
         return t;

@@ -22,6 +22,8 @@ internal sealed class KDotKernel<TDot, TBlock> : IDotRowsKernel
 
     public static ReadOnlySpan<DotPath> Paths => KDot.Paths;
 
+    public static DotPath BestPath => KDot.BestPath;
+
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         KDot.DotOn<TDot, TBlock>(path, weights, activations, n);
 

@@ -97,6 +97,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         DotRowsOn(BestPath, weights, rowBytes, activations, n, results);
 
     /// <summary><see cref="DotRows"/> on <paramref name="path"/>; each result equals <see cref="DotOn"/> of its row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
@@ -176,6 +177,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
     };
 
     /// <summary>Four rows, each activation block loaded once for all four; every row adds its terms as <see cref="Row"/> does, so each result equals its one-row dot to the bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows4(DotPath path, ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
     {
         switch (path)
@@ -197,6 +199,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows4x256<TPath, TY>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
         where TPath : IPath256<TY> where TY : unmanaged
     {
@@ -227,6 +230,7 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
         results[3] = Vector256.Sum(acc3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows4x128<TPath, TY>(ref byte w, nint rowBytes, ref byte a, int blocks, Span<float> results)
         where TPath : IPath128<TY> where TY : struct
     {
@@ -381,26 +385,8 @@ internal static class WideBlockDot<TWeights> where TWeights : IWideBlockWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Scale(ref byte block) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref block));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % Values != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {Values}.");
-        }
-
-        int blocks = n / Values;
-        if (weights.Length < (long)blocks * TWeights.BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * TWeights.BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * TWeights.SubBlocks * BlockQ8_0.Size)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * TWeights.SubBlocks * BlockQ8_0.Size}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, Values, TWeights.BlockBytes, TWeights.SubBlocks * BlockQ8_0.Size);
 }
 
 /// <summary>The registered dot kernel of a wide legacy format: <see cref="WideBlockDot{TWeights}"/> with Q8_0 activations (ggml's <c>vec_dot_type</c>).</summary>
@@ -417,6 +403,8 @@ internal sealed class WideBlockDotKernel<TWeights> : IDotRowsKernel where TWeigh
         WideBlockDot<TWeights>.Reference(weights, activations, n);
 
     public static ReadOnlySpan<DotPath> Paths => WideBlockDot<TWeights>.Paths;
+
+    public static DotPath BestPath => WideBlockDot<TWeights>.BestPath;
 
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         WideBlockDot<TWeights>.DotOn(path, weights, activations, n);

@@ -286,9 +286,6 @@ internal interface ITernaryDot<TBlock> : IDotKernel
     /// <summary>Offset of the FP16 scale in a weight block.</summary>
     static abstract int ScaleOffset { get; }
 
-    /// <summary>The path <see cref="IDotKernel.Dot"/> takes in this process (a static readonly field the JIT folds).</summary>
-    static abstract DotPath BestPath { get; }
-
     /// <summary>Σ (q − 1)·q8 over one block, in ggml's generic loop order.</summary>
     static abstract int BlockSumReference(in TBlock x, in BlockQ8_K y);
 

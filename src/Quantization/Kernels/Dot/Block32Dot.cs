@@ -72,6 +72,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
 
     /// <summary><see cref="DotRows"/> on <paramref name="path"/> (which must be supported); each result equals <see cref="DotOn"/> of its row.</summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
@@ -144,6 +145,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     /// row's result does not depend on how many rows share the call. Each group of four prefetches the next group's rows
     /// as it goes, since the rows are read side by side rather than as one sequential stream.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows256<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results,
                                            Span<byte> preparedCodes, Span<float> scales)
         where TPath : IPath256<TY> where TY : unmanaged
@@ -179,6 +181,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     }
 
     /// <summary>Four rows from the prepared activation blocks, each in the order of <see cref="Row256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static unsafe void Rows256x4<TPath, TY>(ref byte w, nint rowBytes, ref TY y, ref float dy, int blocks, Span<float> results,
                                                   bool prefetchNext)
         where TPath : IPath256<TY> where TY : unmanaged
@@ -346,6 +349,7 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     private static float MinPair(ref byte wb, float s0, float s1) =>
         Scale(ref wb, 2) * s0 + Scale(ref Unsafe.Add(ref wb, TWeights.BlockBytes), 2) * s1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     private static void Rows128<TPath, TY>(ref byte w, int rowBytes, ref byte a, int blocks, Span<float> results)
         where TPath : IPath128<TY> where TY : struct
     {
@@ -386,24 +390,6 @@ internal static class Block32Dot<TWeights> where TWeights : IBlock32Weights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Scale(ref byte block, int offset) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref block, offset)));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % Values != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {Values}.");
-        }
-
-        int blocks = n / Values;
-        if (weights.Length < (long)blocks * TWeights.BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * TWeights.BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * ActivationBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * ActivationBytes}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, Values, TWeights.BlockBytes, ActivationBytes);
 }

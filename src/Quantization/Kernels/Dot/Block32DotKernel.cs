@@ -19,6 +19,8 @@ internal sealed class Block32DotKernel<TWeights> : IDotRowsKernel where TWeights
 
     public static ReadOnlySpan<DotPath> Paths => Block32Dot<TWeights>.Paths;
 
+    public static DotPath BestPath => Block32Dot<TWeights>.BestPath;
+
     public static float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         Block32Dot<TWeights>.DotOn(path, weights, activations, n);
 

@@ -58,6 +58,23 @@ internal interface IBlock32Weights
 /// <summary>Decoding steps shared by the 32-value formats.</summary>
 internal static class Block32Decode
 {
+    /// <summary>
+    /// ggml's generic sum of a 16-entry table format (IQ4_NL, MXFP4): Σ y[j]·values[low nibble j] + Σ y[j+16]·values[high
+    /// nibble j] over the 16 bytes at <paramref name="qs"/>, in its two partial sums.
+    /// </summary>
+    public static int TableSumReference(ReadOnlySpan<sbyte> values, ref readonly byte qs, ref readonly sbyte y)
+    {
+        int sumi1 = 0, sumi2 = 0;
+        for (int j = 0; j < 16; j++)
+        {
+            byte code = Unsafe.Add(ref Unsafe.AsRef(in qs), j);
+            sumi1 += Unsafe.Add(ref Unsafe.AsRef(in y), j) * values[code & 0x0F];
+            sumi2 += Unsafe.Add(ref Unsafe.AsRef(in y), j + 16) * values[code >> 4];
+        }
+
+        return sumi1 + sumi2;
+    }
+
     /// <summary>Elements 0..15 (low nibbles) and 16..31 (high nibbles) of 16 packed bytes, as 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Nibbles256(ref readonly byte qs)

@@ -16,7 +16,7 @@ internal delegate float TensorScaleFn(ReadOnlySpan<byte> trailer);
 
 /// <summary>The dot kernel registered for one weight type, and the activation format it multiplies.</summary>
 internal sealed class DotEntry(QuantType weightType, QuantType activationType, DotFn dot, DotFn dotReference, DotRowsFn dotRows,
-                               DotPath[] paths, DotOnFn dotOn, TensorScaleFn? tensorScale = null)
+                               DotPath[] paths, DotPath bestPath, DotOnFn dotOn, TensorScaleFn? tensorScale = null)
 {
     public QuantType WeightType { get; } = weightType;
     public QuantType ActivationType { get; } = activationType;
@@ -33,7 +33,7 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
     public IReadOnlyList<DotPath> Paths { get; } = paths;
 
     /// <summary>The path <see cref="Dot"/> takes in this process.</summary>
-    public DotPath BestPath { get; } = DotPaths.Best(paths);
+    public DotPath BestPath { get; } = bestPath;
 
     /// <summary><see cref="Dot"/> on a given path (one this process supports), for tests and benchmarks.</summary>
     public DotOnFn DotOn { get; } = dotOn;
@@ -46,15 +46,15 @@ internal sealed class DotEntry(QuantType weightType, QuantType activationType, D
 
     /// <summary>The entry of a kernel that has only the one-row <see cref="IDotKernel.Dot"/>: rows run one by one.</summary>
     public static DotEntry Create<TKernel>() where TKernel : IDotKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>, TKernel.Paths.ToArray(), TKernel.DotOn);
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, RowByRow<TKernel>, TKernel.Paths.ToArray(), TKernel.BestPath, TKernel.DotOn);
 
     /// <summary>The entry of a kernel with its own multi-row inner loop.</summary>
     public static DotEntry CreateRows<TKernel>() where TKernel : IDotRowsKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.Paths.ToArray(), TKernel.DotOn);
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.Paths.ToArray(), TKernel.BestPath, TKernel.DotOn);
 
     /// <summary>The entry of a kernel whose weight format has a per-tensor trailer.</summary>
     public static DotEntry CreateWithTrailer<TKernel>() where TKernel : ITensorDotKernel =>
-        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.Paths.ToArray(), TKernel.DotOn,
+        new(TKernel.WeightType, TKernel.ActivationType, TKernel.Dot, TKernel.DotReference, TKernel.DotRows, TKernel.Paths.ToArray(), TKernel.BestPath, TKernel.DotOn,
             TKernel.TensorScale);
 
     private static void RowByRow<TKernel>(ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)

@@ -30,6 +30,9 @@ internal interface IDotKernel
     /// </summary>
     static abstract ReadOnlySpan<DotPath> Paths { get; }
 
+    /// <summary>The path <see cref="Dot"/> runs on this process (the kernel's own choice, which the tier tests check).</summary>
+    static abstract DotPath BestPath { get; }
+
     /// <summary><see cref="Dot"/> on <paramref name="path"/>, which this process must support (<see cref="DotPaths.IsSupported"/>).</summary>
     static abstract float DotOn(DotPath path, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 }

@@ -23,20 +23,8 @@ internal readonly struct MXFP4Weights : IBlock32Weights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float WeightScale(ref readonly byte block) => E8M0.ToSingleHalf(block);
 
-    public static int IntegerSumReference(ref readonly byte block, ref readonly sbyte y)
-    {
-        ReadOnlySpan<sbyte> values = E2M1.Values;
-        ref byte qs = ref Unsafe.Add(ref Unsafe.AsRef(in block), 1);
-        ref sbyte yr = ref Unsafe.AsRef(in y);
-        int sumi1 = 0, sumi2 = 0;
-        for (int j = 0; j < 16; j++)
-        {
-            sumi1 += Unsafe.Add(ref yr, j) * values[Unsafe.Add(ref qs, j) & 0x0F];
-            sumi2 += Unsafe.Add(ref yr, j + 16) * values[Unsafe.Add(ref qs, j) >> 4];
-        }
-
-        return sumi1 + sumi2;
-    }
+    public static int IntegerSumReference(ref readonly byte block, ref readonly sbyte y) =>
+        Block32Decode.TableSumReference(E2M1.Values, in Unsafe.Add(ref Unsafe.AsRef(in block), 1), in y);
 
     // d = d_y·e8m0_half(e); d·(sumi1 + sumi2)
     public static float ScaleReference(int sumi, float dx, float dy) => dy * dx * sumi;

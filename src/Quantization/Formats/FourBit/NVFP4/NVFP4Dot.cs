@@ -33,7 +33,9 @@ internal sealed class NVFP4Dot : IDotRowsKernel
     public static QuantType ActivationType => QuantType.Q8_0;
 
     /// <summary>The fastest path this process supports.</summary>
-    public static readonly DotPath BestPath = DotPaths.Best(Paths);
+    public static DotPath BestPath => s_bestPath;
+
+    private static readonly DotPath s_bestPath = DotPaths.Best(Paths);
 
     /// <summary>The paths implemented (no VNNI path: the sign trick has no <c>vpdpbusd</c> form).</summary>
     public static ReadOnlySpan<DotPath> Paths => [DotPath.Avx512, DotPath.Avx2, DotPath.Ssse3, DotPath.AdvSimdDp, DotPath.AdvSimd, DotPath.Scalar];
@@ -101,6 +103,7 @@ internal sealed class NVFP4Dot : IDotRowsKernel
         DotRowsOn(BestPath, weights, rowBytes, activations, n, results);
 
     /// <summary><see cref="DotRows"/> on <paramref name="path"/>: row after row, each read front to back as one stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the first call runs optimised code (see docs/architecture.md#first-calls)
     public static void DotRowsOn(DotPath path, ReadOnlySpan<byte> weights, int rowBytes, ReadOnlySpan<byte> activations, int n, Span<float> results)
     {
         int blocks = CheckLengths(weights, activations, n);
@@ -340,24 +343,6 @@ internal sealed class NVFP4Dot : IDotRowsKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float ActivationScale(ref byte activationBlock) => HalfTable.ToSingle(Unsafe.ReadUnaligned<ushort>(ref activationBlock));
 
-    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        if (n < 0 || n % BlockValues != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(n), $"{n} is not a non-negative multiple of {BlockValues}.");
-        }
-
-        int blocks = n / BlockValues;
-        if (weights.Length < (long)blocks * BlockBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"Weights have {weights.Length} bytes; {n} values take {(long)blocks * BlockBytes}.");
-        }
-
-        if (activations.Length < (long)blocks * 2 * ActivationBytes)
-        {
-            ThrowHelper.ThrowArgument(nameof(activations), $"Activations have {activations.Length} bytes; {n} values take {(long)blocks * 2 * ActivationBytes}.");
-        }
-
-        return blocks;
-    }
+    private static int CheckLengths(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        DotLengths.Blocks(weights, activations, n, BlockValues, BlockBytes, 2 * ActivationBytes);
 }

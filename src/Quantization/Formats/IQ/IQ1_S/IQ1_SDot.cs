@@ -60,11 +60,14 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int DeltaSum(in BlockIQ1_S x, in BlockQ8_K y)
     {
+        ref short bsums = ref Unsafe.As<Int16s16, short>(ref Unsafe.AsRef(in y.Bsums));
         int sumi1 = 0;
-        for (int ib = 0; ib < 8; ++ib)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
-            int delta = (x.Qh(ib) & 0x8000) != 0 ? -1 : 1;
-            sumi1 += Multiplier(in x, ib) * delta * (y.Bsums[2 * ib] + y.Bsums[2 * ib + 1]);
+            int qh = SubBlockQh(in x, ib);
+            int m = 2 * ((qh >> 12) & 7) + 1;
+            int pair = Unsafe.Add(ref bsums, 2 * ib) + Unsafe.Add(ref bsums, 2 * ib + 1);
+            sumi1 += (qh & 0x8000) != 0 ? -m * pair : m * pair;
         }
 
         return sumi1;
@@ -143,21 +146,37 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Points256(in BlockIQ1_S x, int ib)
+    private static Vector256<sbyte> Points256(ref readonly BlockIQ1_S x, nuint ib) =>
+        Vector256.Create(Point(in x, ib, 0), Point(in x, ib, 1), Point(in x, ib, 2), Point(in x, ib, 3)).AsSByte();
+
+    /// <summary>
+    /// The grid point of group k of sub-block ib read straight from the block's bytes: no bounds checks (the 11-bit
+    /// index cannot leave the 2048-point grid).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Point(ref readonly BlockIQ1_S x, nuint ib, int k)
     {
-        ReadOnlySpan<ulong> grid = IqGrids.Iq1S;
-        return Vector256.Create(grid[x.GridIndex(4 * ib)], grid[x.GridIndex(4 * ib + 1)], grid[x.GridIndex(4 * ib + 2)], grid[x.GridIndex(4 * ib + 3)]).AsSByte();
+        nuint low = Unsafe.Add(ref Unsafe.As<Bytes32, byte>(ref Unsafe.AsRef(in x.Qs)), 4 * ib + (nuint)k);
+        nuint high = ((nuint)(uint)SubBlockQh(in x, ib) >> (3 * k)) & 7;
+        return Unsafe.Add(ref MemoryMarshal.GetReference(IqGrids.Iq1S), low | (high << 8));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SubBlockQh(ref readonly BlockIQ1_S x, nuint ib) =>
+        Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref Unsafe.As<Bytes16, byte>(ref Unsafe.AsRef(in x.QhBytes)), 2 * ib));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SubBlockMultiplier(ref readonly BlockIQ1_S x, nuint ib) => 2 * ((SubBlockQh(in x, ib) >> 12) & 7) + 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<int> Block256(BlockIQ1_S* x, BlockQ8_K* y)
     {
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector256<int> acc = Vector256<int>.Zero;
-        for (int ib = 0; ib < 8; ++ib)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
             Vector256<sbyte> w = Points256(in *x, ib);
-            acc = KDot.MulAdd(acc, Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), Vector256.Create((short)Multiplier(in *x, ib)));
+            acc = KDot.MulAdd(acc, Avx2.Abs(w), Avx2.Sign(Avx.LoadVector256(q8 + 32 * ib), w), Vector256.Create((short)SubBlockMultiplier(in *x, ib)));
         }
 
         return acc;
@@ -166,14 +185,17 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector128<int> Block128(BlockIQ1_S* x, BlockQ8_K* y)
     {
-        ReadOnlySpan<ulong> grid = IqGrids.Iq1S;
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector128<int> acc = Vector128<int>.Zero;
-        for (int h = 0; h < 16; ++h)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
-            Vector128<sbyte> w = Vector128.Create(grid[x->GridIndex(2 * h)], grid[x->GridIndex(2 * h + 1)]).AsSByte();
-            Vector128<short> products = Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(Sse2.LoadVector128(q8 + 16 * h), w));
-            acc += Sse2.MultiplyAddAdjacent(products, Vector128.Create((short)Multiplier(in *x, h / 2)));
+            Vector128<short> scale = Vector128.Create((short)SubBlockMultiplier(in *x, ib));
+            for (int h = 0; h < 2; ++h)
+            {
+                Vector128<sbyte> w = Vector128.Create(Point(in *x, ib, 2 * h), Point(in *x, ib, 2 * h + 1)).AsSByte();
+                Vector128<short> products = Ssse3.MultiplyAddAdjacent(Ssse3.Abs(w), Ssse3.Sign(Sse2.LoadVector128(q8 + 32 * ib + 16 * (nuint)h), w));
+                acc += Sse2.MultiplyAddAdjacent(products, scale);
+            }
         }
 
         return acc;
@@ -184,12 +206,12 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     {
         sbyte* q8 = (sbyte*)&y->Qs;
         Vector512<int> acc = Vector512<int>.Zero;
-        for (int p = 0; p < 4; ++p)
+        for (nuint p = 0; p < 4; ++p)
         {
             Vector512<sbyte> w = Vector512.Create(Points256(in *x, 2 * p), Points256(in *x, 2 * p + 1));
             Vector512<sbyte> a = Avx512BW.LoadVector512(q8 + 64 * p);
             Vector512<sbyte> signed = Vector512.ConditionalSelect(Vector512.LessThan(w, Vector512<sbyte>.Zero), -a, a);
-            Vector512<short> scale = Vector512.Create(Vector256.Create((short)Multiplier(in *x, 2 * p)), Vector256.Create((short)Multiplier(in *x, 2 * p + 1)));
+            Vector512<short> scale = Vector512.Create(Vector256.Create((short)SubBlockMultiplier(in *x, 2 * p)), Vector256.Create((short)SubBlockMultiplier(in *x, 2 * p + 1)));
             acc += KDot.MulAdd(Avx512BW.Abs(w), signed, scale);
         }
 
@@ -199,15 +221,14 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BlockNeon(ref readonly BlockIQ1_S x, ref readonly BlockQ8_K y)
     {
-        ReadOnlySpan<ulong> grid = IqGrids.Iq1S;
         ref readonly sbyte q8 = ref y.Qs[0];
         int sumi = 0;
-        for (int ib = 0; ib < 8; ++ib)
+        for (nuint ib = 0; ib < 8; ++ib)
         {
-            Vector128<sbyte> w0 = Vector128.Create(grid[x.GridIndex(4 * ib)], grid[x.GridIndex(4 * ib + 1)]).AsSByte();
-            Vector128<sbyte> w1 = Vector128.Create(grid[x.GridIndex(4 * ib + 2)], grid[x.GridIndex(4 * ib + 3)]).AsSByte();
-            int s = KDot.Dot32(w0, Vector128.LoadUnsafe(in q8, (nuint)(32 * ib)), w1, Vector128.LoadUnsafe(in q8, (nuint)(32 * ib + 16)));
-            sumi += Multiplier(in x, ib) * s;
+            Vector128<sbyte> w0 = Vector128.Create(Point(in x, ib, 0), Point(in x, ib, 1)).AsSByte();
+            Vector128<sbyte> w1 = Vector128.Create(Point(in x, ib, 2), Point(in x, ib, 3)).AsSByte();
+            int s = KDot.Dot32(w0, Vector128.LoadUnsafe(in q8, 32 * ib), w1, Vector128.LoadUnsafe(in q8, 32 * ib + 16));
+            sumi += SubBlockMultiplier(in x, ib) * s;
         }
 
         return sumi;

@@ -44,11 +44,7 @@ internal static class IQ1_SReference
             Span<byte> qh = y[ibl].QhBytes;
             float maxScale = 0;
             ReadOnlySpan<float> xbl = x.Slice(SuperBlockSize * ibl, SuperBlockSize);
-            float sumx2 = 0;
-            for (int i = 0; i < SuperBlockSize; ++i)
-            {
-                sumx2 += xbl[i] * xbl[i];
-            }
+            float sumx2 = IqWeights.SumOfSquares(xbl);
 
             Iq2Search.ThrowIfSquaresOverflow(2 * sumx2, ibl);
             float sigma2 = 2 * sumx2 / SuperBlockSize;

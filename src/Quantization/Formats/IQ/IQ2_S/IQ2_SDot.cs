@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Quantization.Kernels;
 using Quantization.Kernels.Dot;
@@ -22,4 +23,22 @@ internal readonly struct IQ2_SDot : IIq2Blocks<IQ2_SDot, BlockIQ2_S>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ScaleCode(in BlockIQ2_S x, int h) => (x.Scales[h >> 1] >> (4 * (h & 1))) & 0xF;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong SubBlockGrid(ref readonly BlockIQ2_S x, nuint ib, int k)
+    {
+        nuint low = Unsafe.Add(ref Qs(in x), 4 * ib + (nuint)k);
+        nuint high = ((nuint)Unsafe.Add(ref Unsafe.As<Bytes8, byte>(ref Unsafe.AsRef(in x.Qh)), ib) << (8 - 2 * k)) & 0x300;
+        return Unsafe.Add(ref MemoryMarshal.GetReference(IqGrids.Iq2S), low | high);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong SubBlockSignMask(ref readonly BlockIQ2_S x, nuint ib, int k) => Iq2SignMasks.Of(Unsafe.Add(ref Qs(in x), 32 + 4 * ib + (nuint)k));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int SubBlockMultiplier(ref readonly BlockIQ2_S x, nuint ib, int h) =>
+        2 * ((Unsafe.Add(ref Unsafe.As<Bytes8, byte>(ref Unsafe.AsRef(in x.Scales)), ib) >> (4 * h)) & 0xF) + 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref byte Qs(ref readonly BlockIQ2_S x) => ref Unsafe.As<Bytes64, byte>(ref Unsafe.AsRef(in x.Qs));
 }

@@ -28,11 +28,7 @@ internal static class IQ2_SReference
             MemoryMarshal.AsBytes(y.Slice(ibl, 1)).Clear();
             float maxScale = 0;
             ReadOnlySpan<float> xbl = x.Slice(SuperBlockSize * ibl, SuperBlockSize);
-            float sumx2 = 0;
-            for (int i = 0; i < SuperBlockSize; ++i)
-            {
-                sumx2 += xbl[i] * xbl[i];
-            }
+            float sumx2 = IqWeights.SumOfSquares(xbl);
 
             Iq2Search.ThrowIfSquaresOverflow(2 * sumx2, ibl);
             float sigma2 = 2 * sumx2 / SuperBlockSize;

@@ -36,11 +36,7 @@ internal static class IQ2_XSReference
             ((Span<byte>)y[ibl].Scales).Clear();
             float maxScale = 0;
             ReadOnlySpan<float> xbl = x.Slice(SuperBlockSize * ibl, SuperBlockSize);
-            float sumx2 = 0;
-            for (int i = 0; i < SuperBlockSize; ++i)
-            {
-                sumx2 += xbl[i] * xbl[i];
-            }
+            float sumx2 = IqWeights.SumOfSquares(xbl);
 
             Iq2Search.ThrowIfSquaresOverflow(sumx2, ibl);
             float sigma2 = sumx2 / SuperBlockSize;
@@ -49,15 +45,7 @@ internal static class IQ2_XSReference
             {
                 ReadOnlySpan<float> xb = xbl.Slice(16 * ib, 16);
                 ReadOnlySpan<float> qw = importance.Slice(SuperBlockSize * ibl + 16 * ib, 16);
-                for (int i = 0; i < 16; ++i)
-                {
-                    weight[i] = qw[i] * MathF.Sqrt(sigma2 + xb[i] * xb[i]);
-                }
-
-                for (int i = 0; i < 16; ++i)
-                {
-                    waux[i] = MathF.Sqrt(weight[i]);
-                }
+                IqWeights.Fill(xb, qw, sigma2, weight[..16], waux[..16]);
 
                 byte signs0 = Iq2Search.EvenSigns(xb[..8], weight[..8], xval[..8]);
                 byte signs1 = Iq2Search.EvenSigns(xb[8..], weight[8..], xval[8..]);

@@ -41,11 +41,7 @@ internal static class IQ2_XXSReference
             q2.Clear();
             float maxScale = 0;
             ReadOnlySpan<float> xbl = x.Slice(SuperBlockSize * ibl, SuperBlockSize);
-            float sumx2 = 0;
-            for (int i = 0; i < SuperBlockSize; ++i)
-            {
-                sumx2 += xbl[i] * xbl[i];
-            }
+            float sumx2 = IqWeights.SumOfSquares(xbl);
 
             Iq2Search.ThrowIfSquaresOverflow(sumx2, ibl);
             float sigma2 = sumx2 / SuperBlockSize;
@@ -54,15 +50,7 @@ internal static class IQ2_XXSReference
             {
                 ReadOnlySpan<float> xb = xbl.Slice(32 * ib, 32);
                 ReadOnlySpan<float> qw = importance.Slice(SuperBlockSize * ibl + 32 * ib, 32);
-                for (int i = 0; i < 32; ++i)
-                {
-                    weight[i] = qw[i] * MathF.Sqrt(sigma2 + xb[i] * xb[i]);
-                }
-
-                for (int i = 0; i < 32; ++i)
-                {
-                    waux[i] = MathF.Sqrt(weight[i]);
-                }
+                IqWeights.Fill(xb, qw, sigma2, weight[..32], waux[..32]);
 
                 for (int k = 0; k < 4; ++k)
                 {

@@ -27,11 +27,7 @@ internal static class IQ3_SReference
             MemoryMarshal.AsBytes(y.Slice(ibl, 1)).Clear();
             float maxScale = 0;
             ReadOnlySpan<float> xbl = x.Slice(SuperBlockSize * ibl, SuperBlockSize);
-            float sumx2 = 0;
-            for (int i = 0; i < SuperBlockSize; ++i)
-            {
-                sumx2 += xbl[i] * xbl[i];
-            }
+            float sumx2 = IqWeights.SumOfSquares(xbl);
 
             float sigma2 = 2 * sumx2 / SuperBlockSize;
 
@@ -41,26 +37,7 @@ internal static class IQ3_SReference
             for (int ib = 0; ib < 8; ++ib)
             {
                 ReadOnlySpan<float> xb = xbl.Slice(32 * ib, 32);
-                if (!importance.IsEmpty)
-                {
-                    ReadOnlySpan<float> qw = importance.Slice(SuperBlockSize * ibl + 32 * ib, 32);
-                    for (int i = 0; i < 32; ++i)
-                    {
-                        weight[i] = qw[i] * MathF.Sqrt(sigma2 + xb[i] * xb[i]);
-                    }
-                }
-                else
-                {
-                    for (int i = 0; i < 32; ++i)
-                    {
-                        weight[i] = xb[i] * xb[i];
-                    }
-                }
-
-                for (int i = 0; i < 32; ++i)
-                {
-                    waux[i] = MathF.Sqrt(weight[i]);
-                }
+                IqWeights.Fill(xb, importance.IsEmpty ? default : importance.Slice(SuperBlockSize * ibl + 32 * ib, 32), sigma2, weight[..32], waux[..32]);
 
                 // All eight sign bits are stored: no parity fix-up.
                 for (int k = 0; k < 4; ++k)

@@ -34,36 +34,13 @@ internal static class IQ3_XXSReference
             q3.Clear();
             float maxScale = 0;
             ReadOnlySpan<float> xbl = x.Slice(SuperBlockSize * ibl, SuperBlockSize);
-            float sumx2 = 0;
-            for (int i = 0; i < SuperBlockSize; ++i)
-            {
-                sumx2 += xbl[i] * xbl[i];
-            }
+            float sumx2 = IqWeights.SumOfSquares(xbl);
 
             float sigma2 = 2 * sumx2 / SuperBlockSize;
             for (int ib = 0; ib < 8; ++ib)
             {
                 ReadOnlySpan<float> xb = xbl.Slice(32 * ib, 32);
-                if (!importance.IsEmpty)
-                {
-                    ReadOnlySpan<float> qw = importance.Slice(SuperBlockSize * ibl + 32 * ib, 32);
-                    for (int i = 0; i < 32; ++i)
-                    {
-                        weight[i] = qw[i] * MathF.Sqrt(sigma2 + xb[i] * xb[i]);
-                    }
-                }
-                else
-                {
-                    for (int i = 0; i < 32; ++i)
-                    {
-                        weight[i] = xb[i] * xb[i];
-                    }
-                }
-
-                for (int i = 0; i < 32; ++i)
-                {
-                    waux[i] = MathF.Sqrt(weight[i]);
-                }
+                IqWeights.Fill(xb, importance.IsEmpty ? default : importance.Slice(SuperBlockSize * ibl + 32 * ib, 32), sigma2, weight[..32], waux[..32]);
 
                 // Only 7 sign bits are stored per 8 values (the eighth is their parity): with an odd count of negative
                 // values, the one of least weight·x² is taken positive instead.

@@ -14,20 +14,8 @@ internal readonly struct IQ4_NLWeights : IBlock32Weights
     public static bool HasMin => false;
     public static bool NonNegative => false;
 
-    public static int IntegerSumReference(ref readonly byte block, ref readonly sbyte y)
-    {
-        ReadOnlySpan<sbyte> values = Iq4Search.Values;
-        ref byte qs = ref Unsafe.Add(ref Unsafe.AsRef(in block), 2);
-        ref sbyte yr = ref Unsafe.AsRef(in y);
-        int sumi1 = 0, sumi2 = 0;
-        for (int j = 0; j < 16; j++)
-        {
-            sumi1 += Unsafe.Add(ref yr, j) * values[Unsafe.Add(ref qs, j) & 0x0F];
-            sumi2 += Unsafe.Add(ref yr, j + 16) * values[Unsafe.Add(ref qs, j) >> 4];
-        }
-
-        return sumi1 + sumi2;
-    }
+    public static int IntegerSumReference(ref readonly byte block, ref readonly sbyte y) =>
+        Block32Decode.TableSumReference(Iq4Search.Values, in Unsafe.Add(ref Unsafe.AsRef(in block), 2), in y);
 
     // d = d_y*d_x; d*(sumi1 + sumi2)
     public static float ScaleReference(int sumi, float dx, float dy) => dy * dx * sumi;

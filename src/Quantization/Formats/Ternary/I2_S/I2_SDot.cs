@@ -25,7 +25,9 @@ internal sealed class I2_SDot : ITensorDotKernel
     public static QuantType ActivationType => QuantType.I8_S;
 
     /// <summary>The fastest path this process supports (folded to a constant by the JIT).</summary>
-    public static readonly DotPath BestPath = SelectPath();
+    public static DotPath BestPath => s_bestPath;
+
+    private static readonly DotPath s_bestPath = SelectPath();
 
     /// <summary>The paths implemented (AVX-VNNI has no I2_S path: it is <see cref="DotPath.Avx2"/>'s job).</summary>
     public static ReadOnlySpan<DotPath> Paths =>
