@@ -1,39 +1,66 @@
 using Quantization;
 using Quantization.Fuzz;
 using Quantization.Gguf;
+using Quantization.SafeTensors;
 using SharpFuzz;
 
-// Fuzzes the GGUF reader: any input must load (and then be fully readable) or be rejected with InvalidDataException.
-// Any other exception, a crash or a hang is a finding.
+// Fuzzes a file reader: any input must load (and then be fully readable) or be rejected with InvalidDataException.
+// Any other exception, a crash or a hang is a finding. The reader is the GGUF one unless "--format safetensors"
+// comes first.
 //
-//   dotnet run --project fuzz/Quantization.Fuzz -c Release -- --write-corpus DIR   seed files (valid GGUF)
-//   dotnet run --project fuzz/Quantization.Fuzz -c Release -- --replay PATH...     run inputs without instrumentation
-//   (under afl-fuzz, no arguments: SharpFuzz's out-of-process loop; --libfuzzer for libFuzzer-dotnet)
+//   dotnet run --project fuzz/Quantization.Fuzz -c Release -- [--format gguf|safetensors] --write-corpus DIR   seed files
+//   dotnet run --project fuzz/Quantization.Fuzz -c Release -- [--format gguf|safetensors] --replay PATH...     run inputs without instrumentation
+//   (under afl-fuzz, no other arguments: SharpFuzz's out-of-process loop; --libfuzzer for libFuzzer-dotnet)
+bool safeTensors = false;
+if (args.FirstOrDefault() == "--format")
+{
+    string format = args.ElementAtOrDefault(1) ?? "";
+    if (format is not ("gguf" or "safetensors"))
+    {
+        Console.Error.WriteLine($"unknown format '{format}': use gguf or safetensors");
+        return 2;
+    }
+
+    safeTensors = format == "safetensors";
+    args = args[2..];
+}
+
+Action<byte[]> target = safeTensors ? SafeTensorsTarget.Run : Target.Run;
 switch (args.FirstOrDefault())
 {
     case "--write-corpus":
-        Corpus.Write(args.ElementAtOrDefault(1) ?? "corpus");
+        if (safeTensors)
+        {
+            SafeTensorsCorpus.Write(args.ElementAtOrDefault(1) ?? "corpus-safetensors");
+        }
+        else
+        {
+            Corpus.Write(args.ElementAtOrDefault(1) ?? "corpus");
+        }
+
         break;
     case "--replay":
         foreach (string path in args.Skip(1).SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p) : [p]))
         {
-            Target.Run(File.ReadAllBytes(path));
+            target(File.ReadAllBytes(path));
             Console.WriteLine($"ok {path}");
         }
 
         break;
     case "--libfuzzer":
-        Fuzzer.LibFuzzer.Run(span => Target.Run(span.ToArray()));
+        Fuzzer.LibFuzzer.Run(span => target(span.ToArray()));
         break;
     default:
         Fuzzer.OutOfProcess.Run(stream =>
         {
             using var memory = new MemoryStream();
             stream.CopyTo(memory);
-            Target.Run(memory.ToArray());
+            target(memory.ToArray());
         });
         break;
 }
+
+return 0;
 
 namespace Quantization.Fuzz
 {
@@ -107,6 +134,77 @@ namespace Quantization.Fuzz
 
             writer.WriteTensorData(new byte[bytes]);
             writer.Finish();
+        }
+    }
+
+    /// <summary>The safetensors target: parse, then touch every tensor's bytes, last row and floats.</summary>
+    internal static class SafeTensorsTarget
+    {
+        public static void Run(byte[] input)
+        {
+            try
+            {
+                using SafeTensorsFile file = SafeTensorsFile.Read(input);
+                foreach (KeyValuePair<string, string> kv in file.Metadata)
+                {
+                    _ = kv.Key.Length + kv.Value.Length;
+                }
+
+                foreach (SafeTensorsTensorInfo tensor in file.Tensors)
+                {
+                    SafeTensorsTensorView view = file.GetTensorView(tensor);
+                    if (!view.FitsInSpan)
+                    {
+                        continue;
+                    }
+
+                    ReadOnlySpan<byte> bytes = view.Span;
+                    if (!bytes.IsEmpty)
+                    {
+                        _ = bytes[0] ^ bytes[^1];
+                    }
+
+                    if (tensor.RowByteCount >= 0 && view.Rows > 0 && view.MaxRowsPerSpan > 0)
+                    {
+                        _ = view.GetRows(view.Rows - 1, 1).Length;
+                    }
+
+                    if (view.CanReadAsSingle && tensor.ElementCount <= 1 << 16)
+                    {
+                        view.ToSingle(new float[tensor.ElementCount]);
+                    }
+                }
+            }
+            catch (InvalidDataException)
+            {
+                // The one expected failure.
+            }
+        }
+    }
+
+    /// <summary>Small valid safetensors files: every dtype, metadata, scalars and empty tensors.</summary>
+    internal static class SafeTensorsCorpus
+    {
+        public static void Write(string directory)
+        {
+            Directory.CreateDirectory(directory);
+            int files = 0;
+            foreach (IGrouping<int, SafeTensorsDType> group in SafeTensorsDTypes.All.GroupBy(d => (int)d % 4))
+            {
+                using SafeTensorsWriter writer = SafeTensorsWriter.Create(Path.Combine(directory, $"dtypes{group.Key}.safetensors"));
+                writer.SetMetadata("format", "pt");
+                foreach (SafeTensorsDType dtype in group)
+                {
+                    writer.AddTensor($"model.layers.0.{dtype}.weight", dtype, [2, 4], new byte[8 * SafeTensorsDTypes.GetBitSize(dtype) / 8]);
+                }
+
+                writer.AddTensor("scalar", SafeTensorsDType.F32, [], new byte[4]);
+                writer.AddTensor("empty", SafeTensorsDType.BF16, [0, 8], Array.Empty<byte>());
+                writer.Finish();
+                files++;
+            }
+
+            Console.WriteLine($"wrote {files} files to {directory}");
         }
     }
 }

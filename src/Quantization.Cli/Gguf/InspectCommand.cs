@@ -7,14 +7,14 @@ using Spectre.Console;
 
 namespace Quantization.Cli.Gguf;
 
-/// <summary><c>quant inspect FILE</c>: the metadata, a tensor table and totals per type of a GGUF file.</summary>
+/// <summary><c>quant inspect FILE</c>: the metadata, a tensor table and totals per type of a GGUF file (safetensors files and indexes go to <see cref="SafeTensors.SafeTensorsInspect"/>).</summary>
 internal static class InspectCommand
 {
     public static Command Create(TextWriter output, TextWriter error, IAnsiConsole console)
     {
-        var file = new Argument<FileInfo>("FILE") { Description = "The GGUF file to inspect." };
+        var file = new Argument<FileInfo>("FILE") { Description = "The GGUF file, safetensors file or model.safetensors.index.json to inspect." };
         Option<string> format = QuantCommandLine.FormatOption();
-        var command = new Command("inspect", "Show a GGUF file's metadata, its tensors (name, type, shape, bytes, bits per weight) and totals per type.")
+        var command = new Command("inspect", "Show a GGUF or safetensors file's metadata, its tensors (name, type, shape, bytes, bits per weight or recognised quantization layout) and totals per type.")
         {
             file,
             format,
@@ -26,6 +26,11 @@ internal static class InspectCommand
             {
                 error.WriteLine($"quant: error: file not found: {path.FullName}");
                 return QuantCommandLine.ExitBadArguments;
+            }
+
+            if (SafeTensors.SafeTensorsInspect.Handles(path.FullName))
+            {
+                return SafeTensors.SafeTensorsInspect.Run(path, parse.GetValue(format) == "json", output, error, console);
             }
 
             try

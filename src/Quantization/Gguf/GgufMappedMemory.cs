@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Quantization.Gguf;
 
 /// <summary>
-/// Memory over a range of a memory-mapped <see cref="GgufFile"/>: what lets a tensor become a
+/// Memory over a range of a memory-mapped <see cref="GgufFile"/> or <see cref="SafeTensors.SafeTensorsFile"/>: what lets a tensor become a
 /// <see cref="QuantizedMatrix"/> without a copy. A pin holds a reference on the mapping, so disposing the file while a
 /// pinned user (a running <see cref="QuantizedMatrix"/> call) reads it defers the unmapping until the pin is released;
 /// a span or a pin asked for after the file is disposed throws <see cref="ObjectDisposedException"/>.
@@ -14,9 +14,11 @@ internal sealed unsafe class GgufMappedMemory : MemoryManager<byte>
     private readonly SafeMemoryMappedViewHandle _mapping;
     private readonly byte* _pointer;
     private readonly int _length;
+    private readonly string _owner;
 
-    internal GgufMappedMemory(SafeMemoryMappedViewHandle mapping, byte* pointer, int length)
+    internal GgufMappedMemory(SafeMemoryMappedViewHandle mapping, byte* pointer, int length, string owner = nameof(GgufFile))
     {
+        _owner = owner;
         _mapping = mapping;
         _pointer = pointer;
         _length = length;
@@ -57,6 +59,6 @@ internal sealed unsafe class GgufMappedMemory : MemoryManager<byte>
         // The file owns the mapping; this object only borrows it.
     }
 
-    private static void ThrowDisposed() =>
-        throw new ObjectDisposedException(nameof(GgufFile), "The GGUF file this tensor memory belongs to has been disposed.");
+    private void ThrowDisposed() =>
+        throw new ObjectDisposedException(_owner, $"The {_owner} this tensor memory belongs to has been disposed.");
 }
