@@ -4,6 +4,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Quantization.Gguf;
 using Quantization.Models;
+using Quantization.SafeTensors;
 using Spectre.Console;
 
 namespace Quantization.Cli.Gguf;
@@ -18,7 +19,7 @@ internal static class ConvertCommand
 {
     public static Command Create(TextWriter error, IAnsiConsole console)
     {
-        var input = new Argument<FileInfo>("IN") { Description = "The GGUF model to convert (F32 / F16 / BF16 weights)." };
+        var input = new Argument<FileInfo>("IN") { Description = "The GGUF model to convert (F32 / F16 / BF16 weights), or a safetensors checkpoint (a .safetensors file or model.safetensors.index.json) to convert to one type." };
         var output = new Argument<FileInfo>("OUT") { Description = "The GGUF file to write (replaced if it exists)." };
         var type = new Option<string>("--type", "-t")
         {
@@ -106,6 +107,22 @@ internal static class ConvertCommand
                 {
                     logger.LogInformation("Loaded importance for {Count} weights from {Path} (data set {Dataset}, {Chunks} chunks)",
                         imatrix.Importance.Count, imatrixPath!.Name, imatrix.Dataset ?? "not named", imatrix.ChunkCount);
+                }
+
+                if (SafeTensors.SafeTensorsInspect.Handles(inPath.FullName))
+                {
+                    // A Hugging Face checkpoint keeps its own tensor names: llama.cpp's presets decide by GGUF names.
+                    // Names such as q8_0 are a preset and a type: here they mean the type.
+                    bool presetOptions = parse.GetValue(outputType) is not null || parse.GetValue(embeddingType) is not null || parse.GetValue(leaveOutput)
+                                         || parse.GetValue(pure) || parse.GetValue(tensorTypes) is { Length: > 0 } || parse.GetValue(dryRun);
+                    if (recipe is not null && (presetOptions || !QuantFormat.TryParse(typeName, out single) || !ModelConverter.IsSupportedTarget(single)))
+                    {
+                        return Fail(error, $"'{typeName}' is a llama.cpp preset, whose rules need GGUF tensor names; a safetensors checkpoint converts to one type (q8_0, q4_K, ...) without preset options.");
+                    }
+
+                    using SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint.Open(inPath.FullName);
+                    SafeTensors.SafeTensorsConverter.Convert(checkpoint, outPath.FullName, single!, importance, threadCount, logger);
+                    return QuantCommandLine.ExitSuccess;
                 }
 
                 using GgufFile model = GgufFile.Open(inPath.FullName, logger);
