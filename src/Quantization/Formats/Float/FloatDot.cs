@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Quantization.Kernels;
 using Quantization.Kernels.Dot;
 
 namespace Quantization.Formats;
@@ -71,10 +72,10 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
         switch (path)
         {
             case DotPath.Avx512:
-                Rows512(ref w, rowBytes, ref x, n, results);
+                Rows<Width512, Vector512<float>, Vector512<int>, Vector256<ushort>>(ref w, rowBytes, ref x, n, results);
                 break;
             case DotPath.Avx2:
-                Rows256(ref w, rowBytes, ref x, n, results);
+                Rows<Width256, Vector256<float>, Vector256<int>, Vector128<ushort>>(ref w, rowBytes, ref x, n, results);
                 break;
             case DotPath.Ssse3 or DotPath.AdvSimd:
                 Rows128(ref w, rowBytes, ref x, n, results);
@@ -130,10 +131,15 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
         Reference(MemoryMarshal.CreateReadOnlySpan(ref w, n * TWeights.ElementBytes),
                   MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(ref x, n)), n);
 
+    /// <summary>The rows on Vector512 (<typeparamref name="TWidth"/> = <see cref="Width512"/>) or Vector256 (<see cref="Width256"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows512(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
+    private static void Rows<TWidth, TFloat, TInt, TMask>(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
+        where TWidth : struct, ISimdWidth<TFloat, TInt>
+        where TFloat : struct
+        where TInt : struct
+        where TMask : struct
     {
-        int end = n & ~15;
+        int end = n & ~(TWidth.Lanes - 1);
         int r = 0;
         for (; r <= results.Length - RowGroup; r += RowGroup)
         {
@@ -141,93 +147,66 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
             ref byte w1 = ref Unsafe.Add(ref w0, rowBytes);
             ref byte w2 = ref Unsafe.Add(ref w1, rowBytes);
             ref byte w3 = ref Unsafe.Add(ref w2, rowBytes);
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector256<ushort> m0 = default, m1 = default, m2 = default, m3 = default;
+            TFloat a0 = default, a1 = default, a2 = default, a3 = default;
+            TMask m0 = default, m1 = default, m2 = default, m3 = default;
             bool prefetch = r + 2 * RowGroup <= results.Length;
-            for (nint i = 0; i < end; i += 16)
+            for (nint i = 0; i < end; i += TWidth.Lanes)
             {
                 if (prefetch)
                 {
                     PrefetchNextGroup(ref w3, rowBytes, i);
                 }
 
-                Vector512<float> xv = Activations512(ref x, i);
-                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), xv, a0);
-                a1 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w1, i, ref m1), xv, a1);
-                a2 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w2, i, ref m2), xv, a2);
-                a3 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w3, i, ref m3), xv, a3);
+                TFloat xv = Activations<TWidth, TFloat, TInt>(ref x, i);
+                a0 = TWidth.MultiplyAddEstimate(Load<TFloat, TMask>(ref w0, i, ref m0), xv, a0);
+                a1 = TWidth.MultiplyAddEstimate(Load<TFloat, TMask>(ref w1, i, ref m1), xv, a1);
+                a2 = TWidth.MultiplyAddEstimate(Load<TFloat, TMask>(ref w2, i, ref m2), xv, a2);
+                a3 = TWidth.MultiplyAddEstimate(Load<TFloat, TMask>(ref w3, i, ref m3), xv, a3);
             }
 
             // Lane sums first, so that no vector stays live across the scalar tails.
-            float s0 = Vector512.Sum(a0), s1 = Vector512.Sum(a1), s2 = Vector512.Sum(a2), s3 = Vector512.Sum(a3);
-            results[r] = Finish(s0, TWeights.IsFinite(m0), ref w0, ref x, end, n);
-            results[r + 1] = Finish(s1, TWeights.IsFinite(m1), ref w1, ref x, end, n);
-            results[r + 2] = Finish(s2, TWeights.IsFinite(m2), ref w2, ref x, end, n);
-            results[r + 3] = Finish(s3, TWeights.IsFinite(m3), ref w3, ref x, end, n);
+            float s0 = TWidth.Sum(a0), s1 = TWidth.Sum(a1), s2 = TWidth.Sum(a2), s3 = TWidth.Sum(a3);
+            results[r] = Finish(s0, IsFinite(m0), ref w0, ref x, end, n);
+            results[r + 1] = Finish(s1, IsFinite(m1), ref w1, ref x, end, n);
+            results[r + 2] = Finish(s2, IsFinite(m2), ref w2, ref x, end, n);
+            results[r + 3] = Finish(s3, IsFinite(m3), ref w3, ref x, end, n);
         }
 
         for (; r < results.Length; r++)
         {
             ref byte w0 = ref Unsafe.Add(ref w, r * rowBytes);
-            Vector512<float> a0 = default;
-            Vector256<ushort> m0 = default;
-            for (nint i = 0; i < end; i += 16)
+            TFloat a0 = default;
+            TMask m0 = default;
+            for (nint i = 0; i < end; i += TWidth.Lanes)
             {
-                a0 = Vector512.MultiplyAddEstimate(TWeights.Load512(ref w0, i, ref m0), Activations512(ref x, i), a0);
+                a0 = TWidth.MultiplyAddEstimate(Load<TFloat, TMask>(ref w0, i, ref m0), Activations<TWidth, TFloat, TInt>(ref x, i), a0);
             }
 
-            results[r] = Finish(Vector512.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
+            results[r] = Finish(TWidth.Sum(a0), IsFinite(m0), ref w0, ref x, end, n);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows256(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
+    /// <summary><see cref="IFloatWeights.Load512"/> or <see cref="IFloatWeights.Load256"/> by the vector type (the type test folds away).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TFloat Load<TFloat, TMask>(ref byte row, nint index, ref TMask magnitudes)
+        where TFloat : struct
+        where TMask : struct
     {
-        int end = n & ~7;
-        int r = 0;
-        for (; r <= results.Length - RowGroup; r += RowGroup)
+        if (typeof(TFloat) == typeof(Vector512<float>))
         {
-            ref byte w0 = ref Unsafe.Add(ref w, r * rowBytes);
-            ref byte w1 = ref Unsafe.Add(ref w0, rowBytes);
-            ref byte w2 = ref Unsafe.Add(ref w1, rowBytes);
-            ref byte w3 = ref Unsafe.Add(ref w2, rowBytes);
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector128<ushort> m0 = default, m1 = default, m2 = default, m3 = default;
-            bool prefetch = r + 2 * RowGroup <= results.Length;
-            for (nint i = 0; i < end; i += 8)
-            {
-                if (prefetch)
-                {
-                    PrefetchNextGroup(ref w3, rowBytes, i);
-                }
-
-                Vector256<float> xv = Activations256(ref x, i);
-                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), xv, a0);
-                a1 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w1, i, ref m1), xv, a1);
-                a2 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w2, i, ref m2), xv, a2);
-                a3 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w3, i, ref m3), xv, a3);
-            }
-
-            float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
-            results[r] = Finish(s0, TWeights.IsFinite(m0), ref w0, ref x, end, n);
-            results[r + 1] = Finish(s1, TWeights.IsFinite(m1), ref w1, ref x, end, n);
-            results[r + 2] = Finish(s2, TWeights.IsFinite(m2), ref w2, ref x, end, n);
-            results[r + 3] = Finish(s3, TWeights.IsFinite(m3), ref w3, ref x, end, n);
+            return Unsafe.BitCast<Vector512<float>, TFloat>(TWeights.Load512(ref row, index, ref Unsafe.As<TMask, Vector256<ushort>>(ref magnitudes)));
         }
 
-        for (; r < results.Length; r++)
-        {
-            ref byte w0 = ref Unsafe.Add(ref w, r * rowBytes);
-            Vector256<float> a0 = default;
-            Vector128<ushort> m0 = default;
-            for (nint i = 0; i < end; i += 8)
-            {
-                a0 = Vector256.MultiplyAddEstimate(TWeights.Load256(ref w0, i, ref m0), Activations256(ref x, i), a0);
-            }
-
-            results[r] = Finish(Vector256.Sum(a0), TWeights.IsFinite(m0), ref w0, ref x, end, n);
-        }
+        return Unsafe.BitCast<Vector256<float>, TFloat>(TWeights.Load256(ref row, index, ref Unsafe.As<TMask, Vector128<ushort>>(ref magnitudes)));
     }
+
+    /// <summary><see cref="IFloatWeights.IsFinite(Vector256{ushort})"/> or its Vector128 overload by the mask type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsFinite<TMask>(TMask magnitudes)
+        where TMask : struct =>
+        typeof(TMask) == typeof(Vector256<ushort>)
+            ? TWeights.IsFinite(Unsafe.BitCast<TMask, Vector256<ushort>>(magnitudes))
+            : TWeights.IsFinite(Unsafe.BitCast<TMask, Vector128<ushort>>(magnitudes));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows128(ref byte w, nint rowBytes, ref float x, int n, Span<float> results)
@@ -294,17 +273,13 @@ internal static unsafe class FloatDot<TWeights> where TWeights : IFloatWeights
 
     /// <summary>x[i …] times <see cref="IFloatWeights.ActivationScale"/> (the JIT drops the multiplication where it is 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Activations512(ref float x, nint i)
+    private static TFloat Activations<TWidth, TFloat, TInt>(ref float x, nint i)
+        where TWidth : struct, ISimdWidth<TFloat, TInt>
+        where TFloat : struct
+        where TInt : struct
     {
-        Vector512<float> v = Vector512.LoadUnsafe(ref x, (nuint)i);
-        return TWeights.ActivationScale == 1 ? v : v * Vector512.Create(TWeights.ActivationScale);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Activations256(ref float x, nint i)
-    {
-        Vector256<float> v = Vector256.LoadUnsafe(ref x, (nuint)i);
-        return TWeights.ActivationScale == 1 ? v : v * Vector256.Create(TWeights.ActivationScale);
+        TFloat v = TWidth.Load(ref x, (nuint)i);
+        return TWeights.ActivationScale == 1 ? v : TWidth.Multiply(v, TWidth.Broadcast(TWeights.ActivationScale));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
