@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
-using System.IO.MemoryMappedFiles;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Quantization.IO;
 
 namespace Quantization.Gguf;
 
@@ -17,14 +17,11 @@ public sealed unsafe class GgufFile : IDisposable
 {
     private readonly GgufLayout _layout;
     private readonly Dictionary<string, int> _tensorIndex;
-    private MemoryMappedFile? _map;
-    private MemoryMappedViewAccessor? _view;
-    private MemoryHandle _pin;
-    private ReadOnlyMemory<byte> _source;
-    private byte* _data;
+    private readonly MappedBytes _bytes;
 
-    private GgufFile(GgufLayout layout, long length, string source)
+    private GgufFile(GgufLayout layout, MappedBytes bytes, long length, string source)
     {
+        _bytes = bytes;
         _layout = layout;
         FileSize = length;
         Source = source;
@@ -70,44 +67,24 @@ public sealed unsafe class GgufFile : IDisposable
             throw new PlatformNotSupportedException("GGUF reading needs a little-endian processor.");
         }
 
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        byte* pointer = null;
+        MappedBytes bytes;
         try
         {
-            long length = stream.Length;
-            if (length == 0)
+            bytes = MappedBytes.Map(path, nameof(GgufFile), length =>
             {
-                throw GgufParser.Corrupt(0, "the file is empty");
-            }
-
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            byte* data = pointer + view.PointerOffset;
-            GgufLayout layout = GgufParser.Parse(data, length);
-            var file = new GgufFile(layout, length, path) { _map = map, _view = view, _data = data };
-            file.LogLoaded(logger);
-            return file;
+                if (length == 0)
+                {
+                    throw GgufParser.Corrupt(0, "the file is empty");
+                }
+            });
         }
-        catch (Exception ex)
+        catch (InvalidDataException ex)
         {
-            if (pointer != null)
-            {
-                view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
-
-            view?.Dispose();
-            map?.Dispose();
-            stream.Dispose();
-            if (ex is InvalidDataException)
-            {
-                GgufLog.Rejected(logger, path, ex.Message);
-            }
-
+            GgufLog.Rejected(logger, path, ex.Message);
             throw;
         }
+
+        return Load(bytes, path, logger);
     }
 
     /// <summary>Reads and validates a GGUF file held in memory; <paramref name="data"/> stays pinned until <see cref="Dispose"/>.</summary>
@@ -122,20 +99,25 @@ public sealed unsafe class GgufFile : IDisposable
             throw new PlatformNotSupportedException("GGUF reading needs a little-endian processor.");
         }
 
-        MemoryHandle pin = data.Pin();
+        return Load(MappedBytes.Pin(data, nameof(GgufFile)), "<memory>", logger);
+    }
+
+    /// <summary>Parses <paramref name="bytes"/> (which the file then owns; disposed here if they are not a GGUF file).</summary>
+    private static GgufFile Load(MappedBytes bytes, string source, ILogger logger)
+    {
         try
         {
-            GgufLayout layout = GgufParser.Parse((byte*)pin.Pointer, data.Length);
-            var file = new GgufFile(layout, data.Length, "<memory>") { _pin = pin, _source = data, _data = (byte*)pin.Pointer };
+            GgufLayout layout = GgufParser.Parse(bytes.Pointer, bytes.Length);
+            var file = new GgufFile(layout, bytes, bytes.Length, source);
             file.LogLoaded(logger);
             return file;
         }
         catch (Exception ex)
         {
-            pin.Dispose();
+            bytes.Dispose();
             if (ex is InvalidDataException)
             {
-                GgufLog.Rejected(logger, "<memory>", ex.Message);
+                GgufLog.Rejected(logger, source, ex.Message);
             }
 
             throw;
@@ -228,7 +210,7 @@ public sealed unsafe class GgufFile : IDisposable
     public GgufTensorView GetTensorView(GgufTensorInfo tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        ObjectDisposedException.ThrowIf(_data == null, this);
+        _bytes.ThrowIfDisposed();
         if (!_tensorIndex.TryGetValue(tensor.Name, out int index) || !ReferenceEquals(_layout.Tensors[index], tensor))
         {
             ThrowHelper.ThrowArgument(nameof(tensor), $"Tensor '{tensor.Name}' is not one of this file's tensors.");
@@ -252,41 +234,15 @@ public sealed unsafe class GgufFile : IDisposable
     /// Spans obtained from it must not be used afterwards; its tensor memory (<see cref="GgufTensorView.Memory"/>) and
     /// matrices (<see cref="GgufTensorView.AsMatrix()"/>) throw <see cref="ObjectDisposedException"/> from then on.
     /// </summary>
-    public void Dispose()
-    {
-        if (_data == null)
-        {
-            return;
-        }
+    public void Dispose() => _bytes.Dispose();
 
-        _data = null;
-        if (_view is not null)
-        {
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-            _map!.Dispose();
-        }
-
-        _pin.Dispose();
-    }
-
-    internal ReadOnlySpan<byte> GetBytes(long fileOffset, int length)
-    {
-        ObjectDisposedException.ThrowIf(_data == null, this);
-        return new ReadOnlySpan<byte>(_data + fileOffset, length);
-    }
+    internal ReadOnlySpan<byte> GetBytes(long fileOffset, int length) => _bytes.GetBytes(fileOffset, length);
 
     /// <summary>
     /// Memory over <paramref name="length"/> bytes at <paramref name="fileOffset"/>: a slice of the caller's memory for a
-    /// file read from memory, a <see cref="GgufMappedMemory"/> over the mapping otherwise. No byte is copied.
+    /// file read from memory, memory over the mapping otherwise. No byte is copied.
     /// </summary>
-    internal ReadOnlyMemory<byte> GetMemory(long fileOffset, int length)
-    {
-        ObjectDisposedException.ThrowIf(_data == null, this);
-        return _view is null
-            ? _source.Slice(checked((int)fileOffset), length)
-            : new GgufMappedMemory(_view.SafeMemoryMappedViewHandle, _data + fileOffset, length).Memory;
-    }
+    internal ReadOnlyMemory<byte> GetMemory(long fileOffset, int length) => _bytes.GetMemory(fileOffset, length);
 
     private GgufValue Typed(string key, GgufValueType type)
     {

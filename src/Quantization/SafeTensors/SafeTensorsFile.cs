@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
-using System.IO.MemoryMappedFiles;
-using Quantization.Gguf;
+using Quantization.IO;
 
 namespace Quantization.SafeTensors;
 
@@ -16,14 +15,11 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 {
     private readonly SafeTensorsLayout _layout;
     private readonly Dictionary<string, int> _tensorIndex;
-    private MemoryMappedFile? _map;
-    private MemoryMappedViewAccessor? _view;
-    private MemoryHandle _pin;
-    private ReadOnlyMemory<byte> _source;
-    private byte* _data;
+    private readonly MappedBytes _bytes;
 
-    private SafeTensorsFile(SafeTensorsLayout layout, long length, string source)
+    private SafeTensorsFile(SafeTensorsLayout layout, MappedBytes bytes, long length, string source)
     {
+        _bytes = bytes;
         _layout = layout;
         FileSize = length;
         Source = source;
@@ -60,37 +56,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ThrowIfBigEndian();
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        byte* pointer = null;
-        try
+        MappedBytes bytes = MappedBytes.Map(path, nameof(SafeTensorsFile), length =>
         {
-            long length = stream.Length;
             if (length < SafeTensorsParser.LengthPrefixBytes)
             {
                 throw SafeTensorsParser.Corrupt(0, $"the file is {length} bytes, shorter than the 8-byte header length");
             }
-
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            byte* data = pointer + view.PointerOffset;
-            SafeTensorsLayout layout = SafeTensorsParser.Parse(data, length);
-            return new SafeTensorsFile(layout, length, path) { _map = map, _view = view, _data = data };
-        }
-        catch
-        {
-            if (pointer != null)
-            {
-                view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
-
-            view?.Dispose();
-            map?.Dispose();
-            stream.Dispose();
-            throw;
-        }
+        });
+        return Load(bytes, path);
     }
 
     /// <summary>Reads and validates a safetensors file held in memory; <paramref name="data"/> stays pinned until <see cref="Dispose"/>.</summary>
@@ -99,15 +72,19 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Read(ReadOnlyMemory<byte> data)
     {
         ThrowIfBigEndian();
-        MemoryHandle pin = data.Pin();
+        return Load(MappedBytes.Pin(data, nameof(SafeTensorsFile)), "<memory>");
+    }
+
+    /// <summary>Parses <paramref name="bytes"/> (which the file then owns; disposed here if they are not a safetensors file).</summary>
+    private static SafeTensorsFile Load(MappedBytes bytes, string source)
+    {
         try
         {
-            SafeTensorsLayout layout = SafeTensorsParser.Parse((byte*)pin.Pointer, data.Length);
-            return new SafeTensorsFile(layout, data.Length, "<memory>") { _pin = pin, _source = data, _data = (byte*)pin.Pointer };
+            return new SafeTensorsFile(SafeTensorsParser.Parse(bytes.Pointer, bytes.Length), bytes, bytes.Length, source);
         }
         catch
         {
-            pin.Dispose();
+            bytes.Dispose();
             throw;
         }
     }
@@ -132,7 +109,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public SafeTensorsTensorView GetTensorView(SafeTensorsTensorInfo tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        ObjectDisposedException.ThrowIf(_data == null, this);
+        _bytes.ThrowIfDisposed();
         if (!_tensorIndex.TryGetValue(tensor.Name, out int index) || !ReferenceEquals(_layout.Tensors[index], tensor))
         {
             ThrowHelper.ThrowArgument(nameof(tensor), $"Tensor '{tensor.Name}' is not one of this file's tensors.");
@@ -151,38 +128,12 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// Spans obtained from it must not be used afterwards; its tensor memory and matrices throw
     /// <see cref="ObjectDisposedException"/> from then on.
     /// </summary>
-    public void Dispose()
-    {
-        if (_data == null)
-        {
-            return;
-        }
+    public void Dispose() => _bytes.Dispose();
 
-        _data = null;
-        if (_view is not null)
-        {
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-            _map!.Dispose();
-        }
-
-        _pin.Dispose();
-    }
-
-    internal ReadOnlySpan<byte> GetBytes(long fileOffset, int length)
-    {
-        ObjectDisposedException.ThrowIf(_data == null, this);
-        return new ReadOnlySpan<byte>(_data + fileOffset, length);
-    }
+    internal ReadOnlySpan<byte> GetBytes(long fileOffset, int length) => _bytes.GetBytes(fileOffset, length);
 
     /// <summary>Memory over <paramref name="length"/> bytes at <paramref name="fileOffset"/>, without a copy.</summary>
-    internal ReadOnlyMemory<byte> GetMemory(long fileOffset, int length)
-    {
-        ObjectDisposedException.ThrowIf(_data == null, this);
-        return _view is null
-            ? _source.Slice(checked((int)fileOffset), length)
-            : new GgufMappedMemory(_view.SafeMemoryMappedViewHandle, _data + fileOffset, length, nameof(SafeTensorsFile)).Memory;
-    }
+    internal ReadOnlyMemory<byte> GetMemory(long fileOffset, int length) => _bytes.GetMemory(fileOffset, length);
 
     private static void ThrowIfBigEndian()
     {

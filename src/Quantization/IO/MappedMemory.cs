@@ -1,22 +1,22 @@
 using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
-namespace Quantization.Gguf;
+namespace Quantization.IO;
 
 /// <summary>
-/// Memory over a range of a memory-mapped <see cref="GgufFile"/> or <see cref="SafeTensors.SafeTensorsFile"/>: what lets a tensor become a
+/// Memory over a range of a memory-mapped <see cref="Gguf.GgufFile"/> or <see cref="SafeTensors.SafeTensorsFile"/>: what lets a tensor become a
 /// <see cref="QuantizedMatrix"/> without a copy. A pin holds a reference on the mapping, so disposing the file while a
 /// pinned user (a running <see cref="QuantizedMatrix"/> call) reads it defers the unmapping until the pin is released;
 /// a span or a pin asked for after the file is disposed throws <see cref="ObjectDisposedException"/>.
 /// </summary>
-internal sealed unsafe class GgufMappedMemory : MemoryManager<byte>
+internal sealed unsafe class MappedMemory : MemoryManager<byte>
 {
     private readonly SafeMemoryMappedViewHandle _mapping;
     private readonly byte* _pointer;
     private readonly int _length;
     private readonly string _owner;
 
-    internal GgufMappedMemory(SafeMemoryMappedViewHandle mapping, byte* pointer, int length, string owner = nameof(GgufFile))
+    internal MappedMemory(SafeMemoryMappedViewHandle mapping, byte* pointer, int length, string owner)
     {
         _owner = owner;
         _mapping = mapping;
