@@ -11,7 +11,7 @@ namespace Quantization.Checkpoints;
 /// Repacked once, at construction, into an asymmetric 4-bit group <see cref="QuantScheme"/> (codes row by row, the
 /// checkpoint's scales bit for bit, one zero-point byte per group): about the checkpoint's size, the input tensors not
 /// referenced afterwards. Weights dequantize as (code − zero) · scale, exactly in float32; products sum each group in
-/// float32 and scale it once (<see cref="SchemeMath"/>).
+/// float32 and scale it once (on AVX-512 and AVX2 the 16 possible weights of a group are looked up by lane permutes).
 /// </remarks>
 public sealed class AwqMatrix : IWeightMatrix
 {
@@ -21,7 +21,7 @@ public sealed class AwqMatrix : IWeightMatrix
     /// <summary>The nibble of an int32 word that holds output (8k + j): AutoAWQ's pack puts output 8k + order[i] in nibble i, order = 0, 2, 4, 6, 1, 3, 5, 7.</summary>
     private static ReadOnlySpan<byte> NibbleOfOutput => [0, 4, 1, 5, 2, 6, 3, 7];
 
-    private readonly SchemeMatrix _matrix;
+    private readonly PermutedSchemeMatrix _matrix;
 
     /// <summary>Reads an AWQ GEMM layer's tensors (raw little-endian bytes, as a safetensors file stores them).</summary>
     /// <param name="groupSize">Inputs per scale (<c>q_group_size</c>), or −1 for the whole input.</param>
@@ -85,7 +85,7 @@ public sealed class AwqMatrix : IWeightMatrix
             }
         }
 
-        _matrix = new SchemeMatrix(scheme, packed, outFeatures, inFeatures);
+        _matrix = new PermutedSchemeMatrix(new SchemeMatrix(scheme, packed, outFeatures, inFeatures), null);
         GroupSize = group;
     }
 
@@ -93,13 +93,13 @@ public sealed class AwqMatrix : IWeightMatrix
     public int GroupSize { get; }
 
     /// <summary>Rows (outputs).</summary>
-    public int Rows => _matrix.Rows;
+    public int Rows => _matrix.Matrix.Rows;
 
     /// <summary>Columns (inputs).</summary>
-    public int Columns => _matrix.Columns;
+    public int Columns => _matrix.Matrix.Columns;
 
     /// <inheritdoc/>
-    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => _matrix.MatVec(x, y, maxDegreeOfParallelism);
+    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, 1, maxDegreeOfParallelism);
 
     /// <inheritdoc/>
     public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, batch, maxDegreeOfParallelism);
@@ -115,7 +115,7 @@ public sealed class AwqMatrix : IWeightMatrix
             ThrowHelper.ThrowArgument(nameof(destination), $"destination has room for {destination.Length} values; {Rows} × {Columns} need {count}.");
         }
 
-        SchemeQuantizer.Dequantize(_matrix.Scheme, _matrix.Weights.Span, Rows, Columns, destination[..(int)count]);
+        _matrix.Dequantize(destination);
     }
 
     /// <summary>The layer as a <see cref="QuantScheme"/> tensor (<see cref="SchemeQuantizer"/>'s layout) with the same values.</summary>
@@ -123,7 +123,7 @@ public sealed class AwqMatrix : IWeightMatrix
     /// <returns>The asymmetric 4-bit group (or row) scheme.</returns>
     public QuantScheme GetScheme(out ReadOnlyMemory<byte> weights)
     {
-        weights = _matrix.Weights;
-        return _matrix.Scheme;
+        weights = _matrix.Matrix.Weights;
+        return _matrix.Matrix.Scheme;
     }
 }

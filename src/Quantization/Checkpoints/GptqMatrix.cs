@@ -14,7 +14,8 @@ namespace Quantization.Checkpoints;
 /// <c>g_idx</c> the scheme's columns are the inputs sorted by group (stable), and each call gathers the activations into
 /// that order through a pooled buffer.</para>
 /// <para>Weights dequantize as (code − zero) · scale, exactly in float32; products sum each group in float32 and scale
-/// it once (<see cref="SchemeMath"/>).</para>
+/// it once (<see cref="SchemeMath"/>; at 4 bits on AVX-512 and AVX2 the 16 possible weights of a group are looked up by
+/// lane permutes instead of converted, the activation gather folded into the kernel's activation order).</para>
 /// </remarks>
 public sealed class GptqMatrix : IWeightMatrix
 {
