@@ -24,7 +24,7 @@ public sealed class AwqMatrix : IWeightMatrix
     private readonly PermutedSchemeMatrix _matrix;
 
     /// <summary>Reads an AWQ GEMM layer's tensors (raw little-endian bytes, as a safetensors file stores them).</summary>
-    /// <param name="groupSize">Inputs per scale (<c>q_group_size</c>), or −1 for the whole input.</param>
+    /// <param name="groupSize">Inputs per scale (<c>q_group_size</c>, <see cref="AwqConfig.GroupSize"/>), or −1 for the whole input.</param>
     /// <param name="inFeatures">Inputs (columns): a positive multiple of the group size.</param>
     /// <param name="outFeatures">Outputs (rows): a positive multiple of 8.</param>
     /// <param name="qweight">int32 [inFeatures, outFeatures / 8], eight outputs per word in AutoAWQ's interleaved nibble order.</param>

@@ -62,3 +62,43 @@ public sealed class GptqConfigTests
         Assert.Throws<ArgumentOutOfRangeException>("format", () => new GptqConfig(4, 128, format: (GptqCheckpointFormat)9));
     }
 }
+
+public sealed class AwqConfigTests
+{
+    [Fact]
+    public void ReadsAutoAwqsQuantConfig()
+    {
+        AwqConfig config = AwqConfig.Parse("""{"zero_point": true, "q_group_size": 128, "w_bit": 4, "version": "GEMM"}""");
+        Assert.Equal(128, config.GroupSize);
+        Assert.Equal(4, config.Bits);
+    }
+
+    [Fact]
+    public void ReadsTheQuantizationConfigOfConfigJson()
+    {
+        AwqConfig config = AwqConfig.Parse(System.Text.Encoding.UTF8.GetBytes(
+            """{"model_type": "mistral", "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 64, "version": "gemm", "zero_point": true}}"""));
+        Assert.Equal(new AwqConfig(64), config);
+    }
+
+    [Theory]
+    [InlineData("""{"w_bit": 4}""")]
+    [InlineData("""{"q_group_size": 128}""")]
+    [InlineData("""{"w_bit": 8, "q_group_size": 128}""")]
+    [InlineData("""{"w_bit": 4, "q_group_size": 0}""")]
+    [InlineData("""{"w_bit": 4, "q_group_size": 128, "version": "GEMV"}""")]
+    [InlineData("""{"w_bit": 4, "q_group_size": 128, "zero_point": false}""")]
+    [InlineData("""{"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}}""")]
+    [InlineData("""{"w_bit": 4, "q_group_size": 12.5}""")]
+    [InlineData("""{"w_bit": 4,""")]
+    public void BadConfigurationsAreInvalidData(string json) =>
+        Assert.Throws<InvalidDataException>(() => AwqConfig.Parse(json));
+
+    [Fact]
+    public void TheMatrixTakesTheConfigurationsGroupSize()
+    {
+        var matrix = new AwqMatrix(AwqConfig.Parse("""{"w_bit": 4, "q_group_size": -1}""").GroupSize, 32, 8, new byte[128], new byte[4], new byte[16]);
+        Assert.Equal(32, matrix.GroupSize);
+        Assert.Throws<ArgumentOutOfRangeException>("groupSize", () => new AwqConfig(-3));
+    }
+}
