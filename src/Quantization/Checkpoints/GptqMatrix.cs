@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Quantization.Schemes;
 
 namespace Quantization.Checkpoints;
@@ -9,8 +10,8 @@ namespace Quantization.Checkpoints;
 /// </summary>
 /// <remarks>
 /// <para>Repacked once, at construction, into an asymmetric group-integer <see cref="QuantScheme"/> (codes row by row,
-/// the checkpoint's scales bit for bit, one zero-point byte per group): about the checkpoint's size (the zero points take
-/// one byte per group instead of bits / 8), and the input tensors are not referenced afterwards. With an activation-order
+/// the checkpoint's scales widened exactly to float32, one zero-point byte per group): 2.5 bytes more per group than the
+/// checkpoint (+4 % at 4 bits and groups of 128), and the input tensors are not referenced afterwards. With an activation-order
 /// <c>g_idx</c> the scheme's columns are the inputs sorted by group (stable), and each call gathers the activations into
 /// that order through a pooled buffer.</para>
 /// <para>Weights dequantize as (code − zero) · scale, exactly in float32; products sum each group in float32 and scale
@@ -54,7 +55,12 @@ public sealed class GptqMatrix : IWeightMatrix
         }
 
         int groups = inFeatures / groupSize;
-        QuantScheme scheme = GroupScheme.Create(bits, groupSize, inFeatures, scaleType, nameof(config));
+        if (!Enum.IsDefined(scaleType))
+        {
+            throw new ArgumentOutOfRangeException(nameof(scaleType), scaleType, "Not a defined scale type.");
+        }
+
+        QuantScheme scheme = GroupScheme.Create(bits, groupSize, inFeatures, SchemeScaleType.F32, nameof(config));
         int scaleBytes = scaleType == SchemeScaleType.F32 ? 4 : 2;
         int zeroWords = (int)((long)outFeatures * bits / 32);
         CheckpointTensors.ThrowIfWrongLength(qweight.Length, (long)inFeatures / 32 * bits * outFeatures * 4, nameof(qweight), $"int32 [{inFeatures / 32 * bits}, {outFeatures}]");
@@ -82,7 +88,8 @@ public sealed class GptqMatrix : IWeightMatrix
             for (int g = 0; g < groups; g++)
             {
                 long s = layout.ScaleIndex(o, g);
-                scales.Slice((g * outFeatures + o) * scaleBytes, scaleBytes).CopyTo(packed.AsSpan((int)(layout.ScalesOffset + s * scaleBytes), scaleBytes));
+                float scale = SchemeScales.Read(scaleType, scales, (long)g * outFeatures + o); // F16 and BF16 widen exactly
+                BinaryPrimitives.WriteSingleLittleEndian(packed.AsSpan((int)(layout.ScalesOffset + s * 4), 4), scale);
                 int zero = CheckpointTensors.StreamValue(qzeros, 1, 0, (long)g * zeroWords * 32 + (long)o * bits, bits) + zeroOffset;
                 if (zero > byte.MaxValue)
                 {

@@ -1,23 +1,22 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Quantization.Kernels;
 using Quantization.Schemes;
 
 namespace Quantization.Checkpoints;
 
 /// <summary>
-/// The row products of the asymmetric 4-bit group schemes GPTQ and AWQ layers repack into, on AVX-512 and AVX2: within a
-/// group the 16 possible weights (code − zero) are one vector, and 16 codes at a time are looked up in it by a lane
-/// permute instead of being converted; each group's sum is scaled once. Groups (or rows, for one group per row) of a
-/// multiple of 32 codes only. Activations are prepared once per call: within every chunk of 32, the 16 even ones then
-/// the 16 odd ones — the order in which the low and high nibbles of 16 bytes meet them.
+/// The row products of the asymmetric 4-bit group schemes (float32 scales) that GPTQ and AWQ layers repack into, on
+/// AVX-512 and AVX2: within a group the 16 possible weights (code − zero) are one vector, and 16 codes at a time are
+/// looked up in it by a lane permute instead of being converted; each group's sum is scaled once. Groups (or rows, for
+/// one group per row) of a multiple of 32 codes only. Activations are prepared once per call: within every chunk of 32,
+/// the 16 even ones then the 16 odd ones — the order in which the low and high nibbles of 16 bytes meet them.
 /// </summary>
 internal static unsafe class Int4GroupDot
 {
     public static bool Supports(in SchemeLayout layout) =>
         (Avx512F.IsSupported || Avx2.IsSupported)
-        && layout.Scheme is { Element: SchemeElement.Integer, Bits: 4, HasZeroPoints: true, ScaleType: SchemeScaleType.F16 }
+        && layout.Scheme is { Element: SchemeElement.Integer, Bits: 4, HasZeroPoints: true, ScaleType: SchemeScaleType.F32 }
         && layout.Scheme.Granularity is SchemeGranularity.Group or SchemeGranularity.Row
         && layout.GroupLength % 32 == 0 && layout.Columns % 32 == 0;
 
@@ -40,17 +39,14 @@ internal static unsafe class Int4GroupDot
     {
         byte* codes = tensor + (long)row * layout.RowCodeBytes;
         long first = layout.ScaleIndex(row, 0);
-        byte* scales = tensor + layout.ScalesOffset + first * 2;
+        float* scales = (float*)(tensor + layout.ScalesOffset) + first;
         byte* zeros = tensor + layout.ZeroPointsOffset + first;
         return Avx512F.IsSupported
             ? DotRow512(codes, scales, zeros, xp, layout.GroupsPerRow, layout.GroupLength)
             : DotRow256(codes, scales, zeros, xp, layout.GroupsPerRow, layout.GroupLength);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Scale(byte* scales, int g) => Fp16.ToSingle(Unsafe.ReadUnaligned<ushort>(scales + 2 * g));
-
-    private static float DotRow512(byte* codes, byte* scales, byte* zeros, float* xp, int groups, int groupLength)
+    private static float DotRow512(byte* codes, float* scales, byte* zeros, float* xp, int groups, int groupLength)
     {
         Vector512<float> iota = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         Vector512<int> mask = Vector512.Create(0x0F);
@@ -68,13 +64,13 @@ internal static unsafe class Int4GroupDot
                 a1 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar16x32(table, Vector512.ShiftRightLogical(v, 4)), Vector512.Load(x + i + 16), a1);
             }
 
-            total = Vector512.FusedMultiplyAdd(a0 + a1, Vector512.Create(Scale(scales, g)), total);
+            total = Vector512.FusedMultiplyAdd(a0 + a1, Vector512.Create(scales[g]), total);
         }
 
         return Vector512.Sum(total);
     }
 
-    private static float DotRow256(byte* codes, byte* scales, byte* zeros, float* xp, int groups, int groupLength)
+    private static float DotRow256(byte* codes, float* scales, byte* zeros, float* xp, int groups, int groupLength)
     {
         Vector256<float> low = Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7);
         Vector256<float> high = Vector256.Create(8f, 9, 10, 11, 12, 13, 14, 15);
@@ -97,7 +93,7 @@ internal static unsafe class Int4GroupDot
                 }
             }
 
-            total = Mac(a0 + a1, Vector256.Create(Scale(scales, g)), total);
+            total = Mac(a0 + a1, Vector256.Create(scales[g]), total);
         }
 
         return Vector256.Sum(total);

@@ -7,7 +7,7 @@ namespace Quantization.Checkpoints;
 /// <summary>
 /// A <see cref="SchemeMatrix"/> whose columns are the inputs in the order <c>columnInputs</c> gives (activation-order
 /// GPTQ): each call gathers x[columnInputs[j]] into a pooled buffer and multiplies by the scheme matrix; without a
-/// permutation the activations go straight through. Asymmetric 4-bit groups with F16 scales (GPTQ and AWQ at 4 bits)
+/// permutation the activations go straight through. Asymmetric 4-bit groups with float32 scales (GPTQ and AWQ at 4 bits)
 /// run <see cref="Int4GroupDot"/> where the processor has it, the gather folded into its activation order.
 /// </summary>
 internal sealed unsafe class PermutedSchemeMatrix
