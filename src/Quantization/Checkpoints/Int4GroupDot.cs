@@ -7,8 +7,9 @@ namespace Quantization.Checkpoints;
 
 /// <summary>
 /// The row products of the asymmetric 4-bit group schemes (float32 scales) that GPTQ and AWQ layers repack into, on
-/// AVX-512 and AVX2: within a group the 16 possible weights (code − zero) are one vector, and 16 codes at a time are
-/// looked up in it by a lane permute instead of being converted; each group's sum is scaled once. Groups (or rows, for
+/// AVX-512 and AVX2: on AVX-512 the 16 possible weights (code − zero) of a group are one vector, and 16 codes at a time
+/// are looked up in it by a lane permute instead of being converted; on AVX2 the codes are widened, the zero point
+/// subtracted in int32 and the difference converted. Each group's sum is scaled once. Groups (or rows, for
 /// one group per row) of a multiple of 32 codes only. Activations are prepared once per call: within every chunk of 32,
 /// the 16 even ones then the 16 odd ones — the order in which the low and high nibbles of 16 bytes meet them.
 /// </summary>
@@ -70,27 +71,25 @@ internal static unsafe class Int4GroupDot
         return Vector512.Sum(total);
     }
 
+    /// <summary>AVX2 has no 16-lane permute (two 8-lane ones and a blend cost more): code − zero in int32, converted.</summary>
     private static float DotRow256(byte* codes, float* scales, byte* zeros, float* xp, int groups, int groupLength)
     {
-        Vector256<float> low = Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7);
-        Vector256<float> high = Vector256.Create(8f, 9, 10, 11, 12, 13, 14, 15);
         Vector256<int> mask = Vector256.Create(0x0F);
         Vector256<float> total = Vector256<float>.Zero;
         for (int g = 0; g < groups; g++)
         {
-            Vector256<float> zero = Vector256.Create((float)zeros[g]);
-            Vector256<float> first = low - zero, second = high - zero;
+            Vector256<int> zero = Vector256.Create((int)zeros[g]);
             Vector256<float> a0 = Vector256<float>.Zero, a1 = Vector256<float>.Zero;
             byte* c = codes + g * groupLength / 2;
             float* x = xp + g * groupLength;
             for (int i = 0; i < groupLength; i += 32)
             {
-                for (int half = 0; half < 16; half += 8)
-                {
-                    Vector256<int> v = Avx2.ConvertToVector256Int32(c + i / 2 + half);
-                    a0 = Mac(Lookup(first, second, v & mask), Vector256.Load(x + i + half), a0);
-                    a1 = Mac(Lookup(first, second, Vector256.ShiftRightLogical(v, 4)), Vector256.Load(x + i + 16 + half), a1);
-                }
+                Vector256<int> v = Avx2.ConvertToVector256Int32(c + i / 2);
+                Vector256<int> w = Avx2.ConvertToVector256Int32(c + i / 2 + 8);
+                a0 = Mac(Vector256.ConvertToSingle((v & mask) - zero), Vector256.Load(x + i), a0);
+                a1 = Mac(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(v, 4) - zero), Vector256.Load(x + i + 16), a1);
+                a0 = Mac(Vector256.ConvertToSingle((w & mask) - zero), Vector256.Load(x + i + 8), a0);
+                a1 = Mac(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(w, 4) - zero), Vector256.Load(x + i + 24), a1);
             }
 
             total = Mac(a0 + a1, Vector256.Create(scales[g]), total);
@@ -98,11 +97,6 @@ internal static unsafe class Int4GroupDot
 
         return Vector256.Sum(total);
     }
-
-    /// <summary>table[index] for indexes 0 … 15: the two 8-value halves permuted, bit 3 (moved to the sign) choosing between them.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Lookup(Vector256<float> first, Vector256<float> second, Vector256<int> index) =>
-        Avx.BlendVariable(Avx2.PermuteVar8x32(first, index), Avx2.PermuteVar8x32(second, index), Vector256.ShiftLeft(index, 28).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Mac(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
