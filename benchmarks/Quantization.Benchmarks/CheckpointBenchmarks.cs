@@ -35,7 +35,7 @@ internal static class CheckpointBenchmarks
         float[] sample = TestData.TransformerLike(0x5EED_BE4C, SchemeBenchmarks.SampleRows * Columns);
         float[] x = TestData.Gaussian(0xAC71, Columns, 1);
         var rng = new TestRng(0xC4EC);
-        foreach ((string name, IWeightMatrix matrix, long bytes, QuantType baseline) in Layouts(rng))
+        foreach ((string name, IWeightMatrix matrix, long bytes, QuantType baseline) in Layouts(rng).Prepend(OurQ41(sample)))
         {
             QuantType activation = DotRegistry.TryGet(baseline)!.ActivationType;
             using var ggml = new SchemeBenchmarks.Ggml(baseline, activation, Rows, sample, x);
@@ -94,6 +94,22 @@ internal static class CheckpointBenchmarks
         float[] blockScales = Enumerable.Repeat(0.01f, (Rows / 128) * (Columns / 128)).ToArray();
         yield return ("FP8 e4m3 128x128", new Fp8WeightMatrix(fp8, Rows, Columns, MemoryMarshal.AsBytes(blockScales.AsSpan()), [Rows / 128, Columns / 128]),
                       fp8.Length + blockScales.Length * 4, QuantType.Q8_0);
+    }
+
+    /// <summary>The library's own Q4_1 MatVec on the same shape: the reference point the layouts are read against.</summary>
+    private static (string, IWeightMatrix, long, QuantType) OurQ41(float[] sample)
+    {
+        QuantFormat f = QuantFormat.Get(QuantType.Q4_1);
+        int rowBytes = Columns / f.BlockSize * f.BytesPerBlock;
+        var quantized = new byte[rowBytes * SchemeBenchmarks.SampleRows];
+        Quantizer.Quantize(QuantType.Q4_1, sample, quantized, Columns);
+        var weights = new byte[(long)rowBytes * Rows];
+        for (int r = 0; r < Rows; r += SchemeBenchmarks.SampleRows)
+        {
+            quantized.CopyTo(weights.AsSpan(r * rowBytes));
+        }
+
+        return ("our Q4_1 (QuantizedMatrix)", new QuantizedMatrix(QuantType.Q4_1, weights, Rows, Columns), weights.Length, QuantType.Q4_1);
     }
 
     private static byte[] Words(int count, TestRng rng)
