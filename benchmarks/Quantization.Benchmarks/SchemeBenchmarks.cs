@@ -21,9 +21,9 @@ namespace Quantization.Benchmarks;
 internal static unsafe class SchemeBenchmarks
 {
     private const int Columns = 4096;
-    private const int SampleRows = 128;
+    internal const int SampleRows = 128;
 
-    private sealed class Ggml : IDisposable
+    internal sealed class Ggml : IDisposable
     {
         private readonly delegate* unmanaged<int, float*, nuint, void*, nuint, void*, nuint, int, void> _vecDot;
         private readonly byte* _weights;
@@ -106,7 +106,7 @@ internal static unsafe class SchemeBenchmarks
     }
 
     /// <summary>Best seconds per call of each side, alternating batches of about 2 ms (at least one call).</summary>
-    private static (double A, double B) Paired(Action a, Action b, double seconds = 3.0, int maxRounds = 61)
+    internal static (double A, double B) Paired(Action a, Action b, double seconds = 3.0, int maxRounds = 61)
     {
         for (int i = 0; i < 3; i++)
         {
