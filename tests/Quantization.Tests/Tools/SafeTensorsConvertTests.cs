@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using Quantization.Cli;
 using Quantization.Gguf;
 using Quantization.Oracle;
+using Quantization.SafeTensors;
+using Quantization.Tests.Checkpoints;
 using static Quantization.Tests.SafeTensors.SafeTensorsBytes;
 
 namespace Quantization.Tests.Tools;
@@ -109,5 +111,73 @@ public sealed class SafeTensorsConvertTests : IDisposable
         Assert.NotEqual(QuantCommandLine.ExitSuccess, exitCode);
         Assert.Contains("preset", error, StringComparison.Ordinal);
         Assert.False(File.Exists(PathOf("out.gguf")));
+    }
+
+    private void WriteCheckpoint(params (string Name, SafeTensorsDType DType, long[] Shape, byte[] Data)[] tensors)
+    {
+        using SafeTensorsWriter writer = SafeTensorsWriter.Create(PathOf("model.safetensors"));
+        foreach ((string name, SafeTensorsDType dtype, long[] shape, byte[] data) in tensors)
+        {
+            writer.AddTensor(name, dtype, shape, data);
+        }
+
+        writer.Finish();
+    }
+
+    /// <summary>
+    /// A GPTQ layer (packed by the test port of auto-gptq's <c>pack</c>, configured by quantize_config.json) becomes one
+    /// <c>&lt;prefix&gt;.weight</c> whose bytes are ggml's for the layer's dequantized values (the naive reference's),
+    /// and its four tensors are gone; a bias beside it is copied.
+    /// </summary>
+    [Fact]
+    public void AGptqLayerBecomesOneQuantizedWeight()
+    {
+        Gguf.GgufInteropTests.RequireGgml();
+        const int inFeatures = 256, outFeatures = 32, bits = 4;
+        var reference = GroupIntReference.Create(5, bits, inFeatures, outFeatures, 64, actOrder: false);
+        byte[] bias = new byte[outFeatures * 4];
+        WriteCheckpoint(
+            ("model.layers.0.mlp.down_proj.bias", SafeTensorsDType.F32, [outFeatures], bias),
+            ("model.layers.0.mlp.down_proj.g_idx", SafeTensorsDType.I32, [inFeatures], GroupIntReference.Bytes(reference.GIdx)),
+            ("model.layers.0.mlp.down_proj.qweight", SafeTensorsDType.I32, [inFeatures / 32 * bits, outFeatures],
+                GroupIntReference.Bytes(ProducerPacking.GptqPackWeight(reference.Codes, inFeatures, outFeatures, bits))),
+            ("model.layers.0.mlp.down_proj.qzeros", SafeTensorsDType.I32, [reference.Groups, outFeatures / 32 * bits],
+                GroupIntReference.Bytes(ProducerPacking.GptqPackZeros(reference.Zeros, reference.Groups, outFeatures, bits, subtractOne: true))),
+            ("model.layers.0.mlp.down_proj.scales", SafeTensorsDType.F16, [reference.Groups, outFeatures], GroupIntReference.Bytes(reference.Scales)));
+        File.WriteAllText(PathOf("quantize_config.json"), "{\"bits\": 4, \"group_size\": 64, \"desc_act\": false, \"sym\": false}");
+
+        var (exitCode, _, error) = Run("convert", PathOf("model.safetensors"), PathOf("out.gguf"), "--type", "q8_0");
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        using GgufFile gguf = GgufFile.Open(PathOf("out.gguf"));
+        Assert.Equal(["model.layers.0.mlp.down_proj.bias", "model.layers.0.mlp.down_proj.weight"], gguf.Tensors.Select(t => t.Name));
+        GgufTensorInfo w = gguf.GetTensor("model.layers.0.mlp.down_proj.weight");
+        Assert.Equal(QuantType.Q8_0, w.Type);
+        Assert.Equal([inFeatures, outFeatures], w.Dimensions);
+        Assert.Equal(GgmlNative.QuantizeChunk((int)QuantType.Q8_0, reference.Dequantized, inFeatures), gguf.GetTensorData(w).ToArray());
+        Assert.Contains("relative RMS error", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>An FP8 weight is converted with its scale applied, not as bare codes.</summary>
+    [Fact]
+    public void AnFp8WeightIsConvertedWithItsScale()
+    {
+        const int rows = 4, columns = 64;
+        byte[] codes = [.. Enumerable.Range(0, rows * columns).Select(i => (byte)(0x30 + i % 16))]; // E4M3 exponents 6 and 7, every mantissa
+        WriteCheckpoint(
+            ("p.weight", SafeTensorsDType.F8E4M3, [rows, columns], codes),
+            ("p.weight_scale_inv", SafeTensorsDType.F32, [], BitConverter.GetBytes(4f)));
+
+        var (exitCode, _, error) = Run("convert", PathOf("model.safetensors"), PathOf("out.gguf"), "--type", "q8_0");
+
+        Assert.True(exitCode == QuantCommandLine.ExitSuccess, error);
+        using GgufFile gguf = GgufFile.Open(PathOf("out.gguf"));
+        Assert.Equal(["p.weight"], gguf.Tensors.Select(t => t.Name));
+        // Q8_0 stores 32 values as d = max|w| / 127 and q = round(w / d): for these codes the first block's largest value
+        // is code 0x3F (exponent bits 0111, mantissa 111) = 2^(7-7)·(1 + 7/8) = 1.875, times the scale 4 = 7.5.
+        var back = new float[rows * columns];
+        Quantizer.Dequantize(QuantType.Q8_0, gguf.GetTensorData(gguf.GetTensor("p.weight")), back);
+        Assert.Equal(7.5f, back[15], 0.02f);
+        Assert.Equal(4f * 0.5f, back[0], 0.02f); // code 0x30 (exponent bits 0110) = 2^(6-7) = 0.5
     }
 }
