@@ -19,8 +19,7 @@ internal sealed record ConversionResult(int Quantized, int Copied, long InputByt
 /// </summary>
 internal static class ModelConverter
 {
-    /// <summary>Float values per slab of rows quantized at once (16 MiB of floats).</summary>
-    private const int SlabValues = 1 << 22;
+    private const int SlabValues = SlabQuantizer.SlabValues;
 
     /// <summary>Target types convert accepts: every ggml weight type with a quantizer (activation-only formats aside).</summary>
     public static bool IsSupportedTarget(QuantFormat format) =>
@@ -123,46 +122,17 @@ internal static class ModelConverter
         _ => null,
     };
 
-    private static void Quantize(GgufTensorView view, QuantFormat target, float[]? importance, int threads, GgufWriter writer, string name)
-    {
-        int rowLength = (int)view.Columns;
-        int rowsPerSlab = Math.Max(1, SlabValues / rowLength);
-        long outRowBytes = rowLength / target.BlockSize * (long)target.BytesPerBlock;
-        float[] floats = ArrayPool<float>.Shared.Rent(rowsPerSlab * rowLength);
-        byte[] bytes = ArrayPool<byte>.Shared.Rent((int)(rowsPerSlab * outRowBytes));
-        try
+    private static void Quantize(GgufTensorView view, QuantFormat target, float[]? importance, int threads, GgufWriter writer, string name) =>
+        SlabQuantizer.Write(view.Rows, (int)view.Columns, (first, count, values) =>
         {
-            for (long row = 0; row < view.Rows; row += rowsPerSlab)
+            ReadOnlySpan<byte> source = view.GetRows(first, count);
+            if (view.Type == QuantType.F32)
             {
-                int rows = (int)Math.Min(rowsPerSlab, view.Rows - row);
-                ReadOnlySpan<byte> source = view.GetRows(row, rows);
-                Span<float> values = floats.AsSpan(0, rows * rowLength);
-                if (view.Type == QuantType.F32)
-                {
-                    MemoryMarshal.Cast<byte, float>(source).CopyTo(values);
-                }
-                else
-                {
-                    Quantizer.Dequantize(view.Type, source, values);
-                }
-
-                Span<byte> destination = bytes.AsSpan(0, (int)(rows * outRowBytes));
-                try
-                {
-                    Quantizer.QuantizeParallel(target.Type, values, destination, rowLength, importance, threads);
-                }
-                catch (ArgumentException ex)
-                {
-                    throw new InvalidDataException($"Tensor '{name}' cannot be quantized: {ex.Message}", ex);
-                }
-
-                writer.WriteTensorData(destination);
+                MemoryMarshal.Cast<byte, float>(source).CopyTo(values);
             }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(floats);
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
-    }
+            else
+            {
+                Quantizer.Dequantize(view.Type, source, values);
+            }
+        }, target, importance, threads, writer, name);
 }

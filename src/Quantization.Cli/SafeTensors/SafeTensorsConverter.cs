@@ -19,8 +19,7 @@ namespace Quantization.Cli.SafeTensors;
 /// </summary>
 internal static class SafeTensorsConverter
 {
-    /// <summary>Float values per slab of rows read and quantized at once (16 MiB of floats).</summary>
-    private const int SlabValues = 1 << 22;
+    private const int SlabValues = SlabQuantizer.SlabValues;
 
     /// <summary>What happens to one tensor: <paramref name="Layer"/> names a quantized checkpoint layer it is rebuilt from.</summary>
     private readonly record struct Step(string Name, QuantType Type, bool Quantize, long[] Dimensions, CheckpointLayer? Layer = null);
@@ -297,39 +296,8 @@ internal static class SafeTensorsConverter
         _ => null,
     };
 
-    private static void Quantize(SafeTensorsTensorView view, QuantFormat target, float[]? importance, int threads, GgufWriter writer)
-    {
-        int rowLength = (int)view.Columns;
-        int rowsPerSlab = Math.Max(1, SlabValues / rowLength);
-        long outRowBytes = rowLength / target.BlockSize * (long)target.BytesPerBlock;
-        float[] floats = ArrayPool<float>.Shared.Rent(rowsPerSlab * rowLength);
-        byte[] bytes = ArrayPool<byte>.Shared.Rent((int)(rowsPerSlab * outRowBytes));
-        try
-        {
-            for (long row = 0; row < view.Rows; row += rowsPerSlab)
-            {
-                int rows = (int)Math.Min(rowsPerSlab, view.Rows - row);
-                Span<float> values = floats.AsSpan(0, rows * rowLength);
-                view.GetRowsAsSingle(row, rows, values);
-                Span<byte> destination = bytes.AsSpan(0, (int)(rows * outRowBytes));
-                try
-                {
-                    Quantizer.QuantizeParallel(target.Type, values, destination, rowLength, importance, threads);
-                }
-                catch (ArgumentException ex)
-                {
-                    throw new InvalidDataException($"Tensor '{view.Info.Name}' cannot be quantized: {ex.Message}", ex);
-                }
-
-                writer.WriteTensorData(destination);
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(floats);
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
-    }
+    private static void Quantize(SafeTensorsTensorView view, QuantFormat target, float[]? importance, int threads, GgufWriter writer) =>
+        SlabQuantizer.Write(view.Rows, (int)view.Columns, view.GetRowsAsSingle, target, importance, threads, writer, view.Info.Name);
 
     private static void Copy(SafeTensorsTensorView view, QuantType type, GgufWriter writer)
     {

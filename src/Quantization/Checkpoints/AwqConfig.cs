@@ -36,19 +36,7 @@ public sealed record AwqConfig
     /// <param name="utf8Json">The file's bytes.</param>
     /// <returns>The configuration.</returns>
     /// <exception cref="InvalidDataException">The JSON is malformed, is not an AWQ GEMM configuration, or holds a value out of range.</exception>
-    public static AwqConfig Parse(ReadOnlySpan<byte> utf8Json)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            using JsonDocument document = JsonDocument.ParseValue(ref reader);
-            return FromElement(document.RootElement);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Not valid JSON: {e.Message}", e);
-        }
-    }
+    public static AwqConfig Parse(ReadOnlySpan<byte> utf8Json) => QuantizationConfigJson.Parse(utf8Json, "AWQ", FromConfig);
 
     /// <summary>Reads a configuration from JSON text (see <see cref="Parse(ReadOnlySpan{byte})"/>).</summary>
     /// <param name="json">The file's text.</param>
@@ -61,24 +49,8 @@ public sealed record AwqConfig
         return Parse(System.Text.Encoding.UTF8.GetBytes(json));
     }
 
-    private static AwqConfig FromElement(JsonElement root)
+    private static AwqConfig FromConfig(JsonElement config)
     {
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw new InvalidDataException("An AWQ configuration is a JSON object.");
-        }
-
-        JsonElement config = root.TryGetProperty("quantization_config", out JsonElement nested) ? nested : root;
-        if (config.ValueKind != JsonValueKind.Object)
-        {
-            throw new InvalidDataException("quantization_config is not a JSON object.");
-        }
-
-        if (config.TryGetProperty("quant_method", out JsonElement method) && !IsString(method, "awq"))
-        {
-            throw new InvalidDataException($"quant_method is {method.GetRawText()}, not \"awq\".");
-        }
-
         if (!config.TryGetProperty("w_bit", out JsonElement bits) && !config.TryGetProperty("bits", out bits))
         {
             throw new InvalidDataException("The configuration has no \"w_bit\" or \"bits\".");
@@ -112,11 +84,7 @@ public sealed record AwqConfig
         }
     }
 
-    private static bool IsString(JsonElement element, string value) =>
-        element.ValueKind == JsonValueKind.String && string.Equals(element.GetString(), value, StringComparison.OrdinalIgnoreCase);
+    private static bool IsString(JsonElement element, string value) => QuantizationConfigJson.IsString(element, value);
 
-    private static int ReadInt(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out int value)
-            ? value
-            : throw new InvalidDataException($"\"{name}\" is {element.GetRawText()}, not a 32-bit integer.");
+    private static int ReadInt(JsonElement element, string name) => QuantizationConfigJson.ReadInt(element, name);
 }

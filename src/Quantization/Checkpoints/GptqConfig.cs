@@ -64,19 +64,7 @@ public sealed record GptqConfig
     /// <param name="utf8Json">The file's bytes.</param>
     /// <returns>The configuration.</returns>
     /// <exception cref="InvalidDataException">The JSON is malformed, is not a GPTQ configuration, or holds a value out of range.</exception>
-    public static GptqConfig Parse(ReadOnlySpan<byte> utf8Json)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            using JsonDocument document = JsonDocument.ParseValue(ref reader);
-            return FromElement(document.RootElement);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Not valid JSON: {e.Message}", e);
-        }
-    }
+    public static GptqConfig Parse(ReadOnlySpan<byte> utf8Json) => QuantizationConfigJson.Parse(utf8Json, "GPTQ", FromConfig);
 
     /// <summary>Reads a configuration from JSON text (see <see cref="Parse(ReadOnlySpan{byte})"/>).</summary>
     /// <param name="json">The file's text.</param>
@@ -89,24 +77,8 @@ public sealed record GptqConfig
         return Parse(System.Text.Encoding.UTF8.GetBytes(json));
     }
 
-    private static GptqConfig FromElement(JsonElement root)
+    private static GptqConfig FromConfig(JsonElement config)
     {
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw new InvalidDataException("A GPTQ configuration is a JSON object.");
-        }
-
-        JsonElement config = root.TryGetProperty("quantization_config", out JsonElement nested) ? nested : root;
-        if (config.ValueKind != JsonValueKind.Object)
-        {
-            throw new InvalidDataException("quantization_config is not a JSON object.");
-        }
-
-        if (config.TryGetProperty("quant_method", out JsonElement method) && !IsString(method, "gptq"))
-        {
-            throw new InvalidDataException($"quant_method is {method.GetRawText()}, not \"gptq\".");
-        }
-
         if (!config.TryGetProperty("bits", out JsonElement bitsElement))
         {
             throw new InvalidDataException("The configuration has no \"bits\".");
@@ -137,13 +109,9 @@ public sealed record GptqConfig
         }
     }
 
-    private static bool IsString(JsonElement element, string value) =>
-        element.ValueKind == JsonValueKind.String && string.Equals(element.GetString(), value, StringComparison.OrdinalIgnoreCase);
+    private static bool IsString(JsonElement element, string value) => QuantizationConfigJson.IsString(element, value);
 
-    private static int ReadInt(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out int value)
-            ? value
-            : throw new InvalidDataException($"\"{name}\" is {element.GetRawText()}, not a 32-bit integer.");
+    private static int ReadInt(JsonElement element, string name) => QuantizationConfigJson.ReadInt(element, name);
 
     private static bool ReadBool(JsonElement element, string name, bool whenNull) => element.ValueKind switch
     {
