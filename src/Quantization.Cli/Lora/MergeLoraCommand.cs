@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Quantization.Cli.Gguf;
 using Quantization.Gguf;
 using Quantization.Lora;
+using Quantization.SafeTensors;
 
 namespace Quantization.Cli.Lora;
 
@@ -17,7 +18,7 @@ internal static class MergeLoraCommand
     public static Command Create(TextWriter error)
     {
         var baseModel = new Argument<FileInfo>("BASE") { Description = "The base model (GGUF, any types)." };
-        var adapter = new Argument<FileInfo>("ADAPTER") { Description = "The LoRA adapter (GGUF: general.type = adapter, adapter.type = lora)." };
+        var adapter = new Argument<FileSystemInfo>("ADAPTER") { Description = "The LoRA adapter: GGUF (general.type = adapter, adapter.type = lora), or a PEFT adapter (its folder, adapter_config.json or adapter_model.safetensors)." };
         var output = new Argument<FileInfo>("OUT") { Description = "The merged model to write (replaced if it exists)." };
         var type = new Option<string>("--type", "-t") { Description = "The ggml type of the merged tensors (q4_K, q8_0, f16, ...).", Required = true };
         var scale = new Option<float>("--scale")
@@ -38,7 +39,8 @@ internal static class MergeLoraCommand
         };
         command.SetAction(parse =>
         {
-            FileInfo basePath = parse.GetValue(baseModel)!, adapterPath = parse.GetValue(adapter)!, outPath = parse.GetValue(output)!;
+            FileInfo basePath = parse.GetValue(baseModel)!, outPath = parse.GetValue(output)!;
+            FileSystemInfo adapterPath = parse.GetValue(adapter)!;
             string typeName = parse.GetValue(type)!;
             float userScale = parse.GetValue(scale);
             int threadCount = parse.GetValue(threads);
@@ -58,7 +60,7 @@ internal static class MergeLoraCommand
                 return Fail(error, $"unsupported type '{typeName}'; types: {types}.");
             }
 
-            foreach (FileInfo f in (FileInfo[])[basePath, adapterPath])
+            foreach (FileSystemInfo f in (FileSystemInfo[])[basePath, adapterPath])
             {
                 if (!f.Exists)
                 {
@@ -77,8 +79,15 @@ internal static class MergeLoraCommand
                 var clock = Stopwatch.StartNew();
                 using GgufFile model = GgufFile.Open(basePath.FullName);
                 LoraAdapterSet adapters;
-                using (GgufFile adapterFile = GgufFile.Open(adapterPath.FullName))
+                if (PeftFiles(adapterPath) is ({ } config, { } weights))
                 {
+                    // A PEFT adapter: Hugging Face module names, renamed (and llama's Q/K rows reordered) for the GGUF base.
+                    using SafeTensorsFile tensors = SafeTensorsFile.Open(weights);
+                    adapters = GgufLoraNames.ToGguf(LoraAdapterSet.FromPeft(PeftLoraConfig.Load(config), new SafeTensorsLoraTensorSource(tensors)), model);
+                }
+                else
+                {
+                    using GgufFile adapterFile = GgufFile.Open(adapterPath.FullName);
                     adapters = LoraAdapterSet.FromGguf(adapterFile);
                 }
 
@@ -99,6 +108,27 @@ internal static class MergeLoraCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// adapter_config.json and adapter_model.safetensors of a PEFT adapter given as its folder or either file; nulls
+    /// for anything else (a GGUF adapter).
+    /// </summary>
+    private static (string? Config, string? Weights) PeftFiles(FileSystemInfo adapter)
+    {
+        string? folder = adapter is DirectoryInfo d ? d.FullName
+            : adapter.Name is "adapter_config.json" || adapter.Name.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(adapter.FullName)
+            : null;
+        if (folder is null)
+        {
+            return (null, null);
+        }
+
+        string config = Path.Combine(folder, "adapter_config.json");
+        string weights = adapter.Name.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? adapter.FullName : Path.Combine(folder, "adapter_model.safetensors");
+        return File.Exists(config) && File.Exists(weights)
+            ? (config, weights)
+            : throw new InvalidDataException($"A PEFT adapter needs adapter_config.json and adapter_model.safetensors in '{folder}'.");
     }
 
     private static int Fail(TextWriter error, string message, int code = QuantCommandLine.ExitBadArguments)
