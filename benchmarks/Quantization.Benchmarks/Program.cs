@@ -17,6 +17,7 @@ namespace Quantization.Benchmarks;
 /// <c>--schemes</c> (the quantization schemes against ggml's Q8_0 / Q4_1 vec_dot, <see cref="SchemeBenchmarks"/>),
 /// <c>--lora [RANK]</c> (what an adapter adds to a 4096 × 4096 Q4_K MatVec, <see cref="LoraBenchmark"/>),
 /// <c>--checkpoints</c> (GPTQ / AWQ / bitsandbytes / FP8 checkpoint layouts against ggml's Q4_1 / Q8_0 vec_dot, <see cref="CheckpointBenchmarks"/>),
+/// <c>--checkpoint-open [MiB]</c> (opening a sharded safetensors checkpoint and its first MatVec, <see cref="CheckpointOpenBenchmark"/>),
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
 /// <c>--tiers default|avx2|both</c> (default: both; on arm64 there is only the default tier), <c>--paired</c> (the in-process
 /// cross-check of <see cref="PairedRunner"/>), <c>--smoke</c> (every MatVec side of a few formats on a small matrix, a few
@@ -53,6 +54,11 @@ public static class Program
         if (args.Length >= 1 && args[0] == "--checkpoints")
         {
             return CheckpointBenchmarks.Run();
+        }
+
+        if (args.Length >= 1 && args[0] == "--checkpoint-open")
+        {
+            return CheckpointOpenBenchmark.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1024);
         }
 
         if (args.Length >= 2 && args[0] == FirstCallRunner.ChildFlag)
