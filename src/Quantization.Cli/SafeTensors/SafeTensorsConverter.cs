@@ -31,23 +31,21 @@ internal static class SafeTensorsConverter
                                            int threads, ILogger logger, Action<long, long>? progress = null)
     {
         var clock = Stopwatch.StartNew();
-        Step[] plan = Plan(input, target, importance);
+        // GPTQ / AWQ layers share one configuration file beside the checkpoint: read once, when the first layer needs it.
+        var groupIntConfig = new Lazy<object?>(() => GroupIntConfig(input));
+        Step[] plan = Plan(input, target, importance, groupIntConfig);
         long inputBytes = 0;
         using (GgufWriter writer = GgufWriter.Create(outputPath))
         {
-            foreach ((string key, string value) in input.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            // The index's metadata first, then each shard's keys not seen yet, each group by key.
+            var written = new HashSet<string>(StringComparer.Ordinal);
+            IEnumerable<KeyValuePair<string, string>> groups = input.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Concat(input.ShardFiles.SelectMany(shard => input.GetShard(shard).Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)));
+            foreach ((string key, string value) in groups)
             {
-                writer.SetMetadata("safetensors." + key, GgufValue.FromString(value));
-            }
-
-            foreach (string shard in input.ShardFiles)
-            {
-                foreach ((string key, string value) in input.GetShard(shard).Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                if (written.Add(key))
                 {
-                    if (!writer.Metadata.Any(kv => kv.Key == "safetensors." + key))
-                    {
-                        writer.SetMetadata("safetensors." + key, GgufValue.FromString(value));
-                    }
+                    writer.SetMetadata("safetensors." + key, GgufValue.FromString(value));
                 }
             }
 
@@ -65,7 +63,7 @@ internal static class SafeTensorsConverter
                 {
                     long layerBytes = layer.Tensors.Sum(n => input.GetTensorView(n).ByteCount);
                     inputBytes += layerBytes;
-                    WriteLayer(input, layer, step, target, importance?.GetValueOrDefault(step.Name), threads, writer, logger);
+                    WriteLayer(input, layer, groupIntConfig, step, target, importance?.GetValueOrDefault(step.Name), threads, writer, logger);
                     progress?.Invoke(i + 1, layerBytes);
                     continue;
                 }
@@ -96,7 +94,7 @@ internal static class SafeTensorsConverter
     }
 
     /// <summary>Every tensor's fate, in name order; refuses what GGUF cannot hold before anything is written.</summary>
-    private static Step[] Plan(SafeTensorsCheckpoint input, QuantFormat target, IReadOnlyDictionary<string, float[]>? importance)
+    private static Step[] Plan(SafeTensorsCheckpoint input, QuantFormat target, IReadOnlyDictionary<string, float[]>? importance, Lazy<object?> groupIntConfig)
     {
         Dictionary<string, CheckpointLayer> layers = FindLayers(input);
         var consumed = new HashSet<string>(layers.Values.SelectMany(l => l.Tensors), StringComparer.Ordinal);
@@ -105,7 +103,9 @@ internal static class SafeTensorsConverter
         {
             if (layers.TryGetValue(name, out CheckpointLayer? layer))
             {
-                (int rows, int columns) = LayerShape(input, layer);
+                // Opened here as well as when written: every layer is checked before the first byte is written.
+                IWeightMatrix opened = OpenLayer(input, layer, groupIntConfig);
+                (int rows, int columns) = (opened.Rows, opened.Columns);
                 bool fits = columns % target.BlockSize == 0;
                 CheckImportance(name, columns, fits, target, importance);
                 plan.Add(new Step(name, fits ? target.Type : QuantType.F32, fits, [columns, rows], layer));
@@ -195,11 +195,11 @@ internal static class SafeTensorsConverter
     }
 
     /// <summary>Opens a layer as its matrix (GPTQ or AWQ by the configuration beside the checkpoint).</summary>
-    private static IWeightMatrix OpenLayer(SafeTensorsCheckpoint input, CheckpointLayer layer) => layer.Kind switch
+    private static IWeightMatrix OpenLayer(SafeTensorsCheckpoint input, CheckpointLayer layer, Lazy<object?> groupIntConfig) => layer.Kind switch
     {
         "bnb" => CheckpointLayers.OpenBitsAndBytes4Bit(input, layer.Prefix),
         "fp8" => CheckpointLayers.OpenFp8(input, layer.Prefix),
-        _ => GroupIntConfig(input) switch
+        _ => groupIntConfig.Value switch
         {
             GptqConfig gptq => CheckpointLayers.OpenGptq(input, layer.Prefix, gptq),
             AwqConfig awq => CheckpointLayers.OpenAwq(input, layer.Prefix, awq),
@@ -234,17 +234,11 @@ internal static class SafeTensorsConverter
         };
     }
 
-    private static (int Rows, int Columns) LayerShape(SafeTensorsCheckpoint input, CheckpointLayer layer)
-    {
-        IWeightMatrix m = OpenLayer(input, layer);
-        return (m.Rows, m.Columns);
-    }
-
     /// <summary>Dequantizes a layer, writes it in the target type (or F32 when its rows fit no block) and logs the round trip's error.</summary>
-    private static void WriteLayer(SafeTensorsCheckpoint input, CheckpointLayer layer, Step step, QuantFormat target, float[]? importance, int threads,
+    private static void WriteLayer(SafeTensorsCheckpoint input, CheckpointLayer layer, Lazy<object?> groupIntConfig, Step step, QuantFormat target, float[]? importance, int threads,
                                    GgufWriter writer, ILogger logger)
     {
-        IWeightMatrix matrix = OpenLayer(input, layer);
+        IWeightMatrix matrix = OpenLayer(input, layer, groupIntConfig);
         float[] values = new float[checked(matrix.Rows * matrix.Columns)];
         switch (matrix)
         {
