@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Quantization.IO;
 
 namespace Quantization.Gguf;
 
@@ -34,8 +35,7 @@ public sealed class GgufWriter : IDisposable
     private bool _headerWritten;
     private bool _finished;
     private bool _disposed;
-    private string? _temporaryPath;
-    private string? _finalPath;
+    private AtomicFileTarget? _target;
 
     /// <summary>Creates a writer onto <paramref name="destination"/>, which must be writable.</summary>
     /// <param name="destination">Where the file goes, from its current position.</param>
@@ -65,11 +65,8 @@ public sealed class GgufWriter : IDisposable
     /// <exception cref="IOException">The temporary file cannot be created.</exception>
     public static GgufWriter Create(string path, ILogger? logger = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".tmp"; // a stale one from a killed process is replaced
-        var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        return new GgufWriter(stream, leaveOpen: false, logger) { _temporaryPath = temporary, _finalPath = full };
+        AtomicFileTarget target = AtomicFileTarget.Create(path, out FileStream stream);
+        return new GgufWriter(stream, leaveOpen: false, logger) { _target = target };
     }
 
     /// <summary>The data alignment the file will use.</summary>
@@ -230,12 +227,11 @@ public sealed class GgufWriter : IDisposable
         WriteHeaderOnce();
         WriteTensorData([]); // pads the trailing zero-byte tensors, if any
         _stream.Flush();
-        if (_temporaryPath is not null)
+        if (_target is not null)
         {
-            // A file created by Create: complete on disk first, then moved into place in one step.
-            _stream.Dispose();
-            File.Move(_temporaryPath, _finalPath!, overwrite: true);
-            _temporaryPath = null;
+            // A file made by Create: complete on disk, then moved into place in one step.
+            _target.Commit(_stream);
+            _target = null;
         }
 
         _finished = true;
@@ -259,11 +255,8 @@ public sealed class GgufWriter : IDisposable
             _stream.Dispose();
         }
 
-        if (_temporaryPath is not null)
-        {
-            File.Delete(_temporaryPath);
-            _temporaryPath = null;
-        }
+        _target?.Abandon();
+        _target = null;
     }
 
     private void ThrowIfHeaderWritten()

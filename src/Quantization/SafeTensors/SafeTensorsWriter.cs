@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Quantization.IO;
 
 namespace Quantization.SafeTensors;
 
@@ -23,8 +24,7 @@ public sealed class SafeTensorsWriter : IDisposable
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private bool _finished;
     private bool _disposed;
-    private string? _temporaryPath;
-    private string? _finalPath;
+    private AtomicFileTarget? _target;
 
     /// <summary>Creates a writer onto <paramref name="destination"/>, which must be writable.</summary>
     /// <param name="destination">Where the file goes, from its current position.</param>
@@ -51,11 +51,8 @@ public sealed class SafeTensorsWriter : IDisposable
     /// <exception cref="IOException">The temporary file cannot be created.</exception>
     public static SafeTensorsWriter Create(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".tmp"; // a stale one from a killed process is replaced
-        var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        return new SafeTensorsWriter(stream, leaveOpen: false) { _temporaryPath = temporary, _finalPath = full };
+        AtomicFileTarget target = AtomicFileTarget.Create(path, out FileStream stream);
+        return new SafeTensorsWriter(stream, leaveOpen: false) { _target = target };
     }
 
     /// <summary>The bytes written by <see cref="Finish"/> (0 before).</summary>
@@ -153,12 +150,11 @@ public sealed class SafeTensorsWriter : IDisposable
         }
 
         _stream.Flush();
-        if (_temporaryPath is not null)
+        if (_target is not null)
         {
-            // Complete on disk first, then moved into place in one step.
-            _stream.Dispose();
-            File.Move(_temporaryPath, _finalPath!, overwrite: true);
-            _temporaryPath = null;
+            // A file made by Create: complete on disk, then moved into place in one step.
+            _target.Commit(_stream);
+            _target = null;
         }
 
         BytesWritten = written;
@@ -182,11 +178,8 @@ public sealed class SafeTensorsWriter : IDisposable
             _stream.Dispose();
         }
 
-        if (_temporaryPath is not null)
-        {
-            File.Delete(_temporaryPath);
-            _temporaryPath = null;
-        }
+        _target?.Abandon();
+        _target = null;
     }
 
     /// <summary>The header JSON in the tensors' (sorted) order, padded with spaces to a multiple of 8 bytes.</summary>
