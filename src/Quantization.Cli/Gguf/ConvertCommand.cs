@@ -78,6 +78,8 @@ internal static class ConvertCommand
 
             QuantizationRecipe? recipe = null;
             QuantFormat? single = null;
+            bool presetOptions = parse.GetValue(outputType) is not null || parse.GetValue(embeddingType) is not null || parse.GetValue(leaveOutput)
+                                 || parse.GetValue(pure) || parse.GetValue(tensorTypes) is { Length: > 0 } || parse.GetValue(dryRun);
             if (QuantizationPresets.TryParse(typeName, out QuantizationPreset? preset))
             {
                 if (!TryParseRecipe(preset.Value, parse.GetValue(outputType), parse.GetValue(embeddingType), parse.GetValue(leaveOutput),
@@ -92,8 +94,7 @@ internal static class ConvertCommand
                 string types = string.Join(", ", QuantFormat.All.Where(ModelConverter.IsSupportedTarget).Select(f => f.Name));
                 return Fail(error, $"unsupported type '{typeName}'; presets: {presets}; single types: {types}.");
             }
-            else if (parse.GetValue(outputType) is not null || parse.GetValue(embeddingType) is not null || parse.GetValue(leaveOutput)
-                     || parse.GetValue(pure) || parse.GetValue(tensorTypes) is { Length: > 0 } || parse.GetValue(dryRun))
+            else if (presetOptions)
             {
                 return Fail(error, $"'{typeName}' is a single type, not a preset: --output-tensor-type, --token-embedding-type, --leave-output-tensor, --pure, --tensor-type and --dry-run go with a preset.");
             }
@@ -113,8 +114,6 @@ internal static class ConvertCommand
                 {
                     // A Hugging Face checkpoint keeps its own tensor names: llama.cpp's presets decide by GGUF names.
                     // Names such as q8_0 are a preset and a type: here they mean the type.
-                    bool presetOptions = parse.GetValue(outputType) is not null || parse.GetValue(embeddingType) is not null || parse.GetValue(leaveOutput)
-                                         || parse.GetValue(pure) || parse.GetValue(tensorTypes) is { Length: > 0 } || parse.GetValue(dryRun);
                     if (recipe is not null && (presetOptions || !QuantFormat.TryParse(typeName, out single) || !ModelConverter.IsSupportedTarget(single)))
                     {
                         return Fail(error, $"'{typeName}' is a llama.cpp preset, whose rules need GGUF tensor names; a safetensors checkpoint converts to one type (q8_0, q4_K, ...) without preset options.");

@@ -19,11 +19,10 @@ public sealed unsafe class GgufFile : IDisposable
     private readonly Dictionary<string, int> _tensorIndex;
     private readonly MappedBytes _bytes;
 
-    private GgufFile(GgufLayout layout, MappedBytes bytes, long length, string source)
+    private GgufFile(GgufLayout layout, MappedBytes bytes, string source)
     {
         _bytes = bytes;
         _layout = layout;
-        FileSize = length;
         Source = source;
         _tensorIndex = new Dictionary<string, int>(layout.Tensors.Count, StringComparer.Ordinal);
         for (int i = 0; i < layout.Tensors.Count; i++)
@@ -39,7 +38,7 @@ public sealed unsafe class GgufFile : IDisposable
     public uint Version => _layout.Version;
 
     /// <summary>The file's length in bytes.</summary>
-    public long FileSize { get; }
+    public long FileSize => _bytes.Length;
 
     /// <summary>The data alignment (<c>general.alignment</c>, default 32).</summary>
     public int Alignment => _layout.Alignment;
@@ -108,7 +107,7 @@ public sealed unsafe class GgufFile : IDisposable
         try
         {
             GgufLayout layout = GgufParser.Parse(bytes.Pointer, bytes.Length);
-            var file = new GgufFile(layout, bytes, bytes.Length, source);
+            var file = new GgufFile(layout, bytes, source);
             file.LogLoaded(logger);
             return file;
         }

@@ -17,11 +17,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private readonly Dictionary<string, int> _tensorIndex;
     private readonly MappedBytes _bytes;
 
-    private SafeTensorsFile(SafeTensorsLayout layout, MappedBytes bytes, long length, string source)
+    private SafeTensorsFile(SafeTensorsLayout layout, MappedBytes bytes, string source)
     {
         _bytes = bytes;
         _layout = layout;
-        FileSize = length;
         Source = source;
         _tensorIndex = new Dictionary<string, int>(layout.Tensors.Count, StringComparer.Ordinal);
         for (int i = 0; i < layout.Tensors.Count; i++)
@@ -34,7 +33,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public string Source { get; }
 
     /// <summary>The file's length in bytes.</summary>
-    public long FileSize { get; }
+    public long FileSize => _bytes.Length;
 
     /// <summary>The length of the JSON header (the value of the 8-byte prefix, padding included).</summary>
     public long HeaderLength => _layout.HeaderLength;
@@ -80,7 +79,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         try
         {
-            return new SafeTensorsFile(SafeTensorsParser.Parse(bytes.Pointer, bytes.Length), bytes, bytes.Length, source);
+            return new SafeTensorsFile(SafeTensorsParser.Parse(bytes.Pointer, bytes.Length), bytes, source);
         }
         catch
         {

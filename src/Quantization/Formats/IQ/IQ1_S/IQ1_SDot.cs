@@ -64,10 +64,9 @@ internal readonly struct IQ1_SDot : IKDotPaths<BlockIQ1_S>
         int sumi1 = 0;
         for (nuint ib = 0; ib < 8; ++ib)
         {
-            int qh = SubBlockQh(in x, ib);
-            int m = 2 * ((qh >> 12) & 7) + 1;
+            int m = SubBlockMultiplier(in x, ib);
             int pair = Unsafe.Add(ref bsums, 2 * ib) + Unsafe.Add(ref bsums, 2 * ib + 1);
-            sumi1 += (qh & 0x8000) != 0 ? -m * pair : m * pair;
+            sumi1 += (SubBlockQh(in x, ib) & 0x8000) != 0 ? -m * pair : m * pair;
         }
 
         return sumi1;
