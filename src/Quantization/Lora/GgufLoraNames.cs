@@ -14,7 +14,7 @@ namespace Quantization.Lora;
 public static partial class GgufLoraNames
 {
     /// <summary>The architectures whose Hugging Face layer names map as below (llama.cpp writes the same GGUF names).</summary>
-    public static IReadOnlyList<string> Architectures { get; } = ["llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "mistral3"];
+    public static IReadOnlyList<string> Architectures { get; } = ["llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"];
 
     private static readonly Dictionary<string, string> s_layerModules = new(StringComparer.Ordinal)
     {
@@ -69,7 +69,7 @@ public static partial class GgufLoraNames
         string module = name.EndsWith(".weight", StringComparison.Ordinal) ? name[..^".weight".Length] : name;
         if (module.StartsWith("model.language_model.", StringComparison.Ordinal))
         {
-            module = "model." + module["model.language_model.".Length..]; // multimodal wrappers (gemma3, mistral3)
+            module = "model." + module["model.language_model.".Length..]; // a multimodal wrapper (gemma3)
         }
 
         switch (module)
