@@ -105,11 +105,40 @@ public sealed class AwqMatrix : IWeightMatrix
     /// <summary>Columns (inputs).</summary>
     public int Columns => _matrix.Matrix.Columns;
 
-    /// <inheritdoc/>
-    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, 1, maxDegreeOfParallelism);
+    /// <summary>y = W · x.</summary>
+    /// <remarks>
+    /// At 4 bits on processors with AVX2 the activations are first quantized to 8 bits per 32 (as the GGUF formats'
+    /// integer products do) and each chunk's sum is exact in integers; elsewhere they stay in float, as in
+    /// <see cref="MatVecAccurate"/>.
+    /// </remarks>
+    /// <param name="x"><see cref="Columns"/> inputs.</param>
+    /// <param name="y"><see cref="Rows"/> outputs.</param>
+    /// <param name="maxDegreeOfParallelism">-1 for every core, or a positive thread count.</param>
+    /// <exception cref="ArgumentException">A length is wrong.</exception>
+    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, 1, maxDegreeOfParallelism, accurate: false);
 
-    /// <inheritdoc/>
-    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, batch, maxDegreeOfParallelism);
+    /// <summary>y[b] = W · x[b] for each of <paramref name="batch"/> inputs, with <see cref="MatVec"/>'s arithmetic.</summary>
+    /// <param name="x"><paramref name="batch"/> · <see cref="Columns"/> inputs.</param>
+    /// <param name="y"><paramref name="batch"/> · <see cref="Rows"/> outputs.</param>
+    /// <param name="batch">The number of input vectors.</param>
+    /// <param name="maxDegreeOfParallelism">-1 for every core, or a positive thread count.</param>
+    /// <exception cref="ArgumentException">A length is wrong.</exception>
+    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, batch, maxDegreeOfParallelism, accurate: false);
+
+    /// <summary>y = W · x with the activations kept in float: each group's Σ (code − zero) · x in float32, scaled once.</summary>
+    /// <param name="x"><see cref="Columns"/> inputs.</param>
+    /// <param name="y"><see cref="Rows"/> outputs.</param>
+    /// <param name="maxDegreeOfParallelism">-1 for every core, or a positive thread count.</param>
+    /// <exception cref="ArgumentException">A length is wrong.</exception>
+    public void MatVecAccurate(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, 1, maxDegreeOfParallelism, accurate: true);
+
+    /// <summary>y[b] = W · x[b] for each of <paramref name="batch"/> inputs, with <see cref="MatVecAccurate"/>'s arithmetic.</summary>
+    /// <param name="x"><paramref name="batch"/> · <see cref="Columns"/> inputs.</param>
+    /// <param name="y"><paramref name="batch"/> · <see cref="Rows"/> outputs.</param>
+    /// <param name="batch">The number of input vectors.</param>
+    /// <param name="maxDegreeOfParallelism">-1 for every core, or a positive thread count.</param>
+    /// <exception cref="ArgumentException">A length is wrong.</exception>
+    public void MatMulAccurate(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1) => _matrix.MatMul(x, y, batch, maxDegreeOfParallelism, accurate: true);
 
     /// <summary>The float weights, <see cref="Rows"/> × <see cref="Columns"/> row-major: (code − zero) · scale.</summary>
     /// <param name="destination">At least <see cref="Rows"/> · <see cref="Columns"/> values.</param>

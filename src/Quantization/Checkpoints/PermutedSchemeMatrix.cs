@@ -15,6 +15,7 @@ internal sealed unsafe class PermutedSchemeMatrix
     private readonly int[]? _columnInputs;
     private readonly SchemeLayout _layout;
     private readonly bool _int4;
+    private readonly bool _int4q8;
 
     public PermutedSchemeMatrix(SchemeMatrix matrix, int[]? columnInputs)
     {
@@ -22,13 +23,18 @@ internal sealed unsafe class PermutedSchemeMatrix
         _columnInputs = columnInputs;
         _layout = SchemeLayout.Create(matrix.Scheme, matrix.Rows, matrix.Columns);
         _int4 = Int4GroupDot.Supports(_layout);
+        _int4q8 = Int4GroupQ8Dot.Supports(_layout);
     }
 
     public SchemeMatrix Matrix { get; }
 
     public bool IsPermuted => _columnInputs is not null;
 
-    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism)
+    /// <summary>
+    /// y = W · x for each of <paramref name="batch"/> inputs. Unless <paramref name="accurate"/>, asymmetric 4-bit groups on
+    /// AVX2 quantize the activations to 8 bits (<see cref="Int4GroupQ8Dot"/>); otherwise they stay in float.
+    /// </summary>
+    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism, bool accurate)
     {
         if ((_columnInputs is null && !_int4) || batch < 0 || x.Length != (long)batch * Matrix.Columns)
         {
@@ -37,6 +43,42 @@ internal sealed unsafe class PermutedSchemeMatrix
         }
 
         int columns = Matrix.Columns;
+        if (_int4q8 && !accurate)
+        {
+            SchemeMath.Validate(Matrix.Scheme, Matrix.Weights.Length, Matrix.Rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
+            int chunks = columns / Int4GroupQ8Dot.Chunk;
+            int groups = _layout.GroupsPerRow;
+            using SpanOwner<sbyte> codes = SpanOwner<sbyte>.Allocate(batch * columns);
+            using SpanOwner<float> scales = SpanOwner<float>.Allocate(batch * (chunks + groups));
+            Span<float> d = scales.Span[..(batch * chunks)];
+            Span<float> sums = scales.Span.Slice(batch * chunks, batch * groups);
+            for (int b = 0; b < batch; b++)
+            {
+                Int4GroupQ8Dot.PrepareActivations(x.Slice(b * columns, columns), _columnInputs, _layout.GroupLength,
+                                                  codes.Span.Slice(b * columns, columns), d.Slice(b * chunks, chunks), sums.Slice(b * groups, groups));
+            }
+
+            int parts = SchemeDot.Parts(Matrix.Rows, maxDegreeOfParallelism);
+            fixed (byte* w = Matrix.Weights.Span)
+            fixed (sbyte* q = codes.Span)
+            fixed (float* dp = d)
+            fixed (float* sp = sums)
+            fixed (float* yp = y)
+            {
+                var work = new Int4Q8Rows(_layout, w, q, dp, sp, yp, batch, parts);
+                if (parts == 1)
+                {
+                    work.Invoke(0);
+                }
+                else
+                {
+                    ParallelHelper.For(0, parts, in work, minimumActionsPerThread: 1);
+                }
+            }
+
+            return;
+        }
+
         if (_int4)
         {
             SchemeMath.Validate(Matrix.Scheme, Matrix.Weights.Length, Matrix.Rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
@@ -122,6 +164,24 @@ internal sealed unsafe class PermutedSchemeMatrix
                 for (int b = 0; b < batch; b++)
                 {
                     y[(long)b * layout.Rows + r] = Int4GroupDot.DotRow(layout, weights, r, prepared + (long)b * layout.Columns);
+                }
+            }
+        }
+    }
+
+    private readonly struct Int4Q8Rows(SchemeLayout layout, byte* weights, sbyte* q, float* d, float* groupSums, float* y, int batch, int parts) : IAction
+    {
+        public void Invoke(int part)
+        {
+            int first = (int)((long)layout.Rows * part / parts);
+            int end = (int)((long)layout.Rows * (part + 1) / parts);
+            int chunks = layout.Columns / Int4GroupQ8Dot.Chunk;
+            for (int r = first; r < end; r++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    y[(long)b * layout.Rows + r] = Int4GroupQ8Dot.DotRow(layout, weights, r, q + (long)b * layout.Columns,
+                                                                          d + (long)b * chunks, groupSums + (long)b * layout.GroupsPerRow);
                 }
             }
         }

@@ -29,10 +29,18 @@ public sealed class AwqMatrixTests
         const int batch = 2;
         float[] x = TestData.Gaussian(7, batch * inFeatures, 1.0);
         var y = new float[batch * outFeatures];
-        matrix.MatVec(x.AsSpan(0, inFeatures), y.AsSpan(0, outFeatures), 1);
+        matrix.MatVecAccurate(x.AsSpan(0, inFeatures), y.AsSpan(0, outFeatures), 1);
         GroupIntReference.AssertProduct(reference.Dequantized, outFeatures, inFeatures, x, y, 1);
-        matrix.MatMul(x, y, batch);
+        matrix.MatMulAccurate(x, y, batch);
         GroupIntReference.AssertProduct(reference.Dequantized, outFeatures, inFeatures, x, y, batch);
+
+        int groupLength = group == -1 ? inFeatures : group;
+        Array.Clear(y);
+        matrix.MatVec(x.AsSpan(0, inFeatures), y.AsSpan(0, outFeatures), 1);
+        GroupIntReference.AssertFastProduct(reference, groupLength, x, y, 1);
+        Array.Clear(y);
+        matrix.MatMul(x, y, batch);
+        GroupIntReference.AssertFastProduct(reference, groupLength, x, y, batch);
 
         QuantScheme scheme = matrix.GetScheme(out ReadOnlyMemory<byte> bytes);
         var fromScheme = new float[w.Length];

@@ -51,11 +51,19 @@ public sealed class GptqMatrixTests
         const int batch = 3;
         float[] x = TestData.Gaussian(99, batch * 256, 1.0);
         var y = new float[batch * 64];
-        matrix.MatVec(x.AsSpan(0, 256), y.AsSpan(0, 64), maxDegreeOfParallelism: 1);
+        matrix.MatVecAccurate(x.AsSpan(0, 256), y.AsSpan(0, 64), maxDegreeOfParallelism: 1);
         GroupIntReference.AssertProduct(reference.Dequantized, 64, 256, x, y, 1);
         Array.Clear(y);
-        matrix.MatMul(x, y, batch);
+        matrix.MatMulAccurate(x, y, batch);
         GroupIntReference.AssertProduct(reference.Dequantized, 64, 256, x, y, batch);
+
+        int groupLength = group == -1 ? 256 : group;
+        Array.Clear(y);
+        matrix.MatVec(x.AsSpan(0, 256), y.AsSpan(0, 64), maxDegreeOfParallelism: 1);
+        GroupIntReference.AssertFastProduct(reference, groupLength, x, y, 1);
+        Array.Clear(y);
+        matrix.MatMul(x, y, batch);
+        GroupIntReference.AssertFastProduct(reference, groupLength, x, y, batch);
 
         Assert.Equal(!actOrder, matrix.TryGetScheme(out QuantScheme scheme, out ReadOnlyMemory<byte> bytes));
         if (!actOrder)

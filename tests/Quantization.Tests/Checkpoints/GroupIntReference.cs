@@ -144,4 +144,85 @@ internal sealed class GroupIntReference
             }
         }
     }
+
+    /// <summary>
+    /// Whether the layers' <c>MatVec</c> quantizes the activations to 8 bits: 4-bit groups of a multiple of 32 inputs on
+    /// processors with AVX2 (docs/formats.md#checkpoint-layouts).
+    /// </summary>
+    public static bool QuantizesActivations(int bits, int groupLength) =>
+        System.Runtime.Intrinsics.X86.Avx2.IsSupported && bits == 4 && groupLength % 32 == 0;
+
+    /// <summary>
+    /// The activations as the 8-bit product sees them, d · q per input: chunks of 32 consecutive columns of the layer's
+    /// column order (<paramref name="columnOrder"/>: the inputs sorted by group, or null for the identity), d = max |x| / 127
+    /// over the chunk, q = x / d rounded to nearest, ties to even.
+    /// </summary>
+    public static double[] EightBitActivations(float[] x, int columns, int[]? columnOrder)
+    {
+        var result = new double[x.Length];
+        for (int b = 0; b < x.Length / columns; b++)
+        {
+            for (int c = 0; c < columns; c += 32)
+            {
+                float amax = 0;
+                for (int j = c; j < c + 32; j++)
+                {
+                    amax = Math.Max(amax, Math.Abs(x[b * columns + (columnOrder?[j] ?? j)]));
+                }
+
+                for (int j = c; j < c + 32; j++)
+                {
+                    int input = b * columns + (columnOrder?[j] ?? j);
+                    result[input] = amax == 0 ? 0 : (double)(amax / 127) * Math.Round(x[input] * (127 / amax), MidpointRounding.ToEven);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The inputs sorted by group, stable: the column order of an activation-order layer.</summary>
+    public static int[] ColumnOrder(int[] gIdx) => Enumerable.Range(0, gIdx.Length).OrderBy(i => gIdx[i]).ToArray();
+
+    /// <summary>
+    /// A product with 8-bit activations: equal to W · (d · q) up to float summation (1e-5 of Σ |w · d · q|), and within the
+    /// activations' rounding of the float product (Σ |w| · d / 2 per chunk).
+    /// </summary>
+    public static void AssertEightBitProduct(float[] w, int rows, int columns, float[] x, float[] y, int batch, int[]? columnOrder)
+    {
+        double[] xq = EightBitActivations(x, columns, columnOrder);
+        for (int b = 0; b < batch; b++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                double sum = 0, magnitude = 0, exact = 0, bound = 0;
+                for (int c = 0; c < columns; c++)
+                {
+                    double weight = w[r * columns + c];
+                    double p = weight * xq[b * columns + c];
+                    sum += p;
+                    magnitude += Math.Abs(p);
+                    exact += weight * x[b * columns + c];
+                    bound += Math.Abs(weight * (x[b * columns + c] - xq[b * columns + c]));
+                }
+
+                double actual = y[b * rows + r];
+                Assert.True(Math.Abs(actual - sum) <= 1e-5 * magnitude + 1e-30, $"batch {b} row {r}: {actual} vs {sum} with 8-bit activations (Σ|w·x| {magnitude})");
+                Assert.True(Math.Abs(actual - exact) <= bound + 1e-5 * magnitude + 1e-30, $"batch {b} row {r}: {actual} vs the float product {exact}, beyond the activations' rounding {bound}");
+            }
+        }
+    }
+
+    /// <summary><see cref="AssertEightBitProduct"/> where the layer's <c>MatVec</c> quantizes activations, else <see cref="AssertProduct"/>.</summary>
+    public static void AssertFastProduct(GroupIntReference reference, int groupLength, float[] x, float[] y, int batch)
+    {
+        if (QuantizesActivations(reference.Bits, groupLength))
+        {
+            AssertEightBitProduct(reference.Dequantized, reference.Out, reference.In, x, y, batch, ColumnOrder(reference.GIdx));
+        }
+        else
+        {
+            AssertProduct(reference.Dequantized, reference.Out, reference.In, x, y, batch);
+        }
+    }
 }
