@@ -107,7 +107,7 @@ public sealed class AwqMatrix : IWeightMatrix
 
     /// <summary>y = W · x.</summary>
     /// <remarks>
-    /// At 4 bits on processors with AVX2 the activations are first quantized to 8 bits per 32 (as the GGUF formats'
+    /// With groups of a multiple of 32, on processors with AVX2 the activations are first quantized to 8 bits per 32 (as the GGUF formats'
     /// integer products do) and each chunk's sum is exact in integers; elsewhere they stay in float, as in
     /// <see cref="MatVecAccurate"/>.
     /// </remarks>

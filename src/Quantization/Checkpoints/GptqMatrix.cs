@@ -118,7 +118,7 @@ public sealed class GptqMatrix : IWeightMatrix
 
     /// <summary>y = W · x.</summary>
     /// <remarks>
-    /// At 4 bits on processors with AVX2 the activations are first quantized to 8 bits per 32 (as the GGUF formats'
+    /// At 4 and 8 bits, with groups of a multiple of 32, on processors with AVX2 the activations are first quantized to 8 bits per 32 (as the GGUF formats'
     /// integer products do) and each chunk's sum is exact in integers; elsewhere they stay in float, as in
     /// <see cref="MatVecAccurate"/>.
     /// </remarks>

@@ -23,7 +23,7 @@ internal sealed unsafe class PermutedSchemeMatrix
         _columnInputs = columnInputs;
         _layout = SchemeLayout.Create(matrix.Scheme, matrix.Rows, matrix.Columns);
         _int4 = Int4GroupDot.Supports(_layout);
-        _int4q8 = Int4GroupQ8Dot.Supports(_layout);
+        _int4q8 = IntegerQ8Dot.Supports(_layout);
     }
 
     public SchemeMatrix Matrix { get; }
@@ -31,14 +31,14 @@ internal sealed unsafe class PermutedSchemeMatrix
     public bool IsPermuted => _columnInputs is not null;
 
     /// <summary>
-    /// y = W · x for each of <paramref name="batch"/> inputs. Unless <paramref name="accurate"/>, asymmetric 4-bit groups on
-    /// AVX2 quantize the activations to 8 bits (<see cref="Int4GroupQ8Dot"/>); otherwise they stay in float.
+    /// y = W · x for each of <paramref name="batch"/> inputs. Unless <paramref name="accurate"/>, 4- and 8-bit groups on AVX2
+    /// quantize the activations to 8 bits (<see cref="IntegerQ8Dot"/>, as <see cref="SchemeMatrix.MatMul"/>); otherwise they stay in float.
     /// </summary>
     public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism, bool accurate)
     {
         if ((_columnInputs is null && !_int4) || batch < 0 || x.Length != (long)batch * Matrix.Columns)
         {
-            Matrix.MatMul(x, y, batch, maxDegreeOfParallelism); // the scheme matrix reports a wrong length
+            MatMulInOrder(x, y, batch, maxDegreeOfParallelism, accurate); // the scheme matrix reports a wrong length
             return;
         }
 
@@ -46,36 +46,7 @@ internal sealed unsafe class PermutedSchemeMatrix
         if (_int4q8 && !accurate)
         {
             SchemeMath.Validate(Matrix.Scheme, Matrix.Weights.Length, Matrix.Rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
-            int chunks = columns / Int4GroupQ8Dot.Chunk;
-            int groups = _layout.GroupsPerRow;
-            using SpanOwner<sbyte> codes = SpanOwner<sbyte>.Allocate(batch * columns);
-            using SpanOwner<float> scales = SpanOwner<float>.Allocate(batch * (chunks + groups));
-            Span<float> d = scales.Span[..(batch * chunks)];
-            Span<float> sums = scales.Span.Slice(batch * chunks, batch * groups);
-            for (int b = 0; b < batch; b++)
-            {
-                Int4GroupQ8Dot.PrepareActivations(x.Slice(b * columns, columns), _columnInputs, _layout.GroupLength,
-                                                  codes.Span.Slice(b * columns, columns), d.Slice(b * chunks, chunks), sums.Slice(b * groups, groups));
-            }
-
-            int parts = SchemeDot.Parts(Matrix.Rows, maxDegreeOfParallelism);
-            fixed (byte* w = Matrix.Weights.Span)
-            fixed (sbyte* q = codes.Span)
-            fixed (float* dp = d)
-            fixed (float* sp = sums)
-            fixed (float* yp = y)
-            {
-                var work = new Int4Q8Rows(_layout, w, q, dp, sp, yp, batch, parts);
-                if (parts == 1)
-                {
-                    work.Invoke(0);
-                }
-                else
-                {
-                    ParallelHelper.For(0, parts, in work, minimumActionsPerThread: 1);
-                }
-            }
-
+            IntegerQ8Dot.MatMul(_layout, Matrix.Weights.Span, x, _columnInputs, y, batch, SchemeDot.Parts(Matrix.Rows, maxDegreeOfParallelism));
             return;
         }
 
@@ -120,7 +91,19 @@ internal sealed unsafe class PermutedSchemeMatrix
             }
         }
 
-        Matrix.MatMul(xg, y, batch, maxDegreeOfParallelism);
+        MatMulInOrder(xg, y, batch, maxDegreeOfParallelism, accurate);
+    }
+
+    private void MatMulInOrder(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism, bool accurate)
+    {
+        if (accurate)
+        {
+            Matrix.MatMulAccurate(x, y, batch, maxDegreeOfParallelism);
+        }
+        else
+        {
+            Matrix.MatMul(x, y, batch, maxDegreeOfParallelism);
+        }
     }
 
     /// <summary>The float weights, rows × inputs in the original input order.</summary>
@@ -164,24 +147,6 @@ internal sealed unsafe class PermutedSchemeMatrix
                 for (int b = 0; b < batch; b++)
                 {
                     y[(long)b * layout.Rows + r] = Int4GroupDot.DotRow(layout, weights, r, prepared + (long)b * layout.Columns);
-                }
-            }
-        }
-    }
-
-    private readonly struct Int4Q8Rows(SchemeLayout layout, byte* weights, sbyte* q, float* d, float* groupSums, float* y, int batch, int parts) : IAction
-    {
-        public void Invoke(int part)
-        {
-            int first = (int)((long)layout.Rows * part / parts);
-            int end = (int)((long)layout.Rows * (part + 1) / parts);
-            int chunks = layout.Columns / Int4GroupQ8Dot.Chunk;
-            for (int r = first; r < end; r++)
-            {
-                for (int b = 0; b < batch; b++)
-                {
-                    y[(long)b * layout.Rows + r] = Int4GroupQ8Dot.DotRow(layout, weights, r, q + (long)b * layout.Columns,
-                                                                          d + (long)b * chunks, groupSums + (long)b * layout.GroupsPerRow);
                 }
             }
         }

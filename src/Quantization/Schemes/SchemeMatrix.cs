@@ -4,16 +4,17 @@ namespace Quantization.Schemes;
 
 /// <summary>
 /// A weight matrix in a <see cref="QuantScheme"/> (weights, scheme and shape checked once) for callers who multiply by the
-/// same weights repeatedly. It owns the scratch of its prepared activations, so a single-vector call allocates nothing;
-/// results are those of <see cref="SchemeMath"/> with the same arguments.
+/// same weights repeatedly. It owns the scratch of its prepared activations, so a single-vector call allocates nothing.
 /// </summary>
 /// <remarks>
 /// Safe to share between threads: a call that finds the owned scratch in use takes a pooled buffer instead. The weight
-/// memory is read, never written or copied; it must not change while a call runs.
+/// memory is read, never written or copied; it must not change while a call runs. <see cref="MatVecAccurate"/> gives
+/// <see cref="SchemeMath"/>'s results; <see cref="MatVec"/> is faster where <see cref="HasIntegerDot"/>.
 /// </remarks>
 public sealed class SchemeMatrix : IWeightMatrix
 {
     private readonly SchemeLayout _layout;
+    private readonly bool _integer;
     private float[]? _scratch;
 
     /// <summary>Wraps <paramref name="weights"/>: <paramref name="rows"/> × <paramref name="columns"/> in <paramref name="scheme"/>.</summary>
@@ -28,6 +29,7 @@ public sealed class SchemeMatrix : IWeightMatrix
         _layout.ThrowIfWrongByteCount(weights.Length, nameof(weights));
         Weights = weights;
         _scratch = new float[columns];
+        _integer = IntegerQ8Dot.Supports(_layout);
     }
 
     /// <summary>The weights' scheme.</summary>
@@ -42,20 +44,61 @@ public sealed class SchemeMatrix : IWeightMatrix
     /// <summary>Columns (inputs).</summary>
     public int Columns => _layout.Columns;
 
-    /// <summary>y = W·x (<see cref="SchemeMath.MatVec"/>).</summary>
+    /// <summary>
+    /// Whether <see cref="MatVec"/> and <see cref="MatMul"/> quantize the activations to 8 bits and sum in integers: 4- and
+    /// 8-bit integer schemes whose groups (or rows) are multiples of 32 columns, on processors with AVX2.
+    /// </summary>
+    public bool HasIntegerDot => _integer;
+
+    /// <summary>y = W·x.</summary>
+    /// <remarks>
+    /// Where <see cref="HasIntegerDot"/>, the activations are first quantized to 8 bits per 32 columns (d = max |x| / 127,
+    /// as the GGUF formats' integer products quantize theirs) and each chunk's products are summed exactly in integers
+    /// (docs/formats.md#scheme-products); otherwise the result is <see cref="MatVecAccurate"/>'s.
+    /// </remarks>
     /// <param name="x">Exactly <see cref="Columns"/> values.</param>
     /// <param name="y">At least <see cref="Rows"/> values.</param>
     /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     public void MatVec(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => MatMul(x, y, 1, maxDegreeOfParallelism);
 
-    /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows (<see cref="SchemeMath.MatMul"/>).</summary>
+    /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows, with <see cref="MatVec"/>'s arithmetic.</summary>
     /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
     /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
     /// <param name="batch">Number of activation rows.</param>
     /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
     /// <exception cref="ArgumentException">A length is wrong.</exception>
     public void MatMul(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
+    {
+        if (!_integer)
+        {
+            MatMulAccurate(x, y, batch, maxDegreeOfParallelism);
+            return;
+        }
+
+        SchemeMath.Validate(Scheme, Weights.Length, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
+        if (Rows == 0 || batch == 0)
+        {
+            return;
+        }
+
+        IntegerQ8Dot.MatMul(_layout, Weights.Span, x, null, y, batch, SchemeDot.Parts(Rows, maxDegreeOfParallelism));
+    }
+
+    /// <summary>y = W·x with the activations in float (<see cref="SchemeMath.MatVec"/>).</summary>
+    /// <param name="x">Exactly <see cref="Columns"/> values.</param>
+    /// <param name="y">At least <see cref="Rows"/> values.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
+    /// <exception cref="ArgumentException">A length is wrong.</exception>
+    public void MatVecAccurate(ReadOnlySpan<float> x, Span<float> y, int maxDegreeOfParallelism = -1) => MatMulAccurate(x, y, 1, maxDegreeOfParallelism);
+
+    /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows with the activations in float (<see cref="SchemeMath.MatMul"/>).</summary>
+    /// <param name="x">The activations, <paramref name="batch"/> × <see cref="Columns"/>, row-major.</param>
+    /// <param name="y">The results, <paramref name="batch"/> × <see cref="Rows"/>, row-major.</param>
+    /// <param name="batch">Number of activation rows.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads to split the rows across; −1 (the default) for one per processor.</param>
+    /// <exception cref="ArgumentException">A length is wrong.</exception>
+    public void MatMulAccurate(ReadOnlySpan<float> x, Span<float> y, int batch, int maxDegreeOfParallelism = -1)
     {
         SchemeMath.Validate(Scheme, Weights.Length, Rows, Columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
         if (Rows == 0 || batch == 0)

@@ -146,11 +146,11 @@ internal sealed class GroupIntReference
     }
 
     /// <summary>
-    /// Whether the layers' <c>MatVec</c> quantizes the activations to 8 bits: 4-bit groups of a multiple of 32 inputs on
+    /// Whether the layers' <c>MatVec</c> quantizes the activations to 8 bits: 4- and 8-bit groups of a multiple of 32 inputs on
     /// processors with AVX2 (docs/formats.md#checkpoint-layouts).
     /// </summary>
     public static bool QuantizesActivations(int bits, int groupLength) =>
-        System.Runtime.Intrinsics.X86.Avx2.IsSupported && bits == 4 && groupLength % 32 == 0;
+        System.Runtime.Intrinsics.X86.Avx2.IsSupported && bits is 4 or 8 && groupLength % 32 == 0;
 
     /// <summary>
     /// The activations as the 8-bit product sees them, d · q per input: chunks of 32 consecutive columns of the layer's

@@ -92,13 +92,60 @@ public sealed class SchemeMathTests
             SchemeMath.MatVec(scheme, tensor, rows, columns, x.AsSpan(b * columns, columns), single);
             Assert.Equal(single, y.AsSpan(b * rows, rows).ToArray());
             var fromMatrix = new float[rows];
-            matrix.MatVec(x.AsSpan(b * columns, columns), fromMatrix);
+            matrix.MatVecAccurate(x.AsSpan(b * columns, columns), fromMatrix);
             Assert.Equal(single, fromMatrix);
+            if (!matrix.HasIntegerDot)
+            {
+                matrix.MatVec(x.AsSpan(b * columns, columns), fromMatrix);
+                Assert.Equal(single, fromMatrix);
+            }
         }
 
         var batched = new float[batch * rows];
-        matrix.MatMul(x, batched, batch, maxDegreeOfParallelism: -1);
+        matrix.MatMulAccurate(x, batched, batch, maxDegreeOfParallelism: -1);
         Assert.Equal(y, batched);
+    }
+
+    /// <summary>
+    /// The matrix's fast product: 4- and 8-bit integer schemes with groups of whole chunks of 32 on AVX2 quantize the activations
+    /// to 8 bits per 32 and must equal W · (d · q) up to float summation; every other case is the accurate product. MatMul
+    /// is MatVec per activation row, bit for bit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CaseIndexes))]
+    public void TheMatrixFastProductQuantizesActivationsWhereItHasAnIntegerDot(int caseIndex)
+    {
+        (QuantScheme scheme, int rows, int columns) = SchemeTests.Cases[caseIndex];
+        (byte[] tensor, _) = Make(caseIndex, (ulong)caseIndex + 90);
+        var matrix = new SchemeMatrix(scheme, tensor, rows, columns);
+        int groupLength = scheme.Granularity is SchemeGranularity.Group or SchemeGranularity.Block2D ? scheme.GroupSize : columns;
+        bool expected = System.Runtime.Intrinsics.X86.Avx2.IsSupported && scheme.Element == SchemeElement.Integer && scheme.Bits is 4 or 8
+                        && groupLength % 32 == 0 && columns % groupLength == 0;
+        Assert.Equal(expected, matrix.HasIntegerDot);
+
+        const int batch = 3;
+        float[] x = TestData.Gaussian(91, batch * columns, 1.0);
+        var y = new float[batch * rows];
+        matrix.MatMul(x, y, batch, maxDegreeOfParallelism: 2);
+        var w = new float[rows * columns];
+        SchemeQuantizer.Dequantize(scheme, tensor, rows, columns, w);
+        if (expected)
+        {
+            Checkpoints.GroupIntReference.AssertEightBitProduct(w, rows, columns, x, y, batch, columnOrder: null);
+        }
+        else
+        {
+            var accurate = new float[batch * rows];
+            matrix.MatMulAccurate(x, accurate, batch);
+            Assert.Equal(accurate, y);
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            var single = new float[rows];
+            matrix.MatVec(x.AsSpan(b * columns, columns), single, maxDegreeOfParallelism: 1);
+            Assert.Equal(y.AsSpan(b * rows, rows).ToArray(), single);
+        }
     }
 
     [Fact]
