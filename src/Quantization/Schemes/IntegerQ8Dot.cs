@@ -70,6 +70,7 @@ internal static unsafe class IntegerQ8Dot
     /// of 16 code bytes meet them), <paramref name="d"/> (one scale per chunk) and <paramref name="groupSums"/> (Σ d · Σ q
     /// over each group's chunks).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PrepareActivations(ReadOnlySpan<float> x, int[]? columnInputs, int groupLength, bool nibbles, Span<sbyte> q, Span<float> d, Span<float> groupSums)
     {
         Span<float> chunk = stackalloc float[Chunk];
@@ -129,6 +130,7 @@ internal static unsafe class IntegerQ8Dot
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop from the first call: no unoptimised tier
     private static float DotRow<TCodes, TScales>(in SchemeLayout layout, byte* tensor, int row, byte* scales, byte* zeros, sbyte* q, float* d, float* groupSums)
         where TCodes : struct, ICodes
         where TScales : struct, IScales
@@ -138,7 +140,6 @@ internal static unsafe class IntegerQ8Dot
         int chunks = layout.GroupLength / Chunk;
         Vector256<short> ones = Vector256<short>.One;
         Vector256<float> total = Vector256<float>.Zero;
-        float zeroTerm = 0;
         for (int g = 0; g < groups; g++)
         {
             Vector256<float> sum = Vector256<float>.Zero;
@@ -151,12 +152,42 @@ internal static unsafe class IntegerQ8Dot
                 d++;
             }
 
-            float scale = TScales.Read(scales, g);
-            total = Mac(sum, Vector256.Create(scale), total);
-            zeroTerm += scale * ((zeros is null ? TCodes.SymmetricZero : zeros[g]) - TCodes.Bias) * groupSums[g];
+            total = Mac(sum, Vector256.Create(TScales.Read(scales, g)), total);
         }
 
-        return Vector256.Sum(total) - zeroTerm;
+        return Vector256.Sum(total) - ZeroTerm<TCodes, TScales>(scales, zeros, groupSums, groups);
+    }
+
+    /// <summary>Σg scale[g] · (zero[g] − bias) · groupSums[g], eight groups at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ZeroTerm<TCodes, TScales>(byte* scales, byte* zeros, float* groupSums, int groups)
+        where TCodes : struct, ICodes
+        where TScales : struct, IScales
+    {
+        int symmetric = TCodes.SymmetricZero - TCodes.Bias;
+        if (zeros is null && symmetric == 0)
+        {
+            return 0;
+        }
+
+        Vector256<float> sum = Vector256<float>.Zero;
+        Vector256<float> bias = Vector256.Create((float)TCodes.Bias);
+        int g = 0;
+        for (; g + 8 <= groups; g += 8)
+        {
+            Vector256<float> zero = zeros is null
+                ? Vector256.Create((float)symmetric)
+                : Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(zeros + g)) - bias;
+            sum = Mac(TScales.Read8(scales, g) * zero, Vector256.Load(groupSums + g), sum);
+        }
+
+        float tail = 0;
+        for (; g < groups; g++)
+        {
+            tail += TScales.Read(scales, g) * ((zeros is null ? TCodes.SymmetricZero : zeros[g]) - TCodes.Bias) * groupSums[g];
+        }
+
+        return Vector256.Sum(sum) + tail;
     }
 
     /// <summary>How a chunk's 32 codes meet its 32 activation bytes: pairwise products summed in int16, minus <see cref="Bias"/> per code.</summary>
@@ -213,21 +244,32 @@ internal static unsafe class IntegerQ8Dot
     private interface IScales
     {
         static abstract float Read(byte* scales, int index);
+
+        static abstract Vector256<float> Read8(byte* scales, int index);
     }
 
     private readonly struct F32Scales : IScales
     {
         public static float Read(byte* scales, int index) => Unsafe.ReadUnaligned<float>(scales + index * 4);
+
+        public static Vector256<float> Read8(byte* scales, int index) => Vector256.Load((float*)(scales + index * 4));
     }
 
     private readonly struct F16Scales : IScales
     {
         public static float Read(byte* scales, int index) => Fp16.ToSingle(Unsafe.ReadUnaligned<ushort>(scales + index * 2));
+
+        public static Vector256<float> Read8(byte* scales, int index) =>
+            Vector256.Create(Read(scales, index), Read(scales, index + 1), Read(scales, index + 2), Read(scales, index + 3),
+                             Read(scales, index + 4), Read(scales, index + 5), Read(scales, index + 6), Read(scales, index + 7));
     }
 
     private readonly struct BF16Scales : IScales
     {
         public static float Read(byte* scales, int index) => BitConverter.Int32BitsToSingle(Unsafe.ReadUnaligned<ushort>(scales + index * 2) << 16);
+
+        public static Vector256<float> Read8(byte* scales, int index) =>
+            Vector256.ShiftLeft(Avx2.ConvertToVector256Int32((ushort*)(scales + index * 2)), 16).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
