@@ -117,6 +117,35 @@ public sealed class SchemeMathTests
     {
         (QuantScheme scheme, int rows, int columns) = SchemeTests.Cases[caseIndex];
         (byte[] tensor, _) = Make(caseIndex, (ulong)caseIndex + 90);
+        AssertFastProduct(scheme, rows, columns, tensor);
+    }
+
+    /// <summary>More shapes of the integer products: every scale type with eight groups or more, zero points at 8 bits, rows and tensors.</summary>
+    [Theory]
+    [InlineData(4, 32, false, SchemeScaleType.BF16)]
+    [InlineData(4, 64, false, SchemeScaleType.F32)]
+    [InlineData(4, 32, true, SchemeScaleType.F16)]
+    [InlineData(8, 32, false, SchemeScaleType.F32)]
+    [InlineData(8, 64, false, SchemeScaleType.BF16)]
+    [InlineData(4, 0, false, SchemeScaleType.F32)]
+    [InlineData(8, -1, true, SchemeScaleType.F32)]
+    public void IntegerProductsOfMoreShapes(int bits, int group, bool symmetric, SchemeScaleType scaleType)
+    {
+        const int rows = 9, columns = 640;
+        QuantScheme scheme = group switch
+        {
+            0 => QuantScheme.Integer(bits, SchemeGranularity.Row, 0, symmetric, scaleType),
+            -1 => QuantScheme.Integer(bits, SchemeGranularity.Tensor, 0, symmetric, scaleType),
+            _ => QuantScheme.Group(bits, group, symmetric, scaleType),
+        };
+        float[] w = TestData.Gaussian((ulong)(bits * 100 + group + 7), rows * columns, 1.0);
+        var tensor = new byte[SchemeQuantizer.GetByteCount(scheme, rows, columns)];
+        SchemeQuantizer.Quantize(scheme, w, rows, columns, tensor);
+        AssertFastProduct(scheme, rows, columns, tensor);
+    }
+
+    private static void AssertFastProduct(QuantScheme scheme, int rows, int columns, byte[] tensor)
+    {
         var matrix = new SchemeMatrix(scheme, tensor, rows, columns);
         int groupLength = scheme.Granularity is SchemeGranularity.Group or SchemeGranularity.Block2D ? scheme.GroupSize : columns;
         bool expected = System.Runtime.Intrinsics.X86.Avx2.IsSupported && scheme.Element == SchemeElement.Integer && scheme.Bits is 4 or 8
