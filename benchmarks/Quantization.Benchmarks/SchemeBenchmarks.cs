@@ -13,7 +13,7 @@ namespace Quantization.Benchmarks;
 /// <summary>
 /// <c>--schemes</c>: the quantization schemes (INT8 per channel, 4-bit groups with zero points, FP8 per channel and with
 /// 128 × 128 block scales) against the ggml baselines the schemes are held to, measured side by side in one process on
-/// one thread: <see cref="SchemeMath.MatVec"/> against a loop of ggml's <c>ggml_vec_dot_q8_0_q8_0</c> /
+/// one thread: <see cref="SchemeMatrix.MatVec"/> against a loop of ggml's <c>ggml_vec_dot_q8_0_q8_0</c> /
 /// <c>ggml_vec_dot_q4_1_q8_1</c> over the same matrix (activations quantized once in the setup), alternating rounds, the
 /// best round of each side; and the dequantize throughput in values per second. Ratios are of weight bytes per second
 /// (each side's own bytes), the bandwidth a decode step is limited by.
