@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Quantization.Schemes;
 
@@ -20,9 +21,16 @@ internal static class SchemeCodes
             return;
         }
 
+        int packed = bits switch
+        {
+            4 => PackNibbles(codes, row[byteIndex..]),
+            2 => PackPairsOfBits(codes, row[byteIndex..]),
+            _ => 0,
+        };
+        byteIndex += packed * bits / 8;
         uint buffer = 0;
         int filled = 0;
-        for (int i = 0; i < codes.Length; i++)
+        for (int i = packed; i < codes.Length; i++)
         {
             buffer |= (uint)codes[i] << filled;
             filled += bits;
@@ -38,6 +46,45 @@ internal static class SchemeCodes
         {
             row[byteIndex] = (byte)buffer; // the padding bits of the row's last byte are 0
         }
+    }
+
+    /// <summary>Two 4-bit codes per byte, 32 codes per step (the byte pairs as 16-bit lanes); returns the codes packed.</summary>
+    private static int PackNibbles(ReadOnlySpan<byte> codes, Span<byte> row)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= codes.Length - 32; i += 32)
+            {
+                Vector256<ushort> pairs = Vector256.Create(codes.Slice(i, 32)).AsUInt16();
+                Vector256<ushort> bytes = (pairs & Vector256.Create((ushort)0x000F)) | (Vector256.ShiftRightLogical(pairs, 4) & Vector256.Create((ushort)0x00F0));
+                Vector128<byte> narrow = Vector128.Narrow(bytes.GetLower(), bytes.GetUpper());
+                narrow.CopyTo(row.Slice(i / 2, 16));
+            }
+        }
+
+        return i;
+    }
+
+    /// <summary>Four 2-bit codes per byte, 32 codes per step (the byte quads as 32-bit lanes); returns the codes packed.</summary>
+    private static int PackPairsOfBits(ReadOnlySpan<byte> codes, Span<byte> row)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= codes.Length - 32; i += 32)
+            {
+                Vector256<uint> quads = Vector256.Create(codes.Slice(i, 32)).AsUInt32();
+                Vector256<uint> bytes = (quads & Vector256.Create(0x03u))
+                                        | (Vector256.ShiftRightLogical(quads, 6) & Vector256.Create(0x0Cu))
+                                        | (Vector256.ShiftRightLogical(quads, 12) & Vector256.Create(0x30u))
+                                        | (Vector256.ShiftRightLogical(quads, 18) & Vector256.Create(0xC0u));
+                Vector128<ushort> words = Vector128.Narrow(bytes.GetLower(), bytes.GetUpper());
+                BinaryPrimitives.WriteUInt64LittleEndian(row.Slice(i / 4, 8), Vector128.Narrow(words, words).AsUInt64().ToScalar());
+            }
+        }
+
+        return i;
     }
 
     /// <summary>Reads code <paramref name="index"/> of a row's bit stream.</summary>

@@ -69,7 +69,11 @@ internal static class SchemeKernel
                 }
                 else
                 {
-                    TensorPrimitives.Divide(group, scale, q);
+                    if (scheme.Element != SchemeElement.Integer || !Vector256.IsHardwareAccelerated)
+                    {
+                        TensorPrimitives.Divide(group, scale, q);
+                    }
+
                     switch (scheme.Element)
                     {
                         case SchemeElement.Fp8E4M3:
@@ -77,6 +81,9 @@ internal static class SchemeKernel
                             break;
                         case SchemeElement.Fp8E5M2:
                             Fp8Vector.Encode<E5M2Encoding>(q, c, saturate: true);
+                            break;
+                        case SchemeElement.Integer when Vector256.IsHardwareAccelerated:
+                            IntegerCodes256(group, scale, zero, scheme.Symmetric, qmax, SchemeReference.CodeMax(scheme.Bits), c);
                             break;
                         default:
                             TensorPrimitives.Round(q, q); // half to even
@@ -274,6 +281,44 @@ internal static class SchemeKernel
     }
 
     /// <summary>Integral floats in 0 … 255 to bytes.</summary>
+    /// <summary>
+    /// The integer codes of a group in one pass, eight values at a time: x / scale rounded half to even, then clamped and
+    /// offset as <see cref="SchemeReference.CodeOf"/> does (each step the same IEEE operation, so the same bytes).
+    /// </summary>
+    private static void IntegerCodes256(ReadOnlySpan<float> group, float scale, int zero, bool symmetric, int qmax, int codeMax, Span<byte> codes)
+    {
+        ref float x = ref MemoryMarshal.GetReference(group);
+        ref byte c = ref MemoryMarshal.GetReference(codes);
+        Vector256<float> divisor = Vector256.Create(scale);
+        Vector256<float> offset = Vector256.Create((float)zero);
+        Vector256<float> low = Vector256.Create(symmetric ? -qmax : 0f);
+        Vector256<float> high = Vector256.Create(symmetric ? qmax : (float)codeMax);
+        int n = group.Length;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            Vector256<int> c0 = Code(Vector256.LoadUnsafe(ref x, (nuint)i));
+            Vector256<int> c1 = Code(Vector256.LoadUnsafe(ref x, (nuint)i + 8));
+            Vector256<int> c2 = Code(Vector256.LoadUnsafe(ref x, (nuint)i + 16));
+            Vector256<int> c3 = Code(Vector256.LoadUnsafe(ref x, (nuint)i + 24));
+            Vector256.Narrow(Vector256.Narrow(c0, c1), Vector256.Narrow(c2, c3)).AsByte().StoreUnsafe(ref c, (nuint)i);
+        }
+
+        for (; i < n; i++)
+        {
+            float q = MathF.Round(Unsafe.Add(ref x, i) / scale);
+            q = symmetric ? Math.Clamp(q, -qmax, qmax) + zero : Math.Clamp(q + zero, 0f, codeMax);
+            Unsafe.Add(ref c, i) = (byte)(int)q;
+        }
+
+        Vector256<int> Code(Vector256<float> v)
+        {
+            Vector256<float> q = Vector256.Round(v / divisor);
+            q = symmetric ? Vector256.Min(Vector256.Max(q, low), high) + offset : Vector256.Min(Vector256.Max(q + offset, low), high);
+            return Vector256.ConvertToInt32(q);
+        }
+    }
+
     private static void NarrowToBytes(ReadOnlySpan<float> values, Span<byte> bytes)
     {
         ref float v = ref MemoryMarshal.GetReference(values);
