@@ -15,6 +15,7 @@ namespace Quantization.Schemes;
 /// </summary>
 internal static class SchemeKernel
 {
+    /// <summary>Quantizes rows × columns values; a value that is not finite is an <see cref="ArgumentException"/> for "source", thrown before anything is written.</summary>
     public static void Quantize(in SchemeLayout layout, ReadOnlySpan<float> x, Span<byte> destination)
     {
         QuantScheme scheme = layout.Scheme;
@@ -42,6 +43,13 @@ internal static class SchemeKernel
                     high[s] = MathF.Max(high[s], TensorPrimitives.Max(group));
                 }
             }
+        }
+
+        // A NaN or infinity anywhere shows in its group's statistics (min, max and max magnitude propagate NaN), so the
+        // statistics pass is also the check that every value is finite: nothing is written before it.
+        if (!TensorPrimitives.IsFiniteAll<float>(low) || !TensorPrimitives.IsFiniteAll<float>(high))
+        {
+            Kernels.FiniteCheck.ThrowIfNotFinite(x, "source");
         }
 
         SchemeReference.WriteScales(layout, low, high, destination);

@@ -32,8 +32,8 @@ public static class SchemeQuantizer
     {
         SchemeLayout layout = Validate(scheme, source.Length, rows, columns, nameof(source));
         layout.ThrowIfWrongByteCount(destination.Length, nameof(destination));
-        FiniteCheck.ThrowIfNotFinite(source, nameof(source));
-        SchemeKernel.Quantize(layout, source, destination);
+        SchemeKernel.Quantize(layout, source, destination); // checks that every value is finite before writing
+
     }
 
     /// <summary>Dequantizes <paramref name="source"/> (the bytes of a rows × columns matrix) into <paramref name="destination"/>.</summary>

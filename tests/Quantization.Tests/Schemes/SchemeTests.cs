@@ -276,6 +276,35 @@ public sealed class SchemeTests
         Assert.Equal("destination", Assert.Throws<ArgumentException>(() => SchemeQuantizer.Dequantize(scheme, new byte[bytes], 2, 64, new float[129])).ParamName);
     }
 
+    /// <summary>A NaN or an infinity anywhere is refused before a byte is written, for every kind of scheme.</summary>
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
+    public void NonFiniteValuesAreRefusedBeforeAnythingIsWritten(float bad)
+    {
+        QuantScheme[] schemes =
+        [
+            QuantScheme.Group(4, 32), QuantScheme.Group(4, 32, symmetric: false), QuantScheme.Int8PerChannel, QuantScheme.Int8PerTensor,
+            QuantScheme.Integer(3, SchemeGranularity.Tensor, 0, symmetric: false), QuantScheme.Integer(4, SchemeGranularity.Block2D, 16, symmetric: false),
+            QuantScheme.Fp8(SchemeElement.Fp8E4M3, SchemeGranularity.Block2D, 16), QuantScheme.Fp8(SchemeElement.Fp8E5M2, SchemeGranularity.Row),
+        ];
+        foreach (QuantScheme scheme in schemes)
+        {
+            foreach (int at in new[] { 0, 77, 255 })
+            {
+                float[] x = TestData.Gaussian((ulong)at + 3, 4 * 64, 1.0);
+                x[at] = bad;
+                var destination = new byte[SchemeQuantizer.GetByteCount(scheme, 4, 64)];
+                Array.Fill(destination, (byte)0xAB);
+                var error = Assert.Throws<ArgumentException>(() => SchemeQuantizer.Quantize(scheme, x, 4, 64, destination));
+                Assert.Equal("source", error.ParamName);
+                Assert.Contains(at.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+                Assert.All(destination, b => Assert.Equal(0xAB, b));
+            }
+        }
+    }
+
     [Fact]
     public void NamesSayWhatTheSchemeIs()
     {
