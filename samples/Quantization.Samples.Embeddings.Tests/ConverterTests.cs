@@ -65,3 +65,24 @@ public sealed class ConverterTests(ModelFixture model)
         Assert.Equal([1536L, 384L], mapped.Single(t => t.Name == "blk.3.ffn_down.weight").Tensor.Dims);
     }
 }
+
+public sealed class FallbackTests
+{
+    [Theory]
+    [InlineData(QuantType.Q8_0, QuantType.Q8_0)]
+    [InlineData(QuantType.Q4_0, QuantType.Q4_0)]
+    [InlineData(QuantType.IQ4_NL, QuantType.IQ4_NL)]
+    [InlineData(QuantType.Q6_K, QuantType.Q8_0)]
+    [InlineData(QuantType.Q5_K, QuantType.Q5_1)]
+    [InlineData(QuantType.Q4_K, QuantType.Q5_0)]
+    [InlineData(QuantType.Q3_K, QuantType.IQ4_NL)]
+    [InlineData(QuantType.Q2_K, QuantType.IQ4_NL)]
+    [InlineData(QuantType.IQ4_XS, QuantType.IQ4_NL)]
+    [InlineData(QuantType.IQ2_XS, QuantType.Q8_0)]
+    public void RowsOf384UseTheDocumentedFallback(QuantType requested, QuantType expected)
+    {
+        Assert.Equal(expected, MatrixQuantization.Resolve(requested, 384));
+        // Rows of 1536 split into 256-value blocks: every type is kept.
+        Assert.Equal(requested, MatrixQuantization.Resolve(requested, 1536));
+    }
+}

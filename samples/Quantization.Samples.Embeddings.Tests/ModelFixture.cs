@@ -10,14 +10,16 @@ namespace Quantization.Samples.Embeddings.Tests;
 /// <summary>The converted model, its float encoder and an ONNX Runtime session on the same ONNX file, made once per run.</summary>
 public sealed class ModelFixture : IDisposable
 {
+    private readonly SessionOptions _options;
+
     public ModelFixture()
     {
         File = ModelCache.Open();
         Weights = EncoderWeights.Load(File);
         Tokenizer = ArcticTokenizer.FromGguf(File);
         OnnxModel = ModelPackage.ReadResource(ModelPackage.DefaultAssemblyPath, ModelPackage.ModelResource);
-        var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
-        Session = new InferenceSession(OnnxModel, options);
+        _options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        Session = new InferenceSession(OnnxModel, _options);
     }
 
     public GgufFile File { get; }
@@ -48,6 +50,7 @@ public sealed class ModelFixture : IDisposable
     public void Dispose()
     {
         Session.Dispose();
+        _options.Dispose();
         File.Dispose();
     }
 }

@@ -41,8 +41,9 @@ internal static class Activations
     }
 
     /// <summary>
-    /// The error function, to a relative error below 1.2·10⁻⁷ (finer than float): .NET has none. This is the classic
-    /// Chebyshev fit of erfc(z) = t · exp(−z² + P(t)), t = 1 / (1 + z/2), for z ≥ 0, and erf(−x) = −erf(x).
+    /// The error function, which .NET lacks: the classic Chebyshev fit erfc(z) ≈ t · exp(−z² + P(t)), t = 1 / (1 + z/2),
+    /// for z ≥ 0 (fractional error below 1.2·10⁻⁷), and erf(−x) = −erf(x). GELU needs 1 + erf(x), which this gives to
+    /// about float precision.
     /// </summary>
     public static double Erf(double x)
     {
