@@ -13,6 +13,7 @@ public sealed class ConverterTests(ModelFixture model)
         BertConfig config = BertConfig.FromGguf(model.File);
         Assert.Equal(new BertConfig(6, 384, 12, 1536, 512, 1e-12f), config);
         Assert.Equal("bert", model.File.GetString("general.architecture"));
+        Assert.Equal(OnnxToGguf.ConverterVersion, model.File.GetUInt32(OnnxToGguf.ConverterVersionKey));
         IReadOnlyList<string> tokens = model.File.GetArray<string>("tokenizer.ggml.tokens");
         Assert.Equal(30522, tokens.Count);
         Assert.Equal("[CLS]", tokens[101]);

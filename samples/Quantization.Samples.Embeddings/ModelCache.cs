@@ -10,13 +10,13 @@ public static class ModelCache
 
     private static readonly Lock s_lock = new();
 
-    /// <summary>The path of the converted GGUF, converting first if it does not exist yet.</summary>
+    /// <summary>The path of the converted GGUF, converting first if it does not exist yet or an older converter made it.</summary>
     public static string GetOrCreate(string? path = null)
     {
         path ??= DefaultPath;
         lock (s_lock)
         {
-            if (!File.Exists(path))
+            if (!IsCurrent(path))
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
                 Convert(path);
@@ -24,6 +24,24 @@ public static class ModelCache
         }
 
         return path;
+    }
+
+    private static bool IsCurrent(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        try
+        {
+            using GgufFile file = GgufFile.Open(path);
+            return file.TryGetValue(OnnxToGguf.ConverterVersionKey, out GgufValue? v) && v.AsUInt32() == OnnxToGguf.ConverterVersion;
+        }
+        catch (InvalidDataException)
+        {
+            return false; // a damaged or foreign file: convert again
+        }
     }
 
     /// <summary>Converts the package's model to <paramref name="outputPath"/> (replacing it).</summary>

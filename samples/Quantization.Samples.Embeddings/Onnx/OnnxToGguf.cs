@@ -17,6 +17,12 @@ namespace Quantization.Samples.Embeddings.Onnx;
 /// </remarks>
 internal static partial class OnnxToGguf
 {
+    /// <summary>Metadata key of <see cref="ConverterVersion"/>: a cached file from an older converter is made again.</summary>
+    public const string ConverterVersionKey = "quantization.samples.embeddings.converter_version";
+
+    /// <summary>Raised whenever the converter's output changes.</summary>
+    public const uint ConverterVersion = 1;
+
     [GeneratedRegex(@"^/encoder/layer\.(\d+)/(attention/self/query|attention/self/key|attention/self/value|attention/output/dense|intermediate/dense|output/dense)/MatMul$")]
     private static partial Regex MatMulNodeName();
 
@@ -84,6 +90,7 @@ internal static partial class OnnxToGguf
         using GgufWriter writer = GgufWriter.Create(outputPath);
         writer.SetMetadata("general.architecture", GgufValue.FromString("bert"));
         writer.SetMetadata("general.name", GgufValue.FromString("snowflake-arctic-embed-xs"));
+        writer.SetMetadata(ConverterVersionKey, GgufValue.FromUInt32(ConverterVersion));
         writer.SetMetadata("bert.block_count", GgufValue.FromUInt32((uint)layers));
         writer.SetMetadata("bert.context_length", GgufValue.FromUInt32((uint)positions.Dims[0]));
         writer.SetMetadata("bert.embedding_length", GgufValue.FromUInt32((uint)hidden));
