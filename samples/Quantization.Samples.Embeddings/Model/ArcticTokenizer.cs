@@ -30,13 +30,3 @@ public sealed class ArcticTokenizer
         return ids[..(length < 0 ? ids.Length : length)].ToArray();
     }
 }
-
-/// <summary>Text in, embedding out: the tokenizer and the encoder together.</summary>
-public sealed class SentenceEmbedder(ArcticTokenizer tokenizer, BertEncoder encoder)
-{
-    public ArcticTokenizer Tokenizer { get; } = tokenizer;
-
-    public BertEncoder Encoder { get; } = encoder;
-
-    public float[] Embed(string text) => Encoder.Embed(Tokenizer.Encode(text));
-}
