@@ -6,6 +6,8 @@
 #   x64-scalar    DOTNET_EnableHWIntrinsic=0
 #   arm64-neon-dp the linux-arm64 self-contained build under qemu-aarch64-static, default CPU (AdvSimd + Dp)
 #   arm64-neon    the same with -cpu cortex-a72 (no dot-product extension)
+#   samples-embeddings  the embeddings sample's tests (samples/Quantization.Samples.Embeddings.Tests), default x64 tier only:
+#                 they check a whole encoder against ONNX Runtime, not the kernels' tiers, which the runs above cover
 # Each run sets QUANT_EXPECTED_TIER, which tests/Quantization.Tests/Platform/IsaTierTests.cs asserts, so a switch that
 # silently did nothing fails the run. Every run writes an xunit XML report (artifacts/test-results/<run>.xml); its
 # counts are checked against the console summary, and its "errors" (results lost to runner errors) count as failures.
@@ -26,7 +28,8 @@ PROJECT=tests/Quantization.Tests
 SYSROOT="${QUANT_ARM64_SYSROOT:-$ROOT/artifacts/arm64-sysroot}"
 ARM64_DIR="$ROOT/artifacts/arm64-tests"
 RESULTS="$ROOT/artifacts/test-results"
-ALL_RUNS="x64-default x64-avx2 x64-sse x64-scalar arm64-neon-dp arm64-neon"
+SAMPLES_PROJECT=samples/Quantization.Samples.Embeddings.Tests
+ALL_RUNS="x64-default x64-avx2 x64-sse x64-scalar samples-embeddings arm64-neon-dp arm64-neon"
 RUNS="${QUANT_MATRIX_RUNS:-$ALL_RUNS}"
 X64_TIMEOUT=900
 ARM64_TIMEOUT=1500
@@ -167,6 +170,19 @@ run_x64() {
     record "$run" "$logf" "$xml" "$rc" "$(elapsed "$t0")"
 }
 
+# run_samples RUN PROJECT: a sample's test project on the default tier, built by its own `dotnet test`.
+run_samples() {
+    local run=$1 project=$2
+    wants "$run" || return 0
+    local logf="$RESULTS/$run.log" xml="$RESULTS/$run.xml" t0 rc
+    log "run $run: dotnet test $project -c Release"
+    t0=$(now)
+    # shellcheck disable=SC2046
+    timeout -k 30 "$X64_TIMEOUT" dotnet test "$project" -c Release $(report_args "$run") </dev/null >"$logf" 2>&1
+    rc=$?
+    record "$run" "$logf" "$xml" "$rc" "$(elapsed "$t0")"
+}
+
 # run_arm64 RUN TIER [qemu args...]
 run_arm64() {
     local run=$1 tier=$2; shift 2
@@ -226,6 +242,7 @@ run_x64 x64-default "$DEFAULT_TIER"
 run_x64 x64-avx2    "$AVX2_TIER" DOTNET_EnableAVX512=0
 run_x64 x64-sse     sse          DOTNET_EnableAVX2=0
 run_x64 x64-scalar  scalar       DOTNET_EnableHWIntrinsic=0
+run_samples samples-embeddings "$SAMPLES_PROJECT"
 run_arm64 arm64-neon-dp neon-dp
 run_arm64 arm64-neon    neon -cpu cortex-a72
 

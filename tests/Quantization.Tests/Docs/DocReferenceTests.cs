@@ -13,7 +13,7 @@ namespace Quantization.Tests.Docs;
 public sealed partial class DocReferenceTests
 {
     /// <summary>The folders whose files are scanned (README.md at the root is scanned too).</summary>
-    private static readonly string[] s_folders = ["src", "tests", "benchmarks", "eng", "fuzz"];
+    private static readonly string[] s_folders = ["src", "tests", "benchmarks", "eng", "fuzz", "samples"];
 
     private static readonly string[] s_extensions = [".cs", ".sh", ".md", ".props", ".csproj"];
 
