@@ -86,8 +86,9 @@ public static class Gptq
         token.ThrowIfCancellationRequested();
 
         int threads = options.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
-        Factorization f = Factor(statistics, options, threads, token);
         ElementCodes? codes = options.RoundElements ? ElementCodes.For(type) : null;
+        // Coarse per-element formats (four levels or fewer) and the whole-block path compare each row with the plain result.
+        Factorization f = Factor(statistics, options, threads, token, keepHessian: codes is null || codes.Levels <= 4);
         int lazy = Math.Max(format.BlockSize, (options.BlockSize + format.BlockSize - 1) / format.BlockSize * format.BlockSize);
         RunPanels(kernel, codes, weights, destination, rows, columns, lazy, f, threads, options.Progress, token);
     }
@@ -120,8 +121,11 @@ public static class Gptq
     /// s's error moves to column t; Importance is Σx² / count per column in storage order (dead columns get a tiny
     /// positive weight so the format's search stays defined); Order[t] is the column processed t-th.
     /// </summary>
-    internal sealed class Factorization(float[] v, float[] importance, int[] order, double damping)
+    internal sealed class Factorization(float[] v, float[] importance, int[] order, double damping, float[]? hessian)
     {
+        /// <summary>XᵀX in storage order (n × n, symmetric, undamped) when the whole-block path needs it to compare rows.</summary>
+        public float[]? Hessian { get; } = hessian;
+
         public float[] V { get; } = v;
         public float[] Importance { get; } = importance;
         public int[] Order { get; } = order;
@@ -134,7 +138,7 @@ public static class Gptq
     /// V = Ũ scaled by the inverse of its diagonal per column is the error feedback. This is the same rule as the
     /// usual formulation with the Cholesky factor of H⁻¹, without inverting anything.
     /// </summary>
-    internal static Factorization Factor(ActivationStatistics statistics, GptqOptions options, int threads, CancellationToken token)
+    internal static Factorization Factor(ActivationStatistics statistics, GptqOptions options, int threads, CancellationToken token, bool keepHessian)
     {
         int n = statistics.Columns;
         var h = GC.AllocateUninitializedArray<double>(n * n);
@@ -234,7 +238,20 @@ public static class Gptq
             }
         }
 
-        return new Factorization(v, importance, order, damping);
+        float[]? hessian = null;
+        if (keepHessian)
+        {
+            hessian = GC.AllocateUninitializedArray<float>(n * n);
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j <= i; j++)
+                {
+                    hessian[i * n + j] = hessian[j * n + i] = (float)h[i * n + j];
+                }
+            }
+        }
+
+        return new Factorization(v, importance, order, damping, hessian);
     }
 
     private static unsafe void RunPanels(KernelEntry kernel, ElementCodes? codes, ReadOnlySpan<float> weights, Span<byte> destination,
@@ -349,6 +366,11 @@ public static class Gptq
                     }
                 }
 
+                if (f.Hessian is not null)
+                {
+                    KeepBetterRows(all, dest, r0, count, rowBytes);
+                }
+
                 long done = Interlocked.Add(ref _done, count);
                 progress?.Report(done);
             }
@@ -358,6 +380,81 @@ public static class Gptq
                 ArrayPool<float>.Shared.Return(deltaRent);
                 ArrayPool<float>.Shared.Return(tableRent);
                 ArrayPool<int>.Shared.Return(originalRent);
+            }
+        }
+
+        /// <summary>
+        /// The whole-block path spreads a block's error only over later blocks, which with strongly correlated inputs can
+        /// push those blocks' weights where a coarse format (the lattice types) represents them worse than it would have
+        /// the original row; with four levels or fewer per element the scales fixed at the block's start can do the same. Rows are independent in the loss Δ·H·Δᵀ, so each row keeps whichever of its GPTQ bytes and
+        /// the format's own quantization (importance Σx²) has the smaller loss.
+        /// </summary>
+        private void KeepBetterRows(ReadOnlySpan<float> all, Span<byte> dest, int r0, int count, int rowBytes)
+        {
+            int n = columns;
+            float[] hessian = f.Hessian!;
+            byte[] plainRent = ArrayPool<byte>.Shared.Rent(count * rowBytes);
+            float[] diffRent = ArrayPool<float>.Shared.Rent(3 * count * n);
+            double[] lossRent = ArrayPool<double>.Shared.Rent(2 * count);
+            try
+            {
+                Span<byte> plain = plainRent.AsSpan(0, count * rowBytes);
+                Span<float> gptqDiff = diffRent.AsSpan(0, count * n);
+                Span<float> plainDiff = diffRent.AsSpan(count * n, count * n);
+                Span<float> product = diffRent.AsSpan(2 * count * n, count * n);
+                for (int r = 0; r < count; r++)
+                {
+                    ReadOnlySpan<float> src = all.Slice((r0 + r) * n, n);
+                    Span<byte> plainRow = plain.Slice(r * rowBytes, rowBytes);
+                    kernel.Quantize!(src, plainRow, f.Importance);
+                    Difference(dest.Slice((r0 + r) * rowBytes, rowBytes), src, gptqDiff.Slice(r * n, n));
+                    Difference(plainRow, src, plainDiff.Slice(r * n, n));
+                }
+
+                Span<double> gptqLoss = lossRent.AsSpan(0, count);
+                Span<double> plainLoss = lossRent.AsSpan(count, count);
+                Losses(gptqDiff, product, hessian, count, gptqLoss);
+                Losses(plainDiff, product, hessian, count, plainLoss);
+                for (int r = 0; r < count; r++)
+                {
+                    if (plainLoss[r] < gptqLoss[r])
+                    {
+                        plain.Slice(r * rowBytes, rowBytes).CopyTo(dest.Slice((r0 + r) * rowBytes, rowBytes));
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(plainRent);
+                ArrayPool<float>.Shared.Return(diffRent);
+                ArrayPool<double>.Shared.Return(lossRent);
+            }
+        }
+
+        private void Difference(ReadOnlySpan<byte> rowBytes, ReadOnlySpan<float> src, Span<float> diff)
+        {
+            kernel.Dequantize!(rowBytes, diff);
+            for (int j = 0; j < diff.Length; j++)
+            {
+                diff[j] = src[j] - diff[j];
+            }
+        }
+
+        /// <summary>Δ·H·Δᵀ per row, in a fixed order of operations (the product through MultiplyAdd, then a sequential sum).</summary>
+        private void Losses(Span<float> diff, Span<float> product, float[] hessian, int count, Span<double> losses)
+        {
+            int n = columns;
+            product.Clear();
+            MatrixKernels.MultiplyAdd<float>(product, n, diff, n, hessian, n, count, n, n);
+            for (int r = 0; r < count; r++)
+            {
+                double loss = 0;
+                for (int j = 0; j < n; j++)
+                {
+                    loss += (double)diff[r * n + j] * product[r * n + j];
+                }
+
+                losses[r] = loss;
             }
         }
 

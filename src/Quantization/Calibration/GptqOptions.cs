@@ -31,7 +31,9 @@ public sealed class GptqOptions
     /// IQ4_NL, IQ4_XS, MXFP4, NVFP4, TQ2_0, Q1_0, Q2_0), each block's scales come from the format's own quantizer and
     /// then every element is re-rounded, column by column, to the nearest value those scales can represent, with
     /// the error spread over the later columns after each one. When false, or for the other formats, each block is
-    /// quantized as one unit and its error is spread over the columns after the block.
+    /// quantized as one unit and its error is spread over the columns after the block. In that whole-block path, and
+    /// for formats with four levels or fewer per element (Q2_K, TQ2_0, Q1_0, Q2_0), each row then keeps whichever of
+    /// its GPTQ result and the format's own importance-weighted quantization has the smaller loss Δ·XᵀX·Δᵀ.
     /// </summary>
     public bool RoundElements { get; init; } = true;
 

@@ -45,6 +45,7 @@ internal static class MatrixKernels
     }
 
     /// <summary>Rows i..i+3 of C over columns [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Strip4<T>(Span<T> c, int cStride, ReadOnlySpan<T> a, int aStride, ReadOnlySpan<T> b, int bStride,
                                   int i, int depth, int j0, int j1)
         where T : unmanaged, INumber<T>
@@ -121,6 +122,7 @@ internal static class MatrixKernels
     }
 
     /// <summary>Row i of C over columns [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Strip1<T>(Span<T> c, int cStride, ReadOnlySpan<T> a, int aStride, ReadOnlySpan<T> b, int bStride,
                                   int i, int depth, int j0, int j1)
         where T : unmanaged, INumber<T>
@@ -161,6 +163,7 @@ internal static class MatrixKernels
     }
 
     /// <summary>y[j] += alpha·x[j], element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScaled(Span<float> y, ReadOnlySpan<float> x, float alpha)
     {
         int n = y.Length;
@@ -215,6 +218,7 @@ internal static class MatrixKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Factor(Span<double> a, int n, Span<double> panelScratch, double[] minPivot, int maxDegreeOfParallelism, CancellationToken cancellationToken)
     {
         for (int p0 = 0; p0 < n; p0 += Panel)

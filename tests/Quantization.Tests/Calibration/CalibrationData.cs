@@ -5,19 +5,25 @@ namespace Quantization.Tests.Calibration;
 /// <summary>A synthetic linear layer and its calibration inputs, and the output error every method is measured by.</summary>
 internal sealed class CalibrationLayer
 {
-    public const int Rows = 64;
     public const int Columns = 512;
-    public const int Samples = 384;
 
-    public float[] Weights { get; } = new float[Rows * Columns];
+    public int Rows { get; }
+
+    public int Samples { get; }
+
+    public float[] Weights { get; }
 
     /// <summary>Samples × Columns: correlated through 24 shared factors plus noise, with 8 outlier channels 20 times larger.</summary>
-    public float[] Activations { get; } = new float[Samples * Columns];
+    public float[] Activations { get; }
 
     public ActivationStatistics Statistics { get; }
 
-    public CalibrationLayer(int seed = 7)
+    public CalibrationLayer(int rows = 64, int samples = 256, int seed = 7)
     {
+        Rows = rows;
+        Samples = samples;
+        Weights = new float[rows * Columns];
+        Activations = new float[samples * Columns];
         var random = new Random(seed);
         const int factors = 24;
         var mixing = new float[factors * Columns];

@@ -11,6 +11,7 @@ namespace Quantization.Tests.Calibration;
 public sealed class CalibrationQualityTests
 {
     private static readonly Lazy<CalibrationLayer> s_layer = new(() => new CalibrationLayer());
+    private static readonly Lazy<CalibrationLayer> s_smallLayer = new(() => new CalibrationLayer(rows: 4, samples: 64, seed: 11));
 
     /// <summary>Formats where GPTQ must beat the imatrix quantizer outright.</summary>
     private static readonly QuantType[] s_mustWin =
@@ -21,9 +22,10 @@ public sealed class CalibrationQualityTests
         public double BestCalibrated => Math.Min(Gptq, Math.Min(Awq, AwqGptq));
     }
 
-    internal static Errors Measure(QuantType type, CalibrationLayer layer)
+    internal static Errors Measure(QuantType type, CalibrationLayer layer, int awqGrid = 20)
     {
-        const int rows = CalibrationLayer.Rows, columns = CalibrationLayer.Columns;
+        int rows = layer.Rows;
+        const int columns = CalibrationLayer.Columns;
         var bytes = new byte[Quantizer.GetByteCount(type, rows * columns)];
         var restored = new float[rows * columns];
         float[] importance = layer.Statistics.GetImportance();
@@ -47,7 +49,7 @@ public sealed class CalibrationQualityTests
         double gptqWhole = layer.OutputError(restored);
 
         var scales = new float[columns];
-        Awq.SearchScales(type, layer.Weights, rows, columns, layer.Activations, scales, new AwqOptions { MaxSamples = CalibrationLayer.Samples });
+        Awq.SearchScales(type, layer.Weights, rows, columns, layer.Activations, scales, new AwqOptions { MaxSamples = layer.Samples, GridSize = awqGrid });
         var scaled = new float[rows * columns];
         Awq.ApplyScales(layer.Weights, rows, columns, scales, scaled);
         var inverse = scales.Select(s => 1 / s).ToArray();
@@ -73,40 +75,49 @@ public sealed class CalibrationQualityTests
     }
 
     [Fact]
-    public void CalibratedQuantizersBeatTheImatrixQuantizer()
+    public void GptqBeatsTheImatrixQuantizer()
     {
-        CalibrationLayer layer = s_layer.Value;
+        string table = Sweep(s_layer.Value, s_mustWin, mustWin: true);
+        TestContext.Current.TestOutputHelper?.WriteLine(table);
+    }
+
+    [Fact]
+    public void CalibrationIsNeverWorseThanTheImatrixQuantizerInAnySupportedFormat()
+    {
+        string table = Sweep(s_smallLayer.Value, [.. CalibrationLayer.SupportedTypes.Except(s_mustWin)], mustWin: false);
+        TestContext.Current.TestOutputHelper?.WriteLine(table);
+    }
+
+    private static string Sweep(CalibrationLayer layer, IEnumerable<QuantType> types, bool mustWin)
+    {
         var table = new StringBuilder();
         table.AppendLine(CultureInfo.InvariantCulture, $"{"type",-8} {"plain",12} {"imatrix",12} {"gptq",12} {"gptq-block",12} {"awq",12} {"awq+gptq",12}   gptq/imatrix");
         var failures = new List<string>();
-        foreach (QuantType type in CalibrationLayer.SupportedTypes)
+        foreach (QuantType type in types)
         {
-            Errors e = Measure(type, layer);
+            Errors e = Measure(type, layer, mustWin ? 20 : 6);
             table.AppendLine(CultureInfo.InvariantCulture,
                 $"{type,-8} {e.Plain,12:E3} {e.Imatrix,12:E3} {e.Gptq,12:E3} {e.GptqWholeBlocks,12:E3} {e.Awq,12:E3} {e.AwqGptq,12:E3}   {e.Gptq / e.Imatrix:F3}");
-            if (s_mustWin.Contains(type) && !(e.Gptq < e.Imatrix && e.BestCalibrated < e.Imatrix))
+            if (mustWin && !(e.Gptq < 0.5 * e.Imatrix && e.BestCalibrated < e.Imatrix))
             {
                 failures.Add($"{type}: GPTQ {e.Gptq:E3} and best calibrated {e.BestCalibrated:E3} must beat imatrix {e.Imatrix:E3}");
             }
 
-            // Every format: the best calibrated result is not worse than imatrix (exact formats may tie at zero).
-            if (!(e.BestCalibrated <= e.Imatrix * 1.02 + 1e-30))
+            // Every format: neither GPTQ nor the best calibrated result is worse than imatrix (F32 ties at zero).
+            if (!(e.Gptq <= e.Imatrix * 1.01) || !(e.BestCalibrated <= e.Imatrix * 1.01))
             {
-                failures.Add($"{type}: best calibrated {e.BestCalibrated:E3} is worse than imatrix {e.Imatrix:E3}");
+                failures.Add($"{type}: GPTQ {e.Gptq:E3} or best calibrated {e.BestCalibrated:E3} is worse than imatrix {e.Imatrix:E3}");
             }
 
-            // AWQ has s = 1 among its candidates, measured the same way, so it cannot lose to its own plain quantization.
-            Assert.True(e.Awq <= ImatrixOnScaledSample(e) * 1.0001, $"{type}: AWQ {e.Awq:E3} vs its α = 0 candidate");
+            // AWQ has s = 1 (the imatrix quantizer) among its candidates, measured on the same rows here.
+            if (!(e.Awq <= e.Imatrix * 1.0001))
+            {
+                failures.Add($"{type}: AWQ {e.Awq:E3} is worse than its s = 1 candidate {e.Imatrix:E3}");
+            }
         }
 
-        TestContext.Current.TestOutputHelper?.WriteLine(table.ToString());
-        File.WriteAllText("/tmp/caltable.txt", table.ToString());
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures) + Environment.NewLine + table);
+        return table.ToString();
     }
 
-    /// <summary>
-    /// AWQ's α = 0 candidate is the imatrix quantizer (s = 1, importance Σx²/n), and with fewer activation rows than
-    /// MaxSamples it is measured on the same rows as here.
-    /// </summary>
-    private static double ImatrixOnScaledSample(Errors e) => e.Imatrix;
 }
