@@ -143,6 +143,7 @@ public static class Gptq
         int n = statistics.Columns;
         var h = GC.AllocateUninitializedArray<double>(n * n);
         statistics.CopyLowerGram(h);
+        MirrorLower(h, n);
         var diagonal = new double[n];
         double liveSum = 0;
         int live = 0;
@@ -199,14 +200,14 @@ public static class Gptq
             token.ThrowIfCancellationRequested();
             double lambda = damping * mean;
 
-            // A[a, b] = H[order[n−1−a], order[n−1−b]] (lower triangle), damped.
+            // A[a, b] = H[order[n−1−a], order[n−1−b]] (lower triangle), damped; h is symmetric by now, so a row of A
+            // is a row of h read backwards.
             for (int r = 0; r < n; r++)
             {
                 int x = order[n - 1 - r];
                 for (int c = 0; c <= r; c++)
                 {
-                    int y = order[n - 1 - c];
-                    a[r * n + c] = x >= y ? h[x * n + y] : h[y * n + x];
+                    a[r * n + c] = h[x * n + order[n - 1 - c]];
                 }
 
                 a[r * n + r] = diagonal[x] + lambda;
@@ -242,16 +243,33 @@ public static class Gptq
         if (keepHessian)
         {
             hessian = GC.AllocateUninitializedArray<float>(n * n);
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n * n; i++)
             {
-                for (int j = 0; j <= i; j++)
-                {
-                    hessian[i * n + j] = hessian[j * n + i] = (float)h[i * n + j];
-                }
+                hessian[i] = (float)h[i];
             }
         }
 
         return new Factorization(v, importance, order, damping, hessian);
+    }
+
+    /// <summary>Copies the lower triangle onto the upper one in square tiles, so both sides stay in cache.</summary>
+    private static void MirrorLower(double[] h, int n)
+    {
+        const int tile = 64;
+        for (int i0 = 0; i0 < n; i0 += tile)
+        {
+            for (int j0 = 0; j0 <= i0; j0 += tile)
+            {
+                int i1 = Math.Min(n, i0 + tile), j1 = Math.Min(n, j0 + tile);
+                for (int i = i0; i < i1; i++)
+                {
+                    for (int j = j0; j < Math.Min(j1, i); j++)
+                    {
+                        h[j * n + i] = h[i * n + j];
+                    }
+                }
+            }
+        }
     }
 
     private static unsafe void RunPanels(KernelEntry kernel, ElementCodes? codes, ReadOnlySpan<float> weights, Span<byte> destination,

@@ -28,19 +28,42 @@ internal static class MatrixKernels
             return;
         }
 
-        for (int j0 = 0; j0 < columns; j0 += ColumnTile)
+        // B's tile is copied to a contiguous block first: its rows are far apart in memory (a page or more for large
+        // matrices), and walking k down them for every strip of C would miss the TLB on most loads.
+        int tile = Math.Min(ColumnTile, columns);
+        T[] packedRent = ArrayPool<T>.Shared.Rent(depth * tile);
+        try
         {
-            int j1 = Math.Min(columns, j0 + ColumnTile);
-            int i = 0;
-            for (; i + 4 <= rows; i += 4)
+            Span<T> packed = packedRent.AsSpan(0, depth * tile);
+            for (int j0 = 0; j0 < columns; j0 += ColumnTile)
             {
-                Strip4(c, cStride, a, aStride, b, bStride, i, depth, j0, j1);
-            }
+                int width = Math.Min(columns, j0 + ColumnTile) - j0;
+                Pack(b, bStride, j0, width, depth, packed);
+                Span<T> cTile = c[j0..];
+                int i = 0;
+                for (; i + 4 <= rows; i += 4)
+                {
+                    Strip4(cTile, cStride, a, aStride, packed, width, i, depth, 0, width);
+                }
 
-            for (; i < rows; i++)
-            {
-                Strip1(c, cStride, a, aStride, b, bStride, i, depth, j0, j1);
+                for (; i < rows; i++)
+                {
+                    Strip1(cTile, cStride, a, aStride, packed, width, i, depth, 0, width);
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(packedRent);
+        }
+    }
+
+    /// <summary>packed[k·width + j] = b[k·bStride + j0 + j].</summary>
+    private static void Pack<T>(ReadOnlySpan<T> b, int bStride, int j0, int width, int depth, Span<T> packed)
+    {
+        for (int k = 0; k < depth; k++)
+        {
+            b.Slice(k * bStride + j0, width).CopyTo(packed.Slice(k * width, width));
         }
     }
 
@@ -226,30 +249,36 @@ internal static class MatrixKernels
             cancellationToken.ThrowIfCancellationRequested();
             int p1 = Math.Min(n, p0 + Panel);
             int width = p1 - p0;
-            for (int k = p0; k < p1; k++)
+            // The panel row by row (each row of A read once per panel): element (i, j) receives L[i, k]·L[j, k] for
+            // k = p0 … j − 1 in order and is then divided by L[j, j], exactly as the column-by-column form would.
+            for (int i = p0; i < n; i++)
             {
-                double pivot = a[k * n + k];
-                if (!(pivot > minPivot[k]) || !(pivot > 0) || !double.IsFinite(pivot))
+                ref double rowI = ref a[i * n];
+                int jEnd = Math.Min(i + 1, p1);
+                for (int j = p0; j < jEnd; j++)
                 {
-                    return false;
-                }
-
-                double d = Math.Sqrt(pivot);
-                a[k * n + k] = d;
-                for (int i = k + 1; i < n; i++)
-                {
-                    a[i * n + k] /= d;
-                }
-
-                // The rest of the panel: A[i, j] -= L[i, k]·L[j, k] for k < j ≤ i, j < p1.
-                for (int i = k + 1; i < n; i++)
-                {
-                    double lik = a[i * n + k];
-                    int jEnd = Math.Min(i + 1, p1);
-                    for (int j = k + 1; j < jEnd; j++)
+                    ref double rowJ = ref a[j * n];
+                    double value = Unsafe.Add(ref rowI, j);
+                    for (int k = p0; k < j; k++)
                     {
-                        a[i * n + j] -= lik * a[j * n + k];
+                        value -= Unsafe.Add(ref rowI, k) * Unsafe.Add(ref rowJ, k);
                     }
+
+                    if (j == i)
+                    {
+                        if (!(value > minPivot[i]) || !(value > 0) || !double.IsFinite(value))
+                        {
+                            return false;
+                        }
+
+                        value = Math.Sqrt(value);
+                    }
+                    else
+                    {
+                        value /= Unsafe.Add(ref rowJ, j);
+                    }
+
+                    Unsafe.Add(ref rowI, j) = value;
                 }
             }
 
@@ -310,12 +339,36 @@ internal static class MatrixKernels
             var bt = new ReadOnlySpan<double>((double*)negT, width * rest);
             int j0 = tile * ColumnTile;
             int j1 = Math.Min(rest, j0 + ColumnTile);
-            for (int i0 = j0; i0 < rest; i0 += 4)
+            int tileWidth = j1 - j0;
+            double[] packedRent = ArrayPool<double>.Shared.Rent(width * tileWidth);
+            try
             {
-                int count = Math.Min(4, rest - i0);
-                int jEnd = Math.Min(j1, i0 + count);
-                int row = p1 + i0;
-                MultiplyAdd(all[(row * n + p1 + j0)..], n, all[(row * n + p0)..], n, bt[j0..], rest, count, width, jEnd - j0);
+                Span<double> packed = packedRent.AsSpan(0, width * tileWidth);
+                Pack(bt, rest, j0, tileWidth, width, packed);
+
+                // Only the rows at or below the tile's first column hold lower-triangle elements of it.
+                for (int i0 = j0; i0 < rest; i0 += 4)
+                {
+                    int count = Math.Min(4, rest - i0);
+                    int jEnd = Math.Min(tileWidth, i0 + count - j0);
+                    Span<double> c = all[((p1 + i0) * n + p1 + j0)..];
+                    ReadOnlySpan<double> rowsOfL = all[((p1 + i0) * n + p0)..];
+                    if (count == 4)
+                    {
+                        Strip4<double>(c, n, rowsOfL, n, packed, tileWidth, 0, width, 0, jEnd);
+                    }
+                    else
+                    {
+                        for (int r = 0; r < count; r++)
+                        {
+                            Strip1<double>(c, n, rowsOfL, n, packed, tileWidth, r, width, 0, Math.Min(tileWidth, i0 + r + 1 - j0));
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<double>.Shared.Return(packedRent);
             }
         }
     }
