@@ -170,7 +170,8 @@ public static class Gptq
                 diagonal[i] = 1;
             }
 
-            importance[i] = dead ? (float)(1e-6 * liveMean / count) : (float)(diagonal[i] / count);
+            // Clamped to float's range: activations near float's limit square to more than it holds.
+            importance[i] = (float)Math.Min(float.MaxValue, dead ? 1e-6 * liveMean / count : diagonal[i] / count);
         }
 
         int[] order = new int[n];
