@@ -76,11 +76,6 @@ public static class Gptq
             ThrowHelper.ThrowArgument(nameof(statistics), "The statistics have seen no activation rows.");
         }
 
-        if (options.ActOrder && format.BlockSize != 1)
-        {
-            ThrowHelper.ThrowArgument(nameof(options), $"Act-order needs a format with one value per block; {format.Name} blocks hold {format.BlockSize} neighbouring columns and cannot store a permutation.");
-        }
-
         FiniteCheck.ThrowIfNotFinite(weights, nameof(weights));
         CancellationToken token = options.CancellationToken;
         token.ThrowIfCancellationRequested();
@@ -88,7 +83,8 @@ public static class Gptq
         int threads = options.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
         ElementCodes? codes = options.RoundElements ? ElementCodes.For(type) : null;
         // Coarse per-element formats (four levels or fewer) and the whole-block path compare each row with the plain result.
-        Factorization f = Factor(statistics, options, threads, token, keepHessian: codes is null || codes.Levels <= 4);
+        Factorization f = Factor(statistics, options, threads, token, keepHessian: codes is null || codes.Levels <= 4,
+                                 actOrderGroup: codes is null ? format.BlockSize == 1 ? columns : 0 : format.BlockSize);
         int lazy = Math.Max(format.BlockSize, (options.BlockSize + format.BlockSize - 1) / format.BlockSize * format.BlockSize);
         RunPanels(kernel, codes, weights, destination, rows, columns, lazy, f, threads, options.Progress, token);
     }
@@ -138,7 +134,8 @@ public static class Gptq
     /// V = Ũ scaled by the inverse of its diagonal per column is the error feedback. This is the same rule as the
     /// usual formulation with the Cholesky factor of H⁻¹, without inverting anything.
     /// </summary>
-    internal static Factorization Factor(ActivationStatistics statistics, GptqOptions options, int threads, CancellationToken token, bool keepHessian)
+    internal static Factorization Factor(ActivationStatistics statistics, GptqOptions options, int threads, CancellationToken token, bool keepHessian,
+                                         int actOrderGroup = 0)
     {
         int n = statistics.Columns;
         var h = GC.AllocateUninitializedArray<double>(n * n);
@@ -180,10 +177,15 @@ public static class Gptq
             order[i] = i;
         }
 
-        if (options.ActOrder)
+        if (options.ActOrder && actOrderGroup > 0)
         {
-            // Decreasing Σx², ties by index: the same order on every machine.
-            Array.Sort(order, (x, y) => diagonal[x] != diagonal[y] ? diagonal[y].CompareTo(diagonal[x]) : x.CompareTo(y));
+            // Decreasing Σx² inside each group of columns (the whole row for one-value blocks, one format block for the
+            // per-element path, whose block bytes hold each element's code at its own place), ties by index.
+            Comparison<int> byImportance = (x, y) => diagonal[x] != diagonal[y] ? diagonal[y].CompareTo(diagonal[x]) : x.CompareTo(y);
+            for (int g = 0; g < n; g += actOrderGroup)
+            {
+                Array.Sort(order, g, Math.Min(actOrderGroup, n - g), Comparer<int>.Create(byImportance));
+            }
         }
 
         double mean = 0;
@@ -355,15 +357,20 @@ public static class Gptq
                         Span<byte> rowDest = dest.Slice((r0 + r) * rowBytes, rowBytes);
                         for (int b0 = l0; b0 < l1; b0 += bs)
                         {
-                            // Blocks of more than one value keep the natural order, so position b0 is column b0 there.
-                            int column = order[b0];
+                            // Act-order only permutes columns inside a block, so a block of more than one value starts
+                            // at column b0; position t holds column order[t], element order[t] − column of the block.
+                            int column = bs == 1 ? order[b0] : b0;
                             Span<byte> blockBytes = rowDest.Slice(column / bs * format.BytesPerBlock, format.BytesPerBlock);
-                            row.Slice(b0, bs).CopyTo(block);
+                            for (int t = b0; t < b0 + bs; t++)
+                            {
+                                block[order[t] - column] = row[t];
+                            }
+
                             importance.Slice(column, bs).CopyTo(blockImportance);
                             kernel.Quantize!(block, blockBytes, blockImportance);
                             if (codes is not null)
                             {
-                                RoundBlock(codes, blockBytes, table, block, original, src, row, rowDelta, v, order, b0, l0, l1, n);
+                                RoundBlock(codes, blockBytes, table, block, original, src, row, rowDelta, v, order, b0, column, l0, l1, n);
                             }
                             else
                             {
@@ -371,7 +378,7 @@ public static class Gptq
                                 for (int j = 0; j < bs; j++)
                                 {
                                     int t = b0 + j;
-                                    float e = src[order[t]] - block[j];
+                                    float e = src[order[t]] - block[order[t] - column];
                                     rowDelta[t - l0] = e;
                                     MatrixKernels.AddScaled(row.Slice(t + 1, l1 - t - 1), v.Slice(t * n + t + 1, l1 - t - 1), e);
                                 }
@@ -483,7 +490,7 @@ public static class Gptq
         /// </summary>
         private void RoundBlock(ElementCodes codes, Span<byte> blockBytes, Span<float> table, Span<float> scratch, Span<int> original,
                                 ReadOnlySpan<float> src, Span<float> row, Span<float> rowDelta, ReadOnlySpan<float> v, int[] order,
-                                int b0, int l0, int l1, int n)
+                                int b0, int column, int l0, int l1, int n)
         {
             int bs = original.Length;
             for (int j = 0; j < bs; j++)
@@ -503,9 +510,10 @@ public static class Gptq
                 kernel.Dequantize!(blockBytes, table.Slice(c * bs, bs));
             }
 
-            for (int j = 0; j < bs; j++)
+            for (int position = 0; position < bs; position++)
             {
-                int t = b0 + j;
+                int t = b0 + position;
+                int j = order[t] - column;
                 float x = row[t];
                 int best;
                 float q;

@@ -21,8 +21,9 @@ public sealed class GptqOptions
 
     /// <summary>
     /// Quantize columns in order of decreasing Σx² instead of left to right. A GGUF block format cannot store a
-    /// permutation, and its blocks must be quantized as whole runs of neighbouring columns, so this is only honoured for
-    /// formats with one value per block (F32, F16, BF16); for the others it is an <see cref="ArgumentException"/>.
+    /// permutation and decides its scales per block of neighbouring columns, so for block formats the order only changes
+    /// inside each block, on the per-element path (see <see cref="RoundElements"/>); the whole-block path ignores it. For
+    /// formats with one value per block (F32, F16, BF16) the whole row is reordered.
     /// </summary>
     public bool ActOrder { get; init; }
 

@@ -17,7 +17,7 @@ public sealed class CalibrationQualityTests
     private static readonly QuantType[] s_mustWin =
         [QuantType.Q4_K, QuantType.Q3_K, QuantType.Q2_K, QuantType.IQ4_XS, QuantType.Q4_0, QuantType.Q8_0];
 
-    internal sealed record Errors(double Plain, double Imatrix, double Gptq, double GptqWholeBlocks, double Awq, double AwqGptq)
+    internal sealed record Errors(double Plain, double Imatrix, double Gptq, double GptqWholeBlocks, double GptqActOrder, double Awq, double AwqGptq)
     {
         public double BestCalibrated => Math.Min(Gptq, Math.Min(Awq, AwqGptq));
     }
@@ -48,6 +48,10 @@ public sealed class CalibrationQualityTests
         Quantizer.Dequantize(type, bytes, restored);
         double gptqWhole = layer.OutputError(restored);
 
+        Gptq.Quantize(type, layer.Weights, bytes, rows, columns, layer.Statistics, new GptqOptions { ActOrder = true });
+        Quantizer.Dequantize(type, bytes, restored);
+        double gptqActOrder = layer.OutputError(restored);
+
         var scales = new float[columns];
         Awq.SearchScales(type, layer.Weights, rows, columns, layer.Activations, scales, new AwqOptions { MaxSamples = layer.Samples, GridSize = awqGrid });
         var scaled = new float[rows * columns];
@@ -63,7 +67,7 @@ public sealed class CalibrationQualityTests
         Quantizer.Dequantize(type, bytes, restored);
         Unscale(restored, inverse, columns);
         double awqGptq = layer.OutputError(restored);
-        return new Errors(plain, imatrix, gptq, gptqWhole, awq, awqGptq);
+        return new Errors(plain, imatrix, gptq, gptqWhole, gptqActOrder, awq, awqGptq);
     }
 
     private static void Unscale(float[] restored, float[] inverse, int columns)
@@ -91,13 +95,13 @@ public sealed class CalibrationQualityTests
     private static string Sweep(CalibrationLayer layer, IEnumerable<QuantType> types, bool mustWin)
     {
         var table = new StringBuilder();
-        table.AppendLine(CultureInfo.InvariantCulture, $"{"type",-8} {"plain",12} {"imatrix",12} {"gptq",12} {"gptq-block",12} {"awq",12} {"awq+gptq",12}   gptq/imatrix");
+        table.AppendLine(CultureInfo.InvariantCulture, $"{"type",-8} {"plain",12} {"imatrix",12} {"gptq",12} {"gptq-block",12} {"gptq-act",12} {"awq",12} {"awq+gptq",12}   gptq/imatrix");
         var failures = new List<string>();
         foreach (QuantType type in types)
         {
             Errors e = Measure(type, layer, mustWin ? 20 : 6);
             table.AppendLine(CultureInfo.InvariantCulture,
-                $"{type,-8} {e.Plain,12:E3} {e.Imatrix,12:E3} {e.Gptq,12:E3} {e.GptqWholeBlocks,12:E3} {e.Awq,12:E3} {e.AwqGptq,12:E3}   {e.Gptq / e.Imatrix:F3}");
+                $"{type,-8} {e.Plain,12:E3} {e.Imatrix,12:E3} {e.Gptq,12:E3} {e.GptqWholeBlocks,12:E3} {e.GptqActOrder,12:E3} {e.Awq,12:E3} {e.AwqGptq,12:E3}   {e.Gptq / e.Imatrix:F3}");
             if (mustWin && !(e.Gptq < 0.5 * e.Imatrix && e.BestCalibrated < e.Imatrix))
             {
                 failures.Add($"{type}: GPTQ {e.Gptq:E3} and best calibrated {e.BestCalibrated:E3} must beat imatrix {e.Imatrix:E3}");
