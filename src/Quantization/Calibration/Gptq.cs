@@ -370,7 +370,7 @@ public static class Gptq
                             kernel.Quantize!(block, blockBytes, blockImportance);
                             if (codes is not null)
                             {
-                                RoundBlock(codes, blockBytes, table, block, original, src, row, rowDelta, v, order, b0, column, l0, l1, n);
+                                RoundBlock(codes, blockBytes, table, original, src, row, rowDelta, v, order, b0, column, l0, l1, n);
                             }
                             else
                             {
@@ -488,7 +488,7 @@ public static class Gptq
         /// Keeps the scales the format's quantizer chose for this block and picks each element's code, left to right, as
         /// the nearest value those scales represent to the error-updated weight; the block's bytes end up holding them.
         /// </summary>
-        private void RoundBlock(ElementCodes codes, Span<byte> blockBytes, Span<float> table, Span<float> scratch, Span<int> original,
+        private void RoundBlock(ElementCodes codes, Span<byte> blockBytes, Span<float> table, Span<int> original,
                                 ReadOnlySpan<float> src, Span<float> row, Span<float> rowDelta, ReadOnlySpan<float> v, int[] order,
                                 int b0, int column, int l0, int l1, int n)
         {
@@ -557,8 +557,6 @@ public static class Gptq
                 rowDelta[t - l0] = e;
                 MatrixKernels.AddScaled(row.Slice(t + 1, l1 - t - 1), v.Slice(t * n + t + 1, l1 - t - 1), e);
             }
-
-            _ = scratch;
         }
     }
 }

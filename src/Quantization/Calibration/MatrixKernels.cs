@@ -312,7 +312,7 @@ internal static class MatrixKernels
         fixed (double* ap = a)
         fixed (double* tp = negT)
         {
-            var work = new TrailingTiles((nint)ap, n, p0, p1, (nint)tp, tiles);
+            var work = new TrailingTiles((nint)ap, n, p0, p1, (nint)tp);
             if (threads <= 1)
             {
                 for (int t = 0; t < tiles; t++)
@@ -328,11 +328,10 @@ internal static class MatrixKernels
     }
 
     /// <summary>One column tile of the trailing update; only the rows at or below the tile's first column are touched.</summary>
-    private sealed unsafe class TrailingTiles(nint a, int n, int p0, int p1, nint negT, int tiles)
+    private sealed unsafe class TrailingTiles(nint a, int n, int p0, int p1, nint negT)
     {
         public void Run(int tile)
         {
-            _ = tiles;
             int rest = n - p1;
             int width = p1 - p0;
             var all = new Span<double>((double*)a, n * n);
