@@ -16,6 +16,7 @@ namespace Quantization.Benchmarks;
 /// <c>--model-convert</c> (<see cref="ModelConversionBenchmark"/>),
 /// <c>--schemes</c> (the quantization schemes against ggml's Q8_0 / Q4_1 vec_dot, <see cref="SchemeBenchmarks"/>),
 /// <c>--lora [RANK]</c> (what an adapter adds to a 4096 × 4096 Q4_K MatVec, <see cref="LoraBenchmark"/>),
+/// <c>--calibration [SIZE]</c> (seconds of GPTQ and AWQ on a SIZE × SIZE Q4_K matrix, <see cref="CalibrationBenchmark"/>),
 /// <c>--checkpoints</c> (GPTQ / AWQ / bitsandbytes / FP8 checkpoint layouts against ggml's Q4_1 / Q8_0 vec_dot, <see cref="CheckpointBenchmarks"/>),
 /// <c>--checkpoint-open [MiB]</c> (opening a sharded safetensors checkpoint and its first MatVec, <see cref="CheckpointOpenBenchmark"/>),
 /// <c>--short</c> (1 launch, 3 warm-ups, 5 iterations of ~200 ms: everything in about 10 minutes on 2 cores),
@@ -49,6 +50,11 @@ public static class Program
         if (args.Length >= 1 && args[0] == "--lora")
         {
             return LoraBenchmark.Run(rank: args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 16, rounds: 41);
+        }
+
+        if (args.Length >= 1 && args[0] == "--calibration")
+        {
+            return CalibrationBenchmark.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4096);
         }
 
         if (args.Length >= 1 && args[0] == "--checkpoints")
