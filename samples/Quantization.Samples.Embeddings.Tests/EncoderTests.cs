@@ -78,7 +78,7 @@ public sealed class EncoderTests(ModelFixture model)
     {
         var exact = new SentenceEmbedder(model.Tokenizer, new BertEncoder(model.Weights));
         EncoderWeights q8 = EncoderWeights.Load(model.File, QuantType.Q8_0, MatrixQuantization.Plain);
-        Assert.All(q8.Matrices, m => Assert.Equal(QuantType.Q8_0, ((QuantizedMatrix)m.Matrix).Type));
+        Assert.All(q8.Matrices, m => Assert.Equal(QuantType.Q8_0, EncoderWeights.Quantized(m.Matrix)!.Type));
         var quantized = new SentenceEmbedder(model.Tokenizer, new BertEncoder(q8));
         foreach (string sentence in ModelFixture.Sentences[..8])
         {
@@ -123,16 +123,75 @@ public sealed class EncoderTests(ModelFixture model)
     [Fact]
     public void ImportanceChangesTheQuantizedBytes()
     {
-        var recorder = new ImportanceRecorder();
+        CalibrationRecorder recorder = Calibrate(4);
+        var info = new MatrixInfo("blk.0.ffn_down.weight", 384, 1536, QuantType.Q4_K);
+        float[] weights = EncoderWeights.ReadFloats(model.File, info.Name);
+        Assert.NotEqual(MatrixQuantization.Plain(info, weights, null).Bytes, MatrixQuantization.WithImportance(info, weights, recorder).Bytes);
+    }
+
+    /// <summary>
+    /// On the activations the calibration saw, GPTQ and AWQ + GPTQ leave less output error ‖X·Wᵀ − X·Ŵᵀ‖² than the
+    /// importance quantizer at the same bytes, and AWQ's wrapped matrix multiplies by W (its inputs divided by s).
+    /// </summary>
+    [Theory]
+    [InlineData("blk.1.ffn_down.weight", 384, 1536, QuantType.Q4_K)]
+    [InlineData("blk.1.attn_q.weight", 384, 384, QuantType.Q4_0)]
+    public void CalibratedMethodsLeaveLessOutputErrorThanImportance(string name, int rows, int columns, QuantType type)
+    {
+        CalibrationRecorder recorder = Calibrate(ModelFixture.Sentences.Length);
+        var info = new MatrixInfo(name, rows, columns, type);
+        float[] weights = EncoderWeights.ReadFloats(model.File, name);
+        float[] x = recorder.Samples(name);
+        int n = x.Length / columns;
+
+        double Error(MatrixQuantizer method)
+        {
+            QuantizedWeights q = method(info, weights, recorder);
+            IWeightMatrix m = new QuantizedMatrix(type, q.Bytes, rows, columns);
+            if (q.InputScales is not null)
+            {
+                m = new InputScaledMatrix((QuantizedMatrix)m, q.InputScales);
+            }
+
+            var y = new float[n * rows];
+            m.MatMul(x, y, n, maxDegreeOfParallelism: 1);
+            double error = 0;
+            for (int r = 0; r < n; r++)
+            {
+                for (int o = 0; o < rows; o++)
+                {
+                    double exact = 0;
+                    for (int c = 0; c < columns; c++)
+                    {
+                        exact += (double)weights[o * columns + c] * x[r * columns + c];
+                    }
+
+                    error += (y[r * rows + o] - exact) * (y[r * rows + o] - exact);
+                }
+            }
+
+            return error;
+        }
+
+        double importance = Error(MatrixQuantization.WithImportance);
+        double gptq = Error(MatrixQuantization.WithGptq);
+        double awq = Error(MatrixQuantization.WithAwq);
+        double both = Error(MatrixQuantization.WithAwqAndGptq);
+        Assert.True(gptq < importance, $"GPTQ {gptq} vs importance {importance}");
+        Assert.True(both < importance, $"AWQ + GPTQ {both} vs importance {importance}");
+        Assert.True(awq < Error(MatrixQuantization.Plain) * 1.05, $"AWQ {awq}"); // its search keeps plain scales (s = 1) as a candidate
+    }
+
+    private CalibrationRecorder Calibrate(int sentences)
+    {
+        var recorder = new CalibrationRecorder();
         var encoder = new BertEncoder(model.Weights) { Recorder = recorder };
-        foreach (string sentence in ModelFixture.Sentences[..4])
+        foreach (string sentence in ModelFixture.Sentences[..sentences])
         {
             encoder.Embed(model.Tokenizer.Encode(sentence));
         }
 
-        var info = new MatrixInfo("blk.0.ffn_down.weight", 384, 1536, QuantType.Q4_K);
-        float[] weights = EncoderWeights.ReadFloats(model.File, info.Name);
-        Assert.NotEqual(MatrixQuantization.Plain(info, weights, null), MatrixQuantization.WithImportance(info, weights, recorder));
+        return recorder;
     }
 
     internal static float[] RunOnnx(InferenceSession session, long[] ids, out float[] hiddenStates)

@@ -36,6 +36,9 @@ public static class QualityComparison
     [
         new("plain", MatrixQuantization.Plain, NeedsCalibration: false),
         new("imatrix", MatrixQuantization.WithImportance, NeedsCalibration: true),
+        new("GPTQ", MatrixQuantization.WithGptq, NeedsCalibration: true),
+        new("AWQ", MatrixQuantization.WithAwq, NeedsCalibration: true),
+        new("AWQ+GPTQ", MatrixQuantization.WithAwqAndGptq, NeedsCalibration: true),
     ];
 
     public static int Run(string[] args)
@@ -87,7 +90,7 @@ public static class QualityComparison
             Print(Compare("F32 (ONNX Runtime)", "-", exact.MatrixBytes, reference, referenceNeighbours, onnx, onnxSpeed));
         }
 
-        var recorder = new ImportanceRecorder();
+        var recorder = new CalibrationRecorder();
         var calibrator = new BertEncoder(exact) { Recorder = recorder };
         foreach (long[] ids in calibration)
         {
@@ -120,7 +123,7 @@ public static class QualityComparison
     /// <summary>"Q4_K (Q5_0 where rows are 384)" when some matrices fall back to another format.</summary>
     private static string Describe(QuantType requested, EncoderWeights weights)
     {
-        var fallbacks = weights.Matrices.Select(m => (QuantizedMatrix)m.Matrix).Where(m => m.Type != requested)
+        var fallbacks = weights.Matrices.Select(m => EncoderWeights.Quantized(m.Matrix)!).Where(m => m.Type != requested)
             .Select(m => (m.Type, m.Columns)).Distinct().Select(f => $"{f.Type} where rows are {f.Columns}").ToArray();
         return fallbacks.Length == 0 ? requested.ToString() : $"{requested} ({string.Join(", ", fallbacks)})";
     }

@@ -63,7 +63,12 @@ public sealed class EncoderWeights
     public float[] EmbeddingNormBias { get; }
 
     /// <summary>Bytes of the weight matrices in their formats (what quantization shrinks).</summary>
-    public long MatrixBytes => Matrices.Sum(m => m.Matrix is QuantizedMatrix q ? (long)q.Weights.Length : 0);
+    public long MatrixBytes => Matrices.Sum(m => m.Matrix switch
+    {
+        QuantizedMatrix q => (long)q.Weights.Length,
+        InputScaledMatrix s => s.Matrix.Weights.Length + s.ScaleBytes,
+        _ => 0L,
+    });
 
     /// <summary>The embedding row of <paramref name="tokenId"/>, read from the memory map.</summary>
     public ReadOnlySpan<float> TokenEmbedding(long tokenId)
@@ -85,14 +90,23 @@ public sealed class EncoderWeights
     /// The model with every weight matrix quantized to <paramref name="type"/> (or its fallback, see
     /// <see cref="MatrixQuantization.Resolve"/>) by <paramref name="quantizer"/>.
     /// </summary>
-    public static EncoderWeights Load(GgufFile file, QuantType type, MatrixQuantizer quantizer, ImportanceRecorder? calibration = null) =>
+    public static EncoderWeights Load(GgufFile file, QuantType type, MatrixQuantizer quantizer, CalibrationRecorder? calibration = null) =>
         Load(file, (name, info) =>
         {
             var matrix = new MatrixInfo(name, (int)info.RowCount, (int)info.RowLength, MatrixQuantization.Resolve(type, (int)info.RowLength));
             float[] weights = ReadFloats(file, name);
-            byte[] bytes = quantizer(matrix, weights, calibration);
-            return new QuantizedMatrix(matrix.Type, bytes, matrix.Rows, matrix.Columns);
+            QuantizedWeights result = quantizer(matrix, weights, calibration);
+            var quantized = new QuantizedMatrix(matrix.Type, result.Bytes, matrix.Rows, matrix.Columns);
+            return result.InputScales is null ? quantized : new InputScaledMatrix(quantized, result.InputScales);
         });
+
+    /// <summary>The quantized matrix under <paramref name="matrix"/> (itself, or the one an AWQ wrapper scales for), or null for float weights.</summary>
+    public static QuantizedMatrix? Quantized(IWeightMatrix matrix) => matrix switch
+    {
+        QuantizedMatrix q => q,
+        InputScaledMatrix s => s.Matrix,
+        _ => null,
+    };
 
     private static EncoderWeights Load(GgufFile file, Func<string, GgufTensorInfo, IWeightMatrix> matrixFactory)
     {
