@@ -61,11 +61,11 @@ internal static unsafe class BitsAndBytes4BitDot
             for (int half = 0; half < 16; half += 8)
             {
                 Vector256<int> v = Avx2.ConvertToVector256Int32(codes + c / 2 + half);
-                sum = Mac(Lookup(first, second, Vector256.ShiftRightLogical(v, 4)), Vector256.Load(xp + c + half), sum);
-                sum = Mac(Lookup(first, second, v & mask), Vector256.Load(xp + c + 16 + half), sum);
+                sum = Vector256.MultiplyAddEstimate(Lookup(first, second, Vector256.ShiftRightLogical(v, 4)), Vector256.Load(xp + c + half), sum);
+                sum = Vector256.MultiplyAddEstimate(Lookup(first, second, v & mask), Vector256.Load(xp + c + 16 + half), sum);
             }
 
-            total = Mac(sum, Vector256.Create(absmax[(flat + c) >> blockShift]), total);
+            total = Vector256.MultiplyAddEstimate(sum, Vector256.Create(absmax[(flat + c) >> blockShift]), total);
         }
 
         return Vector256.Sum(total);
@@ -74,9 +74,6 @@ internal static unsafe class BitsAndBytes4BitDot
     /// <summary>codebook[index] for indexes 0 … 15: the two 8-value halves permuted, bit 3 (moved to the sign) choosing between them.</summary>
     private static Vector256<float> Lookup(Vector256<float> first, Vector256<float> second, Vector256<int> index) =>
         Avx.BlendVariable(Avx2.PermuteVar8x32(first, index), Avx2.PermuteVar8x32(second, index), Vector256.ShiftLeft(index, 28).AsSingle());
-
-    private static Vector256<float> Mac(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     public static int BlockShift(int blockSize) => BitOperations.Log2((uint)blockSize);
 }

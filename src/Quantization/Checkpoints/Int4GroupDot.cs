@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Quantization.Schemes;
@@ -86,19 +85,15 @@ internal static unsafe class Int4GroupDot
             {
                 Vector256<int> v = Avx2.ConvertToVector256Int32(c + i / 2);
                 Vector256<int> w = Avx2.ConvertToVector256Int32(c + i / 2 + 8);
-                a0 = Mac(Vector256.ConvertToSingle((v & mask) - zero), Vector256.Load(x + i), a0);
-                a1 = Mac(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(v, 4) - zero), Vector256.Load(x + i + 16), a1);
-                a0 = Mac(Vector256.ConvertToSingle((w & mask) - zero), Vector256.Load(x + i + 8), a0);
-                a1 = Mac(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(w, 4) - zero), Vector256.Load(x + i + 24), a1);
+                a0 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle((v & mask) - zero), Vector256.Load(x + i), a0);
+                a1 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(v, 4) - zero), Vector256.Load(x + i + 16), a1);
+                a0 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle((w & mask) - zero), Vector256.Load(x + i + 8), a0);
+                a1 = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(w, 4) - zero), Vector256.Load(x + i + 24), a1);
             }
 
-            total = Mac(a0 + a1, Vector256.Create(scales[g]), total);
+            total = Vector256.MultiplyAddEstimate(a0 + a1, Vector256.Create(scales[g]), total);
         }
 
         return Vector256.Sum(total);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Mac(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 }

@@ -15,7 +15,6 @@ internal sealed unsafe class PermutedSchemeMatrix
     private readonly int[]? _columnInputs;
     private readonly SchemeLayout _layout;
     private readonly bool _int4;
-    private readonly bool _int4q8;
 
     public PermutedSchemeMatrix(SchemeMatrix matrix, int[]? columnInputs)
     {
@@ -23,7 +22,6 @@ internal sealed unsafe class PermutedSchemeMatrix
         _columnInputs = columnInputs;
         _layout = SchemeLayout.Create(matrix.Scheme, matrix.Rows, matrix.Columns);
         _int4 = Int4GroupDot.Supports(_layout);
-        _int4q8 = IntegerQ8Dot.Supports(_layout);
     }
 
     public SchemeMatrix Matrix { get; }
@@ -43,7 +41,7 @@ internal sealed unsafe class PermutedSchemeMatrix
         }
 
         int columns = Matrix.Columns;
-        if (_int4q8 && !accurate)
+        if (Matrix.HasIntegerDot && !accurate)
         {
             SchemeMath.Validate(Matrix.Scheme, Matrix.Weights.Length, Matrix.Rows, columns, x.Length, y.Length, batch, maxDegreeOfParallelism);
             IntegerQ8Dot.MatMul(_layout, Matrix.Weights.Span, x, _columnInputs, y, batch, SchemeDot.Parts(Matrix.Rows, maxDegreeOfParallelism));

@@ -146,13 +146,13 @@ internal static unsafe class IntegerQ8Dot
             for (int k = 0; k < chunks; k++)
             {
                 Vector256<int> quads = Avx2.MultiplyAddAdjacent(TCodes.Products(codes, Vector256.Load(q)), ones);
-                sum = Mac(Vector256.ConvertToSingle(quads), Vector256.Create(*d), sum);
+                sum = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(quads), Vector256.Create(*d), sum);
                 codes += TCodes.ChunkBytes;
                 q += Chunk;
                 d++;
             }
 
-            total = Mac(sum, Vector256.Create(TScales.Read(scales, g)), total);
+            total = Vector256.MultiplyAddEstimate(sum, Vector256.Create(TScales.Read(scales, g)), total);
         }
 
         return Vector256.Sum(total) - ZeroTerm<TCodes, TScales>(scales, zeros, groupSums, groups);
@@ -178,7 +178,7 @@ internal static unsafe class IntegerQ8Dot
             Vector256<float> zero = zeros is null
                 ? Vector256.Create((float)symmetric)
                 : Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(zeros + g)) - bias;
-            sum = Mac(TScales.Read8(scales, g) * zero, Vector256.Load(groupSums + g), sum);
+            sum = Vector256.MultiplyAddEstimate(TScales.Read8(scales, g) * zero, Vector256.Load(groupSums + g), sum);
         }
 
         float tail = 0;
@@ -271,10 +271,6 @@ internal static unsafe class IntegerQ8Dot
         public static Vector256<float> Read8(byte* scales, int index) =>
             Vector256.ShiftLeft(Avx2.ConvertToVector256Int32((ushort*)(scales + index * 2)), 16).AsSingle();
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Mac(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     private readonly struct Rows(SchemeLayout layout, byte* weights, sbyte* q, float* d, float* groupSums, float* y, int batch, int parts) : IAction
     {

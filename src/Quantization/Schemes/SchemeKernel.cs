@@ -75,13 +75,13 @@ internal static class SchemeKernel
                 {
                     c.Fill((byte)zero);
                 }
+                else if (scheme.Element == SchemeElement.Integer && Vector256.IsHardwareAccelerated)
+                {
+                    IntegerCodes256(scheme, group, scale, zero, c);
+                }
                 else
                 {
-                    if (scheme.Element != SchemeElement.Integer || !Vector256.IsHardwareAccelerated)
-                    {
-                        TensorPrimitives.Divide(group, scale, q);
-                    }
-
+                    TensorPrimitives.Divide(group, scale, q);
                     switch (scheme.Element)
                     {
                         case SchemeElement.Fp8E4M3:
@@ -89,9 +89,6 @@ internal static class SchemeKernel
                             break;
                         case SchemeElement.Fp8E5M2:
                             Fp8Vector.Encode<E5M2Encoding>(q, c, saturate: true);
-                            break;
-                        case SchemeElement.Integer when Vector256.IsHardwareAccelerated:
-                            IntegerCodes256(group, scale, zero, scheme.Symmetric, qmax, SchemeReference.CodeMax(scheme.Bits), c);
                             break;
                         default:
                             TensorPrimitives.Round(q, q); // half to even
@@ -293,14 +290,16 @@ internal static class SchemeKernel
     /// The integer codes of a group in one pass, eight values at a time: x / scale rounded half to even, then clamped and
     /// offset as <see cref="SchemeReference.CodeOf"/> does (each step the same IEEE operation, so the same bytes).
     /// </summary>
-    private static void IntegerCodes256(ReadOnlySpan<float> group, float scale, int zero, bool symmetric, int qmax, int codeMax, Span<byte> codes)
+    private static void IntegerCodes256(QuantScheme scheme, ReadOnlySpan<float> group, float scale, int zero, Span<byte> codes)
     {
         ref float x = ref MemoryMarshal.GetReference(group);
         ref byte c = ref MemoryMarshal.GetReference(codes);
+        bool symmetric = scheme.Symmetric;
+        int qmax = SchemeReference.SymmetricMax(scheme.Bits);
         Vector256<float> divisor = Vector256.Create(scale);
         Vector256<float> offset = Vector256.Create((float)zero);
         Vector256<float> low = Vector256.Create(symmetric ? -qmax : 0f);
-        Vector256<float> high = Vector256.Create(symmetric ? qmax : (float)codeMax);
+        Vector256<float> high = Vector256.Create(symmetric ? qmax : (float)SchemeReference.CodeMax(scheme.Bits));
         int n = group.Length;
         int i = 0;
         for (; i <= n - 32; i += 32)
@@ -314,9 +313,7 @@ internal static class SchemeKernel
 
         for (; i < n; i++)
         {
-            float q = MathF.Round(Unsafe.Add(ref x, i) / scale);
-            q = symmetric ? Math.Clamp(q, -qmax, qmax) + zero : Math.Clamp(q + zero, 0f, codeMax);
-            Unsafe.Add(ref c, i) = (byte)(int)q;
+            Unsafe.Add(ref c, i) = SchemeReference.CodeOf(scheme, Unsafe.Add(ref x, i), scale, zero);
         }
 
         Vector256<int> Code(Vector256<float> v)
