@@ -259,24 +259,7 @@ public static class Awq
 
     private static void Validate(QuantType type, ReadOnlySpan<float> weights, int rows, int columns, ReadOnlySpan<float> activations, AwqOptions options)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
-        QuantFormat format = QuantFormat.Get(type);
-        if (!format.CanQuantize || !format.CanDequantize || format.TrailerBytes != 0)
-        {
-            throw new NotSupportedException($"{type} cannot be quantized by this version of Quantization.");
-        }
-
-        if (columns % format.BlockSize != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(columns), $"{columns} is not a multiple of the {format.Name} block size {format.BlockSize}.");
-        }
-
-        if ((long)rows * columns != weights.Length)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"{weights.Length} weights given; rows × columns is {(long)rows * columns}.");
-        }
-
+        CalibrationArguments.Matrix(type, weights, rows, columns);
         if (activations.Length == 0 || activations.Length % columns != 0)
         {
             ThrowHelper.ThrowArgument(nameof(activations), $"{activations.Length} activations are not a positive whole number of rows of {columns}.");
@@ -287,10 +270,7 @@ public static class Awq
             ThrowHelper.ThrowArgument(nameof(options), $"MaxSamples {options.MaxSamples} must be positive.");
         }
 
-        if (options.MaxDegreeOfParallelism == 0 || options.MaxDegreeOfParallelism < -1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be positive, or -1 for one thread per processor.");
-        }
+        CalibrationArguments.Threads(options.MaxDegreeOfParallelism);
 
         Kernels.FiniteCheck.ThrowIfNotFinite(weights, nameof(weights));
         Kernels.FiniteCheck.ThrowIfNotFinite(activations, nameof(activations));
@@ -339,7 +319,7 @@ public static class Awq
             _bytes = new byte[Quantizer.GetByteCount(type, (long)rows * columns)];
             _restored = new float[rows * columns];
             _products = new float[rows * _samples];
-            _threads = options.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
+            _threads = CalibrationArguments.Threads(options.MaxDegreeOfParallelism);
         }
 
         /// <summary>‖X·(W − Ŵ)ᵀ‖² with Ŵ = dequantize(quantize(W·diag(s))) / s.</summary>

@@ -38,28 +38,9 @@ public static class Gptq
     {
         options ??= s_defaults;
         ArgumentNullException.ThrowIfNull(statistics);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
-        KernelEntry kernel = KernelRegistry.TryGet(type) is { CanQuantize: true, CanDequantize: true } k
-            ? k
-            : throw new NotSupportedException($"{type} cannot be quantized by this version of Quantization.");
+        KernelEntry kernel = CalibrationArguments.Matrix(type, weights, rows, columns);
         QuantFormat format = kernel.Format;
-        if (format.TrailerBytes != 0)
-        {
-            throw new NotSupportedException($"{type} has a per-tensor trailer; GPTQ writes block formats only.");
-        }
-
-        ValidateOptions(options);
-        if (columns % format.BlockSize != 0)
-        {
-            ThrowHelper.ThrowArgument(nameof(columns), $"{columns} is not a multiple of the {format.Name} block size {format.BlockSize}.");
-        }
-
-        if ((long)rows * columns != weights.Length)
-        {
-            ThrowHelper.ThrowArgument(nameof(weights), $"{weights.Length} weights given; rows × columns is {(long)rows * columns}.");
-        }
-
+        int threads = ValidateOptions(options);
         long byteCount = Quantizer.GetByteCount(type, (long)rows * columns);
         if (destination.Length < byteCount)
         {
@@ -80,7 +61,6 @@ public static class Gptq
         CancellationToken token = options.CancellationToken;
         token.ThrowIfCancellationRequested();
 
-        int threads = options.MaxDegreeOfParallelism == -1 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
         ElementCodes? codes = options.RoundElements ? ElementCodes.For(type) : null;
         // Coarse per-element formats (four levels or fewer) and the whole-block path compare each row with the plain result.
         Factorization f = Factor(statistics, options, threads, token, keepHessian: codes is null || codes.Levels <= 4,
@@ -89,13 +69,10 @@ public static class Gptq
         RunPanels(kernel, codes, weights, destination, rows, columns, lazy, f, threads, options.Progress, token);
     }
 
-    private static void ValidateOptions(GptqOptions options)
+    /// <summary>Checks the options and returns the thread count they mean.</summary>
+    private static int ValidateOptions(GptqOptions options)
     {
-        if (options.MaxDegreeOfParallelism == 0 || options.MaxDegreeOfParallelism < -1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be positive, or -1 for one thread per processor.");
-        }
-
+        int threads = CalibrationArguments.Threads(options.MaxDegreeOfParallelism);
         if (!double.IsFinite(options.Damping) || options.Damping < 0)
         {
             ThrowHelper.ThrowArgument(nameof(options), $"Damping {options.Damping} must be finite and not negative.");
@@ -110,6 +87,8 @@ public static class Gptq
         {
             ThrowHelper.ThrowArgument(nameof(options), $"MaxDampingRetries {options.MaxDampingRetries} must not be negative.");
         }
+
+        return threads;
     }
 
     /// <summary>
