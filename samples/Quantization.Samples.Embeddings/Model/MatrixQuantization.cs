@@ -61,7 +61,7 @@ public static class MatrixQuantization
 
     /// <summary>GPTQ with the inputs' XᵀX: every rounding error pushed onto the columns not yet quantized.</summary>
     public static QuantizedWeights WithGptq(MatrixInfo matrix, float[] weights, CalibrationRecorder? calibration) =>
-        new(Gptq(matrix, weights, Required(calibration).Statistics(matrix.Name)));
+        new(GptqBytes(matrix, weights, Required(calibration).Statistics(matrix.Name)));
 
     /// <summary>
     /// AWQ: per-input scales searched on the calibration rows, then the clipping search, then the importance quantizer
@@ -69,38 +69,38 @@ public static class MatrixQuantization
     /// </summary>
     public static QuantizedWeights WithAwq(MatrixInfo matrix, float[] weights, CalibrationRecorder? calibration)
     {
-        (float[] scaled, float[] scales, ActivationStatistics statistics) = Awq(matrix, weights, Required(calibration));
+        (float[] scaled, float[] scales, ActivationStatistics statistics) = AwqScaledAndClipped(matrix, weights, Required(calibration));
         return new(Quantize(matrix, scaled, statistics.GetImportance()), scales);
     }
 
     /// <summary>AWQ's scales and clipping, then GPTQ on W·diag(s) with the statistics of x / s.</summary>
     public static QuantizedWeights WithAwqAndGptq(MatrixInfo matrix, float[] weights, CalibrationRecorder? calibration)
     {
-        (float[] scaled, float[] scales, ActivationStatistics statistics) = Awq(matrix, weights, Required(calibration));
-        return new(Gptq(matrix, scaled, statistics), scales);
+        (float[] scaled, float[] scales, ActivationStatistics statistics) = AwqScaledAndClipped(matrix, weights, Required(calibration));
+        return new(GptqBytes(matrix, scaled, statistics), scales);
     }
 
-    private static (float[] Scaled, float[] Scales, ActivationStatistics Statistics) Awq(MatrixInfo matrix, float[] weights, CalibrationRecorder calibration)
+    private static (float[] Scaled, float[] Scales, ActivationStatistics Statistics) AwqScaledAndClipped(MatrixInfo matrix, float[] weights, CalibrationRecorder calibration)
     {
         float[] samples = calibration.Samples(matrix.Name);
         var scales = new float[matrix.Columns];
-        Calibration.Awq.SearchScales(matrix.Type, weights, matrix.Rows, matrix.Columns, samples, scales);
+        Awq.SearchScales(matrix.Type, weights, matrix.Rows, matrix.Columns, samples, scales);
         var scaled = new float[weights.Length];
-        Calibration.Awq.ApplyScales(weights, matrix.Rows, matrix.Columns, scales, scaled);
+        Awq.ApplyScales(weights, matrix.Rows, matrix.Columns, scales, scaled);
         float[] inverse = [.. scales.Select(s => 1 / s)];
         for (int i = 0; i < samples.Length; i++)
         {
             samples[i] *= inverse[i % matrix.Columns];
         }
 
-        Calibration.Awq.SearchClip(matrix.Type, scaled, matrix.Rows, matrix.Columns, samples);
+        Awq.SearchClip(matrix.Type, scaled, matrix.Rows, matrix.Columns, samples);
         return (scaled, scales, calibration.Statistics(matrix.Name).Scaled(inverse));
     }
 
-    private static byte[] Gptq(MatrixInfo matrix, float[] weights, ActivationStatistics statistics)
+    private static byte[] GptqBytes(MatrixInfo matrix, float[] weights, ActivationStatistics statistics)
     {
         var bytes = new byte[Quantizer.GetByteCount(matrix.Type, weights.Length)];
-        Calibration.Gptq.Quantize(matrix.Type, weights, bytes, matrix.Rows, matrix.Columns, statistics);
+        Gptq.Quantize(matrix.Type, weights, bytes, matrix.Rows, matrix.Columns, statistics);
         return bytes;
     }
 
